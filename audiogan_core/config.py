@@ -222,7 +222,8 @@ def preset(name: str) -> ModelConfig:
         return ModelConfig(
             name="tiny", mel=MelConfig(16000, 256, 256, 64, 16, 0.0, 8000.0), channels=16, d_channels=8,
             n_heads=2, sentence_dim=12, word_dim=10, base_freq=1, base_frames=2, freq_upsample=(2, 2, 2, 2, 1),
-            text_encoder="minilm", vocoder="griffinlim")
+            text_encoder="hash", text_encoder_options={"word_dim": 10, "sentence_dim": 12},
+            vocoder="griffinlim")
     raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
 
 

@@ -60,12 +60,17 @@ class Embedder(ABC):
     sample_rate: int
     dim: int
     num_classes: int = 0  # 0 when the embedder has no classifier head (no IS / KL)
+    supports_text: bool = False  # True when embed_text() works (text-audio similarity, CLAP score)
 
     def load(self, device: str | torch.device = "cpu") -> "Embedder":
         return self
 
     @abstractmethod
     def embed(self, audio: list, sample_rate: int) -> "EmbeddingResult": ...
+
+    def embed_text(self, texts: list[str]) -> torch.Tensor:
+        """[N, dim] text embeddings in the audio embedding space (only if supports_text)."""
+        raise NotImplementedError(f"embedder {self.name!r} cannot embed text")
 
 
 @dataclass

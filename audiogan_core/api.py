@@ -1,0 +1,307 @@
+"""The stable public API.
+
+    from audiogan_core import AudioGAN
+    model = AudioGAN.load("default")                    # or a folder, or the published generator.pt
+    clips = model.generate(["rain on a tin roof"], seed=3, variations=4)
+    clips[0].audio, clips[0].sample_rate                # float32 [samples], Hz
+
+Variation k of a request with seed S uses seed S + k, so any single clip can be
+re-made alone with `seed=clip.seed`. Noise is drawn on the CPU, so a seed gives the
+same noise on every device (outputs can still differ in the last bits across devices).
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .config import ModelConfig, preset
+from .errors import (ConfigError, InputError, MelConfigMismatchError, MissingResourceError)
+
+MAX_TEXT_CHARS = 1000  # CLAP and MiniLM read at most ~64-77 tokens; longer input is a mistake
+MAX_VARIATIONS = 256
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = "default"
+
+
+@dataclass
+class Clip:
+    text: str
+    seed: int
+    variation: int
+    audio: np.ndarray  # float32 [samples], mono, roughly in [-1, 1]
+    sample_rate: int
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {device!r}; use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} asked for, but this machine has no usable CUDA GPU")
+    return dev
+
+
+def _accepts(factory, name: str) -> bool:
+    try:
+        return name in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def bundled_models() -> list[str]:
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").is_file())
+
+
+class AudioGAN:
+    """Text encoder + generator + vocoder, ready to generate."""
+
+    def __init__(self, config: ModelConfig, generator, text_encoder, vocoder, device="cpu", source: str = "?"):
+        self.config = config
+        self.device = resolve_device(device)
+        self.generator = generator.to(self.device).eval()
+        self.text_encoder = text_encoder
+        self.vocoder = vocoder
+        self.source = source
+        check_compatible(config, text_encoder, vocoder)
+
+    # Construction --------------------------------------------------------------------
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike = DEFAULT_MODEL, *, text_encoder: str | None = None,
+             vocoder: str | None = None, device: str | None = "cpu", text_encoder_options: dict | None = None,
+             vocoder_options: dict | None = None) -> "AudioGAN":
+        """Load a bundled model by name ("default"), a model folder (config.json +
+        generator.safetensors), the authors' published `generator.pt` (or a folder holding it),
+        or "untrained:PRESET" (random weights, for tests and metric ceilings)."""
+        from .checkpoint import load_model_folder, load_state_dict_checked
+        from .generator import Generator
+
+        name = str(name_or_path)
+        dev = resolve_device(device)
+        if name.startswith("untrained:"):
+            config = preset(name.split(":", 1)[1])
+            torch.manual_seed(0)
+            generator = Generator(config)
+            source = name
+        else:
+            folder = Path(name)
+            if not folder.exists() and name in bundled_models():
+                folder = MODELS_DIR / name
+            published = folder / "generator.pt" if folder.is_dir() else folder
+            if published.suffix == ".pt" and published.is_file():
+                return cls._load_published(published, text_encoder=text_encoder, vocoder=vocoder, device=dev,
+                                           text_encoder_options=text_encoder_options, vocoder_options=vocoder_options)
+            if not folder.exists():
+                known = ", ".join(bundled_models()) or "none installed"
+                raise MissingResourceError(
+                    f"no model {name!r}: not a bundled model ({known}) and no such file or folder")
+            config, state = load_model_folder(folder)
+            generator = Generator(config)
+            load_state_dict_checked(generator, state, f"generator in {folder}")
+            source = str(folder)
+        return cls._assemble(config, generator, dev, source, text_encoder, vocoder, text_encoder_options,
+                             vocoder_options)
+
+    @classmethod
+    def _load_published(cls, path: Path, *, text_encoder, vocoder, device, text_encoder_options, vocoder_options):
+        from .published import load_published_generator
+
+        config = preset("paper")
+        generator = load_published_generator(path, device="cpu")
+        te_opts = dict(text_encoder_options or {})
+        vo_opts = dict(vocoder_options or {})
+        # The release ships the 16 kHz HiFi-GAN and the CLAP checkpoint beside generator.pt.
+        folder = path.parent
+        if (vocoder or "hifigan") == "hifigan" and "checkpoint" not in vo_opts:
+            ckpt = folder / "hifigan_16k_64bins.ckpt"
+            if ckpt.is_file():
+                vo_opts["checkpoint"] = str(ckpt)
+        if (text_encoder or "clap") == "clap" and "checkpoint" not in te_opts:
+            ckpt = folder / "music_speech_audioset_epoch_15_esc_89.98.pt"
+            if ckpt.is_file():
+                te_opts["checkpoint"] = str(ckpt)
+        return cls._assemble(config, generator, device, str(path), text_encoder, vocoder, te_opts, vo_opts)
+
+    @classmethod
+    def _assemble(cls, config, generator, device, source, text_encoder, vocoder, te_opts, vo_opts):
+        from audiogan_plugins.manager import registered
+
+        te_name = text_encoder or config.text_encoder
+        vo_name = vocoder or config.vocoder
+        te_options = {**(config.text_encoder_options if te_name == config.text_encoder else {}), **(te_opts or {})}
+        vo_options = {**(config.vocoder_options if vo_name == config.vocoder else {}), **(vo_opts or {})}
+        te = _create("text_encoders", te_name, te_options, registered)
+        vo_reg = registered("vocoders").get(vo_name)
+        if vo_reg is not None and _accepts(vo_reg.factory, "mel_config") and "mel_config" not in vo_options:
+            vo_options["mel_config"] = config.mel  # weight-free vocoders adapt to the model
+        vo = _create("vocoders", vo_name, vo_options, registered)
+        check_compatible(config, te, vo)
+        return cls(config, generator, te, vo, device=device, source=source)
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, *, seed: int = 0, text_encoder: str | None = None,
+                    vocoder: str | None = None, device: str | None = "cpu", text_encoder_options=None,
+                    vocoder_options=None) -> "AudioGAN":
+        """A randomly initialised model (plumbing, speed tests, metric ceilings)."""
+        from .generator import Generator
+
+        torch.manual_seed(seed)
+        return cls._assemble(config, Generator(config), resolve_device(device), f"untrained:{config.name}",
+                             text_encoder, vocoder, text_encoder_options, vocoder_options)
+
+    def save(self, folder: str | os.PathLike, *, metadata: dict | None = None) -> Path:
+        from .checkpoint import save_model
+
+        save_model(Path(folder), self.generator, self.config, metadata=metadata)
+        return Path(folder)
+
+    # Properties ----------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.config.mel.sample_rate
+
+    @property
+    def max_seconds(self) -> float:
+        return self.config.clip_seconds
+
+    def to(self, device) -> "AudioGAN":
+        self.device = resolve_device(device)
+        self.generator.to(self.device)
+        self.text_encoder.load(self.device)
+        self.vocoder.load(self.device)
+        return self
+
+    # Generation ----------------------------------------------------------------------
+    def check_request(self, texts, seconds, variations, seed) -> tuple[list[str], float, int, int]:
+        if isinstance(texts, str):
+            texts = [texts]
+        texts = list(texts)
+        if not texts:
+            raise InputError("no text given: pass at least one description")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise InputError(f"text {i} is a {type(text).__name__}, not a string")
+            if not text.strip():
+                raise InputError(f"text {i} is empty")
+            if len(text) > MAX_TEXT_CHARS:
+                raise InputError(f"text {i} is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
+        if seconds is None:
+            seconds = self.max_seconds
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            raise InputError(f"seconds must be a number, got {seconds!r}") from None
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise InputError(f"seconds must be a positive number, got {seconds}")
+        min_seconds = self.config.mel.seconds_for(1)
+        if seconds < min_seconds:
+            raise InputError(f"seconds must be at least {min_seconds:.4f} (one frame), got {seconds}")
+        if seconds > self.max_seconds + 1e-6:
+            raise InputError(f"this model makes at most {self.max_seconds:.2f} s per clip, got seconds={seconds}")
+        if isinstance(variations, bool) or not isinstance(variations, (int, np.integer)):
+            raise InputError(f"variations must be an integer, got {variations!r}")
+        if not 1 <= variations <= MAX_VARIATIONS:
+            raise InputError(f"variations must be between 1 and {MAX_VARIATIONS}, got {variations}")
+        if seed is None:
+            seed = secrets.randbelow(2**31 - MAX_VARIATIONS)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63 - MAX_VARIATIONS:
+            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+        return texts, seconds, int(variations), int(seed)
+
+    def noise(self, seed: int) -> torch.Tensor:
+        """The generator's noise for one seed: [noise_dim], drawn on the CPU."""
+        gen = torch.Generator().manual_seed(int(seed))
+        return torch.randn(self.config.noise_dim, generator=gen)
+
+    @torch.inference_mode()
+    def generate_mel(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
+                     seconds: float | None = None, batch_size: int = 16,
+                     progress: Callable[[float], None] | None = None):
+        """Log-mels [N, n_mels, frames] for N = len(texts) * variations, text-major order,
+        plus the list of (text, seed, variation) they belong to."""
+        texts, seconds, variations, seed = self.check_request(texts, seconds, variations, seed)
+        frames = min(self.config.frames, self.config.mel.frames_for(seconds))
+        feats = self.text_encoder.encode(texts).to(self.device)
+        _check_features(feats, self.config)
+        jobs = [(t, i, seed + v, v) for i, t in enumerate(texts) for v in range(variations)]
+        mels = []
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start:start + batch_size]
+            idx = torch.tensor([j[1] for j in chunk], device=self.device)
+            z = torch.stack([self.noise(j[2]) for j in chunk]).to(self.device)  # [b, noise_dim]
+            mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx])  # [b, 1, F, T]
+            mels.append(mel[:, 0, :, :frames].float())
+            if progress is not None:
+                progress(0.5 * min(1.0, (start + len(chunk)) / len(jobs)))
+        return torch.cat(mels), [(t, s, v) for t, _, s, v in jobs], seconds
+
+    @torch.inference_mode()
+    def generate(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
+                 seconds: float | None = None, batch_size: int = 16,
+                 progress: Callable[[float], None] | None = None) -> list[Clip]:
+        """Clips for every text and variation (text-major). `progress(fraction)` is called
+        as work completes; raise from it to abandon the request."""
+        mels, jobs, seconds = self.generate_mel(texts, seed=seed, variations=variations, seconds=seconds,
+                                                batch_size=batch_size, progress=progress)
+        n_samples = int(round(seconds * self.sample_rate))
+        clips = []
+        for start in range(0, len(jobs), batch_size):
+            wave = self.vocoder(mels[start:start + batch_size])  # [b, samples]
+            wave = wave.float().cpu().numpy()
+            for row, (text, s, v) in zip(wave, jobs[start:start + batch_size]):
+                audio = np.zeros(n_samples, np.float32)
+                audio[:min(n_samples, len(row))] = row[:n_samples]
+                clips.append(Clip(text, s, v, audio, self.sample_rate))
+            if progress is not None:
+                progress(0.5 + 0.5 * min(1.0, (start + batch_size) / len(jobs)))
+        return clips
+
+
+def _create(kind, name, options, registered):
+    from .errors import PluginError
+
+    regs = registered(kind)
+    if name not in regs:
+        known = ", ".join(sorted(regs)) or "none"
+        raise PluginError(f"unknown {kind[:-1].replace('_', ' ')} {name!r}; known: {known}")
+    return regs[name].create(**options)
+
+
+def check_compatible(config: ModelConfig, text_encoder, vocoder) -> None:
+    """Fail before any audio is made when the plugins do not fit the generator."""
+    vmel = getattr(vocoder, "mel_config", None)
+    if vmel is not None and vmel != config.mel:
+        diff = [f"{k}: model {getattr(config.mel, k)} vs vocoder {getattr(vmel, k)}"
+                for k in config.mel.to_dict() if getattr(config.mel, k) != getattr(vmel, k)]
+        raise MelConfigMismatchError(
+            f"vocoder {getattr(vocoder, 'name', '?')!r} expects another mel front end than model "
+            f"{config.name!r} ({'; '.join(diff)})")
+    for attr in ("word_dim", "sentence_dim"):
+        have = getattr(text_encoder, attr, None)
+        if have is not None and have != getattr(config, attr):
+            raise ConfigError(
+                f"text encoder {getattr(text_encoder, 'name', '?')!r} gives {attr}={have} but model "
+                f"{config.name!r} needs {getattr(config, attr)}")
+
+
+def _check_features(feats, config) -> None:
+    for name in ("words", "sentence"):
+        t = getattr(feats, name)
+        if not torch.isfinite(t).all():
+            raise InputError(f"text encoder returned non-finite {name} features")

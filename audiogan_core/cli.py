@@ -1,0 +1,222 @@
+"""The `audiogan` command. Heavy imports (torch, models) happen inside the commands so
+`audiogan --help` is instant. Exit codes: 0 ok, 1 failure, 2 bad input or usage,
+3 unreadable checkpoint, 4 missing file the user must supply, 130 interrupted."""
+from __future__ import annotations
+
+import math
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import AudioGANError, InputError
+
+
+class AudioGANGroup(click.Group):
+    """Turns AudioGANError anywhere below into one line on stderr and its exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AudioGANError as exc:
+            click.echo(f"audiogan: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("audiogan: interrupted", err=True)
+            sys.exit(130)
+
+
+def parse_options(pairs: tuple[str, ...], what: str) -> dict:
+    """KEY=VALUE pairs -> dict; numbers and true/false are converted."""
+    options = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"{what} option {pair!r} must look like KEY=VALUE")
+        key, value = pair.split("=", 1)
+        low = value.lower()
+        if low in ("true", "false"):
+            options[key] = low == "true"
+        else:
+            try:
+                options[key] = int(value)
+            except ValueError:
+                try:
+                    options[key] = float(value)
+                except ValueError:
+                    options[key] = value
+    return options
+
+
+def slug(text: str, limit: int = 40) -> str:
+    """A safe file-name stem from free text: lowercase ascii letters, digits and hyphens."""
+    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return (s[:limit].rstrip("-")) or "clip"
+
+
+@click.group(cls=AudioGANGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="audiogan", prog_name="audiogan")
+def main():
+    """audiogan: text to sound in one forward pass.
+
+    \b
+    Quick start:
+      audiogan generate "footsteps on snow" -o steps.wav
+      audiogan plugins            # text encoders, vocoders, embedders
+      audiogan serve              # OSC server for DAWs (Reaper, Max, Pd)
+      audiogan train --data FOLDER --out runs/mine
+    """
+
+
+@main.command()
+@click.argument("texts", nargs=-1, required=True, metavar="TEXT...")
+@click.option("-o", "--output", default=".", show_default=True, metavar="PATH",
+              help="A .wav file (one clip) or an existing folder (file names made from the text and seed). "
+                   "With several clips and a .wav path, clips are numbered: NAME-01.wav, NAME-02.wav ...")
+@click.option("--model", "-m", default="default", show_default=True,
+              help="Bundled model name, a model folder, or the published generator.pt.")
+@click.option("--text-encoder", default=None, help="Text encoder plugin (default: the model's own).")
+@click.option("--vocoder", default=None, help="Vocoder plugin, e.g. hifigan or griffinlim (default: the model's own).")
+@click.option("--text-encoder-option", "te_options", multiple=True, metavar="KEY=VALUE",
+              help="Option for the text encoder, e.g. checkpoint=/path/clap.pt (repeatable).")
+@click.option("--vocoder-option", "vo_options", multiple=True, metavar="KEY=VALUE",
+              help="Option for the vocoder, e.g. checkpoint=/path/g_02500000 (repeatable).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Random seed; the same seed gives the same sound. Variation k uses seed+k.")
+@click.option("--variations", "-n", type=int, default=1, show_default=True, help="Clips per text.")
+@click.option("--seconds", type=float, default=None, help="Clip length (default and maximum: the model's clip length).")
+@click.option("--sample-rate", type=int, default=None,
+              help="Resample the output (e.g. 44100 or 48000 for a DAW project); default: the model's rate.")
+@click.option("--bit-depth", type=click.Choice(["16", "24", "32"]), default="16", show_default=True,
+              help="WAV sample format; 32 means 32-bit float.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--overwrite", is_flag=True, help="Replace existing files instead of refusing.")
+def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options, seed, variations, seconds,
+             sample_rate, bit_depth, device, overwrite):
+    """Generate sounds from text descriptions and write WAV files."""
+    # Check everything the user typed before loading a model.
+    if variations < 1:
+        raise InputError(f"--variations must be at least 1, got {variations}")
+    if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
+        raise InputError(f"--seconds must be a positive number, got {seconds}")
+    if sample_rate is not None and not 1000 <= sample_rate <= 384000:
+        raise InputError(f"--sample-rate must be between 1000 and 384000 Hz, got {sample_rate}")
+    for i, text in enumerate(texts):
+        if not text.strip():
+            raise InputError(f"text {i + 1} is empty")
+    n_clips = len(texts) * variations
+    out = Path(output)
+    as_folder = out.is_dir() or output.endswith(("/", "\\"))
+    if as_folder and not out.is_dir():
+        raise InputError(f"output folder does not exist: {out}")
+    if not as_folder:
+        if out.suffix.lower() != ".wav":
+            raise InputError(f"output must be a .wav file or an existing folder, got {output}")
+        if not out.parent.is_dir():
+            raise InputError(f"output folder does not exist: {out.parent}")
+    folder = out if as_folder else out.parent
+    import os
+
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"output folder is not writable: {folder}")
+
+    def target(index: int, clip) -> Path:
+        if as_folder:
+            return out / f"{slug(clip.text)}_seed{clip.seed}.wav"
+        if n_clips == 1:
+            return out
+        return out.with_name(f"{out.stem}-{index + 1:02d}.wav")
+
+    if not as_folder and not overwrite:
+        planned = [out] if n_clips == 1 else [out.with_name(f"{out.stem}-{i + 1:02d}.wav") for i in range(n_clips)]
+        existing = [str(p) for p in planned if p.exists()]
+        if existing:
+            raise InputError(f"{existing[0]} already exists (pass --overwrite to replace it)")
+
+    import time
+
+    from tqdm import tqdm
+
+    from .api import AudioGAN
+    from .io import write_wav
+
+    started = time.perf_counter()
+    tts = AudioGAN.load(model, text_encoder=text_encoder, vocoder=vocoder, device=device,
+                        text_encoder_options=parse_options(te_options, "text encoder"),
+                        vocoder_options=parse_options(vo_options, "vocoder"))
+    tts.check_request(list(texts), seconds, variations, seed)
+    loaded = time.perf_counter()
+    bar = tqdm(total=100, desc="generating", unit="%", disable=n_clips < 4 or not sys.stderr.isatty(),
+               file=sys.stderr)
+
+    def progress(fraction):
+        bar.update(round(fraction * 100) - bar.n)
+
+    clips = tts.generate(list(texts), seed=seed, variations=variations, seconds=seconds, progress=progress)
+    bar.close()
+    done = time.perf_counter()
+    for i, clip in enumerate(clips):
+        path = write_wav(target(i, clip), clip.audio, clip.sample_rate, target_rate=sample_rate,
+                         bit_depth=int(bit_depth), overwrite=overwrite)
+        click.echo(f"{path}\t{clip.seconds:.2f} s\tseed {clip.seed}\t{clip.text}")
+    click.echo(f"audiogan: {len(clips)} clip(s) in {done - loaded:.2f} s after {loaded - started:.2f} s loading "
+               f"({tts.source}, {tts.text_encoder.name} -> {tts.vocoder.name}, {tts.device})", err=True)
+
+
+@main.command(name="plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(as_json):
+    """List registered text encoders, vocoders and embedders, with where they come from."""
+    import json
+
+    from audiogan_plugins.manager import KINDS, registered
+
+    rows = []
+    for kind in KINDS:
+        for name, reg in sorted(registered(kind).items()):
+            row = {"kind": kind[:-1].replace("_", " "), "name": name, "plugin": reg.plugin,
+                   "description": reg.description}
+            try:
+                instance = reg.create()
+                mel = getattr(instance, "mel_config", None)
+                if mel is not None:
+                    row["mel"] = (f"{mel.sample_rate} Hz, {mel.n_mels} mels, n_fft {mel.n_fft}, "
+                                  f"hop {mel.hop_length}, fmax {mel.fmax}")
+                if hasattr(instance, "word_dim"):
+                    row["dims"] = f"words {instance.word_dim}-d, sentence {instance.sentence_dim}-d"
+            except AudioGANError as exc:  # e.g. needs a checkpoint path
+                row["note"] = f"needs options: {exc}"
+            rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for kind in ("text encoder", "vocoder", "embedder"):
+        click.echo(f"{kind}s:")
+        for row in [r for r in rows if r["kind"] == kind]:
+            click.echo(f"  {row['name']:<14} [{row['plugin']}] {row['description']}")
+            for key in ("mel", "dims", "note"):
+                if key in row:
+                    click.echo(f"  {'':<14} {key}: {row[key]}")
+
+
+def _add_lazy(name: str, module: str, attr: str):
+    """Attach a subcommand defined in another package; a missing one is reported, not fatal."""
+    import importlib
+
+    try:
+        command = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        @main.command(name=name, help=f"(unavailable: {exc})")
+        def _unavailable():
+            raise AudioGANError(f"the {name} command is unavailable: {exc}")
+        return
+    main.add_command(command, name=name)
+
+
+_add_lazy("serve", "audiogan_bridges.cli", "serve")
+_add_lazy("train", "audiogan_training.cli", "train")
+_add_lazy("data", "audiogan_training.cli_data", "data_group")
+_add_lazy("eval", "audiogan_core.cli_eval", "eval_command")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""AudioGAN generator (paper 000, sec. 3.2, Fig. 3 right), laid out as the authors' released
+generator.py so that their state dict maps onto it name for name (see published.py)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import SDTAttention, padding_mask
+from .config import ModelConfig
+from .errors import InputError
+from .layers import ResBlockUp, SNConv1d, SNLinear
+
+__all__ = ["Generator", "validate_text_features"]
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "[" + ", ".join(str(s) for s in t.shape) + "]"
+
+
+def _check_finite(name: str, t: torch.Tensor) -> None:
+    if not torch.is_floating_point(t):
+        raise InputError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    if not bool(torch.isfinite(t).all()):
+        raise InputError(f"{name} must be finite, found NaN or inf values")
+
+
+def validate_text_features(config: ModelConfig, sentence, words, lengths, batch: int | None = None
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check text features against the config; returns (sentence, words, lengths) with lengths
+    as a long tensor on the features' device ([B]; None means every word position is real).
+
+    sentence [B, sentence_dim], words [B, L, word_dim] (L >= 1), lengths [B] integers in 1..L.
+    Raises InputError naming the tensor, the expected and the actual shape or value.
+    """
+    if not isinstance(sentence, torch.Tensor) or not isinstance(words, torch.Tensor):
+        raise InputError("sentence and word features must be torch tensors")
+    if sentence.dim() != 2 or sentence.shape[1] != config.sentence_dim:
+        raise InputError(f"sentence features must have shape [batch, {config.sentence_dim}] "
+                         f"(config.sentence_dim), got {_shape(sentence)}")
+    if words.dim() != 3 or words.shape[2] != config.word_dim:
+        raise InputError(f"word features must have shape [batch, words, {config.word_dim}] "
+                         f"(config.word_dim), got {_shape(words)}")
+    b = sentence.shape[0] if batch is None else batch
+    if sentence.shape[0] != b or words.shape[0] != b:
+        raise InputError(f"batch sizes differ: expected {b}, sentence features have {sentence.shape[0]}, "
+                         f"word features have {words.shape[0]}")
+    if words.shape[1] < 1:
+        raise InputError("word features have no word positions (L = 0); give at least one")
+    _check_finite("sentence features", sentence)
+    _check_finite("word features", words)
+    n_words = words.shape[1]
+    if lengths is None:
+        lengths = torch.full((b,), n_words, dtype=torch.long, device=words.device)
+    else:
+        lengths = torch.as_tensor(lengths, device=words.device)
+        if lengths.dim() != 1 or lengths.shape[0] != b:
+            raise InputError(f"lengths must have shape [{b}] (one word count per clip), got {_shape(lengths)}")
+        if torch.is_floating_point(lengths) or lengths.dtype == torch.bool:
+            raise InputError(f"lengths must be integers, got dtype {lengths.dtype}")
+        lengths = lengths.long()
+        bad = ((lengths < 1) | (lengths > n_words)).nonzero().flatten()
+        if bad.numel():
+            i = int(bad[0])
+            raise InputError(f"lengths must be between 1 and {n_words} (the number of word positions); "
+                             f"got {int(lengths[i])} at index {i}")
+    return sentence, words, lengths
+
+
+class Generator(nn.Module):
+    """z [B, noise_dim] + text features -> log-mel [B, 1, n_mels, frames].
+
+        lin_code (SN linear) -> [B, c, base_freq, base_frames]
+        conv1 (up) conv2 (up)  -> multi_triple_attention_1   at c/2, plan[0] (triple)
+        conv3 (up) conv4       -> multi_triple_attention_2   at c/4, plan[1] (double)
+        conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (single)
+        conv7 (up) -> bn -> ReLU -> colorize (SN 1x1)        -> [B, 1, n_mels, frames]
+
+    Up-sampling blocks double time and scale frequency by config.freq_upsample[i]. Every block
+    is conditioned on the sentence feature through conditional batch norm. Channel widths are
+    those of the released code: c, c, c/2, c/2, c/4, c/4, c/4, c/8.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        c, s = config.channels, config.sentence_dim
+        widths = [c, c, c // 2, c // 2, c // 4, c // 4, c // 4, c // 8]
+        f1, f2, f3, f5, f7 = config.freq_upsample
+        self.lin_code = SNLinear(config.noise_dim, c * config.base_freq * config.base_frames)
+        self.conv1 = ResBlockUp(widths[0], widths[1], s, (f1, 2))
+        self.conv2 = ResBlockUp(widths[1], widths[2], s, (f2, 2))
+        self.multi_triple_attention_1 = self._stage(widths[2], config.attention_plan[0])
+        self.conv3 = ResBlockUp(widths[2], widths[3], s, (f3, 2))
+        self.conv4 = ResBlockUp(widths[3], widths[4], s, None)
+        self.multi_triple_attention_2 = self._stage(widths[4], config.attention_plan[1])
+        self.conv5 = ResBlockUp(widths[4], widths[5], s, (f5, 2))
+        self.conv6 = ResBlockUp(widths[5], widths[6], s, None)
+        self.multi_triple_attention_3 = self._stage(widths[6], config.attention_plan[2])
+        self.conv7 = ResBlockUp(widths[6], widths[7], s, (f7, 2))
+        self.bn = nn.BatchNorm2d(widths[7])
+        self.colorize = SNConv1d(widths[7], 1, 1)
+
+    def _stage(self, channels: int, kinds: str) -> SDTAttention:
+        cfg = self.config
+        return SDTAttention(channels, kinds, cfg.n_heads, cfg.sentence_dim, cfg.word_dim,
+                            tf_ca=cfg.tf_ca, multi_tfca=cfg.multi_tfca)
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        """(1, n_mels, frames) of one generated clip."""
+        return (1, self.config.n_mels, self.config.frames)
+
+    def forward(self, z: torch.Tensor, sentence: torch.Tensor, words: torch.Tensor,
+                lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """z [B, noise_dim], sentence [B, Ds], words [B, L, Dw], lengths [B] (None = all L real)
+        -> log-mel [B, 1, n_mels, frames]."""
+        cfg = self.config
+        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != cfg.noise_dim:
+            got = _shape(z) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise InputError(f"noise z must have shape [batch, {cfg.noise_dim}] (config.noise_dim), got {got}")
+        _check_finite("noise z", z)
+        sentence, words, lengths = validate_text_features(cfg, sentence, words, lengths, batch=z.shape[0])
+        mask = padding_mask(lengths, words.shape[1])  # [B, L]
+        b = z.shape[0]
+
+        x = self.lin_code(z).view(b, cfg.channels, cfg.base_freq, cfg.base_frames)  # [B, c, F0, T0]
+        x = self.conv1(x, sentence)  # [B, c, F0*f1, 2*T0]
+        x = self.conv2(x, sentence)  # [B, c/2, ..., 4*T0]
+        x = self.multi_triple_attention_1(x, sentence, words, mask)  # [B, c/2, ..., 4*T0]
+        x = self.conv3(x, sentence)  # [B, c/2, ..., 8*T0]
+        x = self.conv4(x, sentence)  # [B, c/4, ..., 8*T0]
+        x = self.multi_triple_attention_2(x, sentence, words, mask)  # [B, c/4, ..., 8*T0]
+        x = self.conv5(x, sentence)  # [B, c/4, ..., 16*T0]
+        x = self.conv6(x, sentence)  # [B, c/4, ..., 16*T0]
+        x = self.multi_triple_attention_3(x, sentence, words, mask)  # [B, c/4, ..., 16*T0]
+        x = self.conv7(x, sentence)  # [B, c/8, n_mels, frames]
+        x = F.relu(self.bn(x))  # [B, c/8, n_mels, frames]
+        f, t = x.shape[2], x.shape[3]
+        return self.colorize(x.reshape(b, -1, f * t)).reshape(b, 1, f, t)  # [B, 1, n_mels, frames]

@@ -1,0 +1,107 @@
+"""Waveform -> log-mel, exactly as HiFi-GAN-style vocoders compute it (meldataset.mel_spectrogram):
+
+    y  = reflect_pad(wave, (n_fft - hop) // 2 on both sides)
+    X  = torch.stft(y, n_fft, hop, win_length, hann(win_length), center=False, onesided)
+    M  = sqrt(re^2 + im^2 + 1e-9)
+    S  = mel_basis @ M          # librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax): Slaney scale + norm
+    LM = ln(clamp(S, min=1e-5))
+
+Output: [B, n_mels, frames], frames = samples // hop when samples is a multiple of hop and
+(n_fft - hop) is even (true for every named MelConfig).
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import torch
+
+from .config import MelConfig
+from .errors import InputError
+
+CLAMP_MIN = 1e-5
+MAGNITUDE_EPS = 1e-9
+SILENCE_LOG_MEL = math.log(CLAMP_MIN)  # ln(1e-5) ~ -11.5129: the log-mel of digital silence
+
+
+@functools.lru_cache(maxsize=16)
+def mel_filterbank(cfg: MelConfig) -> np.ndarray:
+    """Slaney mel filter bank [n_mels, n_fft // 2 + 1], float32 (librosa's default: htk=False, norm='slaney')."""
+    import librosa
+
+    return librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin,
+                               fmax=cfg.fmax).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def mel_filterbank_pinv(cfg: MelConfig) -> np.ndarray:
+    """Moore-Penrose pseudo-inverse of the filter bank [n_fft // 2 + 1, n_mels], float32."""
+    return np.linalg.pinv(mel_filterbank(cfg).astype(np.float64)).astype(np.float32)
+
+
+def frames_for_samples(samples: int, cfg: MelConfig) -> int:
+    """Number of frames MelFrontEnd makes from `samples` samples."""
+    pad = (cfg.n_fft - cfg.hop_length) // 2
+    return 1 + (samples + 2 * pad - cfg.n_fft) // cfg.hop_length
+
+
+class MelFrontEnd(torch.nn.Module):
+    """Waveform [B, samples] or [samples] -> log-mel [B, n_mels, frames] (see the module docstring).
+
+    The filter bank and window are non-persistent buffers: they follow .to(device) but stay out
+    of state dicts (they are a pure function of the MelConfig saved beside the weights)."""
+
+    def __init__(self, cfg: MelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.pad = (cfg.n_fft - cfg.hop_length) // 2
+        self.register_buffer("mel_basis", torch.from_numpy(mel_filterbank(cfg).copy()), persistent=False)
+        self.register_buffer("window", torch.hann_window(cfg.win_length), persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        if not torch.is_tensor(wave):
+            wave = torch.as_tensor(np.asarray(wave))
+        if wave.dim() == 1:
+            wave = wave.unsqueeze(0)
+        if wave.dim() != 2:
+            raise InputError(f"waveform must be [samples] or [batch, samples], got shape {tuple(wave.shape)}")
+        if wave.shape[-1] <= self.pad:
+            raise InputError(f"waveform too short: {wave.shape[-1]} samples; the mel front end needs more than "
+                             f"{self.pad} (n_fft {cfg.n_fft}, hop {cfg.hop_length})")
+        if not wave.is_floating_point():
+            wave = wave.float()
+        dtype = wave.dtype
+        y = torch.nn.functional.pad(wave.unsqueeze(1), (self.pad, self.pad), mode="reflect").squeeze(1)
+        if y.shape[-1] < cfg.n_fft:
+            raise InputError(f"waveform too short: {wave.shape[-1]} samples make less than one frame "
+                             f"(n_fft {cfg.n_fft})")
+        spec = torch.stft(y, cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
+                          window=self.window.to(dtype), center=False, pad_mode="reflect", normalized=False,
+                          onesided=True, return_complex=True)
+        magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + MAGNITUDE_EPS)
+        mel = torch.matmul(self.mel_basis.to(dtype), magnitude)
+        return torch.log(torch.clamp(mel, min=CLAMP_MIN))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_front_end(cfg: MelConfig, device: str) -> MelFrontEnd:
+    return MelFrontEnd(cfg).to(device)
+
+
+def log_mel(wave, mel_config: MelConfig) -> torch.Tensor:
+    """Convenience: log-mel of a waveform (tensor or numpy) with a front end cached per
+    (config, device)."""
+    if not torch.is_tensor(wave):
+        wave = torch.as_tensor(np.asarray(wave, dtype=np.float32))
+    return _cached_front_end(mel_config, str(wave.device))(wave)
+
+
+def mel_to_linear(log_mel_spec: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
+    """Approximate linear magnitude [.., n_fft // 2 + 1, frames] from a log-mel [.., n_mels, frames]:
+    exp, then the filter bank's pseudo-inverse, clamped at 0 (input for Griffin-Lim)."""
+    if log_mel_spec.shape[-2] != cfg.n_mels:
+        raise InputError(f"log-mel has {log_mel_spec.shape[-2]} bins but the mel config has {cfg.n_mels}")
+    pinv = torch.from_numpy(mel_filterbank_pinv(cfg)).to(device=log_mel_spec.device, dtype=log_mel_spec.dtype)
+    return torch.clamp(torch.matmul(pinv, torch.exp(log_mel_spec)), min=0.0)

@@ -1,0 +1,105 @@
+"""`audiogan serve`: the OSC server for DAWs, Max and Pure Data. Imports stay light until
+the command runs (the `audiogan` group lists it without loading torch)."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from audiogan_core.errors import InputError
+
+
+@click.command(name="serve")
+@click.option("--osc-port", type=click.IntRange(0, 65535), default=9000, show_default=True,
+              help="UDP port to listen on (0 = any free port, printed at start).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback lets other machines make files here.")
+@click.option("--reply-port", type=click.IntRange(1, 65535), default=None,
+              help="Send replies to the sender's host at this port (default: the port the request came from).")
+@click.option("--out", "out_dir", default="audiogan-out", show_default=True, metavar="DIR",
+              help="Folder for the WAV files (created if missing). File names are made by the server.")
+@click.option("--model", "-m", default="default", show_default=True,
+              help="Bundled model name, a model folder, the published generator.pt, or untrained:PRESET.")
+@click.option("--text-encoder", default=None, help="Text encoder plugin (default: the model's own).")
+@click.option("--vocoder", default=None, help="Vocoder plugin, e.g. hifigan or griffinlim (default: the model's own).")
+@click.option("--text-encoder-option", "te_options", multiple=True, metavar="KEY=VALUE",
+              help="Option for the text encoder (repeatable).")
+@click.option("--vocoder-option", "vo_options", multiple=True, metavar="KEY=VALUE",
+              help="Option for the vocoder (repeatable).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--audio-device", default=None, metavar="NAME",
+              help="Also play every finished clip (and /audiogan/play) on this output: a device name or a "
+                   "unique part of one, an index, a host API such as 'jack', or 'default'.")
+@click.option("--list-audio-devices", is_flag=True, help="List output devices and exit.")
+@click.option("--sample-rate", type=int, default=None,
+              help="Sample rate of the files (resampled with soxr), e.g. 48000; default: the model's rate.")
+@click.option("--bit-depth", type=click.Choice(["16", "24", "32"]), default="16", show_default=True,
+              help="WAV sample format; 32 means 32-bit float.")
+@click.option("--queue-size", type=click.IntRange(1, 100_000), default=32, show_default=True,
+              help="Requests that may wait; more get /audiogan/error 'busy'.")
+@click.option("--max-variations", type=click.IntRange(1, 256), default=16, show_default=True,
+              help="Most variations one request may ask for.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv: debug).")
+def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_options, vo_options, device,
+          audio_device, list_audio_devices, sample_rate, bit_depth, queue_size, max_variations, verbose):
+    """Listen for OSC requests and answer with WAV files.
+
+    \b
+    /audiogan/generate s:text [i:seed] [f:seconds] [i:variations]
+        -> /audiogan/accepted i:job, /audiogan/progress i:job f:fraction,
+           /audiogan/done i:job s:path (one per file) or /audiogan/error i:job s:message
+    /audiogan/play i:job [i:variation]   /audiogan/cancel i:job
+    /audiogan/ping -> /audiogan/pong     /audiogan/status -> /audiogan/status i:queued s:model s:device
+    """
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose + 1, 2), stream=sys.stderr,
+                        format="audiogan serve: %(message)s")
+    from .audio_device import describe_devices, list_output_devices
+
+    if list_audio_devices:
+        click.echo("output devices:\n" + describe_devices(list_output_devices()))
+        return
+    if sample_rate is not None and not 8000 <= sample_rate <= 384000:
+        raise InputError(f"--sample-rate must be between 8000 and 384000 Hz, got {sample_rate}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"audiogan serve: warning: listening on {host}: other machines can send requests and fill "
+                   f"{out_dir} (there is no authentication)", err=True)
+
+    from audiogan_core.api import AudioGAN
+    from audiogan_core.cli import parse_options
+
+    from .osc_server import OscServer
+
+    player = None
+    if audio_device is not None:  # open the sound card before the (slow) model load: fail fast
+        from .audio_device import Player
+
+        player = Player(audio_device)
+    tts = AudioGAN.load(model, text_encoder=text_encoder, vocoder=vocoder, device=device,
+                        text_encoder_options=parse_options(te_options, "text encoder"),
+                        vocoder_options=parse_options(vo_options, "vocoder"))
+    server = OscServer(tts, host=host, port=osc_port, reply_port=reply_port, out_dir=out_dir,
+                       sample_rate=sample_rate, bit_depth=int(bit_depth), queue_size=queue_size,
+                       max_variations=max_variations, player=player)
+    server.start()
+    if player is not None:
+        player.start()
+    replies = f"sender's host, port {reply_port}" if reply_port else "the sender's address"
+    click.echo(f"audiogan serve: listening on udp://{host}:{server.port} ({tts.config.name} on {tts.device}, "
+               f"{tts.text_encoder.name} -> {tts.vocoder.name}); replies to {replies}; files in {server.out_dir} "
+               f"({server.sample_rate} Hz, {'32-bit float' if bit_depth == '32' else bit_depth + '-bit'})"
+               + (f"; playing on {player.device['name']} ({player.device['hostapi']}, {player.sample_rate} Hz)"
+                  if player else "") + ". Ctrl-C stops.", err=True)
+    sys.stderr.flush()
+
+    def on_sigterm(signum, frame):  # a service manager's stop: finish like Ctrl-C
+        raise KeyboardInterrupt
+
+    import signal
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        server.serve_forever()
+    finally:
+        if player is not None:
+            player.stop()

@@ -1,0 +1,126 @@
+"""Shared helpers for the evaluation embedders: input checking, resampling, safe checkpoint loading."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from audiogan_core.errors import CheckpointError, InputError, MissingResourceError
+
+from ..interfaces import EmbeddingResult
+
+
+@dataclass
+class FramedEmbeddingResult(EmbeddingResult):
+    """EmbeddingResult plus the per-window embeddings each clip embedding was pooled from.
+
+    `frames[i]` is [windows_i, dim]. VGGish sets it: the FAD convention (Kilgour et al.,
+    audioldm_eval) fits the Gaussians to all 0.96 s frame embeddings, not to clip means."""
+
+    frames: list | None = None
+
+
+def prepare_audio(audio, sample_rate: int, target_rate: int, *, name: str) -> list[np.ndarray]:
+    """A list of 1-D float32 clips at `target_rate`. Accepts a list of arrays (mono, or
+    [samples, channels] which is mixed down) or a 2-D array [clips, samples]."""
+    from audiogan_core.io import resample
+
+    if isinstance(audio, np.ndarray) and audio.ndim == 2:
+        audio = list(audio)
+    if isinstance(audio, torch.Tensor):
+        audio = [a for a in audio.detach().cpu().numpy()] if audio.ndim == 2 else [audio.detach().cpu().numpy()]
+    if not isinstance(audio, (list, tuple)) or not audio:
+        raise InputError(f"{name} embedder: pass a non-empty list of clips")
+    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        raise InputError(f"{name} embedder: sample_rate must be a positive integer, got {sample_rate!r}")
+    clips = []
+    for i, clip in enumerate(audio):
+        if isinstance(clip, torch.Tensor):
+            clip = clip.detach().cpu().numpy()
+        clip = np.asarray(clip, dtype=np.float32)
+        if clip.ndim == 2:
+            clip = clip.mean(axis=1)
+        if clip.ndim != 1:
+            raise InputError(f"{name} embedder: clip {i} must be 1-D (or [samples, channels]), got shape {clip.shape}")
+        if clip.size == 0:
+            raise InputError(f"{name} embedder: clip {i} is empty")
+        if not np.isfinite(clip).all():
+            raise InputError(f"{name} embedder: clip {i} contains NaN or infinite samples")
+        if int(sample_rate) != target_rate:
+            clip = resample(clip, int(sample_rate), target_rate)
+        clips.append(np.ascontiguousarray(clip, dtype=np.float32))
+    return clips
+
+
+def require_file(path, what: str, where: str) -> Path:
+    """The checkpoint path, or MissingResourceError naming the file and where to get it."""
+    if path is None or str(path) == "":
+        raise MissingResourceError(f"{what} needs its checkpoint: pass checkpoint=PATH ({where})")
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise MissingResourceError(f"{what} checkpoint not found: {p} ({where})")
+    return p
+
+
+def _numpy_safe_globals():
+    """The numpy scalar/dtype constructors that training scripts leave in checkpoint metadata
+    (an epoch counter, a class count). Allowing exactly these keeps torch.load at
+    weights_only=True: tensors and plain containers, no arbitrary code."""
+    allowed = [np.dtype]
+    core = getattr(np, "_core", None) or getattr(np, "core")
+    allowed.append((core.multiarray.scalar, "numpy.core.multiarray.scalar"))
+    allowed.append(core.multiarray.scalar)
+    for name in ("Int64DType", "Int32DType", "Float64DType", "Float32DType", "BoolDType"):
+        dtype_cls = getattr(getattr(np, "dtypes", None), name, None)
+        if dtype_cls is not None:
+            allowed.append(dtype_cls)
+    return allowed
+
+
+def safe_torch_load(path: Path, what: str):
+    """torch.load(weights_only=True) with numpy scalars allowed; CheckpointError on failure."""
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()):
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated file, wrong format, or pickled code
+        raise CheckpointError(f"{what}: cannot read checkpoint {path}: {str(exc).splitlines()[0][:300]}") from None
+
+
+def load_checked(module: torch.nn.Module, state: dict, what: str, *, ignore_prefixes=()) -> None:
+    """load_state_dict(strict) with a message listing missing / unexpected / mis-shaped keys."""
+    state = {k: v for k, v in state.items() if not any(k.startswith(p) for p in ignore_prefixes)}
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s), e.g. {missing[:3]}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} key(s), e.g. {unexpected[:3]}")
+        if shapes:
+            parts.append(f"shape mismatch: {shapes[:3]}")
+        raise CheckpointError(f"{what}: checkpoint does not fit the model ({'; '.join(parts)})")
+    module.load_state_dict(state, strict=True)
+
+
+def state_dict_from(obj, what: str, keys=("model", "state_dict")) -> dict:
+    """The tensor dict inside a checkpoint: the object itself or obj[key] for the first key present."""
+    if isinstance(obj, dict):
+        for key in keys:
+            if key in obj and isinstance(obj[key], dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{what}: the checkpoint holds no state dict of tensors")
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+
+
+def pick_device(device) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

@@ -1,0 +1,118 @@
+"""Sound categories from captions, for per-category evaluation of bundled models.
+
+`category_for(caption)` returns the first category in `CATEGORIES` whose keywords match a
+whole word (or word prefix, for entries ending in ``*``) of the lower-cased caption, or None.
+`OVERRIDES` (whole phrases such as "fire truck" -> vehicle) are tried first, then the table in
+order: specific before general ("flaming crossbow shot" is bow/arrow, not fire; "horse hooves"
+is footsteps, not horse). The keyword table was built by reading the captions of the Debian foley
+library (`debian_foley.py`): 0ad, Wesnoth, Minetest, Tux Paint stamps, OpenSFX.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+# Phrases decided before the table (the table would get them wrong): phrase -> category or None.
+OVERRIDES: dict[str, str | None] = {
+    "fire truck": "vehicle_engine", "rubber duck": None, "crash cymbal": "music_sting",
+    "glass of water": "water", "electric kettle": "water", "lightning bolt": "wind_weather",
+    "washing machine": "machine_household", "vacuum cleaner": "machine_household", "camera": "ui",
+    "drake dying": "monster", "drake hurt": "monster", "lumber mill": "wood_chopping",
+    "building bridge": "construction_tools", "horn signal": "music_sting", "mining machinery": "construction_tools",
+    "chopping": "wood_chopping", "battering ram": "siege_weapon", "research vessel": "vehicle_engine",
+    "water blast": "water",
+}
+
+# (category, keywords) in priority order. A keyword is a word or a phrase; "word*" matches any
+# word starting so. Every keyword was chosen by reading the library's captions.
+CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+    ("ui", ("interface sound", "alarm", "ui", "button", "click*", "beep", "morse", "building selected",
+            "building completed", "resource selected", "chat", "checkbox", "slider", "timer", "notification*",
+            "selected")),
+    ("voice", ("voice", "saying", "human", "man", "woman", "old man", "player hurt", "laughing", "applause", "oooh",
+               "grunt", "groaning", "wail*", "excited", "happy", "mad", "sad", "dwarf", "elf", "scream*",
+               "shout*")),
+    ("monster", ("orc", "troll", "ogre", "goblin", "zombie", "skeleton", "lich", "naga", "mermaid", "merman", "wose",
+                 "yeti", "ghoul", "gryphon", "hissing creature", "ghost", "monster*")),
+    ("footsteps", ("footstep*", "hooves", "canter*")),
+    ("horse", ("horse*",)),
+    ("dog_wolf", ("dog*", "wolf", "wolves", "fox", "bark*")),
+    ("bird", ("bird*", "blackbird", "crow", "cuckoo", "drake", "duck", "gander", "hen", "heron", "lark", "rhea",
+              "owl", "penguin", "quetzal", "rooster", "seagull", "toucan", "turkey", "vulture", "chicken*",
+              "flamingo", "peacock")),
+    ("farm_animal", ("cow*", "cattle", "bull", "bison", "goat*", "sheep", "lamb", "ram", "pig*", "donkey",
+                     "camel*", "dromedary", "mountaingoat")),
+    ("wild_animal", ("animal*", "frog", "lion", "tiger", "bear", "elephant*", "monkey*", "chimpanzee", "gorilla",
+                     "dolphin", "orca", "whale", "sea lion", "badger", "deer", "doe", "caribou", "zebra", "ferret",
+                     "giraffe", "hippopotamus", "beaver", "mouse", "rabbit", "squirrel", "koala", "wombat", "bee",
+                     "grasshopper", "hornet", "insect*", "mosquito", "iguana", "bat", "cat", "tusker", "spider",
+                     "xanthia", "hiss", "hissing")),
+    ("siege_weapon", ("siege", "ballista", "onager", "catapult", "battering ram")),
+    ("explosion_gunshot", ("explosion*", "explode*", "tnt", "fireworks", "blast", "gunpowder", "bomb*", "musket*",
+                           "gunshot", "thunderstick", "dragonstick", "gun", "cave-in", "cave in", "collaps*",
+                           "crash", "big crash")),
+    ("bow_arrow", ("arrow*", "bow", "crossbow", "javelin", "dart", "sling*", "thrown", "throwing", "net")),
+    ("sword_melee_hit", ("sword*", "shield", "mace", "flail", "axe", "hatchet", "knife", "dagger", "club", "staff",
+                         "spear", "pike", "torch", "blade*", "flesh", "stab*", "punch", "bite", "claw*", "tail whip",
+                         "pincer*", "squishy", "mud", "ink", "melee", "attack swish")),
+    ("magic", ("magic*", "spell", "holy", "faerie", "potion", "electric sparking")),
+    ("wind_weather", ("wind*", "storm*", "thunder*", "weather", "rain", "lightning", "rumble", "rumbling")),
+    ("fire", ("fire", "flame*", "flaming", "burning", "campfire", "lava", "furnace", "smoke", "flint", "fuse")),
+    ("water", ("water*", "river", "waves", "splash*", "bubble*", "waterfall", "toilet", "drip*", "glass of water")),
+    ("train", ("train*", "locomotive", "railway", "level crossing", "monorail", "maglev", "steam", "cart")),
+    ("vehicle_engine", ("engine*", "truck*", "bus", "car", "plane*", "jet", "helicopter", "propeller", "vehicle*",
+                        "ship", "warship", "ferry", "boat", "vessel", "horn", "lander", "motor*")),
+    ("door", ("door*", "gate*", "chest")),
+    ("wood_chopping", ("chopping", "tree falling", "crashing tree", "falling tree", "lumber*", "chainsaw",
+                       "sawmill")),
+    ("gathering_coins", ("gather*", "harvest*", "rustling", "leaves", "coin*", "gold", "cash", "money")),
+    ("construction_tools", ("construction", "hammer*", "saw", "sawing", "jackhammer", "mining", "pickaxe",
+                            "digging", "block", "tool*", "mallet", "scissors", "machinery", "hoeing", "splat",
+                            "build*", "placing")),
+    ("ambience", ("ambience", "ambient", "daytime", "night", "morning")),
+    ("music_sting", ("fanfare", "drum*", "cymbal", "cello", "violin", "bassoon", "music*", "sting*", "year",
+                     "whistle*", "horn signal", "trumpet*")),
+    ("machine_household", ("machine", "vacuum", "kettle")),
+]
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _compile():
+    compiled = []
+    for name, keywords in CATEGORIES:
+        parts = []
+        for kw in keywords:
+            words = kw.split()
+            pieces = [re.escape(w[:-1]) + r"[a-z']*" if w.endswith("*") else re.escape(w) for w in words]
+            parts.append(r"\b" + r"\s+".join(pieces) + r"\b")
+        compiled.append((name, re.compile("|".join(parts))))
+    return compiled
+
+
+_COMPILED = _compile()
+
+
+def category_for(caption: str) -> str | None:
+    """The first matching category of `CATEGORIES` for a caption, or None."""
+    text = " ".join(_WORD.findall(str(caption).lower().replace("-", " ")))
+    for phrase, category in OVERRIDES.items():
+        if re.search(r"\b" + re.escape(phrase) + r"\b", text):
+            return category
+    for name, pattern in _COMPILED:
+        if pattern.search(text):
+            return name
+    return None
+
+
+def category_counts(captions: Iterable[str]) -> dict[str, int]:
+    """{category: count} (None counted as "uncategorised"), largest first."""
+    counts: dict[str, int] = {}
+    for caption in captions:
+        key = category_for(caption) or "uncategorised"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def category_names() -> list[str]:
+    return [name for name, _ in CATEGORIES]

@@ -1,0 +1,65 @@
+"""`audiogan train`: fine-tune or train AudioGAN on a folder of sounds."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command(name="train")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of audio files (wav/flac/ogg/mp3) with captions.csv / captions.jsonl, NAME.txt "
+                   "sidecars, or captions taken from file and folder names.")
+@click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder: checkpoint.pt, model/ (EMA weights for `generate --model`), log.jsonl, previews/.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="TrainConfig JSON (every number of the run); flags below override it.")
+@click.option("--preset", type=click.Choice(["small", "paper", "tiny"]), default=None,
+              help="Model shape when no --config is given (default: small).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Total generator updates to reach.")
+@click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Clips per batch (per process).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out: same optimiser, EMA, step and data order.")
+@click.option("--init-from", default=None, metavar="PATH",
+              help="Start from released weights: a model folder, 'default', or the published generator.pt.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where decoded mels and text features are cached (default: RUN_DIR/cache).")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=None, help="Steps between checkpoints.")
+@click.option("--preview-every", type=click.IntRange(min=1), default=None, help="Steps between preview WAV/PNGs.")
+@click.option("--preview-vocoder", default=None, help="Vocoder for previews (default: the model's).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed for init, data order and noise.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs still go to log.jsonl).")
+def train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, init_from, device, cache_dir,
+          checkpoint_every, preview_every, preview_vocoder, seed, no_progress):
+    """Train AudioGAN on your own sounds (the paper's recipe: hinge + G2S + L2W + F2R + OCC,
+    Adam(0.5, 0.999), lr G 1e-4 / D 4e-4, two D steps per G step).
+
+    \b
+    Examples:
+      audiogan train --data ~/foley --out runs/foley --steps 20000
+      audiogan train --data ~/foley --out runs/foley --resume
+      audiogan train --data ~/kicks --out runs/kicks --init-from default --steps 2000
+      torchrun --nproc_per_node 4 -m audiogan_training --data ~/foley --out runs/foley
+    """
+    from audiogan_core.config import preset as make_preset
+
+    from .config import TrainConfig
+    from .trainer import Trainer
+
+    if resume and (run_dir / "train_config.json").is_file() and config_file is None:
+        config = TrainConfig.load(run_dir / "train_config.json")
+    elif config_file is not None:
+        config = TrainConfig.load(config_file)
+    else:
+        config = TrainConfig(model=make_preset(preset or "small"))
+    if preset and config_file is not None:
+        config = config.replace(model=make_preset(preset))
+    changes = {k: v for k, v in dict(steps=steps, batch_size=batch_size, checkpoint_every=checkpoint_every,
+                                     preview_every=preview_every, seed=seed).items() if v is not None}
+    config = config.replace(**changes)
+    trainer = Trainer(config, data_dir, run_dir, device=device, resume=resume, init_from=init_from,
+                      cache_dir=cache_dir, progress=not no_progress, preview_vocoder=preview_vocoder)
+    trainer.fit()
+    if trainer.dist.is_main:
+        click.echo(f"audiogan train: step {trainer.step}; model in {run_dir / 'model'} "
+                   f"(use: audiogan generate --model {run_dir / 'model'} \"...\")")

@@ -1,0 +1,83 @@
+"""TrainConfig: every number of a run, saved as JSON beside each checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audiogan_core.config import ModelConfig, preset
+from audiogan_core.errors import ConfigError
+from audiogan_core.losses import LossConfig
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=lambda: preset("small"))
+    losses: LossConfig = field(default_factory=LossConfig)
+    steps: int = 100_000  # generator updates
+    batch_size: int = 8
+    lr_g: float = 1e-4  # paper, sec. 4
+    lr_d: float = 4e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    d_steps_per_g: int = 2
+    ema_decay: float = 0.999
+    seed: int = 0
+    checkpoint_every: int = 250
+    preview_every: int = 500
+    log_every: int = 10
+    num_previews: int = 4
+    holdout_fraction: float = 0.0  # clips kept out of training (by a hash of the path)
+    max_file_seconds: float = 600.0
+    amp: bool = True  # bf16 autocast, CUDA only
+    compile: bool = False  # torch.compile, CUDA only
+    num_workers: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = ModelConfig.from_dict(self.model)
+        if isinstance(self.losses, dict):
+            self.losses = LossConfig.from_dict(self.losses)
+        self.betas = tuple(self.betas)
+        for name in ("steps", "batch_size", "d_steps_per_g", "checkpoint_every", "preview_every", "log_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"TrainConfig.{name} must be a positive integer, got {value!r}")
+        if self.batch_size < 2:
+            raise ConfigError("TrainConfig.batch_size must be at least 2: the contrastive losses need negatives")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ConfigError(f"TrainConfig.holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["model"] = self.model.to_dict()
+        data["losses"] = self.losses.to_dict()
+        data["betas"] = list(self.betas)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"TrainConfig: unknown field(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"training config not found: {path}") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"training config {path} is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,471 @@
+"""The AudioGAN trainer: the paper's recipe (sec. 3.1, 4) on a foley library.
+
+One step = `d_steps_per_g` discriminator updates (each on a fresh real batch) and one
+generator update. Everything random is derived from (seed, step, rank) or saved in the
+checkpoint, so a resumed run reproduces an uninterrupted one exactly on the CPU.
+
+Run under torchrun for several GPUs (or CPU processes with gloo): the sampler is sharded
+by rank, gradients are averaged by DistributedDataParallel, only rank 0 writes.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from audiogan_core.checkpoint import load_state_dict_checked, save_model
+from audiogan_core.discriminator import Discriminator
+from audiogan_core.errors import CheckpointError, ConfigError, DataError, InputError
+from audiogan_core.generator import Generator
+from audiogan_core.io import atomic_save, atomic_write_text
+from audiogan_core.losses import discriminator_loss, generator_loss
+
+from .config import TrainConfig
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def init_distributed(device: torch.device) -> DistInfo:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def step_generator(seed: int, step: int, rank: int, purpose: int) -> torch.Generator:
+    """A CPU RNG for one (step, rank, purpose): noise never depends on what ran before."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step * 64 + rank * 8 + purpose) % (2**63 - 1))
+
+
+class TextFeatureCache:
+    """Frozen text encoder features per caption, computed once (and kept on the CPU)."""
+
+    def __init__(self, encoder, cache_file: Path | None = None):
+        self.encoder = encoder
+        self.cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.cache_file = cache_file
+        if cache_file is not None and cache_file.is_file():
+            try:
+                from safetensors.torch import load_file
+
+                data = load_file(str(cache_file))
+                captions = json.loads(cache_file.with_suffix(".json").read_text(encoding="utf-8"))
+                for i, caption in enumerate(captions):
+                    self.cache[caption] = (data[f"w{i}"], data[f"s{i}"])
+            except Exception:  # a stale or broken cache is only a cache
+                self.cache = {}
+
+    def save(self) -> None:
+        if self.cache_file is None:
+            return
+        from safetensors.torch import save_file
+
+        captions = sorted(self.cache)
+        tensors = {}
+        for i, caption in enumerate(captions):
+            tensors[f"w{i}"], tensors[f"s{i}"] = self.cache[caption]
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_save(self.cache_file, lambda tmp: save_file(tensors, tmp))
+        atomic_write_text(self.cache_file.with_suffix(".json"), json.dumps(captions))
+
+    def warm(self, captions, batch: int = 64) -> None:
+        todo = sorted({c for c in captions if c not in self.cache})
+        for start in range(0, len(todo), batch):
+            chunk = todo[start:start + batch]
+            feats = self.encoder.encode(chunk)
+            for j, caption in enumerate(chunk):
+                n = int(feats.lengths[j])
+                self.cache[caption] = (feats.words[j, :n].float().cpu().contiguous(),
+                                       feats.sentence[j].float().cpu().contiguous())
+
+    def batch(self, captions: list[str], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        self.warm(captions)
+        words = [self.cache[c][0] for c in captions]
+        lengths = torch.tensor([w.shape[0] for w in words])
+        padded = torch.zeros(len(words), int(lengths.max()), words[0].shape[1])  # [B, L, Dw]
+        for i, w in enumerate(words):
+            padded[i, :w.shape[0]] = w
+        sentence = torch.stack([self.cache[c][1] for c in captions])  # [B, Ds]
+        return padded.to(device), lengths.to(device), sentence.to(device)
+
+
+def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to per-frame mel vectors: [N, F, T] each.
+    A cheap, model-free learning signal for training logs."""
+    from scipy import linalg
+
+    a = fake.permute(0, 2, 1).reshape(-1, fake.shape[1]).double().cpu().numpy()
+    b = real.permute(0, 2, 1).reshape(-1, real.shape[1]).double().cpu().numpy()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    if not np.isfinite(covmean).all():
+        eps = np.eye(len(mu_a)) * 1e-6
+        covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean.real))
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, device: str = "cpu",
+                 resume: bool = False, init_from: str | None = None, cache_dir: str | Path | None = None,
+                 progress: bool = True, text_encoder=None, preview_vocoder: str | None = None):
+        from audiogan_core.api import resolve_device
+
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.run_dir = Path(run_dir)
+        self.device = resolve_device(device)
+        self.dist = init_distributed(self.device)
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        self.progress = progress and self.dist.is_main
+        self.preview_vocoder_name = preview_vocoder
+        self.cache_dir = Path(cache_dir) if cache_dir else self.run_dir / "cache"
+        self._check_run_dir(resume)
+        self.step = 0
+
+        mc = config.model
+        self._build_data()
+        self.text_encoder = text_encoder or self._make_text_encoder()
+        for attr in ("word_dim", "sentence_dim"):
+            if getattr(self.text_encoder, attr) != getattr(mc, attr):
+                raise ConfigError(f"text encoder {self.text_encoder.name!r} gives {attr}="
+                                  f"{getattr(self.text_encoder, attr)} but the model config needs {getattr(mc, attr)}")
+        self.text = TextFeatureCache(self.text_encoder, self.cache_dir / f"text-{self.text_encoder.name}.safetensors")
+
+        torch.manual_seed(config.seed)
+        self.G = Generator(mc).to(self.device)
+        self.D = Discriminator(mc).to(self.device)
+        if init_from:
+            self._init_from(init_from)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
+        if resume:
+            self._load_checkpoint(self.run_dir / CHECKPOINT_NAME)
+
+        self.G_train, self.D_train = self.G, self.D
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G_train = DDP(self.G, device_ids=ids)
+            self.D_train = DDP(self.D, device_ids=ids)
+        if self.device.type == "cuda" and config.compile:
+            self.G_train = torch.compile(self.G_train)
+            self.D_train = torch.compile(self.D_train)
+        self.amp = self.device.type == "cuda" and config.amp
+        self.log_file = self.run_dir / "log.jsonl"
+
+    # Setup ----------------------------------------------------------------------------
+    def _check_run_dir(self, resume: bool) -> None:
+        has_run = (self.run_dir / CHECKPOINT_NAME).exists()
+        if resume and not has_run:
+            raise InputError(f"--resume: no checkpoint in {self.run_dir} to resume from")
+        if not resume and has_run:
+            raise InputError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "previews").mkdir(exist_ok=True)
+        if self.dist.enabled:
+            dist.barrier()
+
+    def _build_data(self) -> None:
+        from .data import FoleyDataset, ResumableSampler, scan_library, split_holdout
+
+        cfg, mc = self.config, self.config.model
+        scan = scan_library(self.data_dir, mel_config=mc.mel, clip_frames=mc.frames, max_seconds=cfg.max_file_seconds)
+        items = scan.items
+        holdout = []
+        if cfg.holdout_fraction > 0:
+            items, holdout = split_holdout(items, cfg.holdout_fraction, seed=cfg.seed)
+        if len(items) < 2:
+            raise DataError(f"{self.data_dir}: {len(items)} usable clip(s) for training; at least 2 are needed")
+        self.scan, self.items, self.holdout = scan, items, holdout
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            scan.report.write(self.run_dir / "data_report.json")
+            if len(scan.report) or scan.report.notes:
+                print(f"audiogan train: {scan.report.summary()}; see {self.run_dir / 'data_report.json'}",
+                      file=sys.stderr)
+            atomic_write_text(self.run_dir / "holdout.json", json.dumps(
+                [{"path": str(i.path), "caption": i.caption} for i in holdout], indent=1))
+        self.dataset = FoleyDataset(items, mel_config=mc.mel, clip_frames=mc.frames, cache_dir=self.cache_dir,
+                                    seed=cfg.seed)
+        self.sampler = ResumableSampler(len(items), seed=cfg.seed, batch_size=cfg.batch_size,
+                                        rank=self.dist.rank, world_size=self.dist.world_size, with_epoch=True)
+        self._batches = None  # made lazily, after a resume has positioned the sampler
+
+    def _make_text_encoder(self):
+        from audiogan_plugins.manager import get_text_encoder
+
+        mc = self.config.model
+        return get_text_encoder(mc.text_encoder, **mc.text_encoder_options).load(self.device)
+
+    def _init_from(self, source: str) -> None:
+        from audiogan_core.checkpoint import load_model_folder
+
+        path = Path(source)
+        if path.suffix == ".pt" or (path / "generator.pt").is_file():
+            from audiogan_core.published import convert_published_state_dict
+
+            pt = path if path.suffix == ".pt" else path / "generator.pt"
+            try:
+                raw = torch.load(pt, map_location="cpu", weights_only=True)
+            except Exception as exc:
+                raise CheckpointError(f"cannot read {pt}: {exc}") from None
+            load_state_dict_checked(self.G, convert_published_state_dict(raw), f"generator {pt}")
+            return
+        if not path.exists():
+            from audiogan_core.api import MODELS_DIR
+
+            path = MODELS_DIR / source
+        config, state = load_model_folder(path)
+        if config.to_dict() | {"name": ""} != self.config.model.to_dict() | {"name": ""}:
+            diffs = [k for k, v in config.to_dict().items() if k != "name" and self.config.model.to_dict().get(k) != v]
+            raise ConfigError(f"--init-from {source}: its model config differs from this run's in {diffs}")
+        load_state_dict_checked(self.G, state, f"generator in {path}")
+        d_file = path / "discriminator.safetensors"
+        if d_file.is_file():
+            from audiogan_core.checkpoint import load_state_dict
+
+            load_state_dict_checked(self.D, load_state_dict(d_file), f"discriminator in {path}")
+
+    # Checkpoints ----------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "format": "audiogan-train-1",
+            "step": self.step,
+            "config": self.config.to_json(),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sampler": self.sampler.state_dict(),
+        }
+
+    def save_checkpoint(self) -> None:
+        """Atomic: a crash (even kill -9) mid-write leaves the previous checkpoint intact."""
+        if not self.dist.is_main:
+            return
+        state = self.state()
+        atomic_save(self.run_dir / CHECKPOINT_NAME, lambda tmp: torch.save(state, tmp))
+        atomic_write_text(self.run_dir / "train_config.json", self.config.to_json() + "\n")
+        # An exportable model folder (EMA weights) that AudioGAN.load() reads.
+        save_model(self.run_dir / "model", self.G_ema, self.config.model, discriminator=self.D,
+                   metadata={"step": str(self.step), "run": str(self.run_dir)})
+
+    def _load_checkpoint(self, path: Path) -> None:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f"cannot read training checkpoint {path}: {exc}") from None
+        if not isinstance(state, dict) or state.get("format") != "audiogan-train-1":
+            raise CheckpointError(f"{path} is not an audiogan training checkpoint")
+        saved = TrainConfig.from_dict(json.loads(state["config"]))
+        if saved.model.to_dict() != self.config.model.to_dict():
+            diffs = [k for k, v in saved.model.to_dict().items() if self.config.model.to_dict().get(k) != v]
+            raise ConfigError(f"--resume: the checkpoint's model config differs from this run's in {diffs}")
+        load_state_dict_checked(self.G, state["G"], "generator (checkpoint)")
+        load_state_dict_checked(self.D, state["D"], "discriminator (checkpoint)")
+        load_state_dict_checked(self.G_ema, state["G_ema"], "EMA generator (checkpoint)")
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.step = int(state["step"])
+
+    # One step -------------------------------------------------------------------------
+    def _real_batch(self):
+        if self._batches is None:
+            self._batches = self.sampler.batches()
+        samples = [self.dataset[key] for key in next(self._batches)]  # keys are (epoch, index)
+        mel = torch.stack([s["mel"] for s in samples]).unsqueeze(1).to(self.device)  # [B, 1, F, T]
+        captions = [s["caption"] for s in samples]
+        words, lengths, sentence = self.text.batch(captions, self.device)
+        return mel, captions, words, lengths, sentence
+
+    def _noise(self, n: int, purpose: int) -> torch.Tensor:
+        gen = step_generator(self.config.seed, self.step, self.dist.rank, purpose)
+        return torch.randn(n, self.config.model.noise_dim, generator=gen).to(self.device)  # [B, noise]
+
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.config
+        logs: dict[str, float] = {}
+        self.G.train()
+        self.D.train()
+        for k in range(cfg.d_steps_per_g):
+            mel, _, words, lengths, sentence = self._real_batch()
+            with torch.no_grad(), self._autocast():
+                fake = self.G(self._noise(mel.shape[0], k), sentence, words, lengths)  # [B, 1, F, T]
+            with self._autocast():
+                both = self.D_train(torch.cat([mel, fake.to(mel.dtype)]), sentence.repeat(2, 1),
+                                    words.repeat(2, 1, 1), lengths.repeat(2))
+                real_out, fake_out = _split(both, mel.shape[0])
+                d_losses = discriminator_loss(real_out, fake_out, sentence, words, lengths, cfg.losses)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_losses["total"].float().backward()
+            self.opt_d.step()
+            for name, value in d_losses.items():
+                key = name if name.startswith("d_") else f"d_{name}"
+                logs[key] = logs.get(key, 0.0) + float(value) / cfg.d_steps_per_g
+
+        # Generator update on the last real batch's captions; D is frozen (its weights get
+        # no gradient here and F2R's real features are detached inside the loss).
+        self.D.requires_grad_(False)
+        with self._autocast():
+            fake = self.G_train(self._noise(mel.shape[0], 7), sentence, words, lengths)
+            both = self.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1), lengths.repeat(2))
+            real_out, fake_out = _split(both, mel.shape[0])
+            g_losses = generator_loss(fake_out, real_out, sentence, words, lengths, cfg.losses)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_losses["total"].float().backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+        self._update_ema()
+        for name, value in g_losses.items():
+            logs[name if name.startswith("g_") else f"g_{name}"] = float(value)
+        self.step += 1
+        return logs
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.config.ema_decay if self.step > 0 else 0.0
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            p_ema.lerp_(p.detach(), 1.0 - decay)
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    # Watching -------------------------------------------------------------------------
+    def _log(self, record: dict) -> None:
+        if self.dist.is_main:
+            with open(self.log_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    @torch.no_grad()
+    def preview(self) -> dict[str, float]:
+        """Generated vs real log-mels for a few training captions (fixed noise), as WAV and
+        PNG; returns the mel Fréchet distance between them (learning signal)."""
+        if not self.dist.is_main:
+            return {}
+        from .previews import write_previews
+
+        n = min(self.config.num_previews, len(self.items))
+        picks = list(range(0, len(self.items), max(1, len(self.items) // n)))[:n]
+        captions = [self.items[i].caption for i in picks]
+        real = torch.stack([torch.from_numpy(self.dataset.crop(self.dataset.full_mel(i), 0)) for i in picks])
+        real = real.to(self.device)  # [n, F, T], each file's start
+        words, lengths, sentence = self.text.batch(captions, self.device)
+        gen = step_generator(self.config.seed, 0, 0, 99)  # same noise at every preview
+        z = torch.randn(n, self.config.model.noise_dim, generator=gen).to(self.device)
+        fake = self.G_ema(z, sentence, words, lengths)[:, 0].float()  # [n, F, T]
+        folder = self.run_dir / "previews" / f"step_{self.step:07d}"
+        write_previews(folder, captions, fake.cpu(), real.cpu(), self.config.model.mel, self._preview_vocoder())
+        return {"mel_fd": mel_frechet_distance(fake, real)}
+
+    def _preview_vocoder(self):
+        if getattr(self, "_vocoder", None) is None:
+            from audiogan_plugins.manager import get_vocoder, registered
+
+            name = self.preview_vocoder_name or self.config.model.vocoder
+            opts = dict(self.config.model.vocoder_options) if name == self.config.model.vocoder else {}
+            reg = registered("vocoders").get(name)
+            if reg is not None and "mel_config" in _params(reg.factory):
+                opts.setdefault("mel_config", self.config.model.mel)
+            self._vocoder = get_vocoder(name, **opts).load("cpu")
+        return self._vocoder
+
+    # Loop -----------------------------------------------------------------------------
+    def fit(self, steps: int | None = None) -> None:
+        total = steps if steps is not None else self.config.steps
+        cfg = self.config
+        self.dataset.precompute(progress=self.progress)
+        self.text.warm([i.caption for i in self.items])
+        if self.dist.is_main:
+            self.text.save()
+            atomic_write_text(self.run_dir / "train_config.json", cfg.to_json() + "\n")
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=min(self.step, total), desc="training", unit="step", dynamic_ncols=True)
+        last = time.perf_counter()
+        steps_since = 0
+        try:
+            while self.step < total:
+                logs = self.train_step()
+                steps_since += 1
+                for name, value in logs.items():
+                    if not math.isfinite(value):
+                        raise FloatingPointError(f"loss {name} became {value} at step {self.step}")
+                if self.step % cfg.log_every == 0 or self.step == total:
+                    now = time.perf_counter()
+                    record = {"step": self.step, "time": time.time(), "steps_per_s": steps_since / (now - last), **logs}
+                    last, steps_since = now, 0
+                    self._log(record)
+                    if bar is not None:
+                        bar.set_postfix(d=f"{logs.get('d_total', 0):.3f}", g=f"{logs.get('g_total', 0):.3f}")
+                if self.step % cfg.preview_every == 0:
+                    self._log({"step": self.step, "time": time.time(), **self.preview()})
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+            if self.step > 0:
+                self.save_checkpoint()  # at exit too, also on Ctrl-C
+            if self.dist.enabled:
+                dist.barrier()
+
+
+def _params(factory) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _split(out, n: int):
+    """Split a discriminator output over cat([real, fake]) into (real, fake)."""
+    cls = type(out)
+    fields = {f: getattr(out, f) for f in ("logit", "global_feature", "local_features")}
+    real = cls(**{k: v[:n] for k, v in fields.items()})
+    fake = cls(**{k: v[n:] for k, v in fields.items()})
+    return real, fake
