@@ -12,16 +12,19 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .layers import RELU_GAIN, SNConv1d
 
 __all__ = ["SelfAttention", "CrossAttention", "SelfTFCA", "MultiTFCA", "SDTAttention", "padding_mask"]
 
-# Added to the logits of padded words before a softmax. Finite so a fully masked row cannot
-# produce NaN; exp(-1e9) is exactly 0 in float32/float16.
+# Logit of a padded word (the released code adds -1e9). Finite so that a fully masked row
+# cannot produce NaN; clamped to the dtype's range for float16 (autocast).
 _MASK_LOGIT = -1e9
+
+
+def _masked(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return logits.masked_fill(mask, max(_MASK_LOGIT, torch.finfo(logits.dtype).min))
 
 
 def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -54,7 +57,7 @@ class SelfAttention(nn.Module):
         key = self.key(flat)  # [B, E, FT]
         attn = torch.softmax(torch.bmm(query, key), dim=1)  # [B, FT(i), FT(j)], sums to 1 over i
         out = torch.bmm(self.value(flat), attn)  # [B, C, FT]
-        return x + self.gamma * out.reshape(b, c, f, t)  # [B, C, F, T]
+        return torch.addcmul(x, self.gamma, out.reshape(b, c, f, t))  # [B, C, F, T] = x + gamma * out
 
 
 class CrossAttention(nn.Module):
@@ -74,14 +77,15 @@ class CrossAttention(nn.Module):
         query = self.query(x.reshape(b, c, f * t)).transpose(1, 2)  # [B, FT, E]
         logits = torch.bmm(query, self.key(cond))  # [B, FT, N]
         if mask is not None:
-            logits = logits.masked_fill(mask[:, None, :], _MASK_LOGIT)  # [B, FT, N]
+            logits = _masked(logits, mask[:, None, :])  # [B, FT, N]
         attn = torch.softmax(logits, dim=-1)  # [B, FT, N]
         out = torch.bmm(attn, self.value(cond).transpose(1, 2))  # [B, FT, C]
-        return x + self.gamma * out.transpose(1, 2).reshape(b, c, f, t)  # [B, C, F, T]
+        return torch.addcmul(x, self.gamma, out.transpose(1, 2).reshape(b, c, f, t))  # [B, C, F, T]
 
 
 class SelfTFCA(nn.Module):
-    """Self time-frequency cross-attention (eq. 8-12). Memory O(F*T + F*T*C), no (F*T)^2 map.
+    """Self time-frequency cross-attention (eq. 8-12). The attention map is [F, T] per clip,
+    O(F*T) memory, where plain self-attention needs an [F*T, F*T] map.
 
         x^f = mean_t x  [B, C, F],   x^t = mean_f x  [B, C, T]                         (8)
         W_f2t = softmax_T((q^f x^f)^T (k^t x^t))   [B, F, T]                              (9)
@@ -110,7 +114,9 @@ class SelfTFCA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, f, t = x.shape
         value = self.value(x.reshape(b, c, f * t)).reshape(b, c, f, t)  # [B, C, F, T]
-        return x + self.gamma * value * self.weights(x)[:, None]  # [B, C, F, T]
+        # one pass over [B, C, F, T]: x + value * (gamma * W); these element-wise passes, not
+        # the 1x1 convs, dominate the time of a stage on a CPU
+        return torch.addcmul(x, value, self.gamma * self.weights(x)[:, None])  # [B, C, F, T]
 
 
 class MultiTFCA(nn.Module):
@@ -122,7 +128,9 @@ class MultiTFCA(nn.Module):
         A_t = softmax_N((t_query x^t)^T (f_key c))   [B, T, N]
         out[f, t] = sum_n (A_f[f, n] + A_t[t, n]) (value c)_n      (value: Cc -> C)
     The released code materialises the [B, F*T, N] sum; here it is split as A_f V + A_t V,
-    which is the same number and needs only O((F + T) * C) memory.
+    the same number with O((F + T) * C) memory besides the output. With the sentence (N = 1)
+    both softmaxes are identically 1: the branch reduces to x + 2 gamma value(s), and its
+    query/key projections never get a gradient (a property of the released design).
 
     variant="paper" (eq. 13-15 literally): the text queries the audio axes,
         W_c2f = softmax_F((f_query c)(f_key x^f)^T)   [B, N, F]      (13)
@@ -154,23 +162,24 @@ class MultiTFCA(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.variant == "release":
-            return x + self.gamma * self._release(x, cond, mask)
-        return x + self.gamma * self._paper(x, cond, mask)
+            return self._release(x, cond, mask)
+        return self._paper(x, cond, mask)
 
     def _release(self, x, cond, mask):
-        b, c, f, t = x.shape
         x_f = x.mean(dim=3)  # [B, C, F]
         x_t = x.mean(dim=2)  # [B, C, T]
         cond = cond.transpose(1, 2)  # [B, Cc, N]
         freq_logits = torch.bmm(self.f_query(x_f).transpose(1, 2), self.t_key(cond))  # [B, F, N]
         time_logits = torch.bmm(self.t_query(x_t).transpose(1, 2), self.f_key(cond))  # [B, T, N]
         if mask is not None:
-            freq_logits = freq_logits.masked_fill(mask[:, None, :], _MASK_LOGIT)  # [B, F, N]
-            time_logits = time_logits.masked_fill(mask[:, None, :], _MASK_LOGIT)  # [B, T, N]
+            freq_logits = _masked(freq_logits, mask[:, None, :])  # [B, F, N]
+            time_logits = _masked(time_logits, mask[:, None, :])  # [B, T, N]
         value = self.value(cond).transpose(1, 2)  # [B, N, C]
         out_f = torch.bmm(torch.softmax(freq_logits, dim=-1), value)  # [B, F, C]
         out_t = torch.bmm(torch.softmax(time_logits, dim=-1), value)  # [B, T, C]
-        return out_f.transpose(1, 2)[:, :, :, None] + out_t.transpose(1, 2)[:, :, None, :]  # [B, C, F, T]
+        out_f = (self.gamma * out_f).transpose(1, 2)[:, :, :, None]  # [B, C, F, 1]
+        out_t = (self.gamma * out_t).transpose(1, 2)[:, :, None, :]  # [B, C, 1, T]
+        return x + out_f + out_t  # [B, C, F, T] = x + gamma * (A_f V + A_t V)
 
     def weights(self, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Paper variant only: the fused map W of eq. 15, [B, F, T]."""
@@ -188,7 +197,7 @@ class MultiTFCA(nn.Module):
     def _paper(self, x, cond, mask):
         b, c, f, t = x.shape
         value = self.value(x.reshape(b, c, f * t)).reshape(b, c, f, t)  # [B, C, F, T]
-        return value * self.weights(x, cond, mask)[:, None]  # [B, C, F, T]
+        return torch.addcmul(x, value, self.gamma * self.weights(x, cond, mask)[:, None])  # [B, C, F, T]
 
 
 class SDTAttention(nn.Module):
@@ -263,6 +272,6 @@ class SDTAttention(nn.Module):
                 else:
                     parts.append(self.cross_attention_for_sent_modules[h](x, sent))  # [B, C, F, T]
             mixed = self.conv_for_attention(torch.cat(parts, dim=1).reshape(b, -1, f * t))  # [B, C, FT]
-            heads.append(x + self.head_gates[h] * mixed.reshape(b, c, f, t))  # [B, C, F, T]
+            heads.append(torch.addcmul(x, self.head_gates[h], mixed.reshape(b, c, f, t)))  # [B, C, F, T]
         out = self.out(torch.cat(heads, dim=1).reshape(b, c * self.n_heads, f * t))  # [B, C, FT]
         return x + out.reshape(b, c, f, t)  # [B, C, F, T]

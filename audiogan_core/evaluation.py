@@ -10,7 +10,10 @@ reference clips paired by file stem or caption) and text-audio similarity (when 
 can embed text: CLAP; `aisfx` cannot, reported as n/a).
 
 Floor: the metric between two disjoint halves of the reference set (sorted by name, even
-positions vs odd positions): what "as good as real audio" looks like at this set size.
+positions vs odd positions): what "as good as real audio" looks like. Because the FD of a
+finite set is biased upwards, more so for fewer clips, the report adds an "FD half-sets" row
+that puts the generated set through the same comparison (its even half against the odd
+reference half): that row's value, floor and ceiling are computed at equal set sizes.
 Ceiling: the metric for an untrained generator (random weights, same shape and plugins as the
 evaluated model, else the `small` preset) generating the same captions: what "learned nothing"
 looks like. A result is only meaningful relative to these two. Note that the FD of small sets
@@ -43,8 +46,8 @@ MIN_FLOOR_CLIPS = 2 * MIN_CLIPS  # the floor splits the reference set in two hal
 IS_SPLITS_FROM = 100  # >= this many clips: 10 shuffled splits (audioldm_eval); fewer: one split
 REPORT_VERSION = 1
 PUBLISHED_EMBEDDERS = ("vggish", "panns", "clap")
-LOWER_IS_BETTER = {"fd": True, "kl": True, "is": False, "text_audio": False}
-METRIC_LABELS = {"fd": "FD", "is": "IS", "kl": "KL", "text_audio": "text-audio sim"}
+LOWER_IS_BETTER = {"fd": True, "fd_half": True, "kl": True, "is": False, "text_audio": False}
+METRIC_LABELS = {"fd": "FD", "fd_half": "FD half-sets", "is": "IS", "kl": "KL", "text_audio": "text-audio sim"}
 
 
 # Data ---------------------------------------------------------------------------------
@@ -395,11 +398,17 @@ def evaluate(generated: AudioCollection, reference: AudioCollection, *, embedder
         else:
             try:
                 cmodel = ceiling_model or untrained_model(model, ceiling_preset, device)
-                say(f"ceiling: generating {len(gen_caps)} clips with an untrained {cmodel.config.name} model")
-                ceiling_coll = generate_collection(cmodel, gen_caps, seed=seed, name="ceiling", progress=say)
+                # as long as the generated clips (their median), within what the model can make
+                lengths = sorted(len(i.audio) / i.sample_rate for i in generated.items)
+                c_seconds = min(max(lengths[len(lengths) // 2], cmodel.config.mel.seconds_for(1)), cmodel.max_seconds)
+                say(f"ceiling: generating {len(gen_caps)} clips of {c_seconds:.2f} s with an untrained "
+                    f"{cmodel.config.name} model")
+                ceiling_coll = generate_collection(cmodel, gen_caps, seed=seed, seconds=c_seconds, name="ceiling",
+                                                   progress=say)
                 report["ceiling_model"] = {"preset": cmodel.config.name, "source": getattr(cmodel, "source", "?"),
                                            "text_encoder": getattr(cmodel.text_encoder, "name", "?"),
-                                           "vocoder": getattr(cmodel.vocoder, "name", "?"), "clips": len(ceiling_coll)}
+                                           "vocoder": getattr(cmodel.vocoder, "name", "?"), "clips": len(ceiling_coll),
+                                           "seconds": c_seconds}
             except AudioGANError as exc:
                 notes.append(f"ceiling skipped: the untrained model could not be built or run ({exc})")
     floor_idx = None
@@ -442,9 +451,14 @@ def evaluate(generated: AudioCollection, reference: AudioCollection, *, embedder
         if not getattr(emb, "supports_text", False):
             enotes.append(f"text-audio similarity n/a: {name} cannot embed text (use clap)")
         # floor: reference half vs half (FD); the reference set itself for IS and text-audio
-        fl: dict = {"fd": None, "is": None, "kl": None, "text_audio": None}
+        fl: dict = {"fd": None, "fd_half": None, "is": None, "kl": None, "text_audio": None}
+        entry["value"]["fd_half"] = None
         if floor_idx is not None:
-            fl["fd"] = _fd(r.rows(floor_idx[0]), r.rows(floor_idx[1]), sizes, "floor")
+            fl["fd"] = fl["fd_half"] = _fd(r.rows(floor_idx[0]), r.rows(floor_idx[1]), sizes, "floor")
+            # the FD depends on set size: the same half-vs-half comparison for the generated set
+            gen_half = reference_halves(len(g.embeddings))[0]
+            if len(gen_half) >= MIN_CLIPS:
+                entry["value"]["fd_half"] = _fd(g.rows(gen_half), r.rows(floor_idx[1]), sizes, "generated half")
         if r.probabilities is not None:
             fl["is"] = inception_score(r.probabilities, splits=_is_splits(len(r.probabilities)),
                                        shuffle=_is_splits(len(r.probabilities)) > 1)[0]
@@ -455,6 +469,12 @@ def evaluate(generated: AudioCollection, reference: AudioCollection, *, embedder
             c = embed_collection(emb, ceiling_coll, progress=say)
             cpairs, _ = pair_items(ceiling_coll, reference)
             ce = _metrics_for(c, r, ceiling_coll, cpairs, emb, sizes, "ceiling", text_cache)
+            ce["fd_half"] = None
+            c_half = reference_halves(len(c.embeddings))[0]
+            if floor_idx is not None and len(c_half) >= MIN_CLIPS:
+                ce["fd_half"] = _fd(c.rows(c_half), r.rows(floor_idx[1]), sizes, "ceiling half")
+        else:
+            ce["fd_half"] = None
         entry["ceiling"] = ce
         entry["fd_sets"] = [{"what": w, "sizes": [na, nb]} for w, na, nb, _ in sizes]
         note = _size_note(sizes)
@@ -489,11 +509,18 @@ def format_report(report: dict) -> str:
     header = ("embedder", "metric", "value", "floor (ref vs ref)", "ceiling (untrained)", "better")
     rows = [header]
     for name, entry in report["embedders"].items():
-        for key in ("fd", "is", "kl", "text_audio"):
+        half = report.get("floor_split", {}).get("halves")
+        for key in ("fd", "fd_half", "is", "kl", "text_audio"):
+            if key == "fd_half" and not half:
+                continue
             label = METRIC_LABELS[key]
-            if key == "fd" and entry["fd_basis"].startswith("frames"):
-                label = "FAD (FD, frames)"
+            if key.startswith("fd") and entry["fd_basis"].startswith("frames"):
+                label = "FAD" + label[2:]
+            if key == "fd_half":
+                label += f" {half[0]} vs {half[1]}"
             floor = _fmt(entry["floor"][key])
+            if key == "fd" and entry["floor"][key] is not None:
+                floor += " (halves)"
             if key in ("is", "text_audio") and entry["floor"][key] is not None:
                 floor += " (ref set)"
             rows.append((name, label, _fmt(entry["value"][key]), floor, _fmt(entry["ceiling"][key]),

@@ -53,7 +53,10 @@ def validate_text_features(config: ModelConfig, sentence, words, lengths, batch:
     if lengths is None:
         lengths = torch.full((b,), n_words, dtype=torch.long, device=words.device)
     else:
-        lengths = torch.as_tensor(lengths, device=words.device)
+        try:
+            lengths = torch.as_tensor(lengths, device=words.device)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(f"lengths must be a [batch] tensor or list of integers ({exc})") from None
         if lengths.dim() != 1 or lengths.shape[0] != b:
             raise InputError(f"lengths must have shape [{b}] (one word count per clip), got {_shape(lengths)}")
         if torch.is_floating_point(lengths) or lengths.dtype == torch.bool:
@@ -71,9 +74,9 @@ class Generator(nn.Module):
     """z [B, noise_dim] + text features -> log-mel [B, 1, n_mels, frames].
 
         lin_code (SN linear) -> [B, c, base_freq, base_frames]
-        conv1 (up) conv2 (up)  -> multi_triple_attention_1   at c/2, plan[0] (triple)
-        conv3 (up) conv4       -> multi_triple_attention_2   at c/4, plan[1] (double)
-        conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (single)
+        conv1 (up) conv2 (up)  -> multi_triple_attention_1   at c/2, plan[0] (paper: triple)
+        conv3 (up) conv4       -> multi_triple_attention_2   at c/4, plan[1] (paper: double)
+        conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (paper: single)
         conv7 (up) -> bn -> ReLU -> colorize (SN 1x1)        -> [B, 1, n_mels, frames]
 
     Up-sampling blocks double time and scale frequency by config.freq_upsample[i]. Every block

@@ -97,7 +97,7 @@ class ConditionalNorm(nn.Module):
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         gamma = self.linear1(cond)[:, :, None, None]  # [B, C, 1, 1]
         beta = self.linear2(cond)[:, :, None, None]  # [B, C, 1, 1]
-        return gamma * self.bn(x) + beta  # [B, C, F, T]
+        return torch.addcmul(beta, gamma, self.bn(x))  # [B, C, F, T] = gamma * BN(x) + beta, one pass
 
 
 def _factor(scale: tuple[int, int] | None) -> tuple[int, int]:
@@ -145,21 +145,26 @@ class ResBlockUp(nn.Module):
 
 
 class ResBlockDown(nn.Module):
-    """Discriminator residual block (SAGAN/BigGAN style, no normalisation, spectral norm):
+    """Discriminator residual block (SAGAN/BigGAN style: no normalisation, spectral norm,
+    ReLU pre-activation), with the average pooling moved early to keep it cheap:
 
-        main: [ReLU] -> conv1 3x3 -> ReLU -> conv2 3x3 -> avg-pool (f, t)
+        main: ReLU -> avg-pool (f, t) -> conv1 3x3 -> ReLU -> conv2 3x3
         skip: avg-pool (f, t) -> conv_skip 1x1     (identity when shape is unchanged)
 
-    `preactivation=False` for the first block, whose input is a raw log-mel (negative values
-    carry information a ReLU would discard). Pooling before the 1x1 skip conv equals pooling
-    after it (both linear) and costs fewer positions.
+    so both 3x3 convs run at the output resolution (BigGAN runs them at the input resolution:
+    about 4x the cost for a (2, 2) pool). `first=True` is the block that reads the raw log-mel:
+    no pre-activation (negative log-mel values carry information a ReLU would discard) and
+    conv1 at full resolution (cheap with one input channel) so D sees single-frame detail:
+
+        main: conv1 3x3 -> ReLU -> avg-pool (f, t) -> conv2 3x3
+    Pooling before the 1x1 skip conv equals pooling after it (both linear).
     """
 
     def __init__(self, in_channels: int, out_channels: int, downsample: tuple[int, int] | None = (2, 2),
-                 preactivation: bool = True):
+                 first: bool = False):
         super().__init__()
         self.scale = _factor(downsample)
-        self.preactivation = preactivation
+        self.first = first
         self.conv1 = SNConv2d(in_channels, out_channels, 3, 1, 1, gain=RELU_GAIN)
         self.conv2 = SNConv2d(out_channels, out_channels, 3, 1, 1, gain=RELU_GAIN)
         self.has_skip = in_channels != out_channels or self.scale != (1, 1)
@@ -172,8 +177,10 @@ class ResBlockDown(nn.Module):
         return F.avg_pool2d(x, self.scale)  # [B, C, F/f, T/t]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu(x) if self.preactivation else x  # [B, Cin, F, T]
-        h = self.conv2(F.relu(self.conv1(h)))  # [B, Cout, F, T]
-        h = self._down(h)  # [B, Cout, F/f, T/t]
+        if self.first:
+            h = self._down(F.relu(self.conv1(x)))  # [B, Cout, F/f, T/t]
+        else:
+            h = F.relu(self.conv1(self._down(F.relu(x))))  # [B, Cout, F/f, T/t]
+        h = self.conv2(h)  # [B, Cout, F/f, T/t]
         skip = self.conv_skip(self._down(x)) if self.has_skip else x  # [B, Cout, F/f, T/t]
         return h + skip

@@ -99,7 +99,8 @@ def main(argv=None) -> int:
     p.add_argument("--vocoder", action="append", help="griffinlim, hifigan (repeatable; default both)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--repeats", type=int, default=3, help="single-request latency samples after one warm-up")
+    p.add_argument("--repeats", type=int, default=3, help="single-request latency samples")
+    p.add_argument("--warmup", type=int, default=2, help="requests before timing (CPU kernels warm up over a few)")
     p.add_argument("--sustain", type=float, default=60.0, help="seconds of sustained load (0 = skip)")
     p.add_argument("--sample-rate", type=int, default=48000)
     p.add_argument("--bit-depth", type=int, default=24)
@@ -127,7 +128,7 @@ def main(argv=None) -> int:
                 client.send("/audiogan/ping")
                 client.recv(10)
                 ping_ms = (time.perf_counter() - t) * 1000
-                warm = one_request(client, "warm up", 0, seconds)
+                warm = [one_request(client, "warm up", i, seconds) for i in range(max(1, args.warmup))][0]
                 runs = [one_request(client, "a dog barks in the distance", 7 + i, seconds)
                         for i in range(args.repeats)]
                 # Generation alone, without OSC or file writing, for comparison.

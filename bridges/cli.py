@@ -81,9 +81,14 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
     server = OscServer(tts, host=host, port=osc_port, reply_port=reply_port, out_dir=out_dir,
                        sample_rate=sample_rate, bit_depth=int(bit_depth), queue_size=queue_size,
                        max_variations=max_variations, player=player)
-    server.start()
     if player is not None:
         player.start()
+    try:
+        server.start()
+    except BaseException:
+        if player is not None:
+            player.stop()
+        raise
     replies = f"sender's host, port {reply_port}" if reply_port else "the sender's address"
     click.echo(f"audiogan serve: listening on udp://{host}:{server.port} ({tts.config.name} on {tts.device}, "
                f"{tts.text_encoder.name} -> {tts.vocoder.name}); replies to {replies}; files in {server.out_dir} "

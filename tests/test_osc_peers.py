@@ -252,3 +252,36 @@ def test_reaper_script_with_a_mock_reaper(model, tmp_path, procs, route):
             check_wav(p, 0.2, model.sample_rate, "PCM_16")
     finally:
         server.stop()
+
+
+def test_daw_files_are_well_formed():
+    """Static checks that need no DAW: every patch cord joins existing objects, the Max patch
+    is valid JSON with the documented objects, the Lua script has the documented settings."""
+    import json
+
+    daw = PD_PATCH.parent
+    # Pure Data: objects are numbered in file order (#X obj/msg/text/floatatom/symbolatom).
+    objects, cords = [], []
+    for line in PD_PATCH.read_text().split(";\n"):
+        parts = line.split()
+        if parts[:2] in (["#X", "obj"], ["#X", "msg"], ["#X", "text"], ["#X", "floatatom"], ["#X", "symbolatom"]):
+            objects.append(" ".join(parts[4:]))
+        elif parts[:2] == ["#X", "connect"]:
+            cords.append(tuple(int(x) for x in parts[2:6]))
+    assert cords and all(a < len(objects) and b < len(objects) for a, _, b, _ in cords)
+    for needed in ("oscformat audiogan generate", "list prepend send", "list trim", "netsend -u -b",
+                   "netreceive -u -b 9001", "oscparse", "soundfiler"):
+        assert any(o.startswith(needed) for o in objects), needed
+    # Max: JSON, and every line's ends are boxes with enough outlets/inlets.
+    patcher = json.loads((daw / "audiogan.maxpat").read_text())["patcher"]
+    boxes = {b["box"]["id"]: b["box"] for b in patcher["boxes"]}
+    for line in patcher["lines"]:
+        (src, outlet), (dst, inlet) = line["patchline"]["source"], line["patchline"]["destination"]
+        assert outlet < boxes[src]["numoutlets"] and inlet < boxes[dst]["numinlets"], line
+    texts = [b.get("text", "") for b in boxes.values()]
+    for needed in ("udpsend 127.0.0.1 9000", "udpreceive 9001", "sfplay~", "prepend /audiogan/generate"):
+        assert needed in texts, needed
+    lua = (daw / "reaper_audiogan.lua").read_text()
+    for needed in ("local PORT = 9000", "local OSCSEND = nil", "reaper.GetUserInputs", "reaper.InsertMedia",
+                   "reaper.defer", "/audiogan/generate"):
+        assert needed in lua, needed

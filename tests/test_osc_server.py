@@ -452,3 +452,48 @@ def test_receiver_never_blocks_on_generation(model, make_server, peers):
     assert not any(a == "/audiogan/done" for a, _ in replies)
     peer.until(lambda a, p: a == "/audiogan/done")
     assert math.isclose(sf.info(str(next(server.out_dir.glob("*.wav")))).duration, 0.1, abs_tol=1e-3)
+
+
+# The click command ------------------------------------------------------------------------
+def test_serve_command_help_and_bad_options():
+    from click.testing import CliRunner
+
+    from audiogan_bridges.cli import serve
+    from audiogan_core.cli import main
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--osc-port", "--host", "--reply-port", "--out", "--model", "--text-encoder", "--vocoder",
+                   "--device", "--audio-device", "--sample-rate", "--bit-depth", "--queue-size", "--max-variations",
+                   "/audiogan/generate"):
+        assert option in result.output, option
+    result = runner.invoke(main, ["serve", "--sample-rate", "100"])
+    assert result.exit_code == 2 and "--sample-rate must be between 8000 and 384000" in result.output
+    result = runner.invoke(serve, ["--bit-depth", "8"])
+    assert result.exit_code == 2 and "'8'" in result.output and "--bit-depth" in result.output
+
+
+@pytest.mark.slow
+def test_serve_command_end_to_end(tmp_path):
+    """`audiogan serve` as a process: port 0 is reported, requests answered, SIGTERM stops it."""
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "audiogan_core.cli", "serve", "--model", "untrained:tiny",
+                             "--osc-port", "0", "--out", str(tmp_path / "out"), "--sample-rate", "22050"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        while "listening on" not in line:
+            line = proc.stderr.readline()
+            assert line, "serve exited early"
+        port = int(re.search(r"udp://127\.0\.0\.1:(\d+)", line).group(1))
+        peer = Peer(port)
+        _, replies = generate_and_wait(peer, "a dog barks", 7, 0.2)
+        assert sf.info(replies[-1][1][1]).samplerate == 22050
+        peer.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(20) == 0

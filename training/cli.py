@@ -14,7 +14,7 @@ import click
               help="Run folder: checkpoint.pt, model/ (EMA weights for `generate --model`), log.jsonl, previews/.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="TrainConfig JSON (every number of the run); flags below override it.")
-@click.option("--preset", type=click.Choice(["small", "paper", "tiny"]), default=None,
+@click.option("--preset", type=click.Choice(["small", "foley", "paper", "tiny"]), default=None,
               help="Model shape when no --config is given (default: small).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Total generator updates to reach.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Clips per batch (per process).")

@@ -29,6 +29,7 @@ class TrainConfig:
     log_every: int = 10
     num_previews: int = 4
     holdout_fraction: float = 0.0  # clips kept out of training (by a hash of the path)
+    holdout_file: str | None = None  # JSON list (or {"files": [...]}) of paths, relative to the data folder
     max_file_seconds: float = 600.0
     amp: bool = True  # bf16 autocast, CUDA only
     compile: bool = False  # torch.compile, CUDA only

@@ -205,7 +205,10 @@ class Trainer:
         scan = scan_library(self.data_dir, mel_config=mc.mel, clip_frames=mc.frames, max_seconds=cfg.max_file_seconds)
         items = scan.items
         holdout = []
-        if cfg.holdout_fraction > 0:
+        if cfg.holdout_file:
+            listed = _read_holdout(self.data_dir / cfg.holdout_file)
+            items, holdout = split_holdout(items, listed, seed=cfg.seed)
+        elif cfg.holdout_fraction > 0:
             items, holdout = split_holdout(items, cfg.holdout_fraction, seed=cfg.seed)
         if len(items) < 2:
             raise DataError(f"{self.data_dir}: {len(items)} usable clip(s) for training; at least 2 are needed")
@@ -341,7 +344,7 @@ class Trainer:
             self.opt_d.step()
             for name, value in d_losses.items():
                 key = name if name.startswith("d_") else f"d_{name}"
-                logs[key] = logs.get(key, 0.0) + float(value) / cfg.d_steps_per_g
+                logs[key] = logs.get(key, 0.0) + float(value.detach()) / cfg.d_steps_per_g
 
         # Generator update on the last real batch's captions; D is frozen (its weights get
         # no gradient here and F2R's real features are detached inside the loss).
@@ -357,7 +360,7 @@ class Trainer:
         self.D.requires_grad_(True)
         self._update_ema()
         for name, value in g_losses.items():
-            logs[name if name.startswith("g_") else f"g_{name}"] = float(value)
+            logs[name if name.startswith("g_") else f"g_{name}"] = float(value.detach())
         self.step += 1
         return logs
 
@@ -451,6 +454,19 @@ class Trainer:
                 self.save_checkpoint()  # at exit too, also on Ctrl-C
             if self.dist.enabled:
                 dist.barrier()
+
+
+def _read_holdout(path: Path) -> list[str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"holdout file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"holdout file {path} is not valid JSON: {exc}") from None
+    files = data.get("files") if isinstance(data, dict) else data
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise DataError(f"holdout file {path} must hold a list of relative paths (or {{'files': [...]}})")
+    return files
 
 
 def _params(factory) -> set[str]:

@@ -135,6 +135,10 @@ local function main()
     seed = math.random(0, 2147483647 - 256)
   end
   seed = math.floor(seed)
+  if seed < 0 or seed > 2147483647 - 256 then
+    reaper.ShowMessageBox("Seed must be between 0 and 2147483391 (blank = random).", "audiogan", 0)
+    return
+  end
   reaper.SetExtState(SECTION, "text", text, true)
   reaper.SetExtState(SECTION, "seconds", fields[2], true)
   reaper.SetExtState(SECTION, "variations", tostring(variations), true)
