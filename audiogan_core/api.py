@@ -7,7 +7,11 @@
 
 Variation k of a request with seed S uses seed S + k, so any single clip can be
 re-made alone with `seed=clip.seed`. Noise is drawn on the CPU, so a seed gives the
-same noise on every device (outputs can still differ in the last bits across devices).
+same noise on every device. On the CPU each clip is generated alone, so its samples do not
+depend on batch_size or on the other texts and variations of the request, and the same machine
+and thread count give the same samples in every process. On a GPU (batched), and across
+machines or thread counts, float rounding can differ in the last bits (Griffin-Lim's
+iterations amplify that to ~1e-4).
 """
 from __future__ import annotations
 
@@ -150,8 +154,17 @@ class AudioGAN:
         vo_reg = registered("vocoders").get(vo_name)
         if vo_reg is not None and _accepts(vo_reg.factory, "mel_config") and "mel_config" not in vo_options:
             vo_options["mel_config"] = config.mel  # weight-free vocoders adapt to the model
-        vo = _create("vocoders", vo_name, vo_options, registered)
+            try:
+                vo = _create("vocoders", vo_name, vo_options, registered)
+            except MelConfigMismatchError:
+                # A vocoder with a fixed front end (hifigan) refused the model's mel config: build
+                # it as it is so check_compatible can name the fields that differ.
+                vo_options.pop("mel_config")
+                vo = _create("vocoders", vo_name, vo_options, registered)
+        else:
+            vo = _create("vocoders", vo_name, vo_options, registered)
         check_compatible(config, te, vo)
+        _check_resources(te, vo)
         return cls(config, generator, te, vo, device=device, source=source)
 
     @classmethod
@@ -232,20 +245,42 @@ class AudioGAN:
     @torch.inference_mode()
     def generate_mel(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
                      seconds: float | None = None, batch_size: int = 16,
-                     progress: Callable[[float], None] | None = None):
+                     progress: Callable[[float], None] | None = None, extra_frames: int = 0):
         """Log-mels [N, n_mels, frames] for N = len(texts) * variations, text-major order,
-        plus the list of (text, seed, variation) they belong to."""
+        plus the list of (text, seed, variation) they belong to and the clip length in seconds.
+        `frames` covers `seconds` (rounded up to whole frames) plus `extra_frames`, up to the
+        model's length."""
         texts, seconds, variations, seed = self.check_request(texts, seconds, variations, seed)
-        frames = min(self.config.frames, self.config.mel.frames_for(seconds))
-        feats = self.text_encoder.encode(texts).to(self.device)
-        _check_features(feats, self.config)
+        # enough frames to cover every output sample (generate() crops to round(seconds * rate))
+        n_samples = int(round(seconds * self.sample_rate))
+        frames = min(self.config.frames,
+                     max(1, math.ceil(n_samples / self.config.mel.hop_length)) + max(0, int(extra_frames)))
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
         jobs = [(t, i, seed + v, v) for i, t in enumerate(texts) for v in range(variations)]
+        # On the CPU every text is encoded alone and every clip generated alone: float rounding
+        # in matrix products depends on the batch shape, so this is what makes a clip bit-identical
+        # however it was batched (variation k of seed S == seed S + k alone). Batching gains
+        # nothing on a CPU; on a GPU it does, and results agree to float rounding (~1e-6).
+        alone = self.device.type == "cpu"
+        if alone:
+            per_text = [self.text_encoder.encode([t]).to(self.device) for t in texts]
+            for f in per_text:
+                _check_features(f, self.config)
+            batch_size = 1
+        else:
+            feats = self.text_encoder.encode(texts).to(self.device)
+            _check_features(feats, self.config)
         mels = []
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start:start + batch_size]
-            idx = torch.tensor([j[1] for j in chunk], device=self.device)
             z = torch.stack([self.noise(j[2]) for j in chunk]).to(self.device)  # [b, noise_dim]
-            mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx])  # [b, 1, F, T]
+            if alone:
+                f = per_text[chunk[0][1]]
+                mel = self.generator(z, f.sentence, f.words, f.lengths)  # [1, 1, F, T]
+            else:
+                idx = torch.tensor([j[1] for j in chunk], device=self.device)
+                mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx])  # [b, 1, F, T]
             mels.append(mel[:, 0, :, :frames].float())
             if progress is not None:
                 progress(0.5 * min(1.0, (start + len(chunk)) / len(jobs)))
@@ -257,19 +292,25 @@ class AudioGAN:
                  progress: Callable[[float], None] | None = None) -> list[Clip]:
         """Clips for every text and variation (text-major). `progress(fraction)` is called
         as work completes; raise from it to abandon the request."""
+        # A few frames past the end for the vocoder: the clip's last samples are then not at the
+        # edge of its input (and Griffin-Lim's reflect padding needs more than one frame). The
+        # generator makes its whole length anyway, so a short clip is the start of the full one.
+        mel = self.config.mel
+        margin = max(8, math.ceil(mel.n_fft / mel.hop_length))
         mels, jobs, seconds = self.generate_mel(texts, seed=seed, variations=variations, seconds=seconds,
-                                                batch_size=batch_size, progress=progress)
+                                                batch_size=batch_size, progress=progress, extra_frames=margin)
         n_samples = int(round(seconds * self.sample_rate))
         clips = []
-        for start in range(0, len(jobs), batch_size):
-            wave = self.vocoder(mels[start:start + batch_size])  # [b, samples]
-            wave = wave.float().cpu().numpy()
-            for row, (text, s, v) in zip(wave, jobs[start:start + batch_size]):
-                audio = np.zeros(n_samples, np.float32)
-                audio[:min(n_samples, len(row))] = row[:n_samples]
-                clips.append(Clip(text, s, v, audio, self.sample_rate))
+        # One clip per vocoder call: a clip must not depend on which clips share its batch, and
+        # vocoders may not guarantee that (Griffin-Lim's initial phase is drawn per batch row,
+        # a vocoder may normalise over the batch). The generator dominates the cost anyway.
+        for i, (text, s, v) in enumerate(jobs):
+            row = self.vocoder(mels[i:i + 1])[0].float().cpu().numpy()  # [samples]
+            audio = np.zeros(n_samples, np.float32)
+            audio[:min(n_samples, len(row))] = row[:n_samples]
+            clips.append(Clip(text, s, v, audio, self.sample_rate))
             if progress is not None:
-                progress(0.5 + 0.5 * min(1.0, (start + batch_size) / len(jobs)))
+                progress(0.5 + 0.5 * (i + 1) / len(jobs))
         return clips
 
 
@@ -300,7 +341,24 @@ def check_compatible(config: ModelConfig, text_encoder, vocoder) -> None:
                 f"{config.name!r} needs {getattr(config, attr)}")
 
 
+def _check_resources(*plugins) -> None:
+    """Fail at load time, not at the first request, when a plugin's files are missing."""
+    for plugin in plugins:
+        check = getattr(plugin, "missing_resources", None)
+        if callable(check):
+            problems = check()
+            if problems:
+                raise MissingResourceError(str(problems[0]))
+
+
 def _check_features(feats, config) -> None:
+    n = feats.sentence.shape[0] if feats.sentence.dim() == 2 else -1
+    if (feats.words.dim() != 3 or feats.words.shape[0] != n or feats.words.shape[2] != config.word_dim
+            or feats.sentence.shape[1] != config.sentence_dim or tuple(feats.lengths.shape) != (n,)):
+        raise ConfigError(
+            f"text encoder returned words {tuple(feats.words.shape)}, sentence {tuple(feats.sentence.shape)}, "
+            f"lengths {tuple(feats.lengths.shape)}; model {config.name!r} needs [B, L, {config.word_dim}], "
+            f"[B, {config.sentence_dim}], [B]")
     for name in ("words", "sentence"):
         t = getattr(feats, name)
         if not torch.isfinite(t).all():

@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import sys
 from pathlib import Path
 
-import click
+# Before torch is imported (inside the commands): idle OpenMP threads sleep instead of spinning.
+# On a busy 2-core machine (shared with a training run) spinning threads made generation 5x
+# (foley + griffinlim) to 50x (tiny model) slower. Set OMP_WAIT_POLICY=ACTIVE to override.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .errors import AudioGANError, InputError
+import click  # noqa: E402
+
+from .errors import AudioGANError, InputError  # noqa: E402
 
 
 class AudioGANGroup(click.Group):
@@ -20,8 +26,11 @@ class AudioGANGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AudioGANError as exc:
-            click.echo(f"audiogan: error: {exc}", err=True)
+            click.echo(f"audiogan: error: {one_line(exc)}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:  # disk full, permission denied, read-only file system...
+            click.echo(f"audiogan: error: {one_line(exc)}", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("audiogan: interrupted", err=True)
             sys.exit(130)
@@ -46,6 +55,27 @@ def parse_options(pairs: tuple[str, ...], what: str) -> dict:
                 except ValueError:
                     options[key] = value
     return options
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (messages from libraries can span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def check_writable(folder: Path) -> None:
+    """Create and remove a temp file in `folder`: os.access says yes to root even on read-only
+    file systems and /proc, so only trying tells."""
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".audiogan-probe.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InputError(f"output folder is not writable: {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def slug(text: str, limit: int = 40) -> str:
@@ -94,9 +124,13 @@ def main():
 def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options, seed, variations, seconds,
              sample_rate, bit_depth, device, overwrite):
     """Generate sounds from text descriptions and write WAV files."""
+    import secrets
+
+    from .api import MAX_TEXT_CHARS, MAX_VARIATIONS
+
     # Check everything the user typed before loading a model.
-    if variations < 1:
-        raise InputError(f"--variations must be at least 1, got {variations}")
+    if not 1 <= variations <= MAX_VARIATIONS:
+        raise InputError(f"--variations must be between 1 and {MAX_VARIATIONS}, got {variations}")
     if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
         raise InputError(f"--seconds must be a positive number, got {seconds}")
     if sample_rate is not None and not 1000 <= sample_rate <= 384000:
@@ -104,6 +138,10 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
     for i, text in enumerate(texts):
         if not text.strip():
             raise InputError(f"text {i + 1} is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise InputError(f"text {i + 1} is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
+    if seed is None:  # chosen here so that file names are known before anything is generated
+        seed = secrets.randbelow(2**31 - MAX_VARIATIONS)
     n_clips = len(texts) * variations
     out = Path(output)
     as_folder = out.is_dir() or output.endswith(("/", "\\"))
@@ -114,24 +152,13 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
             raise InputError(f"output must be a .wav file or an existing folder, got {output}")
         if not out.parent.is_dir():
             raise InputError(f"output folder does not exist: {out.parent}")
-    folder = out if as_folder else out.parent
-    import os
-
-    if not os.access(folder, os.W_OK):
-        raise InputError(f"output folder is not writable: {folder}")
-
-    def target(index: int, clip) -> Path:
-        if as_folder:
-            return out / f"{slug(clip.text)}_seed{clip.seed}.wav"
-        if n_clips == 1:
-            return out
-        return out.with_name(f"{out.stem}-{index + 1:02d}.wav")
-
-    if not as_folder and not overwrite:
-        planned = [out] if n_clips == 1 else [out.with_name(f"{out.stem}-{i + 1:02d}.wav") for i in range(n_clips)]
-        existing = [str(p) for p in planned if p.exists()]
+    check_writable(out if as_folder else out.parent)
+    targets = plan_outputs(out, as_folder, list(texts), seed, variations)  # text-major, like generate()
+    if not overwrite:
+        existing = [str(p) for p in targets if p.exists()]
         if existing:
-            raise InputError(f"{existing[0]} already exists (pass --overwrite to replace it)")
+            more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+            raise InputError(f"{existing[0]} already exists{more}; pass --overwrite to replace")
 
     import time
 
@@ -145,6 +172,8 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
                         text_encoder_options=parse_options(te_options, "text encoder"),
                         vocoder_options=parse_options(vo_options, "vocoder"))
     tts.check_request(list(texts), seconds, variations, seed)
+    tts.text_encoder.load(tts.device)  # plugin weights load here, so the timing below is honest
+    tts.vocoder.load(tts.device)
     loaded = time.perf_counter()
     bar = tqdm(total=100, desc="generating", unit="%", disable=n_clips < 4 or not sys.stderr.isatty(),
                file=sys.stderr)
@@ -155,12 +184,36 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
     clips = tts.generate(list(texts), seed=seed, variations=variations, seconds=seconds, progress=progress)
     bar.close()
     done = time.perf_counter()
-    for i, clip in enumerate(clips):
-        path = write_wav(target(i, clip), clip.audio, clip.sample_rate, target_rate=sample_rate,
+    for path, clip in zip(targets, clips):
+        path = write_wav(path, clip.audio, clip.sample_rate, target_rate=sample_rate,
                          bit_depth=int(bit_depth), overwrite=overwrite)
         click.echo(f"{path}\t{clip.seconds:.2f} s\tseed {clip.seed}\t{clip.text}")
     click.echo(f"audiogan: {len(clips)} clip(s) in {done - loaded:.2f} s after {loaded - started:.2f} s loading "
                f"({tts.source}, {tts.text_encoder.name} -> {tts.vocoder.name}, {tts.device})", err=True)
+
+
+def plan_outputs(out: Path, as_folder: bool, texts: list[str], seed: int, variations: int) -> list[Path]:
+    """Output paths in generate()'s order (text-major; variation v has seed + v).
+
+    A .wav path names one clip as given and several as NAME-01.wav, NAME-02.wav ...; a folder
+    gets SLUG_seedN.wav, with -2, -3 ... after the slug of a text whose slug an earlier text
+    already has (repeated texts, or texts that differ only in punctuation or case)."""
+    n_clips = len(texts) * variations
+    if not as_folder:
+        if n_clips == 1:
+            return [out]
+        return [out.with_name(f"{out.stem}-{i + 1:02d}{out.suffix}") for i in range(n_clips)]
+    used: set[str] = set()
+    paths = []
+    for text in texts:
+        base = stem = slug(text)
+        n = 1
+        while stem in used:
+            n += 1
+            stem = f"{base}-{n}"
+        used.add(stem)
+        paths += [out / f"{stem}_seed{seed + v}.wav" for v in range(variations)]
+    return paths
 
 
 @main.command(name="plugins")

@@ -456,7 +456,7 @@ def evaluate(generated: AudioCollection, reference: AudioCollection, *, embedder
         if floor_idx is not None:
             fl["fd"] = fl["fd_half"] = _fd(r.rows(floor_idx[0]), r.rows(floor_idx[1]), sizes, "floor")
             # the FD depends on set size: the same half-vs-half comparison for the generated set
-            gen_half = reference_halves(len(g.embeddings))[0]
+            gen_half = reference_halves(len(g.embeddings))[0][:len(floor_idx[0])]  # at most the floor's size
             if len(gen_half) >= MIN_CLIPS:
                 entry["value"]["fd_half"] = _fd(g.rows(gen_half), r.rows(floor_idx[1]), sizes, "generated half")
         if r.probabilities is not None:
@@ -470,7 +470,7 @@ def evaluate(generated: AudioCollection, reference: AudioCollection, *, embedder
             cpairs, _ = pair_items(ceiling_coll, reference)
             ce = _metrics_for(c, r, ceiling_coll, cpairs, emb, sizes, "ceiling", text_cache)
             ce["fd_half"] = None
-            c_half = reference_halves(len(c.embeddings))[0]
+            c_half = reference_halves(len(c.embeddings))[0][:len(floor_idx[0]) if floor_idx else None]
             if floor_idx is not None and len(c_half) >= MIN_CLIPS:
                 ce["fd_half"] = _fd(c.rows(c_half), r.rows(floor_idx[1]), sizes, "ceiling half")
         else:

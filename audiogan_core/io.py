@@ -26,12 +26,12 @@ def _atomic_write(path: Path, write, *, overwrite: bool = True) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
-        # mkstemp makes 0600 files; give the usual permissions so a DAW running as another
-        # user can read what we write.
+        write(tmp)
+        # mkstemp makes 0600 files (and some writers recreate the file): give the usual
+        # permissions so a DAW running as another user can read what we write.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         if overwrite:

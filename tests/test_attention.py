@@ -153,13 +153,16 @@ def test_sdt_stage_variants_run(tf_ca, variant):
 
 # Spectral norm ------------------------------------------------------------------------------------
 def test_spectral_norm_power_iteration():
+    # Seeded: power iteration converges at the ratio of the top two singular values, which an
+    # unlucky random matrix can make slow.
+    torch.manual_seed(0)
     layer = SNLinear(12, 9)
     x = torch.randn(4, 12)
     layer.train()
     u0 = layer.weight_u.clone()
     layer(x)
     assert not torch.equal(layer.weight_u, u0), "training forward updates u"
-    for _ in range(60):
+    for _ in range(200):
         layer(x)
     sigma = torch.linalg.matrix_norm(layer.normalized_weight().detach(), ord=2)
     assert abs(sigma.item() - 1.0) < 1e-3

@@ -40,7 +40,23 @@ def train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, ini
       audiogan train --data ~/foley --out runs/foley --resume
       audiogan train --data ~/kicks --out runs/kicks --init-from default --steps 2000
       torchrun --nproc_per_node 4 -m audiogan_training --data ~/foley --out runs/foley
+      python -m torch.distributed.run --nproc_per_node 2 -m audiogan_training --device cpu ...
+
+    \b
+    Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits; --resume
+    then continues exactly where it stopped.
     """
+    from .trainer import shutdown_distributed
+
+    try:
+        _train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, init_from, device, cache_dir,
+               checkpoint_every, preview_every, preview_vocoder, seed, no_progress)
+    finally:
+        shutdown_distributed()  # under torchrun: leave the process group cleanly, also after an error
+
+
+def _train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, init_from, device, cache_dir,
+           checkpoint_every, preview_every, preview_vocoder, seed, no_progress):
     from audiogan_core.config import preset as make_preset
 
     from .config import TrainConfig

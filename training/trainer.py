@@ -13,7 +13,9 @@ import copy
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,7 @@ import torch.distributed as dist
 
 from audiogan_core.checkpoint import load_state_dict_checked, save_model
 from audiogan_core.discriminator import Discriminator
-from audiogan_core.errors import CheckpointError, ConfigError, DataError, InputError
+from audiogan_core.errors import AudioGANError, CheckpointError, ConfigError, DataError, InputError
 from audiogan_core.generator import Generator
 from audiogan_core.io import atomic_save, atomic_write_text
 from audiogan_core.losses import discriminator_loss, generator_loss
@@ -32,6 +34,12 @@ from audiogan_core.losses import discriminator_loss, generator_loss
 from .config import TrainConfig
 
 CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class TrainingDivergedError(AudioGANError, FloatingPointError):
+    """A loss became NaN/inf. The checkpoint on disk is left as it was (the last healthy one)."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -50,13 +58,20 @@ class DistInfo:
 
 
 def init_distributed(device: torch.device) -> DistInfo:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1): NCCL for CUDA,
+    gloo for CPU processes."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def shutdown_distributed() -> None:
+    """Leave the process group (if one was joined); call once per process at exit."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def step_generator(seed: int, step: int, rank: int, purpose: int) -> torch.Generator:
@@ -119,17 +134,27 @@ class TextFeatureCache:
 def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to per-frame mel vectors: [N, F, T] each.
     A cheap, model-free learning signal for training logs."""
-    from scipy import linalg
-
     a = fake.permute(0, 2, 1).reshape(-1, fake.shape[1]).double().cpu().numpy()
     b = real.permute(0, 2, 1).reshape(-1, real.shape[1]).double().cpu().numpy()
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    covmean = _sqrtm(cov_a @ cov_b)
     if not np.isfinite(covmean).all():
         eps = np.eye(len(mu_a)) * 1e-6
-        covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+        covmean = _sqrtm((cov_a + eps) @ (cov_b + eps))
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean.real))
+
+
+def _sqrtm(matrix: np.ndarray) -> np.ndarray:
+    """Matrix square root; scipy's `disp` argument is deprecated (1.17) and its result type varies."""
+    import warnings
+
+    from scipy import linalg
+
+    with warnings.catch_warnings():  # "singular matrix" / "failed to find the square root": handled by the caller
+        warnings.simplefilter("ignore")
+        out = linalg.sqrtm(matrix)
+    return out[0] if isinstance(out, tuple) else out
 
 
 class Trainer:
@@ -149,18 +174,16 @@ class Trainer:
         self.progress = progress and self.dist.is_main
         self.preview_vocoder_name = preview_vocoder
         self.cache_dir = Path(cache_dir) if cache_dir else self.run_dir / "cache"
+        self.resumed = resume
         self._check_run_dir(resume)
         self.step = 0
+        self._saved_step = None  # step of the checkpoint on disk written by this object
+        self._consistent = True  # False while a train_step is half done (D updated, G not yet)
+        self._stop_signal = None  # set by SIGINT/SIGTERM during fit(): stop at the next step boundary
 
+        # Models first: a bad --init-from fails before the (possibly long) data scan. Nothing
+        # below draws from the global RNG, so the initial weights depend only on the seed.
         mc = config.model
-        self._build_data()
-        self.text_encoder = text_encoder or self._make_text_encoder()
-        for attr in ("word_dim", "sentence_dim"):
-            if getattr(self.text_encoder, attr) != getattr(mc, attr):
-                raise ConfigError(f"text encoder {self.text_encoder.name!r} gives {attr}="
-                                  f"{getattr(self.text_encoder, attr)} but the model config needs {getattr(mc, attr)}")
-        self.text = TextFeatureCache(self.text_encoder, self.cache_dir / f"text-{self.text_encoder.name}.safetensors")
-
         torch.manual_seed(config.seed)
         self.G = Generator(mc).to(self.device)
         self.D = Discriminator(mc).to(self.device)
@@ -169,8 +192,17 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
+
+        self._build_data()
+        self.text_encoder = text_encoder or self._make_text_encoder()
+        for attr in ("word_dim", "sentence_dim"):
+            if getattr(self.text_encoder, attr) != getattr(mc, attr):
+                raise ConfigError(f"text encoder {self.text_encoder.name!r} gives {attr}="
+                                  f"{getattr(self.text_encoder, attr)} but the model config needs {getattr(mc, attr)}")
+        self.text = TextFeatureCache(self.text_encoder, self.cache_dir / f"text-{self.text_encoder.name}.safetensors")
         if resume:
             self._load_checkpoint(self.run_dir / CHECKPOINT_NAME)
+            self._saved_step = self.step
 
         self.G_train, self.D_train = self.G, self.D
         if self.dist.enabled:
@@ -187,14 +219,29 @@ class Trainer:
 
     # Setup ----------------------------------------------------------------------------
     def _check_run_dir(self, resume: bool) -> None:
+        """Only checks; the run folder is created once the data scan found usable clips."""
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise InputError(f"--out {self.run_dir} is a file, not a folder")
         has_run = (self.run_dir / CHECKPOINT_NAME).exists()
         if resume and not has_run:
             raise InputError(f"--resume: no checkpoint in {self.run_dir} to resume from")
         if not resume and has_run:
             raise InputError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        if self.dist.is_main and self.run_dir.is_dir():
+            # Temp files of atomic writes that a killed process left behind (never a real file).
+            for folder in (self.run_dir, self.run_dir / "model"):
+                for stale in folder.glob(".*.tmp") if folder.is_dir() else ():
+                    if stale.is_file():
+                        stale.unlink()
+
+    def _prepare_run_dir(self) -> None:
         if self.dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "previews").mkdir(exist_ok=True)
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            log = self.run_dir / "log.jsonl"
+            if not self.resumed and log.exists():
+                log.unlink()  # left by an earlier attempt that never reached a checkpoint
         if self.dist.enabled:
             dist.barrier()
 
@@ -213,8 +260,8 @@ class Trainer:
         if len(items) < 2:
             raise DataError(f"{self.data_dir}: {len(items)} usable clip(s) for training; at least 2 are needed")
         self.scan, self.items, self.holdout = scan, items, holdout
+        self._prepare_run_dir()
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
             scan.report.write(self.run_dir / "data_report.json")
             if len(scan.report) or scan.report.notes:
                 print(f"audiogan train: {scan.report.summary()}; see {self.run_dir / 'data_report.json'}",
@@ -245,7 +292,9 @@ class Trainer:
                 raw = torch.load(pt, map_location="cpu", weights_only=True)
             except Exception as exc:
                 raise CheckpointError(f"cannot read {pt}: {exc}") from None
-            load_state_dict_checked(self.G, convert_published_state_dict(raw), f"generator {pt}")
+            # Converted against this run's model config (not the paper preset): a mismatch then
+            # names the tensors that do not fit this run's generator.
+            load_state_dict_checked(self.G, convert_published_state_dict(raw, self.config.model), f"generator {pt}")
             return
         if not path.exists():
             from audiogan_core.api import MODELS_DIR
@@ -278,6 +327,9 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Atomic: a crash (even kill -9) mid-write leaves the previous checkpoint intact."""
+        if not self._consistent:
+            raise RuntimeError("save_checkpoint() inside a half-done train_step")
+        self._saved_step = self.step
         if not self.dist.is_main:
             return
         state = self.state()
@@ -328,6 +380,7 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         cfg = self.config
         logs: dict[str, float] = {}
+        self._consistent = False
         self.G.train()
         self.D.train()
         for k in range(cfg.d_steps_per_g):
@@ -362,6 +415,7 @@ class Trainer:
         for name, value in g_losses.items():
             logs[name if name.startswith("g_") else f"g_{name}"] = float(value.detach())
         self.step += 1
+        self._consistent = True
         return logs
 
     @torch.no_grad()
@@ -376,7 +430,19 @@ class Trainer:
     def _log(self, record: dict) -> None:
         if self.dist.is_main:
             with open(self.log_file, "a", encoding="utf-8") as fh:
+                if fh.tell() > 0 and not _ends_with_newline(self.log_file):
+                    fh.write("\n")  # a record cut off by a killed process stays on its own line
                 fh.write(json.dumps(record) + "\n")
+
+    def _mean_over_ranks(self, logs: dict[str, float]) -> dict[str, float]:
+        """Losses averaged over all processes (every rank must call this at the same steps)."""
+        if not self.dist.enabled or not logs:
+            return logs
+        names = sorted(logs)
+        values = torch.tensor([logs[n] for n in names], dtype=torch.float64,
+                              device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(values)
+        return {n: float(v) / self.dist.world_size for n, v in zip(names, values.tolist())}
 
     @torch.no_grad()
     def preview(self) -> dict[str, float]:
@@ -413,13 +479,28 @@ class Trainer:
 
     # Loop -----------------------------------------------------------------------------
     def fit(self, steps: int | None = None) -> None:
+        """Train until `steps` (default: config.steps) generator updates are done.
+
+        A checkpoint is written every `checkpoint_every` steps and at exit. Ctrl-C / SIGTERM stop
+        at the next step boundary (a second Ctrl-C stops at once), so the checkpoint written at
+        exit always holds a whole number of steps and a resumed run continues exactly. A NaN/inf
+        loss raises TrainingDivergedError without overwriting the last checkpoint; so does a
+        second Ctrl-C that lands inside a step."""
         total = steps if steps is not None else self.config.steps
         cfg = self.config
+        # Under DDP each rank first decodes its own share of the library into the (shared) mel
+        # cache, then checks the rest: no file is decoded twice unless a peer is still on it, and
+        # no rank waits on another at a barrier (a long decode would trip the collective timeout).
+        if self.dist.enabled:
+            for index in range(self.dist.rank, len(self.dataset), self.dist.world_size):
+                self.dataset.full_mel(index)
         self.dataset.precompute(progress=self.progress)
         self.text.warm([i.caption for i in self.items])
         if self.dist.is_main:
             self.text.save()
             atomic_write_text(self.run_dir / "train_config.json", cfg.to_json() + "\n")
+        if self.resumed and self.step == self._saved_step:
+            self._log({"step": self.step, "time": time.time(), "event": "resumed"})
         bar = None
         if self.progress:
             from tqdm import tqdm
@@ -427,14 +508,22 @@ class Trainer:
             bar = tqdm(total=total, initial=min(self.step, total), desc="training", unit="step", dynamic_ncols=True)
         last = time.perf_counter()
         steps_since = 0
+        diverged = stop = False
+        restore_signals = self._catch_stop_signals()
         try:
             while self.step < total:
                 logs = self.train_step()
                 steps_since += 1
-                for name, value in logs.items():
-                    if not math.isfinite(value):
-                        raise FloatingPointError(f"loss {name} became {value} at step {self.step}")
+                bad = [(name, value) for name, value in logs.items() if not math.isfinite(value)]
+                stop, diverged = self._agree(self._stop_signal is not None, bool(bad))
+                if diverged:
+                    name, value = bad[0] if bad else ("(on another rank)", float("nan"))
+                    kept = f"step {self._saved_step}" if self._saved_step is not None else "none written"
+                    raise TrainingDivergedError(
+                        f"training diverged: loss {name} became {value} at step {self.step}; the last "
+                        f"checkpoint ({kept}) is kept - resume from it with lower learning rates")
                 if self.step % cfg.log_every == 0 or self.step == total:
+                    logs = self._mean_over_ranks(logs)
                     now = time.perf_counter()
                     record = {"step": self.step, "time": time.time(), "steps_per_s": steps_since / (now - last), **logs}
                     last, steps_since = now, 0
@@ -447,13 +536,57 @@ class Trainer:
                     self.save_checkpoint()
                 if bar is not None:
                     bar.update(1)
+                if stop:
+                    raise KeyboardInterrupt(f"stopped by {self._stop_signal or 'a signal to another rank'} "
+                                            f"at step {self.step}")
         finally:
+            restore_signals()
             if bar is not None:
                 bar.close()
-            if self.step > 0:
-                self.save_checkpoint()  # at exit too, also on Ctrl-C
-            if self.dist.enabled:
+            if self.step > 0 and self._saved_step != self.step and self._consistent and not diverged:
+                self.save_checkpoint()  # at exit too, also on Ctrl-C (always at a step boundary)
+            elif not self._consistent and self.dist.is_main:
+                print(f"audiogan train: stopped inside step {self.step + 1}; the checkpoint on disk "
+                      f"(step {self._saved_step}) is kept", file=sys.stderr)
+            if self.dist.enabled and not diverged and self._consistent:
                 dist.barrier()
+
+    def _agree(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag OR-ed over all ranks, so that every rank stops (or fails) at the same step."""
+        if not self.dist.enabled:
+            return tuple(flags)
+        values = torch.tensor([float(f) for f in flags], device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+        return tuple(bool(v) for v in values.tolist())
+
+    def _catch_stop_signals(self):
+        """SIGINT/SIGTERM -> finish the current step, then stop (a second SIGINT stops at once).
+        Returns a function that puts the previous handlers back."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        self._stop_signal = None
+
+        def handler(signum, frame):
+            if self._stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._stop_signal = signal.Signals(signum).name
+            if self.dist.is_main:
+                print(f"audiogan train: {self._stop_signal}: stopping after step {self.step + 1} "
+                      f"(Ctrl-C again to stop at once)", file=sys.stderr)
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore():
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 def _read_holdout(path: Path) -> list[str]:

@@ -115,7 +115,9 @@ class GriffinLimVocoder(Vocoder):
         window = self._window(x.device, x.dtype)
         envelope = self._envelope(T, window)
         gen = torch.Generator(device="cpu").manual_seed(self.seed)
-        phase = torch.rand(magnitude.shape, generator=gen, dtype=torch.float32) * (2 * math.pi)
+        # One phase pattern for every row, so a clip's audio does not depend on its batch.
+        phase = torch.rand(magnitude.shape[-2:], generator=gen, dtype=torch.float32) * (2 * math.pi)
+        phase = phase.expand(magnitude.shape)
         angles = torch.polar(torch.ones_like(phase), phase).to(x.device)
         previous = torch.zeros_like(angles)
         accel = self.momentum / (1.0 + self.momentum)

@@ -1,0 +1,120 @@
+"""Copy a training run's EMA model into the package as the bundled default model, with a
+model card built from the run's own records.
+
+    python scripts/export_bundled.py --run /work/runs/bundled --data /work/data/debian-foley \
+        [--eval bundled_eval.json] [--name default]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_BYTES = 25 * 1024 * 1024
+
+
+def training_summary(run: Path) -> dict:
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    steps = [r for r in records if "steps_per_s" in r]
+    fds = [r for r in records if "mel_fd" in r]
+    seconds = sum(10 / r["steps_per_s"] for r in steps if r["steps_per_s"] > 0)  # log_every = 10
+    return {"steps": max((r["step"] for r in records), default=0), "train_seconds_estimate": seconds,
+            "mel_fd_first": fds[0] if fds else None, "mel_fd_last": fds[-1] if fds else None,
+            "last_losses": steps[-1] if steps else None}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--data", type=Path, required=True, help="the library the run trained on (manifest.json)")
+    ap.add_argument("--eval", type=Path, default=None, help="JSON from scripts/evaluate_bundled.py")
+    ap.add_argument("--name", default="default")
+    ap.add_argument("--hardware", default=f"{platform.machine()} CPU, 2 cores, no GPU")
+    args = ap.parse_args()
+
+    src = args.run / "model"
+    dst = REPO / "audiogan_core" / "models" / args.name
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
+        shutil.copy2(src / name, tmp / name)
+    size = sum(p.stat().st_size for p in tmp.iterdir())
+    if size > MAX_BYTES:
+        print(f"model is {size / 1e6:.1f} MB, over the 25 MB limit", file=sys.stderr)
+        return 1
+    manifest = json.loads((args.data / "manifest.json").read_text())
+    summary = training_summary(args.run)
+    train_cfg = json.loads((args.run / "train_config.json").read_text())
+    evaluation = json.loads(args.eval.read_text()) if args.eval else None
+    (tmp / "MODEL_CARD.md").write_text(model_card(manifest, summary, train_cfg, evaluation, args, size))
+    (tmp / "training_summary.json").write_text(json.dumps({"summary": summary, "train_config": train_cfg,
+                                                           "evaluation": evaluation}, indent=1) + "\n")
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
+    print(f"exported {src} -> {dst} ({size / 1e6:.1f} MB, step {summary['steps']})")
+    return 0
+
+
+def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
+    pk = manifest.get("packages", {})
+    rows = "\n".join(f"| {name} | {info.get('clips', '?')} | {info.get('duration_s', 0) / 60:.1f} | "
+                     f"{info.get('licence', info.get('licences', '?'))} |" for name, info in pk.items())
+    cats = manifest.get("categories", {})
+    known = ", ".join(f"{k.replace('_', ' ')} ({v})" for k, v in sorted(cats.items(), key=lambda kv: -kv[1])
+                      if k and v >= 10)
+    hours = summary["train_seconds_estimate"] / 3600
+    fd0, fd1 = summary["mel_fd_first"], summary["mel_fd_last"]
+    fd_line = (f"mel Fréchet distance (4 preview captions, fixed noise): {fd0['mel_fd']:.1f} at step {fd0['step']} "
+               f"-> {fd1['mel_fd']:.1f} at step {fd1['step']}" if fd0 and fd1 else "n/a")
+    ev = "Not evaluated yet." if evaluation is None else "```\n" + json.dumps(evaluation, indent=1)[:6000] + "\n```"
+    m = train_cfg["model"]
+    return f"""# audiogan bundled model: `{args.name}`
+
+The model `AudioGAN.load("default")` and every command use unless told otherwise.
+
+- **Shape**: preset `{m['name']}`: generator {m['channels']} base channels, {m['n_heads']} heads,
+  attention plan {m['attention_plan']}, TF-CA on; {m['mel']['n_mels']} mels at {m['mel']['sample_rate']} Hz,
+  hop {m['mel']['hop_length']}; clips of up to {m['base_frames'] * 32 * m['mel']['hop_length'] / m['mel']['sample_rate']:.2f} s.
+- **Text encoder**: `{m['text_encoder']}` (all-MiniLM-L6-v2, offline). **Vocoder**: `{m['vocoder']}` (universal HiFi-GAN V1).
+- **Weights**: {size / 1e6:.1f} MB of safetensors (generator EMA + discriminator for fine-tuning).
+
+## Training
+- Trainer: `audiogan train` with `training/recipes/bundled-foley.json` (the paper's recipe: hinge + G2S +
+  L2W + F2R + OCC, Adam(0.5, 0.999), lr G {train_cfg['lr_g']} / D {train_cfg['lr_d']}, {train_cfg['d_steps_per_g']} D steps
+  per G step, batch {train_cfg['batch_size']}, EMA {train_cfg['ema_decay']}). Recipe: `scripts/train_bundled.sh`.
+- Steps: **{summary['steps']}** generator updates, about **{hours:.1f} h** of training on {args.hardware}
+  (resumed across sessions).
+- Learning signal: {fd_line}.
+
+## Data (Debian packages, built offline by `audiogan data debian-foley`)
+| package | clips | minutes | licence |
+|---|---|---|---|
+{rows}
+
+Held out, never trained on: the clips listed in the library's `holdout.json`
+({len(manifest.get('holdout', {}).get('files', [])) or 'see file'} clips, chosen by a hash of the path, every category represented).
+Audio from these packages is under CC-BY-SA-3.0, CC-BY-3.0, CC0, Expat and GPL-2 terms as listed;
+the weights are a derivative work trained on them: attribute the packages above when you publish
+sounds made with this model, and treat the weights as CC-BY-SA-3.0 / GPL-2 compatible.
+
+## Kinds of sound it knows (categories with 10+ training clips)
+{known}
+
+## Evaluation (held-out clips and captions only)
+{ev}
+
+## Known limits
+- Trained on a CPU for a short time: sounds are coarse (energy envelopes, spectral colour, rough
+  texture), not studio quality. Short game-foley sounds only; no speech or music.
+- Clips are at most ~3 s; longer requests are refused.
+- Captions outside the categories above give unpredictable results.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

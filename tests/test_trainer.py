@@ -1,0 +1,394 @@
+"""The trainer's must-shows on real clips from a Debian package (preset `tiny`: 16 mels x 64
+frames, hash text encoder, Griffin-Lim previews; weight-free and fast on a CPU):
+
+- a few dozen steps train, log every loss term, write a loadable checkpoint and previews;
+- a run stopped (Ctrl-C) at step k and resumed reaches step 2k bit-identical to a run that
+  was never stopped (G, D, EMA, both optimisers, sampler);
+- kill -9 while the checkpoint is being written leaves the previous checkpoint intact;
+- a NaN loss stops training without overwriting the last good checkpoint;
+- bad input through `audiogan train`: one-line errors with exit codes, no tracebacks.
+
+The DDP (gloo, two processes) test is in test_trainer_distributed.py.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from audiogan_core.config import preset
+from audiogan_training import debian_foley as df
+from audiogan_training.config import TrainConfig
+from audiogan_training.trainer import CHECKPOINT_NAME, Trainer, TrainingDivergedError
+
+REPO = Path(__file__).resolve().parents[1]
+LOSS_KEYS = {"d_hinge", "d_g2s", "d_l2w", "d_occ", "d_total", "g_hinge", "g_g2s", "g_l2w", "g_f2r", "g_occ",
+             "g_total"}
+N_CLIPS = 7  # odd: epochs (7 clips) and batches (4) do not line up, so batches span epochs
+
+
+def make_real_library(folder: Path, n: int = N_CLIPS) -> str:
+    """Copy `n` short clips (+ caption sidecars) from an installed Debian package into `folder`.
+    Returns the package name; skips the test when no suitable package is installed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if df.package_installed("openttd-opensfx"):
+        clips, _ = df.discover_openttd(df.package_files("openttd-opensfx"), df.read_copyright("openttd-opensfx"))
+        clips = sorted(clips, key=lambda c: len(c.data))[:n]  # the shortest: quick to decode
+        for clip in clips:
+            (folder / clip.rel).write_bytes(clip.data)
+            (folder / clip.rel).with_suffix(".txt").write_text(clip.caption + "\n", encoding="utf-8")
+        return "openttd-opensfx"
+    if df.package_installed("tuxpaint-stamps-default"):
+        files = df.package_files("tuxpaint-stamps-default")
+        clips, _ = df.discover_tuxpaint(files, df.read_copyright("tuxpaint-stamps-default"))
+        clips = sorted(clips, key=lambda c: c.source_path.stat().st_size)[:n]
+        for i, clip in enumerate(clips):
+            name = f"{i:02d}_{clip.source_path.name}"
+            (folder / name).write_bytes(clip.source_path.read_bytes())
+            (folder / name).with_suffix(".txt").write_text(clip.caption + "\n", encoding="utf-8")
+        return "tuxpaint-stamps-default"
+    pytest.skip("needs the Debian package openttd-opensfx or tuxpaint-stamps-default for real clips "
+                f"(sudo {df.install_command(['openttd-opensfx', 'tuxpaint-stamps-default'])})")
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("library")
+    make_real_library(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory) -> Path:
+    """Decoded mels and text features, shared by the runs of this module (the first test that
+    trains uses the default RUN/cache instead)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def tiny_config(**changes) -> TrainConfig:
+    base = dict(model=preset("tiny"), batch_size=4, steps=6, checkpoint_every=1000, preview_every=1000,
+                log_every=1, num_previews=2)
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+def read_log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def assert_states_equal(a, b, where: str = "") -> None:
+    """Recursive exact comparison of (nested) state dicts."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), \
+            f"{where}: differs (max abs diff {(a.double() - b.double()).abs().max().item():.3g})"
+    elif isinstance(a, dict):
+        assert set(a) == set(b), f"{where}: keys differ: {sorted(set(a) ^ set(b))}"
+        for k in a:
+            assert_states_equal(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"{where}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_states_equal(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. A few dozen steps on real clips, through `audiogan train --config`
+# ---------------------------------------------------------------------------------------------
+def test_few_dozen_steps_on_real_clips(library, tmp_path):
+    import soundfile as sf
+
+    from audiogan_core.api import AudioGAN
+    from audiogan_core.cli import main
+
+    steps = 24
+    config_file = tmp_path / "train.json"
+    config_file.write_text(tiny_config(steps=steps, checkpoint_every=12, preview_every=steps).to_json())
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--data", str(library), "--out", str(run), "--config",
+                                       str(config_file), "--device", "cpu", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert f"step {steps}" in result.output
+
+    records = read_log(run)
+    loss_records = [r for r in records if "g_total" in r]
+    assert [r["step"] for r in loss_records] == list(range(1, steps + 1))  # log_every=1
+    for record in loss_records:
+        assert LOSS_KEYS <= set(record), LOSS_KEYS - set(record)
+        assert all(math.isfinite(record[k]) for k in LOSS_KEYS), record
+    previews = [r for r in records if "mel_fd" in r]
+    assert [r["step"] for r in previews] == [steps] and math.isfinite(previews[0]["mel_fd"])
+
+    state = torch.load(run / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
+    assert state["step"] == steps and state["format"] == "audiogan-train-1"
+    assert TrainConfig.from_dict(json.loads(state["config"])).model.name == "tiny"
+    model = AudioGAN.load(run / "model")
+    assert model.config.to_dict() == preset("tiny").to_dict()
+    ema = {k: v for k, v in state["G_ema"].items()}
+    assert_states_equal(dict(model.generator.state_dict()), ema, "model/ == checkpoint EMA")
+    clip = model.generate("a steam train leaving the station", seed=1)[0]
+    assert clip.audio.size > 0 and abs(clip.audio).max() > 0
+
+    folder = run / "previews" / f"step_{steps:07d}"
+    for i in range(2):
+        for kind in ("generated", "real"):
+            audio, rate = sf.read(folder / f"{i}_{kind}.wav")
+            assert rate == 16000 and audio.size > 0
+        assert (folder / f"{i}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len((folder / "captions.txt").read_text().splitlines()) == 2
+    assert not list(run.glob(".*.tmp")) and not list((run / "model").glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Exact resume
+# ---------------------------------------------------------------------------------------------
+def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache, tmp_path, monkeypatch):
+    """Run B gets Ctrl-C (SIGINT) inside step k: it finishes that step, checkpoints and stops;
+    a fresh Trainer resumes it to 2k. Everything must equal run A's, bit for bit."""
+    k = 3
+    config = tiny_config(steps=2 * k)
+    a = Trainer(config, library, tmp_path / "A", cache_dir=shared_cache, progress=False)
+    a.fit()
+    assert a.step == 2 * k
+
+    b = Trainer(config, library, tmp_path / "B", cache_dir=shared_cache, progress=False)
+    original = b.train_step
+
+    def step_with_ctrl_c():
+        if b.step == k - 1:
+            signal.raise_signal(signal.SIGINT)  # arrives in the middle of step k
+        return original()
+
+    monkeypatch.setattr(b, "train_step", step_with_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        b.fit()
+    assert b.step == k
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers put back
+    saved = torch.load(tmp_path / "B" / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
+    assert saved["step"] == k
+
+    b2 = Trainer(config, library, tmp_path / "B", cache_dir=shared_cache, progress=False, resume=True)
+    assert b2.step == k
+    b2.fit()
+    assert b2.step == 2 * k
+
+    sa, sb = a.state(), b2.state()
+    for key in ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler"):
+        assert_states_equal(sa[key], sb[key], key)
+    # and the files on disk agree too
+    fa = torch.load(tmp_path / "A" / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
+    fb = torch.load(tmp_path / "B" / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
+    for key in ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler"):
+        assert_states_equal(fa[key], fb[key], f"file {key}")
+
+    log_b = read_log(tmp_path / "B")
+    assert {"step": k, "event": "resumed"}.items() <= next(r for r in log_b if r.get("event")).items()
+    losses_a = {r["step"]: r["g_total"] for r in read_log(tmp_path / "A") if "g_total" in r}
+    losses_b = {r["step"]: r["g_total"] for r in log_b if "g_total" in r}
+    assert losses_a == losses_b
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. kill -9 while the checkpoint is being written
+# ---------------------------------------------------------------------------------------------
+CHILD = r'''
+import io, os, sys, time
+from pathlib import Path
+import torch
+torch.set_num_threads(1)
+from audiogan_core.config import preset
+from audiogan_training.config import TrainConfig
+from audiogan_training.trainer import Trainer
+
+library, run, cache, inside = map(Path, sys.argv[1:5])
+config = TrainConfig(model=preset("tiny"), batch_size=4, steps=3, checkpoint_every=1000, preview_every=1000)
+trainer = Trainer(config, library, run, cache_dir=cache, progress=False)
+trainer.fit(2)  # a real checkpoint at step 2
+
+real_save = torch.save
+def stalled_save(obj, f, *args, **kwargs):
+    buffer = io.BytesIO()
+    real_save(obj, buffer, *args, **kwargs)
+    data = buffer.getvalue()
+    with open(f, "wb") as fh:
+        fh.write(data[: len(data) // 2])  # half of the new checkpoint is on disk...
+        fh.flush()
+        os.fsync(fh.fileno())
+        inside.write_text(str(f))  # ...tell the parent, and wait for SIGKILL
+        while True:
+            time.sleep(1)
+torch.save = stalled_save
+trainer.fit(3)
+'''
+
+
+def test_kill_9_while_writing_checkpoint_keeps_previous(library, shared_cache, tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    run, inside = tmp_path / "run", tmp_path / "inside-write"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([sys.executable, str(script), str(library), str(run), str(shared_cache), str(inside)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while not inside.exists():
+            if child.poll() is not None:
+                pytest.fail(f"child exited ({child.returncode}) before writing: {child.stdout.read().decode()[-2000:]}")
+            assert time.monotonic() < deadline, "child never reached the checkpoint write"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()
+
+    temp = Path(inside.read_text())
+    assert temp.parent == run and temp.name != CHECKPOINT_NAME and temp.exists()  # the half-written file
+    state = torch.load(run / CHECKPOINT_NAME, map_location="cpu", weights_only=True)  # the old one, whole
+    assert state["step"] == 2
+    with pytest.raises(Exception):
+        torch.load(temp, map_location="cpu", weights_only=True)
+
+    from audiogan_core.api import AudioGAN
+
+    AudioGAN.load(run / "model")  # the exported model of step 2 is intact too
+    config = TrainConfig(model=preset("tiny"), batch_size=4, steps=3, checkpoint_every=1000, preview_every=1000)
+    resumed = Trainer(config, library, run, cache_dir=shared_cache, progress=False, resume=True)
+    assert resumed.step == 2
+    assert not temp.exists()  # the stale temp file was cleaned up
+    resumed.fit()
+    assert torch.load(run / CHECKPOINT_NAME, map_location="cpu", weights_only=True)["step"] == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# NaN: training stops, the last good checkpoint stays
+# ---------------------------------------------------------------------------------------------
+def test_nan_loss_stops_without_overwriting_the_checkpoint(library, shared_cache, tmp_path, monkeypatch):
+    import audiogan_training.trainer as trainer_module
+
+    trainer = Trainer(tiny_config(steps=4, checkpoint_every=2), library, tmp_path / "run", cache_dir=shared_cache,
+                      progress=False)
+    real_loss = trainer_module.generator_loss
+
+    def loss_nan_at_step_3(*args, **kwargs):
+        losses = real_loss(*args, **kwargs)
+        if trainer.step == 2:
+            losses["g_g2s"] = losses["g_g2s"] * float("nan")
+            losses["total"] = losses["total"] + losses["g_g2s"]
+        return losses
+
+    monkeypatch.setattr(trainer_module, "generator_loss", loss_nan_at_step_3)
+    with pytest.raises(TrainingDivergedError, match=r"g_g2s became nan at step 3.*checkpoint \(step 2\)"):
+        trainer.fit()
+    state = torch.load(tmp_path / "run" / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
+    assert state["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["G"].values() if v.is_floating_point())
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Bad input through `audiogan train`
+# ---------------------------------------------------------------------------------------------
+def run_cli(*args) -> "click.testing.Result":  # noqa: F821
+    from audiogan_core.cli import main
+
+    return CliRunner().invoke(main, ["train", *map(str, args), "--device", "cpu", "--no-progress"])
+
+
+def assert_one_line_error(result, code: int, *needles: str) -> str:
+    assert result.exit_code == code, (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("audiogan: error:")]
+    assert len(errors) == 1, result.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
+def test_bad_input_empty_and_all_bad_folders(tmp_path, library):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.md").write_text("no sounds here")
+    result = run_cli("--data", empty, "--out", tmp_path / "run1", "--preset", "tiny", "--steps", 2)
+    assert_one_line_error(result, 2, "no audio files found", str(empty))
+    assert not (tmp_path / "run1").exists()  # nothing created for a run that cannot start
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    good = sorted(library.glob("*.wav"))[0].read_bytes()
+    (bad / "cut.wav").write_bytes(good[: len(good) // 3])  # truncated WAV
+    (bad / "notes.wav").write_text("this is a text file renamed to .wav\n" * 20)
+    result = run_cli("--data", bad, "--out", tmp_path / "run2", "--preset", "tiny", "--steps", 2)
+    line = assert_one_line_error(result, 2, "no usable audio", "cut.wav", "notes.wav")
+    assert "truncated" in line
+    assert not (tmp_path / "run2").exists()
+
+
+def test_bad_input_some_corrupt_files_are_reported_and_skipped(tmp_path, library):
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for wav in sorted(library.glob("*.wav"))[:3]:
+        (mixed / wav.name).write_bytes(wav.read_bytes())
+        (mixed / wav.name).with_suffix(".txt").write_bytes(wav.with_suffix(".txt").read_bytes())
+    good = sorted(library.glob("*.wav"))[0].read_bytes()
+    (mixed / "cut.wav").write_bytes(good[: len(good) // 3])
+    (mixed / "notes.wav").write_text("this is a text file renamed to .wav\n" * 20)
+    run = tmp_path / "run"
+    result = run_cli("--data", mixed, "--out", run, "--preset", "tiny", "--steps", 2, "--batch-size", 2)
+    assert result.exit_code == 0, result.output
+    assert "2 skipped" in result.stderr and "data_report.json" in result.stderr
+    report = json.loads((run / "data_report.json").read_text())
+    assert report["accepted"] == 3
+    assert {s["path"]: s["kind"] for s in report["skipped"]} == {"cut.wav": "truncated", "notes.wav": "corrupt"}
+    assert torch.load(run / CHECKPOINT_NAME, weights_only=True)["step"] == 2
+
+    # re-using an --out that holds a run, without --resume
+    again = run_cli("--data", mixed, "--out", run, "--preset", "tiny", "--steps", 4, "--batch-size", 2)
+    assert_one_line_error(again, 2, "already holds a run", "--resume")
+    assert torch.load(run / CHECKPOINT_NAME, weights_only=True)["step"] == 2  # untouched
+
+    # --init-from a model folder of another config: the differing fields are named
+    from audiogan_core.checkpoint import save_model
+    from audiogan_core.generator import Generator
+
+    other = preset("tiny").replace(channels=24, noise_dim=32)
+    save_model(tmp_path / "other_model", Generator(other), other)
+    result = run_cli("--data", mixed, "--out", tmp_path / "run3", "--preset", "tiny", "--steps", 2,
+                     "--init-from", tmp_path / "other_model")
+    assert_one_line_error(result, 2, "model config differs", "channels", "noise_dim")
+    assert not (tmp_path / "run3").exists()  # fails before the data scan writes anything
+
+    # --init-from a generator.pt of another shape: ConfigMismatchError naming the tensors
+    torch.save(Generator(other).state_dict(), tmp_path / "generator.pt")
+    result = run_cli("--data", mixed, "--out", tmp_path / "run4", "--preset", "tiny", "--steps", 2,
+                     "--init-from", tmp_path / "generator.pt")
+    assert_one_line_error(result, 3, "does not fit", "with another shape", "lin_code.weight_orig")
+
+
+def test_bad_input_resume_without_a_run(tmp_path, library):
+    result = run_cli("--data", library, "--out", tmp_path / "nothing", "--resume")
+    assert_one_line_error(result, 2, "--resume", "no checkpoint", str(tmp_path / "nothing"))
+
+
+def test_python_m_audiogan_training_usage_error_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "audiogan_training", "--data", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "Missing option '--out'" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "audiogan_training", "--data", str(tmp_path), "--out",
+                           str(tmp_path / "run"), "--preset", "tiny", "--device", "cpu"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no audio files found" in proc.stderr
