@@ -8,13 +8,17 @@ What it does
 ------------
 1. Builds a small real library from a Debian package (`openttd-opensfx`: 70 clips, 147 s, or
    `tuxpaint-stamps-default`) with `build_debian_foley` into a temp folder.
-2. Trains preset `foley` (the universal HiFi-GAN mel front end: 22.05 kHz, 80 mels, hop 256;
-   256 frames = 2.97 s; MiniLM text features), batch 8, the paper's recipe, for as many steps as
-   fit in `--minutes` of training wall time (evaluation time excluded from the budget).
+2. Trains, batch 8, with the paper's recipe (Adam 1e-4 / 4e-4, two D steps per G step, EMA
+   0.999), for as many steps as fit in `--minutes` of training wall time (evaluation excluded),
+   the model `hifigan80-64`: the `foley` preset's front end (universal HiFi-GAN mels: 22.05 kHz,
+   80 mels, hop 256; MiniLM text features) with 64 frames (0.74 s) and G 32 / D 8 channels -
+   `foley` itself (256 frames, G 64 / D 16) is about 4x slower per step (`--model foley`).
 3. Measures the mel Fréchet distance (`trainer.mel_frechet_distance`, Gaussians fitted to
    per-frame 80-d log-mel vectors) between generated and real clips: every library clip (>= 32)
    with its own caption and fixed noise, against the first 256 frames of the clip, at step 0 and
    every `--eval-every` steps, for the raw generator (eval mode) and the EMA generator.
+   As `Trainer.fit` does for a fresh run (TrainConfig.init_output_level), the generator's output
+   bias starts at the library's mean log-mel; `--no-output-level` is the baseline without it.
    References: FD(real, real) between two disjoint halves of the library (the floor this sample
    size allows), and FD of a constant frame equal to the real mean (= trace of the real
    covariance: a generator below it produces more than the average frame).
@@ -32,6 +36,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+
+# Spinning OpenMP threads thrash on a shared machine (another process running steals a core
+# and the other thread spins at every barrier): some steps then take 10x longer.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import resource
 import subprocess
 import sys
@@ -132,7 +140,8 @@ def learning_model(name: str):
 
 
 def learning_run(library: Path, work: Path, minutes: float, eval_every: int, batch: int, seed: int,
-                 model: str = "hifigan80-64", lr_g: float | None = None, lr_d: float | None = None) -> dict:
+                 model: str = "hifigan80-64", lr_g: float | None = None, lr_d: float | None = None,
+                 output_level: bool = True) -> dict:
     import torch
 
     from audiogan_training.config import TrainConfig
@@ -150,6 +159,8 @@ def learning_run(library: Path, work: Path, minutes: float, eval_every: int, bat
     setup_s = time.perf_counter() - t0
     ev = Evaluator(trainer)
     refs = ev.references()
+    if output_level:  # what fit() does at step 0 with config.init_output_level (the default)
+        refs["init_output_level"] = trainer.init_output_level()
     curve = [{"step": 0, "raw": ev.fd(trainer.G), "ema": ev.fd(trainer.G_ema), "train_s": 0.0}]
     print(f"{model}: {len(trainer.items)} clips, setup {setup_s:.1f} s; step 0: FD raw {curve[0]['raw']['mel_fd']:.1f} "
           f"ema {curve[0]['ema']['mel_fd']:.1f}; references {json.dumps({k: round(v, 2) for k, v in refs.items()})}",
@@ -172,10 +183,10 @@ def learning_run(library: Path, work: Path, minutes: float, eval_every: int, bat
     first, last = curve[0], curve[-1]
     steady = sorted(step_times[1:]) or step_times
     return {"preset": model, "model": trainer.config.model.to_dict(), "lr_g": config.lr_g, "lr_d": config.lr_d,
-            "ema_decay": config.ema_decay, "frames": trainer.config.model.frames,
+            "ema_decay": config.ema_decay, "frames": trainer.config.model.frames, "init_output_level": output_level,
             "clips": len(trainer.items), "batch_size": batch, "steps": trainer.step, "setup_s": setup_s,
             "train_wall_s": train_s, "s_per_step_mean": train_s / trainer.step,
-            "s_per_step_median": steady[len(steady) // 2],
+            "s_per_step_median": steady[len(steady) // 2], "step_times_s": step_times,
             "g_params": sum(p.numel() for p in trainer.G.parameters()),
             "d_params": sum(p.numel() for p in trainer.D.parameters()),
             "references": refs, "curve": curve,
@@ -236,7 +247,8 @@ def step_time_subprocess(name: str, library: Path, work: Path, batch: int, timed
     t0 = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, "-c", code], preexec_fn=set_limit, capture_output=True, text=True,
-                              timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+                              timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": str(threads),
+                                                               "OMP_WAIT_POLICY": "PASSIVE"})
     except subprocess.TimeoutExpired as exc:
         return {"preset": name, "error": f"timed out after {timeout:.0f} s",
                 "output": ((exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else exc.stdout or "")[-1500:]}
@@ -253,15 +265,18 @@ def step_time_subprocess(name: str, library: Path, work: Path, batch: int, timed
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=11.0, help="training wall-time budget (evaluation excluded)")
-    parser.add_argument("--model", default="hifigan80-64", choices=["hifigan80-64", "foley"])
+    parser.add_argument("--model", default="hifigan80-64", choices=["hifigan80-64", "foley"],
+                        help="hifigan80-64: 80 mels x 64 frames, G 32 / D 8 channels (default); foley: the bundled shape")
     parser.add_argument("--lr-g", type=float, default=None, help="default: the recipe's 1e-4")
     parser.add_argument("--lr-d", type=float, default=None, help="default: the recipe's 4e-4")
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
     parser.add_argument("--timed-steps", type=int, default=2)
     parser.add_argument("--paper-memory-gb", type=float, default=10.0)
+    parser.add_argument("--no-output-level", action="store_true",
+                        help="baseline: keep G's output bias at 0 (TrainConfig.init_output_level=False)")
     parser.add_argument("--step-times-only", action="store_true")
     parser.add_argument("--skip-step-times", action="store_true")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a temp folder, kept)")
@@ -278,7 +293,8 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     if not args.step_times_only:
         results["learning"] = learning_run(library, work, args.minutes, args.eval_every, args.batch_size, args.seed,
-                                           args.model, args.lr_g, args.lr_d)
+                                           args.model, args.lr_g, args.lr_d,
+                                           not args.no_output_level)
         results["learning"]["total_wall_s"] = time.perf_counter() - t0
     if not args.skip_step_times:
         results["step_times"] = [

@@ -37,8 +37,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "benchmarks"
 
-from benchmarks.timing import (current_rss_mb, machine_info, measure, params, peak_rss_mb,  # noqa: E402
-                               summarise, sync)
+from benchmarks.timing import current_rss_mb, machine_info, measure, params, peak_rss_mb, sync  # noqa: E402
 
 RESULT_TAG = "BENCH_RESULT "
 CLIP_SECONDS = 10.0

@@ -23,6 +23,11 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     d_steps_per_g: int = 2
     ema_decay: float = 0.999
+    # Fresh runs only (not --resume / --init-from): before the first step, set the generator's
+    # output bias to the mean log-mel of the training crops. The output layer is a spectrally
+    # normalised 1x1 conv that starts near 0 while log-mels sit around -5..-7, and Adam moves the
+    # bias by ~lr per step: without this, thousands of steps go into finding the level.
+    init_output_level: bool = True
     seed: int = 0
     checkpoint_every: int = 250
     preview_every: int = 500

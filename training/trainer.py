@@ -175,6 +175,7 @@ class Trainer:
         self.preview_vocoder_name = preview_vocoder
         self.cache_dir = Path(cache_dir) if cache_dir else self.run_dir / "cache"
         self.resumed = resume
+        self.init_from = init_from
         self._check_run_dir(resume)
         self.step = 0
         self._saved_step = None  # step of the checkpoint on disk written by this object
@@ -426,6 +427,20 @@ class Trainer:
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
             b_ema.copy_(b)
 
+    @torch.no_grad()
+    def init_output_level(self) -> float | None:
+        """Set G's (and the EMA's) output bias to the mean log-mel of the training crops (each
+        file's first clip, padded as in training). Called by fit() before step 1 of a fresh run
+        when config.init_output_level; returns the level, or None when it does not apply."""
+        layer = getattr(self.G, "colorize", None)
+        if self.step != 0 or self.resumed or self.init_from or layer is None or layer.bias is None:
+            return None
+        ds = self.dataset
+        level = float(np.mean([ds.crop(ds.full_mel(i), 0).mean(dtype=np.float64) for i in range(len(ds))]))
+        for g in (self.G, self.G_ema):
+            g.colorize.bias.fill_(level)
+        return level
+
     # Watching -------------------------------------------------------------------------
     def _log(self, record: dict) -> None:
         if self.dist.is_main:
@@ -501,6 +516,11 @@ class Trainer:
             atomic_write_text(self.run_dir / "train_config.json", cfg.to_json() + "\n")
         if self.resumed and self.step == self._saved_step:
             self._log({"step": self.step, "time": time.time(), "event": "resumed"})
+        if cfg.init_output_level and self.step == 0 and not getattr(self, "_level_set", False):
+            level = self.init_output_level()  # same files, same order on every rank: same value
+            self._level_set = True
+            if level is not None:
+                self._log({"step": 0, "time": time.time(), "event": "init_output_level", "level": level})
         bar = None
         if self.progress:
             from tqdm import tqdm
