@@ -49,6 +49,10 @@ def main() -> int:
         return 1
     manifest = json.loads((args.data / "manifest.json").read_text())
     summary = training_summary(args.run)
+    from audiogan_core.checkpoint import read_safetensors_metadata
+
+    # The exported weights are the last checkpoint's, which can be older than the log's end.
+    summary["steps"] = int(read_safetensors_metadata(src / "generator.safetensors").get("step", summary["steps"]))
     train_cfg = json.loads((args.run / "train_config.json").read_text())
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
     (tmp / "MODEL_CARD.md").write_text(model_card(manifest, summary, train_cfg, evaluation, args, size))

