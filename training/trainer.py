@@ -421,7 +421,9 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = self.config.ema_decay if self.step > 0 else 0.0
+        # Warm-up (as in common EMA practice): early on the average follows the weights closely,
+        # so short runs and early checkpoints do not export something close to the init.
+        decay = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
             p_ema.lerp_(p.detach(), 1.0 - decay)
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
