@@ -116,7 +116,7 @@ def test_few_dozen_steps_on_real_clips(library, tmp_path):
     config_file.write_text(tiny_config(steps=steps, checkpoint_every=12, preview_every=steps).to_json())
     run = tmp_path / "run"
     result = CliRunner().invoke(main, ["train", "--data", str(library), "--out", str(run), "--config",
-                                       str(config_file), "--device", "cpu", "--no-progress"])
+                                       str(config_file), "--device", "cpu", "--no-progress", "--threads", "1"])
     assert result.exit_code == 0, result.output
     assert f"step {steps}" in result.output
 
