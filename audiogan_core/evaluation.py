@@ -368,10 +368,12 @@ def untrained_model(model=None, preset_name: str | None = None, device: str = "c
 
 def evaluate(generated: AudioCollection, reference: AudioCollection, *, embedders: Sequence = ("aisfx",),
              floor: bool = True, ceiling: bool = True, ceiling_model=None, model=None, ceiling_preset: str | None = None,
-             seed: int = 0, device: str = "cpu", progress: Callable[[str], None] | None = None) -> dict:
+             seed: int = 0, device: str = "cpu", progress: Callable[[str], None] | None = None,
+             ceiling_collection: AudioCollection | None = None) -> dict:
     """The metric report (a JSON-ready dict). `embedders`: names, "NAME:key=value" specs,
     (name, options) pairs or Embedder instances. Ceiling: `ceiling_model` if given, else an
-    untrained copy of `model`, else the `ceiling_preset` (default `small`) preset."""
+    untrained copy of `model`, else the `ceiling_preset` (default `small`) preset; or clips such a
+    model already made (`ceiling_collection`, so a caller that needs them too makes them once)."""
     from audiogan_plugins.manager import get_embedder
 
     say = progress or (lambda msg: None)
@@ -387,7 +389,10 @@ def evaluate(generated: AudioCollection, reference: AudioCollection, *, embedder
     if not pairs:
         notes.append("KL: no generated clip shares a file stem or caption with a reference clip (n/a)")
     ceiling_coll = None
-    if ceiling:
+    if ceiling and ceiling_collection is not None:
+        ceiling_coll = ceiling_collection
+        report["ceiling_model"] = {"source": ceiling_collection.source, "clips": len(ceiling_collection)}
+    elif ceiling:
         gen_caps = [(item.key, item.caption) for item in generated.items if item.caption]
         if not gen_caps and pairs:
             gen_caps = [(generated.items[i].key, reference.items[j].caption) for i, j in pairs

@@ -64,6 +64,28 @@ def main() -> int:
     return 0
 
 
+def evaluation_section(ev: dict) -> str:
+    """The model card's evaluation section from scripts/evaluate_bundled.py's report.json."""
+    fd, cl, dv, cp = ev["fd_aisfx"], ev["category_classifier"], ev["diversity"], ev["no_copying"]
+    ok = {True: "met", False: "**not met**"}
+    per_cat = sorted(cl["per_category"].items(), key=lambda kv: -kv[1]["generated_accuracy"])
+    cats = ", ".join(f"{c.replace('_', ' ')} {v['generated_accuracy']:.0%} ({v['clips']})" for c, v in per_cat)
+    return f"""Measured by `scripts/evaluate_bundled.py` (aisfx embeddings; `audiogan eval`'s metric code) on the
+{ev['heldout_clips']} held-out clips and their captions, one generated clip per caption (seed {ev['seed']}); weights
+at step {ev.get('step')}. Real clips are prepared like training targets ({ev['real_clip_preparation']}).
+
+| check | generated | reference points | target |
+|---|---|---|---|
+| category classifier ({cl['categories']} categories) labels the clip with its caption's category | {cl['generated_accuracy']:.1%} | chance {cl['chance_uniform']:.1%} (uniform) / {cl['chance_majority']:.1%} (majority); held-out real clips {cl['real_heldout_accuracy']:.1%}; untrained generator {cl['untrained_accuracy']:.1%} | >= 60%: {ok[cl['target_met']]} |
+| Fréchet distance, aisfx, {fd['sets']} vs {fd['sets']} clips | {fd['generated']:.1f} | floor (real vs real) {fd['floor_real_vs_real']:.1f}; ceiling (untrained) {fd['ceiling_untrained']:.1f} | <= 2x floor: {fd['generated_over_floor']:.2f}x, {ok[fd['target_met']]} |
+| diversity: mean pairwise cosine distance of `--variations {dv['variations']}` (8 captions) | {dv['mean_pairwise_cosine_distance']:.3f} | real clips of the same category {dv['real_same_category_mean']:.3f} | all variations distinct: {ok[dv['all_distinct']]} |
+| no copying: nearest training clip's cosine similarity (mean / max) | {cp['generated_nn_similarity_mean']:.3f} / {cp['generated_nn_similarity_max']:.3f} | a held-out real clip's nearest training clip of its category: median {cp['real_same_category_nn_similarity_median']:.3f} | mean below the real median: {ok[cp['target_met']]} ({cp['generated_above_real_median']}/{cp['generated_clips']} clips above it) |
+
+Classifier: {cl['method']}; fit on {cl['train_clips']} training clips, scored on {cl['test_clips']} held-out ones.
+Generated accuracy per category (held-out clips): {cats}.
+"""
+
+
 def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
     pk = manifest.get("packages", {})
     rows = "\n".join(f"| {name} | {info.get('clips', '?')} | {info.get('duration_s', 0) / 60:.1f} | "
@@ -75,7 +97,7 @@ def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
     fd0, fd1 = summary["mel_fd_first"], summary["mel_fd_last"]
     fd_line = (f"mel Fréchet distance (4 preview captions, fixed noise): {fd0['mel_fd']:.1f} at step {fd0['step']} "
                f"-> {fd1['mel_fd']:.1f} at step {fd1['step']}" if fd0 and fd1 else "n/a")
-    ev = "Not evaluated yet." if evaluation is None else "```\n" + json.dumps(evaluation, indent=1)[:6000] + "\n```"
+    ev = "Not evaluated yet." if evaluation is None else evaluation_section(evaluation)
     m = train_cfg["model"]
     return f"""# audiogan bundled model: `{args.name}`
 

@@ -1,0 +1,280 @@
+"""Held-out evaluation of a bundled model (issue: "a bundled default model that makes
+recognisable sounds"), with the `aisfx` embedder and `audiogan eval`'s own metric code.
+
+    python scripts/evaluate_bundled.py --data /work/data/debian-foley --out /work/eval/bundled \
+        [--model default] [--images docs/images/bundled]
+
+Only held-out clips and captions (the library's holdout.json) are generated from or compared
+with; the training clips are used only to fit the category classifier and as the corpus for
+the near-copy check. Real clips are prepared exactly like training targets: the first
+`model.max_seconds` seconds, mono, loudness-normalised, zero-padded to the model's clip
+length, so real and generated clips have the same length and level conventions.
+
+Writes OUT/report.json (the model card takes it: scripts/export_bundled.py --eval) and
+OUT/reference/ (the prepared held-out clips + captions.jsonl), so the FD part can be rerun
+with the CLI:  audiogan eval -m default --captions OUT/reference/captions.jsonl -r OUT/reference
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+MIN_TRAIN_PER_CATEGORY = 10
+EXCLUDED_CATEGORIES = {None, "", "uncategorised"}  # not a kind of sound a caption names
+
+
+def say(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def prepare_real(path: Path, model) -> np.ndarray:
+    from audiogan_training.data import load_audio, normalise_loudness
+
+    rate = model.config.mel.sample_rate
+    audio = load_audio(path, rate, max_seconds=model.max_seconds)
+    audio = normalise_loudness(audio, rate)
+    n = int(round(model.max_seconds * rate))
+    return np.pad(audio[:n], (0, max(0, n - audio[:n].size))).astype(np.float32)
+
+
+def embed(embedder, name: str, clips: list[np.ndarray], rate: int, cache: Path | None = None):
+    """[n, 512] embeddings and [n, classes] probabilities, cached by content hash."""
+    from audiogan_core.evaluation import AudioCollection, AudioItem, embed_collection
+
+    key = hashlib.blake2b(b"".join(c.tobytes() for c in clips), digest_size=12).hexdigest()
+    if cache is not None:
+        f = cache / f"{name}-{key}.npz"
+        if f.exists():
+            d = np.load(f)
+            return d["emb"], d["prob"]
+    coll = AudioCollection(name, name, [AudioItem(str(i), c, rate, None) for i, c in enumerate(clips)])
+    res = embed_collection(embedder, coll, progress=say if len(clips) > 64 else None)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f"{name}-{key}.tmp.npz"
+        np.savez(tmp, emb=res.embeddings, prob=res.probabilities)
+        tmp.replace(cache / f"{name}-{key}.npz")
+    return res.embeddings, res.probabilities
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, required=True, help="the foley library (captions.jsonl, holdout.json)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--images", type=Path, default=None, help="write 8 generated-vs-real spectrogram PNGs here")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=None, help="embedding cache of the real clips (default OUT/cache)")
+    ap.add_argument("--variations", type=int, default=4)
+    ap.add_argument("--limit", type=int, default=0, help="debug: use every k-th clip only (k = --limit)")
+    args = ap.parse_args()
+
+    import torch
+
+    from audiogan_core import AudioGAN
+    from audiogan_core.checkpoint import read_safetensors_metadata
+    from audiogan_core.evaluation import (AudioCollection, AudioItem, classify_accuracy, evaluate,
+                                          format_report, nearest_neighbour_similarity, pairwise_diversity,
+                                          untrained_model)
+    from audiogan_core.io import write_wav
+    from audiogan_core.metrics import cosine_matrix, frechet_distance
+    from audiogan_plugins.manager import get_embedder
+
+    t0 = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    cache = args.cache or args.out / "cache"
+    rows = [json.loads(line) for line in (args.data / "captions.jsonl").read_text().splitlines() if line.strip()]
+    holdout = set(json.loads((args.data / "holdout.json").read_text())["files"])
+    model = AudioGAN.load(args.model)
+    rate = model.config.mel.sample_rate
+    say(f"model {args.model} ({model.config.name}, {model.max_seconds:.2f} s clips); {len(rows)} library clips, "
+        f"{len(holdout)} held out")
+
+    train_rows = [r for r in rows if r["file"] not in holdout]
+    test_rows = sorted((r for r in rows if r["file"] in holdout), key=lambda r: r["file"])
+    if args.limit > 1:
+        train_rows, test_rows = train_rows[::args.limit], test_rows[::max(1, args.limit // 4)]
+    train_counts = Counter(r["category"] for r in train_rows)
+    categories = sorted(c for c, n in train_counts.items() if n >= MIN_TRAIN_PER_CATEGORY and c not in
+                        EXCLUDED_CATEGORIES and any(r["category"] == c for r in test_rows))
+
+    # Real clips, prepared like training targets ----------------------------------------------
+    def load_rows(rs):
+        out, keep = [], []
+        for r in rs:
+            try:
+                clip = prepare_real(args.data / r["file"], model)
+            except Exception as exc:  # an unreadable clip is reported and left out, not fatal
+                say(f"skipping {r['file']}: {exc}")
+                continue
+            if float(np.abs(clip).max()) > 0:
+                out.append(clip)
+                keep.append(r)
+        return out, keep
+
+    say("preparing real clips")
+    test_clips, test_rows = load_rows(test_rows)
+    train_clips, train_rows = load_rows(train_rows)
+    ref_dir = args.out / "reference"
+    ref_dir.mkdir(exist_ok=True)
+    with open(ref_dir / "captions.jsonl.tmp", "w", encoding="utf-8") as fh:
+        for i, (r, clip) in enumerate(zip(test_rows, test_clips)):
+            name = f"{i:04d}.wav"
+            write_wav(ref_dir / name, clip, rate, overwrite=True)
+            fh.write(json.dumps({"file": name, "caption": r["caption"], "category": r["category"],
+                                 "source": r["file"]}) + "\n")
+    (ref_dir / "captions.jsonl.tmp").replace(ref_dir / "captions.jsonl")
+
+    # Generated clips for the held-out captions (one per held-out clip, seed fixed) ----------
+    say(f"generating {len(test_rows)} clips for the held-out captions")
+    gen = AudioCollection("generated", args.model)
+    reference = AudioCollection("reference", str(ref_dir))
+    for i, r in enumerate(test_rows):
+        reference.items.append(AudioItem(f"{i:04d}", test_clips[i], rate, r["caption"]))
+    captions = [r["caption"] for r in test_rows]
+    for start in range(0, len(captions), 16):
+        clips = model.generate(captions[start:start + 16], seed=args.seed)
+        for j, clip in enumerate(clips):
+            gen.items.append(AudioItem(f"{start + j:04d}", clip.audio, clip.sample_rate, clip.text))
+
+    # audiogan eval's report: FD / IS / KL with floor (real half vs half) and ceiling (untrained)
+    say("audiogan eval metrics (aisfx), floor and ceiling")
+    untrained = untrained_model(model)
+    ceiling = AudioCollection("ceiling", f"untrained {model.config.name}")
+    for start in range(0, len(captions), 16):
+        for j, clip in enumerate(untrained.generate(captions[start:start + 16], seed=args.seed)):
+            ceiling.items.append(AudioItem(f"{start + j:04d}", clip.audio, clip.sample_rate, clip.text))
+    report = evaluate(gen, reference, embedders=["aisfx"], model=model, seed=args.seed, ceiling_collection=ceiling)
+    print(format_report(report))
+
+    emb = get_embedder("aisfx").load("cpu")
+    g_emb, _ = embed(emb, "generated", [c.audio for c in gen.items], rate)
+    t_emb, _ = embed(emb, "heldout_real", test_clips, rate, cache)
+    tr_emb, _ = embed(emb, "train_real", train_clips, rate, cache)
+
+    # FD at equal set sizes: held-out real vs as many training real clips (the real-vs-real floor
+    # at the generated set's size), generated vs held-out real, untrained vs held-out real.
+    rng = np.random.default_rng(0)
+    n = len(test_clips)
+    floor_idx = rng.choice(len(train_clips), size=n, replace=False)
+    u_clips = [item.audio for item in ceiling.items]
+    u_emb, _ = embed(emb, "untrained", u_clips, rate)
+    fd = {"sets": n, "floor_real_vs_real": frechet_distance(tr_emb[floor_idx], t_emb, warn=False),
+          "generated": frechet_distance(g_emb, t_emb, warn=False),
+          "ceiling_untrained": frechet_distance(u_emb, t_emb, warn=False),
+          "note": f"{n} clips per set (< 513 = dim + 1): singular covariances bias every FD upwards, so the three "
+                  f"are comparable with each other (same set sizes) but not with FDs from larger sets"}
+    fd["generated_over_floor"] = fd["generated"] / fd["floor_real_vs_real"]
+    fd["target_met"] = bool(fd["generated"] <= 2 * fd["floor_real_vs_real"])
+
+    # Text controls the sound: category classifier fit on training real clips ----------------
+    cat_train = [i for i, r in enumerate(train_rows) if r["category"] in categories]
+    cat_test = [i for i, r in enumerate(test_rows) if r["category"] in categories]
+    ytr = [train_rows[i]["category"] for i in cat_train]
+    yte = [test_rows[i]["category"] for i in cat_test]
+    acc_real = classify_accuracy(tr_emb[cat_train], ytr, t_emb[cat_test], yte)
+    acc_gen = classify_accuracy(tr_emb[cat_train], ytr, g_emb[cat_test], yte)
+    acc_untrained = classify_accuracy(tr_emb[cat_train], ytr, u_emb[cat_test], yte)
+    majority = Counter(yte).most_common(1)[0][1] / len(yte)
+    # per-category generated accuracy, to say which kinds of sound it knows
+    per_cat = {}
+    for c in categories:
+        idx = [k for k, i in enumerate(cat_test) if test_rows[i]["category"] == c]
+        if idx:
+            per_cat[c] = {"clips": len(idx), "generated_accuracy": classify_accuracy(tr_emb[cat_train], ytr,
+                                                                        g_emb[cat_test][idx], [c] * len(idx))}
+    classifier = {"categories": len(categories), "category_names": categories, "train_clips": len(cat_train),
+                  "test_clips": len(cat_test), "chance_uniform": 1 / len(categories), "chance_majority": majority,
+                  "real_heldout_accuracy": acc_real, "generated_accuracy": acc_gen,
+                  "untrained_accuracy": acc_untrained, "target_met": bool(acc_gen >= 0.6),
+                  "per_category": per_cat, "method": "multinomial logistic regression on standardised aisfx "
+                  "embeddings of training real clips (L2 1e-3, L-BFGS)"}
+
+    # Diversity (--variations 4) and no copying ----------------------------------------------
+    prompts = []
+    for c in sorted(categories, key=lambda c: -train_counts[c]):
+        r = next((i for i, r in enumerate(test_rows) if r["category"] == c), None)
+        if r is not None:
+            prompts.append((c, r))
+        if len(prompts) == 8:
+            break
+    per_prompt = []
+    for c, i in prompts:
+        clips = model.generate([test_rows[i]["caption"]], seed=args.seed, variations=args.variations)
+        e, _ = embed(emb, f"variations-{c}", [cl.audio for cl in clips], rate)
+        same_cat = tr_emb[[k for k, r in enumerate(train_rows) if r["category"] == c]]
+        per_prompt.append({"category": c, "caption": test_rows[i]["caption"], "pairwise_cosine_distance":
+                           pairwise_diversity(e), "real_same_category_pairwise": pairwise_diversity(same_cat),
+                           "_clips": clips})
+    diversity = {"variations": args.variations, "mean_pairwise_cosine_distance":
+                 float(np.mean([p["pairwise_cosine_distance"] for p in per_prompt])),
+                 "real_same_category_mean": float(np.mean([p["real_same_category_pairwise"] for p in per_prompt])),
+                 "per_prompt": [{k: v for k, v in p.items() if k != "_clips"} for p in per_prompt],
+                 "all_distinct": bool(all(p["pairwise_cosine_distance"] > 1e-4 for p in per_prompt))}
+
+    nn_gen = nearest_neighbour_similarity(g_emb, tr_emb)
+    # two different real recordings of the same category: each held-out real clip's most similar
+    # training clip of its own category
+    real_same = []
+    for i, r in enumerate(test_rows):
+        idx = [k for k, t in enumerate(train_rows) if t["category"] == r["category"]]
+        if idx:
+            real_same.append(float(cosine_matrix(t_emb[i:i + 1], tr_emb[idx]).max()))
+    real_same = np.array(real_same)
+    copying = {"generated_nn_similarity_mean": nn_gen["mean"], "generated_nn_similarity_max": nn_gen["max"],
+               "real_same_category_nn_similarity_mean": float(real_same.mean()),
+               "real_same_category_nn_similarity_median": float(np.median(real_same)),
+               "real_same_category_nn_similarity_min": float(real_same.min()),
+               "generated_above_real_median": int((np.array(nn_gen["similarity"]) > np.median(real_same)).sum()),
+               "generated_clips": len(nn_gen["similarity"]),
+               "target_met": bool(nn_gen["mean"] < float(np.median(real_same)))}
+    closest = int(np.argmax(nn_gen["similarity"]))
+    copying["closest_pair"] = {"caption": captions[closest], "train_file": train_rows[nn_gen["index"][closest]]["file"],
+                               "similarity": nn_gen["similarity"][closest]}
+
+    # Spectrogram images: generated next to a held-out real clip of the same category --------
+    images = []
+    if args.images:
+        from audiogan_training.data import compute_log_mel
+        from audiogan_training.previews import save_spectrogram_pair
+
+        args.images.mkdir(parents=True, exist_ok=True)
+        for p, (c, i) in zip(per_prompt, prompts):
+            fake = compute_log_mel(p["_clips"][0].audio, model.config.mel)
+            real = compute_log_mel(test_clips[i], model.config.mel)
+            path = args.images / f"{c}.png"
+            save_spectrogram_pair(path, fake, real, f"\"{test_rows[i]['caption']}\"  (category: {c})",
+                                  model.config.mel)
+            write_wav(args.out / f"example_{c}.wav", p["_clips"][0].audio, rate, overwrite=True)
+            images.append({"category": c, "caption": test_rows[i]["caption"], "image": str(path),
+                           "real_file": test_rows[i]["file"]})
+
+    weights = Path(model.source) / "generator.safetensors"
+    step = read_safetensors_metadata(weights).get("step") if weights.exists() else None
+    out = {"model": args.model, "source": str(model.source), "step": step,
+           "heldout_clips": len(test_rows), "train_clips": len(train_rows), "seed": args.seed,
+           "real_clip_preparation": f"first {model.max_seconds:.2f} s, mono, loudness-normalised like training, "
+                                    f"zero-padded", "fd_aisfx": fd, "category_classifier": classifier,
+           "diversity": diversity, "no_copying": copying, "images": images,
+           "audiogan_eval": report, "seconds": time.time() - t0, "torch_threads": torch.get_num_threads()}
+    tmp = args.out / "report.json.tmp"
+    tmp.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    tmp.replace(args.out / "report.json")
+    print(json.dumps({k: out[k] for k in ("fd_aisfx",)}, indent=1, default=float))
+    print(json.dumps({k: v for k, v in classifier.items() if k not in ("per_category", "category_names")},
+                     indent=1, default=float))
+    print(json.dumps({k: v for k, v in diversity.items() if k != "per_prompt"}, indent=1))
+    print(json.dumps(copying, indent=1))
+    say(f"done in {time.time() - t0:.0f} s -> {args.out / 'report.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
