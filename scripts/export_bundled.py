@@ -68,6 +68,7 @@ def evaluation_section(ev: dict) -> str:
     """The model card's evaluation section from scripts/evaluate_bundled.py's report.json."""
     fd, cl, dv, cp = ev["fd_aisfx"], ev["category_classifier"], ev["diversity"], ev["no_copying"]
     ok = {True: "met", False: "**not met**"}
+    least = min(dv["per_prompt"], key=lambda p: p["pairwise_cosine_distance"])
     per_cat = sorted(cl["per_category"].items(), key=lambda kv: -kv[1]["generated_accuracy"])
     cats = ", ".join(f"{c.replace('_', ' ')} {v['generated_accuracy']:.0%} ({v['clips']})" for c, v in per_cat)
     return f"""Measured by `scripts/evaluate_bundled.py` (aisfx embeddings; `audiogan eval`'s metric code) on the
@@ -78,7 +79,7 @@ at step {ev.get('step')}. Real clips are prepared like training targets ({ev['re
 |---|---|---|---|
 | category classifier ({cl['categories']} categories) labels the clip with its caption's category | {cl['generated_accuracy']:.1%} | chance {cl['chance_uniform']:.1%} (uniform) / {cl['chance_majority']:.1%} (majority); held-out real clips {cl['real_heldout_accuracy']:.1%}; untrained generator {cl['untrained_accuracy']:.1%} | >= 60%: {ok[cl['target_met']]} |
 | Fréchet distance, aisfx, {fd['sets']} vs {fd['sets']} clips | {fd['generated']:.1f} | floor (real vs real) {fd['floor_real_vs_real']:.1f}; ceiling (untrained) {fd['ceiling_untrained']:.1f} | <= 2x floor: {fd['generated_over_floor']:.2f}x, {ok[fd['target_met']]} |
-| diversity: mean pairwise cosine distance of `--variations {dv['variations']}` (8 captions) | {dv['mean_pairwise_cosine_distance']:.3f} | real clips of the same category {dv['real_same_category_mean']:.3f} | all variations distinct: {ok[dv['all_distinct']]} |
+| diversity: mean pairwise cosine distance of `--variations {dv['variations']}` (8 captions) | {dv['mean_pairwise_cosine_distance']:.3f} (lowest: {least['pairwise_cosine_distance']:.1e}, "{least['caption']}") | real clips of the same category {dv['real_same_category_mean']:.3f} | every caption's variations differ (> 1e-4): {ok[dv['all_distinct']]} |
 | no copying: nearest training clip's cosine similarity (mean / max) | {cp['generated_nn_similarity_mean']:.3f} / {cp['generated_nn_similarity_max']:.3f} | a held-out real clip's nearest training clip of its category: median {cp['real_same_category_nn_similarity_median']:.3f} | mean below the real median: {ok[cp['target_met']]} ({cp['generated_above_real_median']}/{cp['generated_clips']} clips above it) |
 
 Classifier: {cl['method']}; fit on {cl['train_clips']} training clips, scored on {cl['test_clips']} held-out ones.
@@ -89,10 +90,17 @@ Generated accuracy per category (held-out clips): {cats}.
 def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
     pk = manifest.get("packages", {})
     rows = "\n".join(f"| {name} | {info.get('clips', '?')} | {info.get('duration_s', 0) / 60:.1f} | "
-                     f"{info.get('licence', info.get('licences', '?'))} |" for name, info in pk.items())
+                     f"{', '.join(info.get('licences') or [info.get('licence', '?')])} |" for name, info in pk.items())
     cats = manifest.get("categories", {})
     known = ", ".join(f"{k.replace('_', ' ')} ({v})" for k, v in sorted(cats.items(), key=lambda kv: -kv[1])
-                      if k and v >= 10)
+                      if k and k != "uncategorised" and v >= 10)
+    recognised = "Which of them it makes recognisably: see the per-category accuracy under Evaluation."
+    if evaluation is not None:
+        good = [c.replace("_", " ") for c, v in evaluation["category_classifier"]["per_category"].items()
+                if v["clips"] >= 3 and v["generated_accuracy"] >= 0.3]
+        recognised = ("Recognised by the held-out classifier in at least 30% of generated clips (categories with 3+ "
+                      f"held-out clips): **{', '.join(good) or 'none'}**. The other kinds come out as a generic "
+                      "transient or a noise bed.")
     hours = summary["train_seconds_estimate"] / 3600
     fd0, fd1 = summary["mel_fd_first"], summary["mel_fd_last"]
     fd_line = (f"mel Fréchet distance (4 preview captions, fixed noise): {fd0['mel_fd']:.1f} at step {fd0['step']} "
@@ -123,20 +131,27 @@ The model `AudioGAN.load("default")` and every command use unless told otherwise
 {rows}
 
 Held out, never trained on: the clips listed in the library's `holdout.json`
-({len(manifest.get('holdout', {}).get('files', [])) or 'see file'} clips, chosen by a hash of the path, every category represented).
+({manifest.get('holdout', {}).get('clips', '?')} clips, chosen by a hash of the path, every category represented).
 Audio from these packages is under CC-BY-SA-3.0, CC-BY-3.0, CC0, Expat and GPL-2 terms as listed;
 the weights are a derivative work trained on them: attribute the packages above when you publish
 sounds made with this model, and treat the weights as CC-BY-SA-3.0 / GPL-2 compatible.
 
-## Kinds of sound it knows (categories with 10+ training clips)
+## Kinds of sound in its training data (categories with 10+ clips)
 {known}
+
+{recognised}
 
 ## Evaluation (held-out clips and captions only)
 {ev}
 
 ## Known limits
-- Trained on a CPU for a short time: sounds are coarse (energy envelopes, spectral colour, rough
-  texture), not studio quality. Short game-foley sounds only; no speech or music.
+- Trained on a 2-core CPU for a short time (no GPU was available): sounds are coarse (energy
+  envelopes, spectral colour, rough texture), not studio quality. Short game-foley sounds only; no
+  speech or music.
+- Text control is weak (see the classifier row): the caption mostly sets the envelope (short impact,
+  longer burst, or a flat noise bed) rather than a recognisable source.
+- Little variety between seeds of one caption (partial mode collapse), less than between real
+  recordings of one kind.
 - Clips are at most ~3 s; longer requests are refused.
 - Captions outside the categories above give unpredictable results.
 """
