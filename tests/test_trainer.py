@@ -165,6 +165,8 @@ def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache,
 
     b = Trainer(config, library, tmp_path / "B", cache_dir=shared_cache, progress=False)
     original = b.train_step
+    # what fit() must restore: Python's default, or SIG_IGN when pytest runs in the background
+    handler_before = signal.getsignal(signal.SIGINT)
 
     def step_with_ctrl_c():
         if b.step == k - 1:
@@ -175,7 +177,7 @@ def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache,
     with pytest.raises(KeyboardInterrupt):
         b.fit()
     assert b.step == k
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers put back
+    assert signal.getsignal(signal.SIGINT) is handler_before  # handlers put back
     saved = torch.load(tmp_path / "B" / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
     assert saved["step"] == k
 
