@@ -586,23 +586,21 @@ def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nd
     return (train - mu) / sd, (test - mu) / sd
 
 
-def classify_accuracy(train_emb, train_labels, test_emb, test_labels, *, method: str = "logistic",
-                      l2: float = 1e-3, max_iter: int = 200) -> float:
-    """Accuracy of a classifier fit on (train_emb, train_labels), scored on the test set.
+def classify(train_emb, train_labels, test_emb, *, method: str = "logistic", l2: float = 1e-3,
+             max_iter: int = 200) -> list:
+    """Labels predicted for test_emb [n, dim] by a classifier fit on (train_emb, train_labels).
 
     method="logistic": multinomial logistic regression on standardised features, L2 penalty
     `l2`, full-batch L-BFGS in float64 (deterministic); "centroid": nearest class mean by
-    cosine. Labels may be any hashable values; test labels unseen in training count as errors.
-    Used for the "text controls the sound" check: embed clips generated for known categories,
-    train on some, test on others."""
+    cosine. Labels may be any hashable values."""
     import torch
 
     xtr = np.asarray(train_emb, np.float64)
     xte = np.asarray(test_emb, np.float64)
     if xtr.ndim != 2 or xte.ndim != 2 or xtr.shape[1] != xte.shape[1]:
         raise InputError(f"embeddings must be 2-D with equal dimension, got {xtr.shape} and {xte.shape}")
-    ytr, yte = list(train_labels), list(test_labels)
-    if len(ytr) != len(xtr) or len(yte) != len(xte):
+    ytr = list(train_labels)
+    if len(ytr) != len(xtr):
         raise InputError("need one label per embedding")
     if not len(xte):
         raise InputError("no test embeddings")
@@ -634,8 +632,19 @@ def classify_accuracy(train_emb, train_labels, test_emb, test_labels, *, method:
             pred = (torch.from_numpy(b) @ W + bias).argmax(dim=1).numpy()
     else:
         raise InputError(f"method must be 'logistic' or 'centroid', got {method!r}")
-    truth = np.array([index.get(c, -1) for c in yte])
-    return float((pred == truth).mean())
+    return [classes[k] for k in pred]
+
+
+def classify_accuracy(train_emb, train_labels, test_emb, test_labels, *, method: str = "logistic",
+                      l2: float = 1e-3, max_iter: int = 200) -> float:
+    """Accuracy of `classify` on the test set; test labels unseen in training count as errors.
+    Used for the "text controls the sound" check: a classifier fit on real clips' embeddings
+    labels generated clips, each scored against its caption's category."""
+    yte = list(test_labels)
+    if len(yte) != len(np.asarray(test_emb)):
+        raise InputError("need one label per embedding")
+    pred = classify(train_emb, train_labels, test_emb, method=method, l2=l2, max_iter=max_iter)
+    return float(np.mean([p == t for p, t in zip(pred, yte)]))
 
 
 def pairwise_diversity(embeddings) -> float:
@@ -661,5 +670,5 @@ def nearest_neighbour_similarity(generated, train) -> dict:
 
 __all__ = ["AudioItem", "AudioCollection", "read_captions", "load_folder", "generate_collection", "pair_items",
            "reference_halves", "embed_collection", "evaluate", "format_report", "run_eval", "parse_embedder_spec",
-           "untrained_model", "classify_accuracy", "pairwise_diversity", "nearest_neighbour_similarity",
+           "untrained_model", "classify", "classify_accuracy", "pairwise_diversity", "nearest_neighbour_similarity",
            "MIN_FLOOR_CLIPS", "AUDIO_EXTENSIONS"]

@@ -80,7 +80,7 @@ def main() -> int:
 
     from audiogan_core import AudioGAN
     from audiogan_core.checkpoint import read_safetensors_metadata
-    from audiogan_core.evaluation import (AudioCollection, AudioItem, classify_accuracy, evaluate,
+    from audiogan_core.evaluation import (AudioCollection, AudioItem, classify, evaluate,
                                           format_report, nearest_neighbour_similarity, pairwise_diversity,
                                           untrained_model)
     from audiogan_core.io import write_wav
@@ -179,17 +179,17 @@ def main() -> int:
     cat_test = [i for i, r in enumerate(test_rows) if r["category"] in categories]
     ytr = [train_rows[i]["category"] for i in cat_train]
     yte = [test_rows[i]["category"] for i in cat_test]
-    acc_real = classify_accuracy(tr_emb[cat_train], ytr, t_emb[cat_test], yte)
-    acc_gen = classify_accuracy(tr_emb[cat_train], ytr, g_emb[cat_test], yte)
-    acc_untrained = classify_accuracy(tr_emb[cat_train], ytr, u_emb[cat_test], yte)
+    # one classifier, fit once on the training real clips, labels all three sets
+    fit = tr_emb[cat_train]
+    pred = {name: classify(fit, ytr, e[cat_test]) for name, e in (("real", t_emb), ("generated", g_emb),
+                                                                      ("untrained", u_emb))}
+    hits = {name: np.array([p == t for p, t in zip(labels, yte)]) for name, labels in pred.items()}
+    acc_real, acc_gen, acc_untrained = (float(hits[n].mean()) for n in ("real", "generated", "untrained"))
     majority = Counter(yte).most_common(1)[0][1] / len(yte)
     # per-category generated accuracy, to say which kinds of sound it knows
-    per_cat = {}
-    for c in categories:
-        idx = [k for k, i in enumerate(cat_test) if test_rows[i]["category"] == c]
-        if idx:
-            per_cat[c] = {"clips": len(idx), "generated_accuracy": classify_accuracy(tr_emb[cat_train], ytr,
-                                                                        g_emb[cat_test][idx], [c] * len(idx))}
+    per_cat = {c: {"clips": int(sum(t == c for t in yte)),
+                   "generated_accuracy": float(hits["generated"][[t == c for t in yte]].mean())}
+               for c in categories if c in yte}
     classifier = {"categories": len(categories), "category_names": categories, "train_clips": len(cat_train),
                   "test_clips": len(cat_test), "chance_uniform": 1 / len(categories), "chance_majority": majority,
                   "real_heldout_accuracy": acc_real, "generated_accuracy": acc_gen,
