@@ -81,8 +81,8 @@ def main() -> int:
     from audiogan_core import AudioGAN
     from audiogan_core.checkpoint import read_safetensors_metadata
     from audiogan_core.evaluation import (AudioCollection, AudioItem, classify, evaluate,
-                                          format_report, nearest_neighbour_similarity, pairwise_diversity,
-                                          untrained_model)
+                                          format_report, generate_collection, nearest_neighbour_similarity,
+                                          pairwise_diversity, untrained_model)
     from audiogan_core.io import write_wav
     from audiogan_core.metrics import cosine_matrix, frechet_distance
     from audiogan_plugins.manager import get_embedder
@@ -134,23 +134,16 @@ def main() -> int:
 
     # Generated clips for the held-out captions (one per held-out clip, seed fixed) ----------
     say(f"generating {len(test_rows)} clips for the held-out captions")
-    gen = AudioCollection("generated", args.model)
     reference = AudioCollection("reference", str(ref_dir))
     for i, r in enumerate(test_rows):
         reference.items.append(AudioItem(f"{i:04d}", test_clips[i], rate, r["caption"]))
     captions = [r["caption"] for r in test_rows]
-    for start in range(0, len(captions), 16):
-        clips = model.generate(captions[start:start + 16], seed=args.seed)
-        for j, clip in enumerate(clips):
-            gen.items.append(AudioItem(f"{start + j:04d}", clip.audio, clip.sample_rate, clip.text))
+    keyed = [(f"{i:04d}", c) for i, c in enumerate(captions)]
+    gen = generate_collection(model, keyed, seed=args.seed, batch_size=16)
 
     # audiogan eval's report: FD / IS / KL with floor (real half vs half) and ceiling (untrained)
     say("audiogan eval metrics (aisfx), floor and ceiling")
-    untrained = untrained_model(model)
-    ceiling = AudioCollection("ceiling", f"untrained {model.config.name}")
-    for start in range(0, len(captions), 16):
-        for j, clip in enumerate(untrained.generate(captions[start:start + 16], seed=args.seed)):
-            ceiling.items.append(AudioItem(f"{start + j:04d}", clip.audio, clip.sample_rate, clip.text))
+    ceiling = generate_collection(untrained_model(model), keyed, seed=args.seed, batch_size=16, name="ceiling")
     report = evaluate(gen, reference, embedders=["aisfx"], model=model, seed=args.seed, ceiling_collection=ceiling)
     print(format_report(report))
 
