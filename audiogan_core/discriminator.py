@@ -111,8 +111,23 @@ class Discriminator(nn.Module):
         """Projection head: linear(g) + <g, embed(s)>, [B]."""
         return self.linear(g).squeeze(1) + (g * self.embed(sentence)).sum(dim=1)  # [B]
 
+    def null_text(self, batch: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The text a text-blind trunk sees: a zero sentence and one zero word per item."""
+        cfg = self.config
+        sentence = like.new_zeros(batch, cfg.sentence_dim)  # [B, Ds]
+        words = like.new_zeros(batch, 1, cfg.word_dim)  # [B, 1, Dw]
+        return sentence, words, torch.ones(batch, dtype=torch.long, device=like.device)
+
     def forward(self, mel: torch.Tensor, sentence: torch.Tensor, words: torch.Tensor,
-                lengths: torch.Tensor | None = None) -> DiscriminatorOutput:
-        h = self.features(mel, sentence, words, lengths)  # [B, 8d, F', T']
+                lengths: torch.Tensor | None = None, *, blind: bool = False) -> DiscriminatorOutput:
+        """blind=False (the paper): the trunk's SDT stages attend to the caption. blind=True: the
+        trunk sees `null_text`, so g and l depend on the audio alone and the caption enters only
+        through the projection head. With the caption in the trunk, D can copy the sentence into
+        g, and the contrastive losses (G2S, OCC, F2R) are then met whatever the audio is."""
+        if blind:
+            validate_text_features(self.config, sentence, words, lengths, batch=mel.shape[0])
+            h = self.features(mel, *self.null_text(mel.shape[0], mel))  # [B, 8d, F', T']
+        else:
+            h = self.features(mel, sentence, words, lengths)  # [B, 8d, F', T']
         g = self.global_from_features(h)  # [B, Ds]
         return DiscriminatorOutput(self.logit_from_global(g, sentence), g, self.local_from_features(h))

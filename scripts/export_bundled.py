@@ -107,6 +107,16 @@ def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
                f"-> {fd1['mel_fd']:.1f} at step {fd1['step']}" if fd0 and fd1 else "n/a")
     ev = "Not evaluated yet." if evaluation is None else evaluation_section(evaluation)
     m = train_cfg["model"]
+    phase_line = ""
+    if train_cfg.get("d_text") == "blind":
+        phase_line = (
+            "- Two phases. Steps 0-2452: the paper's discriminator, whose SDT stages attend to the caption. "
+            "A probe at step 2452 showed it had learned to copy the caption into its global feature g "
+            "(with captions shuffled, g matched the given caption 16/16 times and the audio's own 0/16), so "
+            "G2S, OCC and F2R no longer depended on the audio. From step 2452: "
+            "`training/recipes/bundled-foley-blind.json`, the same run with a text-blind discriminator trunk "
+            "(the caption enters only through the projection head) and the matching-aware hinge "
+            f"(real audio with another clip's caption counts as fake, weight {train_cfg.get('mismatch_weight')}).\n")
     return f"""# audiogan bundled model: `{args.name}`
 
 The model `AudioGAN.load("default")` and every command use unless told otherwise.
@@ -121,7 +131,7 @@ The model `AudioGAN.load("default")` and every command use unless told otherwise
 - Trainer: `audiogan train` with `training/recipes/bundled-foley.json` (the paper's recipe: hinge + G2S +
   L2W + F2R + OCC, Adam(0.5, 0.999), lr G {train_cfg['lr_g']} / D {train_cfg['lr_d']}, {train_cfg['d_steps_per_g']} D steps
   per G step, batch {train_cfg['batch_size']}, EMA {train_cfg['ema_decay']}). Recipe: `scripts/train_bundled.sh`.
-- Steps: **{summary['steps']}** generator updates, about **{hours:.1f} h** of training on {args.hardware}
+{phase_line}- Steps: **{summary['steps']}** generator updates, about **{hours:.1f} h** of training on {args.hardware}
   (resumed across sessions).
 - Learning signal: {fd_line}.
 

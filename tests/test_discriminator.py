@@ -1,6 +1,8 @@
 """Discriminator: output fields and shapes, projection head, D1/D2/D3 pieces, validation."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -90,3 +92,30 @@ def test_bad_mel_raises_input_error(tiny):
         tiny(mel, s, w, lengths)
     with pytest.raises(InputError, match="lengths must be between 1 and 5"):
         tiny(mel.nan_to_num(), s, w, torch.tensor([5, 9]))
+
+
+def test_blind_trunk_ignores_the_caption_but_the_head_does_not(tiny):
+    """blind=True: g and l come from the audio alone; only the projection logit sees the text.
+    With blind=False the trunk attends to the caption, so g moves with it."""
+    tiny.eval()
+    mel, s, w, lengths = make_inputs(tiny.config)
+    _, s2, w2, lengths2 = make_inputs(tiny.config, seed=1)
+    with torch.no_grad():
+        a = tiny(mel, s, w, lengths, blind=True)
+        b = tiny(mel, s2, w2, lengths2, blind=True)
+        torch.testing.assert_close(a.global_feature, b.global_feature)
+        torch.testing.assert_close(a.local_features, b.local_features)
+        assert not torch.allclose(a.logit, b.logit)
+        torch.testing.assert_close(tiny.logit_from_global(a.global_feature, s2), b.logit)
+        # and the paper's paired trunk does depend on the caption once its attention gates open
+        # (SAGAN-style, they start at 0)
+        opened = copy.deepcopy(tiny)
+        for name, param in opened.named_parameters():
+            if "gate" in name or "gamma" in name:  # residual gates, 0 at init
+                param.fill_(0.5)
+        assert not torch.allclose(opened(mel, s, w, lengths).global_feature,
+                                  opened(mel, s2, w2, lengths2).global_feature)
+        torch.testing.assert_close(opened(mel, s, w, lengths, blind=True).global_feature,
+                                   opened(mel, s2, w2, lengths2, blind=True).global_feature)
+    with pytest.raises(InputError, match="sentence features must have shape"):
+        tiny(mel, s[:, :3], w, lengths, blind=True)  # the caption is still checked

@@ -26,6 +26,7 @@ import torch
 from click.testing import CliRunner
 
 from audiogan_core.config import preset
+from audiogan_core.errors import ConfigError
 from audiogan_training import debian_foley as df
 from audiogan_training.config import TrainConfig
 from audiogan_training.trainer import CHECKPOINT_NAME, Trainer, TrainingDivergedError
@@ -200,6 +201,32 @@ def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache,
     losses_a = {r["step"]: r["g_total"] for r in read_log(tmp_path / "A") if "g_total" in r}
     losses_b = {r["step"]: r["g_total"] for r in log_b if "g_total" in r}
     assert losses_a == losses_b
+
+
+def test_blind_discriminator_and_mismatch_hinge(library, shared_cache, tmp_path):
+    """d_text="blind" + mismatch_weight: the run trains and logs d_mismatch; D's contrastive
+    features no longer depend on the caption; equal-caption pairs are never counted as wrong."""
+    config = tiny_config(steps=3, d_text="blind", mismatch_weight=0.5)
+    trainer = Trainer(config, library, tmp_path / "run", cache_dir=shared_cache, progress=False)
+    trainer.fit()
+    records = [r for r in read_log(tmp_path / "run") if "g_total" in r]
+    assert len(records) == 3 and all(math.isfinite(r["d_mismatch"]) for r in records)
+    assert all(r["d_mismatch"] > 0 for r in records)  # relu(1 + logit) with logits near 0
+
+    mel, captions, words, lengths, sentence = trainer._real_batch()
+    trainer.D.eval()  # in train mode each forward steps spectral norm's power iteration
+    with torch.no_grad():
+        out = trainer.D(mel, sentence, words, lengths, blind=True)
+        other = trainer.D(mel, sentence.flip(0), words.flip(0), lengths.flip(0), blind=True)
+    torch.testing.assert_close(out.global_feature, other.global_feature)
+    # every caption equal: no mismatched pair exists, so the term is exactly 0
+    same = [captions[0]] * len(captions)
+    zero = trainer._mismatch_hinge(mel, out, same, sentence[:1].expand_as(sentence), words, lengths, True)
+    assert float(zero) == 0.0
+    with pytest.raises(ConfigError, match="d_text must be 'paired' or 'blind'"):
+        tiny_config(d_text="deaf")
+    with pytest.raises(ConfigError, match="mismatch_weight must be a number >= 0"):
+        tiny_config(mismatch_weight=-1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,6 +39,14 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast, CUDA only
     compile: bool = False  # torch.compile, CUDA only
     num_workers: int = 0
+    # How the discriminator sees the caption. "paired" (the paper): its SDT stages attend to it.
+    # "blind": its trunk sees a null text and the caption enters only through the projection
+    # head, so the contrastive losses compare audio-only features with the text (with "paired",
+    # D learns to copy the sentence into g and those losses stop depending on the audio).
+    d_text: str = "paired"
+    # Matching-aware hinge (GAN-INT-CLS): D also scores real audio with another item's caption
+    # as fake, weighted by this. 0 turns it off. Pairs whose captions are equal are left out.
+    mismatch_weight: float = 0.0
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -54,6 +62,11 @@ class TrainConfig:
             raise ConfigError("TrainConfig.batch_size must be at least 2: the contrastive losses need negatives")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.d_text not in ("paired", "blind"):
+            raise ConfigError(f"TrainConfig.d_text must be 'paired' or 'blind', got {self.d_text!r}")
+        if (not isinstance(self.mismatch_weight, (int, float)) or isinstance(self.mismatch_weight, bool)
+                or not self.mismatch_weight >= 0):
+            raise ConfigError(f"TrainConfig.mismatch_weight must be a number >= 0, got {self.mismatch_weight!r}")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise ConfigError(f"TrainConfig.holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 
 from audiogan_core.checkpoint import load_state_dict_checked, save_model
 from audiogan_core.discriminator import Discriminator
@@ -384,15 +385,20 @@ class Trainer:
         self._consistent = False
         self.G.train()
         self.D.train()
+        blind = cfg.d_text == "blind"
         for k in range(cfg.d_steps_per_g):
-            mel, _, words, lengths, sentence = self._real_batch()
+            mel, captions, words, lengths, sentence = self._real_batch()
             with torch.no_grad(), self._autocast():
                 fake = self.G(self._noise(mel.shape[0], k), sentence, words, lengths)  # [B, 1, F, T]
             with self._autocast():
                 both = self.D_train(torch.cat([mel, fake.to(mel.dtype)]), sentence.repeat(2, 1),
-                                    words.repeat(2, 1, 1), lengths.repeat(2))
+                                    words.repeat(2, 1, 1), lengths.repeat(2), blind=blind)
                 real_out, fake_out = _split(both, mel.shape[0])
                 d_losses = discriminator_loss(real_out, fake_out, sentence, words, lengths, cfg.losses)
+                if cfg.mismatch_weight > 0:
+                    d_losses["d_mismatch"] = self._mismatch_hinge(mel, real_out, captions, sentence, words,
+                                                                  lengths, blind)
+                    d_losses["total"] = d_losses["total"] + cfg.mismatch_weight * d_losses["d_mismatch"]
             self.opt_d.zero_grad(set_to_none=True)
             d_losses["total"].float().backward()
             self.opt_d.step()
@@ -405,7 +411,8 @@ class Trainer:
         self.D.requires_grad_(False)
         with self._autocast():
             fake = self.G_train(self._noise(mel.shape[0], 7), sentence, words, lengths)
-            both = self.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1), lengths.repeat(2))
+            both = self.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1), lengths.repeat(2),
+                          blind=blind)
             real_out, fake_out = _split(both, mel.shape[0])
             g_losses = generator_loss(fake_out, real_out, sentence, words, lengths, cfg.losses)
         self.opt_g.zero_grad(set_to_none=True)
@@ -418,6 +425,18 @@ class Trainer:
         self.step += 1
         self._consistent = True
         return logs
+
+    def _mismatch_hinge(self, mel, real_out, captions, sentence, words, lengths, blind: bool) -> torch.Tensor:
+        """mean relu(1 + D(real audio i, caption of i+1)) over pairs whose captions differ."""
+        shift = torch.roll(torch.arange(mel.shape[0], device=mel.device), 1)  # [B]
+        keep = torch.tensor([captions[i] != captions[j] for i, j in enumerate(shift.tolist())], device=mel.device)
+        if not bool(keep.any()):
+            return real_out.logit.new_zeros(())
+        if blind:  # the trunk never saw the caption: only the projection head needs the wrong one
+            logit = self.D.logit_from_global(real_out.global_feature, sentence[shift])  # [B]
+        else:
+            logit = self.D_train(mel, sentence[shift], words[shift], lengths[shift]).logit  # [B]
+        return F.relu(1.0 + logit[keep]).mean()
 
     @torch.no_grad()
     def _update_ema(self) -> None:
