@@ -1,4 +1,4 @@
-"""Copy a training run's EMA model into the package as the bundled default model, with a
+"""Copy a training run's EMA model (or, with --weights raw, the checkpoint's raw generator) into the package as the bundled default model, with a
 model card built from the run's own records.
 
     python scripts/export_bundled.py --run /work/runs/bundled --data /work/data/debian-foley \
@@ -27,6 +27,24 @@ def training_summary(run: Path) -> dict:
             "last_losses": steps[-1] if steps else None}
 
 
+def export_raw_generator(checkpoint: Path, folder: Path) -> None:
+    """The checkpoint's raw (non-EMA) generator and its discriminator as a model folder."""
+    import torch
+
+    from audiogan_core.checkpoint import load_state_dict_checked, save_model
+    from audiogan_core.discriminator import Discriminator
+    from audiogan_core.generator import Generator
+    from audiogan_training.config import TrainConfig
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    config = TrainConfig.from_dict(json.loads(state["config"])).model
+    generator, discriminator = Generator(config), Discriminator(config)
+    load_state_dict_checked(generator, state["G"], "generator (checkpoint)")
+    load_state_dict_checked(discriminator, state["D"], "discriminator (checkpoint)")
+    save_model(folder, generator.eval(), config, discriminator=discriminator,
+               metadata={"step": str(state["step"]), "weights": "raw generator (not EMA)"})
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, required=True)
@@ -34,6 +52,9 @@ def main() -> int:
     ap.add_argument("--eval", type=Path, default=None, help="JSON from scripts/evaluate_bundled.py")
     ap.add_argument("--name", default="default")
     ap.add_argument("--hardware", default=f"{platform.machine()} CPU, 2 cores, no GPU")
+    ap.add_argument("--weights", choices=("ema", "raw"), default="ema",
+                    help="ema: RUN/model (the EMA generator); raw: the generator in RUN/checkpoint.pt "
+                         "(pick by the evaluation: an EMA lags a recent change of recipe)")
     args = ap.parse_args()
 
     src = args.run / "model"
@@ -41,8 +62,12 @@ def main() -> int:
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
-        shutil.copy2(src / name, tmp / name)
+    if args.weights == "raw":
+        src = args.run / "checkpoint.pt"
+        export_raw_generator(src, tmp)
+    else:
+        for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
+            shutil.copy2(src / name, tmp / name)
     size = sum(p.stat().st_size for p in tmp.iterdir())
     if size > MAX_BYTES:
         print(f"model is {size / 1e6:.1f} MB, over the 25 MB limit", file=sys.stderr)
@@ -52,7 +77,7 @@ def main() -> int:
     from audiogan_core.checkpoint import read_safetensors_metadata
 
     # The exported weights are the last checkpoint's, which can be older than the log's end.
-    summary["steps"] = int(read_safetensors_metadata(src / "generator.safetensors").get("step", summary["steps"]))
+    summary["steps"] = int(read_safetensors_metadata(tmp / "generator.safetensors").get("step", summary["steps"]))
     train_cfg = json.loads((args.run / "train_config.json").read_text())
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
     (tmp / "MODEL_CARD.md").write_text(model_card(manifest, summary, train_cfg, evaluation, args, size))
@@ -125,7 +150,7 @@ The model `AudioGAN.load("default")` and every command use unless told otherwise
   attention plan {m['attention_plan']}, TF-CA on; {m['mel']['n_mels']} mels at {m['mel']['sample_rate']} Hz,
   hop {m['mel']['hop_length']}; clips of up to {m['base_frames'] * 32 * m['mel']['hop_length'] / m['mel']['sample_rate']:.2f} s.
 - **Text encoder**: `{m['text_encoder']}` (all-MiniLM-L6-v2, offline). **Vocoder**: `{m['vocoder']}` (universal HiFi-GAN V1).
-- **Weights**: {size / 1e6:.1f} MB of safetensors (generator EMA + discriminator for fine-tuning).
+- **Weights**: {size / 1e6:.1f} MB of safetensors ({'the raw generator (not the EMA)' if args.weights == 'raw' else 'generator EMA'}, plus the discriminator for fine-tuning).
 
 ## Training
 - Trainer: `audiogan train` with `training/recipes/bundled-foley.json` (the paper's recipe: hinge + G2S +
@@ -158,7 +183,8 @@ sounds made with this model, and treat the weights as CC-BY-SA-3.0 / GPL-2 compa
 - Trained on a 2-core CPU for a short time (no GPU was available): sounds are coarse (energy
   envelopes, spectral colour, rough texture), not studio quality. Short game-foley sounds only; no
   speech or music.
-- Text control is weak (see the classifier row): the caption mostly sets the envelope (short impact,
+- Text control is partial (see the classifier row and the per-category accuracy): the kinds named
+  above come out recognisably; for the others the caption mostly sets the envelope (short impact,
   longer burst, or a flat noise bed) rather than a recognisable source.
 - Little variety between seeds of one caption (partial mode collapse), less than between real
   recordings of one kind.
