@@ -77,6 +77,12 @@ def d_hinge(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
     return F.relu(1.0 - real_logit).mean() + F.relu(1.0 + fake_logit).mean()
 
 
+def d_mismatch_hinge(mismatch_logit: torch.Tensor) -> torch.Tensor:
+    """Matching-aware term (GAN-INT-CLS, not in the paper): eq. 1's fake term applied to D's
+    logits for real audio paired with another item's caption, mean(relu(1 + D(real, wrong text)))."""
+    return F.relu(1.0 + mismatch_logit).mean()
+
+
 def g_hinge(fake_logit: torch.Tensor) -> torch.Tensor:
     """Eq. 1 (G): -mean(D(fake))."""
     return -fake_logit.mean()

@@ -29,15 +29,13 @@ def training_summary(run: Path) -> dict:
 
 def export_raw_generator(checkpoint: Path, folder: Path) -> None:
     """The checkpoint's raw (non-EMA) generator and its discriminator as a model folder."""
-    import torch
-
     from audiogan_core.checkpoint import load_state_dict_checked, save_model
     from audiogan_core.discriminator import Discriminator
     from audiogan_core.generator import Generator
-    from audiogan_training.config import TrainConfig
+    from audiogan_training.trainer import read_checkpoint
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    config = TrainConfig.from_dict(json.loads(state["config"])).model
+    state, train_config = read_checkpoint(checkpoint)
+    config = train_config.model
     generator, discriminator = Generator(config), Discriminator(config)
     load_state_dict_checked(generator, state["G"], "generator (checkpoint)")
     load_state_dict_checked(discriminator, state["D"], "discriminator (checkpoint)")

@@ -29,12 +29,10 @@ def main() -> int:
     from audiogan_core.discriminator import Discriminator
     from audiogan_core.losses import cosine_matrix
     from audiogan_plugins.manager import get_text_encoder
-    from audiogan_training.config import TrainConfig
     from audiogan_training.data import FoleyDataset, scan_library, split_holdout
-    from audiogan_training.trainer import TextFeatureCache, _read_holdout
+    from audiogan_training.trainer import CHECKPOINT_NAME, TextFeatureCache, _read_holdout, read_checkpoint
 
-    state = torch.load(args.run / "checkpoint.pt", map_location="cpu", weights_only=True)
-    cfg = TrainConfig.from_dict(json.loads(state["config"]))
+    state, cfg = read_checkpoint(args.run / CHECKPOINT_NAME)
     mc = cfg.model
     D = Discriminator(mc)
     D.load_state_dict(state["D"])

@@ -20,7 +20,7 @@ COMMON=(--data "$DATA" --out "$RUN" --cache-dir "$CACHE" --device auto --no-prog
 
 step=0
 if [[ -f "$RUN/checkpoint.pt" ]]; then
-  step=$("$PY" -c 'import sys, torch; print(torch.load(sys.argv[1], map_location="cpu", weights_only=True)["step"])' \
+  step=$("$PY" -c 'import sys; from audiogan_training.trainer import read_checkpoint; print(read_checkpoint(sys.argv[1])[0]["step"])' \
     "$RUN/checkpoint.pt")
 fi
 if (( step < PHASE1_STEPS )); then

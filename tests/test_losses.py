@@ -258,3 +258,11 @@ def test_loss_config_round_trip_and_validation():
         LossConfig(w_occ=-1)
     with pytest.raises(ConfigError, match="g2s"):
         LossConfig(g2s="yes")
+
+
+def test_d_mismatch_hinge_is_the_fake_hinge_term_on_mismatched_pairs():
+    from audiogan_core.losses import d_mismatch_hinge
+
+    logits = torch.tensor([-2.0, -0.5, 0.0, 1.5])
+    # relu(1 + x): 0, 0.5, 1, 2.5 -> mean 1.0
+    assert float(d_mismatch_hinge(logits)) == pytest.approx(1.0)

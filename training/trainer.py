@@ -23,14 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from audiogan_core.checkpoint import load_state_dict_checked, save_model
 from audiogan_core.discriminator import Discriminator
 from audiogan_core.errors import AudioGANError, CheckpointError, ConfigError, DataError, InputError
 from audiogan_core.generator import Generator
 from audiogan_core.io import atomic_save, atomic_write_text
-from audiogan_core.losses import discriminator_loss, generator_loss
+from audiogan_core.losses import d_mismatch_hinge, discriminator_loss, generator_loss
 
 from .config import TrainConfig
 
@@ -342,13 +341,7 @@ class Trainer:
                    metadata={"step": str(self.step), "run": str(self.run_dir)})
 
     def _load_checkpoint(self, path: Path) -> None:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"cannot read training checkpoint {path}: {exc}") from None
-        if not isinstance(state, dict) or state.get("format") != "audiogan-train-1":
-            raise CheckpointError(f"{path} is not an audiogan training checkpoint")
-        saved = TrainConfig.from_dict(json.loads(state["config"]))
+        state, saved = read_checkpoint(path)
         if saved.model.to_dict() != self.config.model.to_dict():
             diffs = [k for k, v in saved.model.to_dict().items() if self.config.model.to_dict().get(k) != v]
             raise ConfigError(f"--resume: the checkpoint's model config differs from this run's in {diffs}")
@@ -436,7 +429,7 @@ class Trainer:
             logit = self.D.logit_from_global(real_out.global_feature, sentence[shift])  # [B]
         else:
             logit = self.D_train(mel, sentence[shift], words[shift], lengths[shift]).logit  # [B]
-        return F.relu(1.0 + logit[keep]).mean()
+        return d_mismatch_hinge(logit[keep])
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -622,6 +615,19 @@ class Trainer:
                 signal.signal(sig, old)
 
         return restore
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict, TrainConfig]:
+    """A training checkpoint (loaded with weights_only=True) and its TrainConfig. Raises
+    CheckpointError for an unreadable file or one that is not an audiogan training checkpoint."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read training checkpoint {path}: {exc}") from None
+    if not isinstance(state, dict) or state.get("format") != "audiogan-train-1":
+        raise CheckpointError(f"{path} is not an audiogan training checkpoint")
+    return state, TrainConfig.from_dict(json.loads(state["config"]))
 
 
 def _ends_with_newline(path: Path) -> bool:
