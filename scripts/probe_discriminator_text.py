@@ -26,21 +26,19 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
 
+    from audiogan_core.checkpoint import load_state_dict_checked
     from audiogan_core.discriminator import Discriminator
     from audiogan_core.losses import cosine_matrix
     from audiogan_plugins.manager import get_text_encoder
-    from audiogan_training.data import FoleyDataset, scan_library, split_holdout
-    from audiogan_training.trainer import CHECKPOINT_NAME, TextFeatureCache, _read_holdout, read_checkpoint
+    from audiogan_training.data import FoleyDataset
+    from audiogan_training.trainer import CHECKPOINT_NAME, TextFeatureCache, read_checkpoint, training_split
 
     state, cfg = read_checkpoint(args.run / CHECKPOINT_NAME)
     mc = cfg.model
     D = Discriminator(mc)
-    D.load_state_dict(state["D"])
+    load_state_dict_checked(D, state["D"], "discriminator (checkpoint)")
     D.eval()
-    scan = scan_library(args.data, mel_config=mc.mel, clip_frames=mc.frames, max_seconds=cfg.max_file_seconds)
-    items = scan.items
-    if cfg.holdout_file:
-        items, _ = split_holdout(items, _read_holdout(args.data / cfg.holdout_file), seed=cfg.seed)
+    _, items, _ = training_split(args.data, cfg)
     ds = FoleyDataset(items, mel_config=mc.mel, clip_frames=mc.frames, cache_dir=args.cache_dir)
     text = TextFeatureCache(get_text_encoder(mc.text_encoder, **mc.text_encoder_options).load(torch.device("cpu")),
                             args.cache_dir / f"text-{mc.text_encoder}.safetensors")

@@ -619,11 +619,11 @@ class FoleyDataset(torch.utils.data.Dataset):
         return int(rng.integers(0, frames - self.clip_frames + 1))
 
     def crop(self, mel: np.ndarray, offset: int) -> np.ndarray:
-        # a copy: the cache is memory-mapped read-only, and torch warns on non-writable arrays
-        clip = np.array(mel[:, offset: offset + self.clip_frames], dtype=np.float32)
+        # a C-contiguous copy: the cache is memory-mapped read-only, and torch warns on non-writable arrays
+        clip = np.array(mel[:, offset: offset + self.clip_frames], dtype=np.float32, order="C")
         if clip.shape[1] < self.clip_frames:
             clip = np.pad(clip, ((0, 0), (0, self.clip_frames - clip.shape[1])), constant_values=SILENCE_LOG_MEL)
-        return np.ascontiguousarray(clip)
+        return clip
 
     def __getitem__(self, key) -> dict[str, Any]:
         if isinstance(key, (tuple, list)):

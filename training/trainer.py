@@ -247,17 +247,10 @@ class Trainer:
             dist.barrier()
 
     def _build_data(self) -> None:
-        from .data import FoleyDataset, ResumableSampler, scan_library, split_holdout
+        from .data import FoleyDataset, ResumableSampler
 
         cfg, mc = self.config, self.config.model
-        scan = scan_library(self.data_dir, mel_config=mc.mel, clip_frames=mc.frames, max_seconds=cfg.max_file_seconds)
-        items = scan.items
-        holdout = []
-        if cfg.holdout_file:
-            listed = _read_holdout(self.data_dir / cfg.holdout_file)
-            items, holdout = split_holdout(items, listed, seed=cfg.seed)
-        elif cfg.holdout_fraction > 0:
-            items, holdout = split_holdout(items, cfg.holdout_fraction, seed=cfg.seed)
+        scan, items, holdout = training_split(self.data_dir, cfg)
         if len(items) < 2:
             raise DataError(f"{self.data_dir}: {len(items)} usable clip(s) for training; at least 2 are needed")
         self.scan, self.items, self.holdout = scan, items, holdout
@@ -634,6 +627,21 @@ def _ends_with_newline(path: Path) -> bool:
     with open(path, "rb") as fh:
         fh.seek(-1, os.SEEK_END)
         return fh.read(1) == b"\n"
+
+
+def training_split(data_dir: str | Path, config: TrainConfig):
+    """Scan a library the way `config` trains on it: (scan, training items, held-out items).
+    The held-out clips come from `config.holdout_file`, else `config.holdout_fraction`."""
+    from .data import scan_library, split_holdout
+
+    data_dir, mc = Path(data_dir), config.model
+    scan = scan_library(data_dir, mel_config=mc.mel, clip_frames=mc.frames, max_seconds=config.max_file_seconds)
+    items, holdout = scan.items, []
+    if config.holdout_file:
+        items, holdout = split_holdout(items, _read_holdout(data_dir / config.holdout_file), seed=config.seed)
+    elif config.holdout_fraction > 0:
+        items, holdout = split_holdout(items, config.holdout_fraction, seed=config.seed)
+    return scan, items, holdout
 
 
 def _read_holdout(path: Path) -> list[str]:
