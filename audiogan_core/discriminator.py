@@ -25,7 +25,7 @@ from .errors import InputError
 from .generator import _check_finite, _shape, validate_text_features
 from .layers import ResBlockDown, SNConv2d, SNLinear
 
-__all__ = ["Discriminator", "DiscriminatorOutput"]
+__all__ = ["CategoryHead", "Discriminator", "DiscriminatorOutput"]
 
 # Blocks (0-based) after which the three SDT stages sit. They mirror the generator: its triple,
 # double and single stages run 2, 3 and 4 time-doublings above the base grid, and D's stages
@@ -131,3 +131,19 @@ class Discriminator(nn.Module):
             h = self.features(mel, sentence, words, lengths)  # [B, 8d, F', T']
         g = self.global_from_features(h)  # [B, Ds]
         return DiscriminatorOutput(self.logit_from_global(g, sentence), g, self.local_from_features(h))
+
+
+class CategoryHead(nn.Module):
+    """Auxiliary classifier on D's global feature (AC-GAN, Odena et al. 2017; not in the paper):
+    g [B, sentence_dim] -> sound-category logits [B, n_categories]. Training only: it lives in
+    the training checkpoint, not in the model folder, and the generator never sees it."""
+
+    def __init__(self, sentence_dim: int, n_categories: int):
+        super().__init__()
+        if n_categories < 2:
+            raise ValueError(f"CategoryHead needs at least 2 categories, got {n_categories}")
+        self.n_categories = n_categories
+        self.linear = SNLinear(sentence_dim, n_categories)
+
+    def forward(self, g: torch.Tensor) -> torch.Tensor:
+        return self.linear(g)  # [B, K]

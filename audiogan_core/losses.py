@@ -83,6 +83,16 @@ def d_mismatch_hinge(mismatch_logit: torch.Tensor) -> torch.Tensor:
     return F.relu(1.0 + mismatch_logit).mean()
 
 
+def category_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Auxiliary-classifier term (AC-GAN, not in the paper): cross-entropy of category logits
+    [B, K] against labels [B]; items labelled -1 (a caption with no category) are left out,
+    and a batch with none labelled gives 0 (with a graph, so backward() still works)."""
+    keep = labels >= 0  # [B]
+    if not bool(keep.any()):
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[keep].float(), labels[keep])
+
+
 def g_hinge(fake_logit: torch.Tensor) -> torch.Tensor:
     """Eq. 1 (G): -mean(D(fake))."""
     return -fake_logit.mean()

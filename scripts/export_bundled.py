@@ -140,6 +140,15 @@ def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
             "`training/recipes/bundled-foley-blind.json`, the same run with a text-blind discriminator trunk "
             "(the caption enters only through the projection head) and the matching-aware hinge "
             f"(real audio with another clip's caption counts as fake, weight {train_cfg.get('mismatch_weight')}).\n")
+    if train_cfg.get("category_weight", 0) > 0:
+        phase_line = phase_line.replace("- Two phases.", "- Three phases.") + (
+            "- From step 8217 (category accuracy had stopped climbing at about 42%): "
+            "`training/recipes/bundled-foley-category.json`, the same plus an auxiliary category classifier "
+            "(AC-GAN): a head on D's global feature learns the caption-derived category of real clips "
+            f"(`training/categories.py`) and G is penalised, weight {train_cfg['category_weight']}, when its clip "
+            "is classified as another category. The accuracy check below uses the same caption-derived "
+            "categories (with its own classifier on aisfx embeddings), so it is not independent of this "
+            "training signal.\n")
     return f"""# audiogan bundled model: `{args.name}`
 
 The model `AudioGAN.load("default")` and every command use unless told otherwise.

@@ -229,6 +229,52 @@ def test_blind_discriminator_and_mismatch_hinge(library, shared_cache, tmp_path)
         tiny_config(mismatch_weight=-1)
 
 
+def test_category_head_trains_and_joins_a_run_without_one(library, shared_cache, tmp_path):
+    """category_weight (AC-GAN): a run written without the head resumes with it switched on
+    (fresh head, D's optimiser state kept), logs d_category and g_category, saves the head in
+    the checkpoint (not in the model folder), and its D update moves the head."""
+    from audiogan_core.checkpoint import load_discriminator_state_dict
+    from audiogan_training.categories import category_for
+    from audiogan_training.trainer import read_checkpoint
+
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=2, d_text="blind"), library, run, cache_dir=shared_cache, progress=False).fit()
+    config = tiny_config(steps=4, d_text="blind", category_weight=1.0)
+    trainer = Trainer(config, library, run, resume=True, cache_dir=shared_cache, progress=False)
+    assert trainer.step == 2
+    head_before = {k: v.clone() for k, v in trainer.C.state_dict().items()}
+    trainer.fit()
+    records = [r for r in read_log(run) if "g_total" in r]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert all("d_category" not in r for r in records[:2])
+    labelled = [c for c in trainer.dataset.captions if category_for(c) is not None]
+    assert labelled, "the test library's captions should name some categories"
+    for r in records[2:]:
+        assert math.isfinite(r["d_category"]) and math.isfinite(r["g_category"]) and r["d_category"] > 0
+    assert any(not torch.equal(head_before[k], v) for k, v in trainer.C.state_dict().items())
+    state, saved = read_checkpoint(run / CHECKPOINT_NAME)
+    assert saved.category_weight == 1.0 and set(state["C"]) == set(trainer.C.state_dict())
+    assert set(load_discriminator_state_dict(run / "model")) == set(trainer.D.state_dict())  # no head in it
+    # resuming a run that has the head restores it exactly
+    again = Trainer(config.replace(steps=5), library, run, resume=True, cache_dir=shared_cache, progress=False)
+    assert_states_equal(again.C.state_dict(), trainer.C.state_dict(), "C")
+    assert_states_equal(again.opt_c.state_dict(), trainer.opt_c.state_dict(), "opt_c")
+    with pytest.raises(ConfigError, match="category_weight must be a number >= 0"):
+        tiny_config(category_weight=-0.5)
+
+
+def test_category_loss_leaves_out_unlabelled_items():
+    from audiogan_core.losses import category_loss
+
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]], requires_grad=True)
+    labels = torch.tensor([0, -1, 1])
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], labels[[0, 2]])
+    torch.testing.assert_close(category_loss(logits, labels), expected)
+    none = category_loss(logits, torch.tensor([-1, -1, -1]))
+    none.backward()
+    assert float(none.detach()) == 0.0 and float(logits.grad.abs().sum()) == 0.0
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. kill -9 while the checkpoint is being written
 # ---------------------------------------------------------------------------------------------

@@ -47,6 +47,11 @@ class TrainConfig:
     # Matching-aware hinge (GAN-INT-CLS): D also scores real audio with another item's caption
     # as fake, weighted by this. 0 turns it off. Pairs whose captions are equal are left out.
     mismatch_weight: float = 0.0
+    # Auxiliary category classifier (AC-GAN, not in the paper): a head on D's global feature
+    # learns the sound category of real clips' captions (training/categories.py; clips whose
+    # caption has none are left out), and G is trained so its clips get its caption's category,
+    # weighted by this. 0 turns it off. The head is kept in the training checkpoint only.
+    category_weight: float = 0.0
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -64,9 +69,10 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.d_text not in ("paired", "blind"):
             raise ConfigError(f"TrainConfig.d_text must be 'paired' or 'blind', got {self.d_text!r}")
-        if (not isinstance(self.mismatch_weight, (int, float)) or isinstance(self.mismatch_weight, bool)
-                or not self.mismatch_weight >= 0):
-            raise ConfigError(f"TrainConfig.mismatch_weight must be a number >= 0, got {self.mismatch_weight!r}")
+        for name in ("mismatch_weight", "category_weight"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+                raise ConfigError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise ConfigError(f"TrainConfig.holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
 

@@ -25,12 +25,13 @@ import torch
 import torch.distributed as dist
 
 from audiogan_core.checkpoint import load_state_dict_checked, save_model
-from audiogan_core.discriminator import Discriminator
+from audiogan_core.discriminator import CategoryHead, Discriminator
 from audiogan_core.errors import AudioGANError, CheckpointError, ConfigError, DataError, InputError
 from audiogan_core.generator import Generator
 from audiogan_core.io import atomic_save, atomic_write_text
-from audiogan_core.losses import d_mismatch_hinge, discriminator_loss, generator_loss
+from audiogan_core.losses import category_loss, d_mismatch_hinge, discriminator_loss, generator_loss
 
+from .categories import category_for, category_names
 from .config import TrainConfig
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -193,6 +194,13 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
+        # The AC head has its own optimiser, so a run can switch it on when resuming a
+        # checkpoint written without it (opt_d's saved state then still fits D alone).
+        self.C = self.opt_c = None
+        if config.category_weight > 0:
+            self.categories = category_names()
+            self.C = CategoryHead(mc.sentence_dim, len(self.categories)).to(self.device)
+            self.opt_c = torch.optim.Adam(self.C.parameters(), lr=config.lr_d, betas=config.betas)
 
         self._build_data()
         self.text_encoder = text_encoder or self._make_text_encoder()
@@ -205,13 +213,15 @@ class Trainer:
             self._load_checkpoint(self.run_dir / CHECKPOINT_NAME)
             self._saved_step = self.step
 
-        self.G_train, self.D_train = self.G, self.D
+        self.G_train, self.D_train, self.C_train = self.G, self.D, self.C
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.G_train = DDP(self.G, device_ids=ids)
             self.D_train = DDP(self.D, device_ids=ids)
+            if self.C is not None:
+                self.C_train = DDP(self.C, device_ids=ids)
         if self.device.type == "cuda" and config.compile:
             self.G_train = torch.compile(self.G_train)
             self.D_train = torch.compile(self.D_train)
@@ -317,7 +327,7 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "sampler": self.sampler.state_dict(),
-        }
+        } | ({"C": self.C.state_dict(), "opt_c": self.opt_c.state_dict()} if self.C is not None else {})
 
     def save_checkpoint(self) -> None:
         """Atomic: a crash (even kill -9) mid-write leaves the previous checkpoint intact."""
@@ -345,6 +355,13 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.sampler.load_state_dict(state["sampler"])
         self.step = int(state["step"])
+        if self.C is not None:
+            if "C" in state:
+                load_state_dict_checked(self.C, state["C"], "category head (checkpoint)")
+                self.opt_c.load_state_dict(state["opt_c"])
+            elif self.dist.is_main:
+                print(f"audiogan train: category_weight={self.config.category_weight} and the checkpoint has "
+                      f"no category head: starting one at step {self.step}", file=sys.stderr)
 
     # One step -------------------------------------------------------------------------
     def _real_batch(self):
@@ -355,6 +372,11 @@ class Trainer:
         captions = [s["caption"] for s in samples]
         words, lengths, sentence = self.text.batch(captions, self.device)
         return mel, captions, words, lengths, sentence
+
+    def _category_labels(self, captions: list[str]) -> torch.Tensor:
+        """Index in self.categories of each caption's category, -1 for none: [B]."""
+        index = {name: i for i, name in enumerate(self.categories)}
+        return torch.tensor([index.get(category_for(c), -1) for c in captions], device=self.device)
 
     def _noise(self, n: int, purpose: int) -> torch.Tensor:
         gen = step_generator(self.config.seed, self.step, self.dist.rank, purpose)
@@ -385,26 +407,40 @@ class Trainer:
                     d_losses["d_mismatch"] = self._mismatch_hinge(mel, real_out, captions, sentence, words,
                                                                   lengths, blind)
                     d_losses["total"] = d_losses["total"] + cfg.mismatch_weight * d_losses["d_mismatch"]
+                if self.C is not None:  # real clips only: D must not learn the categories of fakes
+                    d_losses["d_category"] = category_loss(self.C_train(real_out.global_feature),
+                                                           self._category_labels(captions))
+                    d_losses["total"] = d_losses["total"] + cfg.category_weight * d_losses["d_category"]
             self.opt_d.zero_grad(set_to_none=True)
+            if self.C is not None:
+                self.opt_c.zero_grad(set_to_none=True)
             d_losses["total"].float().backward()
             self.opt_d.step()
+            if self.C is not None:
+                self.opt_c.step()
             for name, value in d_losses.items():
                 key = name if name.startswith("d_") else f"d_{name}"
                 logs[key] = logs.get(key, 0.0) + float(value.detach()) / cfg.d_steps_per_g
 
         # Generator update on the last real batch's captions; D is frozen (its weights get
         # no gradient here and F2R's real features are detached inside the loss).
-        self.D.requires_grad_(False)
+        frozen = [m for m in (self.D, self.C) if m is not None]
+        for m in frozen:
+            m.requires_grad_(False)
         with self._autocast():
             fake = self.G_train(self._noise(mel.shape[0], 7), sentence, words, lengths)
             both = self.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1), lengths.repeat(2),
                           blind=blind)
             real_out, fake_out = _split(both, mel.shape[0])
             g_losses = generator_loss(fake_out, real_out, sentence, words, lengths, cfg.losses)
+            if self.C is not None:
+                g_losses["g_category"] = category_loss(self.C(fake_out.global_feature), self._category_labels(captions))
+                g_losses["total"] = g_losses["total"] + cfg.category_weight * g_losses["g_category"]
         self.opt_g.zero_grad(set_to_none=True)
         g_losses["total"].float().backward()
         self.opt_g.step()
-        self.D.requires_grad_(True)
+        for m in frozen:
+            m.requires_grad_(True)
         self._update_ema()
         for name, value in g_losses.items():
             logs[name if name.startswith("g_") else f"g_{name}"] = float(value.detach())
