@@ -131,17 +131,18 @@ def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
     ev = "Not evaluated yet." if evaluation is None else evaluation_section(evaluation)
     m = train_cfg["model"]
     phase_line = ""
+    category = train_cfg.get("category_weight", 0) > 0
     if train_cfg.get("d_text") == "blind":
         phase_line = (
-            "- Two phases. Steps 0-2452: the paper's discriminator, whose SDT stages attend to the caption. "
+            f"- {'Three' if category else 'Two'} phases. Steps 0-2452: the paper's discriminator, whose SDT stages attend to the caption. "
             "A probe at step 2452 showed it had learned to copy the caption into its global feature g "
             "(with captions shuffled, g matched the given caption 16/16 times and the audio's own 0/16), so "
             "G2S, OCC and F2R no longer depended on the audio. From step 2452: "
             "`training/recipes/bundled-foley-blind.json`, the same run with a text-blind discriminator trunk "
             "(the caption enters only through the projection head) and the matching-aware hinge "
             f"(real audio with another clip's caption counts as fake, weight {train_cfg.get('mismatch_weight')}).\n")
-    if train_cfg.get("category_weight", 0) > 0:
-        phase_line = phase_line.replace("- Two phases.", "- Three phases.") + (
+    if category:
+        phase_line += (
             "- From step 8217 (category accuracy had stopped climbing at about 42%): "
             "`training/recipes/bundled-foley-category.json`, the same plus an auxiliary category classifier "
             "(AC-GAN): a head on D's global feature learns the caption-derived category of real clips "

@@ -198,8 +198,8 @@ class Trainer:
         # checkpoint written without it (opt_d's saved state then still fits D alone).
         self.C = self.opt_c = None
         if config.category_weight > 0:
-            self.categories = category_names()
-            self.C = CategoryHead(mc.sentence_dim, len(self.categories)).to(self.device)
+            self.category_index = {name: i for i, name in enumerate(category_names())}
+            self.C = CategoryHead(mc.sentence_dim, len(self.category_index)).to(self.device)
             self.opt_c = torch.optim.Adam(self.C.parameters(), lr=config.lr_d, betas=config.betas)
 
         self._build_data()
@@ -374,9 +374,8 @@ class Trainer:
         return mel, captions, words, lengths, sentence
 
     def _category_labels(self, captions: list[str]) -> torch.Tensor:
-        """Index in self.categories of each caption's category, -1 for none: [B]."""
-        index = {name: i for i, name in enumerate(self.categories)}
-        return torch.tensor([index.get(category_for(c), -1) for c in captions], device=self.device)
+        """Index of each caption's category (training/categories.py), -1 for none: [B]."""
+        return torch.tensor([self.category_index.get(category_for(c), -1) for c in captions], device=self.device)
 
     def _noise(self, n: int, purpose: int) -> torch.Tensor:
         gen = step_generator(self.config.seed, self.step, self.dist.rank, purpose)
@@ -408,8 +407,8 @@ class Trainer:
                                                                   lengths, blind)
                     d_losses["total"] = d_losses["total"] + cfg.mismatch_weight * d_losses["d_mismatch"]
                 if self.C is not None:  # real clips only: D must not learn the categories of fakes
-                    d_losses["d_category"] = category_loss(self.C_train(real_out.global_feature),
-                                                           self._category_labels(captions))
+                    labels = self._category_labels(captions)  # [B]; the G update reuses the last batch's
+                    d_losses["d_category"] = category_loss(self.C_train(real_out.global_feature), labels)
                     d_losses["total"] = d_losses["total"] + cfg.category_weight * d_losses["d_category"]
             self.opt_d.zero_grad(set_to_none=True)
             if self.C is not None:
@@ -434,7 +433,7 @@ class Trainer:
             real_out, fake_out = _split(both, mel.shape[0])
             g_losses = generator_loss(fake_out, real_out, sentence, words, lengths, cfg.losses)
             if self.C is not None:
-                g_losses["g_category"] = category_loss(self.C(fake_out.global_feature), self._category_labels(captions))
+                g_losses["g_category"] = category_loss(self.C(fake_out.global_feature), labels)
                 g_losses["total"] = g_losses["total"] + cfg.category_weight * g_losses["g_category"]
         self.opt_g.zero_grad(set_to_none=True)
         g_losses["total"].float().backward()
