@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+PHASES = REPO / "training" / "recipes" / "bundled-phases.json"  # the schedule train_bundled.sh runs
 MAX_BYTES = 25 * 1024 * 1024
 
 
@@ -130,20 +131,21 @@ def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
                f"-> {fd1['mel_fd']:.1f} at step {fd1['step']}" if fd0 and fd1 else "n/a")
     ev = "Not evaluated yet." if evaluation is None else evaluation_section(evaluation)
     m = train_cfg["model"]
+    blind_from, category_from = (p["until_step"] for p in json.loads(PHASES.read_text())["phases"][:2])
     phase_line = ""
     category = train_cfg.get("category_weight", 0) > 0
     if train_cfg.get("d_text") == "blind":
         phase_line = (
-            f"- {'Three' if category else 'Two'} phases. Steps 0-2452: the paper's discriminator, whose SDT stages attend to the caption. "
-            "A probe at step 2452 showed it had learned to copy the caption into its global feature g "
+            f"- {'Three' if category else 'Two'} phases. Steps 0-{blind_from}: the paper's discriminator, whose SDT stages attend to the caption. "
+            f"A probe at step {blind_from} showed it had learned to copy the caption into its global feature g "
             "(with captions shuffled, g matched the given caption 16/16 times and the audio's own 0/16), so "
-            "G2S, OCC and F2R no longer depended on the audio. From step 2452: "
+            f"G2S, OCC and F2R no longer depended on the audio. From step {blind_from}: "
             "`training/recipes/bundled-foley-blind.json`, the same run with a text-blind discriminator trunk "
             "(the caption enters only through the projection head) and the matching-aware hinge "
             f"(real audio with another clip's caption counts as fake, weight {train_cfg.get('mismatch_weight')}).\n")
     if category:
         phase_line += (
-            "- From step 8217 (category accuracy had stopped climbing at about 42%): "
+            f"- From step {category_from} (category accuracy had stopped climbing at about 42%): "
             "`training/recipes/bundled-foley-category.json`, the same plus an auxiliary category classifier "
             "(AC-GAN): a head on D's global feature learns the caption-derived category of real clips "
             f"(`training/categories.py`) and G is penalised, weight {train_cfg['category_weight']}, when its clip "

@@ -155,11 +155,15 @@ def test_few_dozen_steps_on_real_clips(library, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # 2. Exact resume
 # ---------------------------------------------------------------------------------------------
-def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache, tmp_path, monkeypatch):
+@pytest.mark.parametrize("switches", [{}, dict(d_text="blind", mismatch_weight=1.0, category_weight=1.0)],
+                         ids=["default", "category-head"])
+def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache, tmp_path, monkeypatch, switches):
     """Run B gets Ctrl-C (SIGINT) inside step k: it finishes that step, checkpoints and stops;
-    a fresh Trainer resumes it to 2k. Everything must equal run A's, bit for bit."""
+    a fresh Trainer resumes it to 2k. Everything must equal run A's, bit for bit (with the
+    bundled phase-3 switches too: the category head and its optimiser)."""
     k = 3
-    config = tiny_config(steps=2 * k)
+    config = tiny_config(steps=2 * k, **switches)
+    keys = ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler") + (("C", "opt_c") if switches else ())
     a = Trainer(config, library, tmp_path / "A", cache_dir=shared_cache, progress=False)
     a.fit()
     assert a.step == 2 * k
@@ -188,12 +192,13 @@ def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache,
     assert b2.step == 2 * k
 
     sa, sb = a.state(), b2.state()
-    for key in ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler"):
+    assert set(sa) == set(sb) and set(keys) <= set(sa)
+    for key in keys:
         assert_states_equal(sa[key], sb[key], key)
     # and the files on disk agree too
     fa = torch.load(tmp_path / "A" / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
     fb = torch.load(tmp_path / "B" / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
-    for key in ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler"):
+    for key in keys:
         assert_states_equal(fa[key], fb[key], f"file {key}")
 
     log_b = read_log(tmp_path / "B")
