@@ -29,7 +29,7 @@ from audiogan_core.config import preset
 from audiogan_core.errors import ConfigError
 from audiogan_training import debian_foley as df
 from audiogan_training.config import TrainConfig
-from audiogan_training.trainer import CHECKPOINT_NAME, Trainer, TrainingDivergedError
+from audiogan_training.trainer import CHECKPOINT_NAME, Trainer, TrainingDivergedError, read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 LOSS_KEYS = {"d_hinge", "d_g2s", "d_l2w", "d_occ", "d_total", "g_hinge", "g_g2s", "g_l2w", "g_f2r", "g_occ",
@@ -240,7 +240,6 @@ def test_category_head_trains_and_joins_a_run_without_one(library, shared_cache,
     the checkpoint (not in the model folder), and its D update moves the head."""
     from audiogan_core.checkpoint import load_discriminator_state_dict
     from audiogan_training.categories import category_for
-    from audiogan_training.trainer import read_checkpoint
 
     run = tmp_path / "run"
     Trainer(tiny_config(steps=2, d_text="blind"), library, run, cache_dir=shared_cache, progress=False).fit()
@@ -266,6 +265,27 @@ def test_category_head_trains_and_joins_a_run_without_one(library, shared_cache,
     assert_states_equal(again.opt_c.state_dict(), trainer.opt_c.state_dict(), "opt_c")
     with pytest.raises(ConfigError, match="category_weight must be a number >= 0"):
         tiny_config(category_weight=-0.5)
+
+
+def test_resume_with_a_new_learning_rate_uses_it(library, shared_cache, tmp_path, capsys):
+    """Adam's saved state carries the old lr and betas; `--resume --config` with new ones must
+    train with the new ones (a lower-lr phase would otherwise silently keep the old rate)."""
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=2), library, run, cache_dir=shared_cache, progress=False).fit()
+    config = tiny_config(steps=3, lr_g=2.5e-5, lr_d=1e-4, betas=(0.0, 0.99))
+    trainer = Trainer(config, library, run, resume=True, cache_dir=shared_cache, progress=False)
+    assert [g["lr"] for g in trainer.opt_g.param_groups] == [2.5e-5]
+    assert [g["lr"] for g in trainer.opt_d.param_groups] == [1e-4]
+    assert all(g["betas"] == (0.0, 0.99) for g in trainer.opt_g.param_groups + trainer.opt_d.param_groups)
+    assert trainer.opt_g.state  # Adam's moments still came from the checkpoint
+    err = capsys.readouterr().err
+    assert "resuming at step 2 with lr_g 0.0001 -> 2.5e-05, lr_d 0.0004 -> 0.0001, betas (0.5, 0.999) -> (0.0, 0.99)" in err
+    trainer.fit()
+    _, saved = read_checkpoint(run / CHECKPOINT_NAME)
+    assert (saved.lr_g, saved.lr_d) == (2.5e-5, 1e-4)
+    # same settings: nothing said
+    Trainer(config.replace(steps=4), library, run, resume=True, cache_dir=shared_cache, progress=False)
+    assert "resuming at step" not in capsys.readouterr().err
 
 
 def test_category_loss_leaves_out_unlabelled_items():

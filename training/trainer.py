@@ -362,6 +362,19 @@ class Trainer:
             elif self.dist.is_main:
                 print(f"audiogan train: category_weight={self.config.category_weight} and the checkpoint has "
                       f"no category head: starting one at step {self.step}", file=sys.stderr)
+        self._apply_optimiser_settings(saved)
+
+    def _apply_optimiser_settings(self, saved: TrainConfig) -> None:
+        """Optimizer.load_state_dict restores the saved learning rates and betas; this run's
+        config wins, so `--resume --config` with a new lr_g/lr_d/betas takes effect (and says so)."""
+        for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d), (self.opt_c, self.config.lr_d)):
+            for group in opt.param_groups if opt is not None else ():
+                group["lr"], group["betas"] = lr, tuple(self.config.betas)
+        pairs = {"lr_g": (saved.lr_g, self.config.lr_g), "lr_d": (saved.lr_d, self.config.lr_d),
+                 "betas": (tuple(saved.betas), tuple(self.config.betas))}
+        changed = [f"{k} {old} -> {new}" for k, (old, new) in pairs.items() if old != new]
+        if changed and self.dist.is_main:
+            print(f"audiogan train: resuming at step {self.step} with {', '.join(changed)}", file=sys.stderr)
 
     # One step -------------------------------------------------------------------------
     def _real_batch(self):
