@@ -131,7 +131,8 @@ def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
                f"-> {fd1['mel_fd']:.1f} at step {fd1['step']}" if fd0 and fd1 else "n/a")
     ev = "Not evaluated yet." if evaluation is None else evaluation_section(evaluation)
     m = train_cfg["model"]
-    blind_from, category_from = (p["until_step"] for p in json.loads(PHASES.read_text())["phases"][:2])
+    first, blind, category_phase = json.loads(PHASES.read_text())["phases"][:3]
+    blind_from, category_from = first["until_step"], blind["until_step"]
     phase_line = ""
     category = train_cfg.get("category_weight", 0) > 0
     if train_cfg.get("d_text") == "blind":
@@ -140,13 +141,13 @@ def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
             f"A probe at step {blind_from} showed it had learned to copy the caption into its global feature g "
             "(with captions shuffled, g matched the given caption 16/16 times and the audio's own 0/16), so "
             f"G2S, OCC and F2R no longer depended on the audio. From step {blind_from}: "
-            "`training/recipes/bundled-foley-blind.json`, the same run with a text-blind discriminator trunk "
+            f"`training/recipes/{blind['recipe']}`, the same run with a text-blind discriminator trunk "
             "(the caption enters only through the projection head) and the matching-aware hinge "
             f"(real audio with another clip's caption counts as fake, weight {train_cfg.get('mismatch_weight')}).\n")
     if category:
         phase_line += (
             f"- From step {category_from} (category accuracy had stopped climbing at about 42%): "
-            "`training/recipes/bundled-foley-category.json`, the same plus an auxiliary category classifier "
+            f"`training/recipes/{category_phase['recipe']}`, the same plus an auxiliary category classifier "
             "(AC-GAN): a head on D's global feature learns the caption-derived category of real clips "
             f"(`training/categories.py`) and G is penalised, weight {train_cfg['category_weight']}, when its clip "
             "is classified as another category. The accuracy check below uses the same caption-derived "

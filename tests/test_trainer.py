@@ -32,6 +32,8 @@ from audiogan_training.config import TrainConfig
 from audiogan_training.trainer import CHECKPOINT_NAME, Trainer, TrainingDivergedError, read_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
+# The switches the bundled recipe's phase 3 adds (training/recipes/bundled-foley-category.json)
+PHASE3_SWITCHES = dict(d_text="blind", mismatch_weight=1.0, category_weight=1.0)
 LOSS_KEYS = {"d_hinge", "d_g2s", "d_l2w", "d_occ", "d_total", "g_hinge", "g_g2s", "g_l2w", "g_f2r", "g_occ",
              "g_total"}
 N_CLIPS = 7  # odd: epochs (7 clips) and batches (4) do not line up, so batches span epochs
@@ -155,8 +157,7 @@ def test_few_dozen_steps_on_real_clips(library, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # 2. Exact resume
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("switches", [{}, dict(d_text="blind", mismatch_weight=1.0, category_weight=1.0)],
-                         ids=["default", "category-head"])
+@pytest.mark.parametrize("switches", [{}, PHASE3_SWITCHES], ids=["default", "category-head"])
 def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache, tmp_path, monkeypatch, switches):
     """Run B gets Ctrl-C (SIGINT) inside step k: it finishes that step, checkpoints and stops;
     a fresh Trainer resumes it to 2k. Everything must equal run A's, bit for bit (with the

@@ -18,7 +18,7 @@ import torch
 
 from audiogan_core.config import preset
 from audiogan_training.config import TrainConfig
-from test_trainer import CHECKPOINT_NAME, LOSS_KEYS, make_real_library
+from test_trainer import CHECKPOINT_NAME, LOSS_KEYS, PHASE3_SWITCHES, make_real_library
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,9 +66,9 @@ def free_port() -> int:
 
 @pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                     reason="this torch build has no gloo backend")
-@pytest.mark.parametrize("recipe", [False, True], ids=["default", "category-head"])
-def test_ddp_two_gloo_processes(tmp_path, recipe):
-    """recipe=True: the switches of the bundled phase-3 recipe (blind D, mismatch hinge, and the
+@pytest.mark.parametrize("phase3", [False, True], ids=["default", "category-head"])
+def test_ddp_two_gloo_processes(tmp_path, phase3):
+    """phase3=True: the switches of the bundled phase-3 recipe (blind D, mismatch hinge, and the
     category head: a third DDP-wrapped module with its own optimiser) on the tiny preset."""
     library = tmp_path / "library"
     make_real_library(library)
@@ -83,8 +83,8 @@ def test_ddp_two_gloo_processes(tmp_path, recipe):
            "-m", "audiogan_training", "--data", str(library), "--out", str(run), "--preset", "tiny",
            "--steps", "4", "--batch-size", "4", "--device", "cpu", "--preview-every", "2", "--no-progress",
            "--cache-dir", str(cache)]
-    if recipe:
-        config = TrainConfig(model=preset("tiny"), d_text="blind", mismatch_weight=1.0, category_weight=1.0)
+    if phase3:
+        config = TrainConfig(model=preset("tiny"), **PHASE3_SWITCHES)
         (tmp_path / "recipe.json").write_text(config.to_json(), encoding="utf-8")
         cmd += ["--config", str(tmp_path / "recipe.json")]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
@@ -96,7 +96,7 @@ def test_ddp_two_gloo_processes(tmp_path, recipe):
     state = torch.load(run / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
     assert state["step"] == 4
     assert state["sampler"]["world_size"] == 2 and state["sampler"]["rank"] == 0
-    assert ("C" in state) == bool(recipe) and ("opt_c" in state) == bool(recipe)
+    assert ("C" in state) == phase3 and ("opt_c" in state) == phase3
     from audiogan_core.api import AudioGAN
 
     model = AudioGAN.load(run / "model")
@@ -106,7 +106,7 @@ def test_ddp_two_gloo_processes(tmp_path, recipe):
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     losses = [r for r in records if "g_total" in r]
     assert [r["step"] for r in losses] == [4] and LOSS_KEYS <= set(losses[0])
-    if recipe:  # averaged over both ranks like every other term
+    if phase3:  # averaged over both ranks like every other term
         assert losses[0]["d_category"] > 0 and losses[0]["g_category"] > 0 and losses[0]["d_mismatch"] >= 0
     assert [r["step"] for r in records if "mel_fd" in r] == [2, 4]
     assert sorted(p.name for p in (run / "previews").iterdir()) == ["step_0000002", "step_0000004"]
