@@ -268,6 +268,58 @@ def test_category_head_trains_and_joins_a_run_without_one(library, shared_cache,
         tiny_config(category_weight=-0.5)
 
 
+def test_category_fakes_grows_the_head_and_teaches_it_the_generated_class(library, shared_cache, tmp_path, capsys):
+    """category_fakes (K+1 head): resuming a K-class head grows a zero "generated" row that
+    leaves the K real logits as they were; D's update then pushes fakes towards that class and
+    real clips away from it; the K+1 head resumes exactly; bad settings are refused."""
+    run = tmp_path / "run"
+    Trainer(tiny_config(steps=2, d_text="blind", category_weight=1.0), library, run,
+            cache_dir=shared_cache, progress=False).fit()
+    k_state, _ = read_checkpoint(run / CHECKPOINT_NAME)
+    # a high lr_d so that ten steps move the head measurably
+    config = tiny_config(steps=12, d_text="blind", category_weight=1.0, category_fakes=True, lr_d=1e-2)
+    trainer = Trainer(config, library, run, resume=True, cache_dir=shared_cache, progress=False)
+    k = k_state["C"]["linear.weight_orig"].shape[0]
+    assert trainer.C.n_categories == k + 1
+    assert "head gains a 'generated' class at step 2" in capsys.readouterr().err
+    g = torch.randn(5, trainer.config.model.sentence_dim)
+    old_head = type(trainer.C)(trainer.config.model.sentence_dim, k).eval()
+    old_head.load_state_dict(k_state["C"])
+    trainer.C.eval()
+    with torch.no_grad():
+        grown = trainer.C(g)  # [5, K+1]
+        torch.testing.assert_close(grown[:, :k], old_head(g))
+    torch.testing.assert_close(grown[:, k], torch.zeros(5))
+
+    def generated_margin() -> float:
+        """mean log P(generated | fake) - log P(generated | real) over one fixed batch."""
+        mel, _, words, lengths, sentence = trainer._real_batch()
+        trainer.G.eval(), trainer.D.eval(), trainer.C.eval()
+        with torch.no_grad():
+            fake = trainer.G(trainer._noise(mel.shape[0], 0), sentence, words, lengths)
+            out = trainer.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1),
+                            lengths.repeat(2), blind=True)
+            p = trainer.C(out.global_feature).log_softmax(-1)[:, k]  # [2B]
+        n = mel.shape[0]
+        return float(p[n:].mean() - p[:n].mean())
+
+    torch.manual_seed(0)
+    before = generated_margin()
+    trainer.fit()
+    torch.manual_seed(0)
+    after = generated_margin()
+    assert after > before + 0.05, (before, after)
+    records = [r for r in read_log(run) if "g_total" in r and r["step"] > 2]
+    assert records and all(math.isfinite(r["d_category"]) and math.isfinite(r["g_category"]) for r in records)
+    again = Trainer(config.replace(steps=13), library, run, resume=True, cache_dir=shared_cache, progress=False)
+    assert_states_equal(again.C.state_dict(), trainer.C.state_dict(), "C")
+    assert_states_equal(again.opt_c.state_dict(), trainer.opt_c.state_dict(), "opt_c")
+    with pytest.raises(ConfigError, match="category_fakes needs the category head"):
+        tiny_config(category_fakes=True)
+    with pytest.raises(ConfigError, match="category_fakes must be true or false"):
+        tiny_config(category_weight=1.0, category_fakes="yes")
+
+
 def test_resume_with_a_new_learning_rate_uses_it(library, shared_cache, tmp_path, capsys):
     """Adam's saved state carries the old lr and betas; `--resume --config` with new ones must
     train with the new ones (a lower-lr phase would otherwise silently keep the old rate)."""

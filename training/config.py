@@ -52,6 +52,11 @@ class TrainConfig:
     # caption has none are left out), and G is trained so its clips get its caption's category,
     # weighted by this. 0 turns it off. The head is kept in the training checkpoint only.
     category_weight: float = 0.0
+    # With the category head on: give it one more class, "generated", learnt on G's clips (the
+    # K+1 classifier of semi-supervised GANs, Salimans et al. 2016). G then meets the head only
+    # with clips it cannot tell from real ones of that category, not with any feature that
+    # happens to move the K real-category logits. A K-class head in the checkpoint is grown.
+    category_fakes: bool = False
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -73,6 +78,10 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise ConfigError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")
+        if not isinstance(self.category_fakes, bool):
+            raise ConfigError(f"TrainConfig.category_fakes must be true or false, got {self.category_fakes!r}")
+        if self.category_fakes and not self.category_weight > 0:
+            raise ConfigError("TrainConfig.category_fakes needs the category head: set category_weight > 0")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise ConfigError(f"TrainConfig.holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
 

@@ -199,7 +199,9 @@ class Trainer:
         self.C = self.opt_c = None
         if config.category_weight > 0:
             self.category_index = {name: i for i, name in enumerate(category_names())}
-            self.C = CategoryHead(mc.sentence_dim, len(self.category_index)).to(self.device)
+            # with category_fakes, index K (one past the last category) is "generated"
+            n_classes = len(self.category_index) + int(config.category_fakes)
+            self.C = CategoryHead(mc.sentence_dim, n_classes).to(self.device)
             self.opt_c = torch.optim.Adam(self.C.parameters(), lr=config.lr_d, betas=config.betas)
 
         self._build_data()
@@ -357,12 +359,31 @@ class Trainer:
         self.step = int(state["step"])
         if self.C is not None:
             if "C" in state:
-                load_state_dict_checked(self.C, state["C"], "category head (checkpoint)")
-                self.opt_c.load_state_dict(state["opt_c"])
+                self._load_category_head(state)
             elif self.dist.is_main:
                 print(f"audiogan train: category_weight={self.config.category_weight} and the checkpoint has "
                       f"no category head: starting one at step {self.step}", file=sys.stderr)
         self._apply_optimiser_settings(saved)
+
+    def _load_category_head(self, state: dict) -> None:
+        """Restore the head; a K-class one grows to K+1 when this run adds category_fakes."""
+        saved_c = state["C"]
+        k_saved = saved_c["linear.weight_orig"].shape[0] if "linear.weight_orig" in saved_c else None
+        if self.config.category_fakes and k_saved == self.C.n_categories - 1:
+            # A zero row leaves the largest singular value, so the K real logits, unchanged;
+            # the "generated" logit starts at 0 and is learnt from here. Adam's moments no
+            # longer fit the shapes, so the head's optimiser starts afresh (it is one linear).
+            grown = dict(saved_c)
+            for key in ("linear.weight_orig", "linear.bias", "linear.weight_u"):
+                old = saved_c[key]
+                grown[key] = torch.cat([old, old.new_zeros((1, *old.shape[1:]))])
+            load_state_dict_checked(self.C, grown, "category head (checkpoint)")
+            if self.dist.is_main:
+                print(f"audiogan train: category_fakes: the checkpoint's {k_saved}-class head gains a "
+                      f"'generated' class at step {self.step}", file=sys.stderr)
+            return
+        load_state_dict_checked(self.C, saved_c, "category head (checkpoint)")
+        self.opt_c.load_state_dict(state["opt_c"])
 
     def _apply_optimiser_settings(self, saved: TrainConfig) -> None:
         """Optimizer.load_state_dict restores the saved learning rates and betas; this run's
@@ -419,9 +440,14 @@ class Trainer:
                     d_losses["d_mismatch"] = self._mismatch_hinge(mel, real_out, captions, sentence, words,
                                                                   lengths, blind)
                     d_losses["total"] = d_losses["total"] + cfg.mismatch_weight * d_losses["d_mismatch"]
-                if self.C is not None:  # real clips only: D must not learn the categories of fakes
+                if self.C is not None:  # D never learns the categories of fakes
                     labels = self._category_labels(captions)  # [B]; the G update reuses the last batch's
-                    d_losses["d_category"] = category_loss(self.C_train(real_out.global_feature), labels)
+                    if cfg.category_fakes:  # real clips -> their category, fakes -> "generated" (K)
+                        generated = labels.new_full(labels.shape, self.C.n_categories - 1)  # [B]
+                        d_losses["d_category"] = category_loss(
+                            self.C_train(both.global_feature), torch.cat([labels, generated]))
+                    else:  # real clips only
+                        d_losses["d_category"] = category_loss(self.C_train(real_out.global_feature), labels)
                     d_losses["total"] = d_losses["total"] + cfg.category_weight * d_losses["d_category"]
             self.opt_d.zero_grad(set_to_none=True)
             if self.C is not None:
