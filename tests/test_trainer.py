@@ -294,7 +294,8 @@ def test_category_fakes_grows_the_head_and_teaches_it_the_generated_class(librar
     def generated_margin() -> float:
         """mean log P(generated | fake) - log P(generated | real) over one fixed batch."""
         mel, _, words, lengths, sentence = trainer._real_batch()
-        trainer.G.eval(), trainer.D.eval(), trainer.C.eval()
+        for m in (trainer.G, trainer.D, trainer.C):
+            m.eval()
         with torch.no_grad():
             fake = trainer.G(trainer._noise(mel.shape[0], 0), sentence, words, lengths)
             out = trainer.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1),

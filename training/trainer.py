@@ -424,8 +424,9 @@ class Trainer:
         cfg = self.config
         logs: dict[str, float] = {}
         self._consistent = False
-        self.G.train()
-        self.D.train()
+        for m in (self.G, self.D, self.C):  # spectral norm updates its u only in training mode
+            if m is not None:
+                m.train()
         blind = cfg.d_text == "blind"
         for k in range(cfg.d_steps_per_g):
             mel, captions, words, lengths, sentence = self._real_batch()
