@@ -16,6 +16,10 @@ Structurally dead parameters (reported, asserted exactly):
   * D's `linear.bias`: the hinge gradient w.r.t. a logit offset is
     (#fake with logit > -1  -  #real with logit < 1) / B, which is exactly 0 whenever every
     sample is inside the margin (as at init). Checked against that formula instead.
+  * G's `conv7.conv_skip.bias`: a per-channel constant added just before G's BatchNorm, which
+    (in training mode) subtracts the per-channel batch mean again, so its true gradient is 0.
+    Float rounding leaves a residue of about 1e-6 or exactly 0, depending on the machine and
+    summation order, so it is checked to be negligible, not asserted either way.
 """
 import pytest
 import torch
@@ -34,6 +38,10 @@ def dead_params(model, variant):
         return set()
     return {n for n, _ in model.named_parameters()
             if ".cross_attention_for_sent_modules." in n and n.split(".")[-2] in DEAD_SENTENCE_PROJ}
+
+
+# Cancelled by G.bn's batch mean (see above): true gradient 0, computed one ~1e-6 or 0.
+BN_CANCELLED = {"conv7.conv_skip.bias"}
 
 
 def open_gates(model, value=0.5):
@@ -74,7 +82,11 @@ def test_generator_loss_reaches_every_generator_parameter(variant):
     out = g_step_loss(G, D, b)
     assert set(out) == {"g_hinge", "g_g2s", "g_l2w", "g_f2r", "g_occ", "total"}
     out["total"].backward()
-    assert zero_grad_names(G) == dead_params(G, variant)
+    assert zero_grad_names(G) - BN_CANCELLED == dead_params(G, variant)
+    grads = dict(G.named_parameters())
+    largest = max(p.grad.abs().max() for p in grads.values() if p.grad is not None)
+    for name in BN_CANCELLED:
+        assert grads[name].grad.abs().max() <= 1e-4 * largest, name
     assert all(p.grad is None for p in D.parameters())
     assert all(torch.isfinite(p.grad).all() for p in G.parameters() if p.grad is not None)
 
