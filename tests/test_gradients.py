@@ -40,7 +40,7 @@ def dead_params(model, variant):
             if ".cross_attention_for_sent_modules." in n and n.split(".")[-2] in DEAD_SENTENCE_PROJ}
 
 
-# Cancelled by G.bn's batch mean (see above): true gradient 0, computed one ~1e-6 or 0.
+# Cancelled by G.bn's batch mean (module docstring): true gradient 0, float residue ~1e-6 or 0.
 BN_CANCELLED = {"conv7.conv_skip.bias"}
 
 
