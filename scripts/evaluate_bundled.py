@@ -3,6 +3,10 @@ recognisable sounds"), with the `aisfx` embedder and `audiogan eval`'s own metri
 
     python scripts/evaluate_bundled.py --data /work/data/debian-foley --out /work/eval/bundled \
         [--model default] [--images docs/images/bundled]
+    python scripts/evaluate_bundled.py --data ... --out ... --model RUN/model --quick --seeds 0,1,2
+
+--quick runs only the category check (the "quick check" of the README's training notes): the
+same classifier, held-out clips and captions, one generated set per seed, in about 2 minutes.
 
 Only held-out clips and captions (the library's holdout.json) are generated from or compared
 with; the training clips are used only to fit the category classifier and as the corpus for
@@ -74,6 +78,10 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=None, help="embedding cache of the real clips (default OUT/cache)")
     ap.add_argument("--variations", type=int, default=4)
     ap.add_argument("--limit", type=int, default=0, help="debug: use every k-th clip only (k = --limit)")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the category check (about 2 min instead of 10): writes OUT/quick.json")
+    ap.add_argument("--seeds", default=None,
+                    help="with --quick: comma-separated generation seeds, e.g. 0,1,2 (default: --seed)")
     args = ap.parse_args()
 
     import torch
@@ -87,6 +95,12 @@ def main() -> int:
     from audiogan_core.metrics import cosine_matrix, frechet_distance
     from audiogan_plugins.manager import get_embedder
 
+    if args.seeds and not args.quick:
+        ap.error("--seeds needs --quick (the full report uses one seed: --seed)")
+    try:
+        seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    except ValueError:
+        ap.error(f"--seeds: expected comma-separated integers, got {args.seeds!r}")
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.cache or args.out / "cache"
@@ -131,6 +145,10 @@ def main() -> int:
             fh.write(json.dumps({"file": name, "caption": r["caption"], "category": r["category"],
                                  "source": r["file"]}) + "\n")
     (ref_dir / "captions.jsonl.tmp").replace(ref_dir / "captions.jsonl")
+
+    if args.quick:
+        return quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows,
+                                    test_clips, cache, t0)
 
     # Generated clips for the held-out captions (one per held-out clip, seed fixed) ----------
     say(f"generating {len(test_rows)} clips for the held-out captions")
@@ -180,6 +198,8 @@ def main() -> int:
     acc_real, acc_gen, acc_untrained = (float(hits[n].mean()) for n in ("real", "generated", "untrained"))
     majority = Counter(yte).most_common(1)[0][1] / len(yte)
     # per-category generated accuracy, to say which kinds of sound it knows
+    misses = [{"caption": test_rows[i]["caption"], "category": t, "predicted": p}
+              for i, t, p in zip(cat_test, yte, pred["generated"]) if p != t]
     per_cat = {c: {"clips": int(sum(t == c for t in yte)),
                    "generated_accuracy": float(hits["generated"][[t == c for t in yte]].mean())}
                for c in categories if c in yte}
@@ -187,7 +207,7 @@ def main() -> int:
                   "test_clips": len(cat_test), "chance_uniform": 1 / len(categories), "chance_majority": majority,
                   "real_heldout_accuracy": acc_real, "generated_accuracy": acc_gen,
                   "untrained_accuracy": acc_untrained, "target_met": bool(acc_gen >= 0.6),
-                  "per_category": per_cat, "method": "multinomial logistic regression on standardised aisfx "
+                  "per_category": per_cat, "generated_misses": misses, "method": "multinomial logistic regression on standardised aisfx "
                   "embeddings of training real clips (L2 1e-3, L-BFGS)"}
 
     # Diversity (--variations 4) and no copying ----------------------------------------------
@@ -266,6 +286,46 @@ def main() -> int:
     print(json.dumps({k: v for k, v in diversity.items() if k != "per_prompt"}, indent=1))
     print(json.dumps(copying, indent=1))
     say(f"done in {time.time() - t0:.0f} s -> {args.out / 'report.json'}")
+    return 0
+
+
+def quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows, test_clips,
+                         cache, t0) -> int:
+    """The "text controls the sound" check alone, for several generation seeds: the same
+    classifier, clips and captions as the full report, without FD, diversity or images."""
+    from audiogan_core.evaluation import classify, generate_collection
+    from audiogan_plugins.manager import get_embedder
+
+    rate = model.config.mel.sample_rate
+    emb = get_embedder("aisfx").load("cpu")
+    tr_emb, _ = embed(emb, "train_real", train_clips, rate, cache)
+    cat_train = [i for i, r in enumerate(train_rows) if r["category"] in categories]
+    cat_test = [i for i, r in enumerate(test_rows) if r["category"] in categories]
+    ytr = [train_rows[i]["category"] for i in cat_train]
+    yte = [test_rows[i]["category"] for i in cat_test]
+    keyed = [(f"{i:04d}", test_rows[i]["caption"]) for i in cat_test]
+    runs = []
+    for seed in seeds:
+        say(f"seed {seed}: generating {len(keyed)} clips")
+        gen = generate_collection(model, keyed, seed=seed, batch_size=16)
+        g_emb, _ = embed(emb, f"generated-seed{seed}", [c.audio for c in gen.items], rate)
+        pred = classify(tr_emb[cat_train], ytr, g_emb)
+        hits = [p == t for p, t in zip(pred, yte)]
+        runs.append({"seed": seed, "generated_accuracy": float(np.mean(hits)), "correct": int(sum(hits)),
+                     "predicted_counts": dict(Counter(pred).most_common()),
+                     "generated_misses": [{"caption": c, "category": t, "predicted": p}
+                                          for (_, c), t, p in zip(keyed, yte, pred) if p != t]})
+        say(f"seed {seed}: {runs[-1]['correct']}/{len(yte)} = {100 * runs[-1]['generated_accuracy']:.1f}%")
+    out = {"model": args.model, "source": str(model.source), "categories": len(categories),
+           "test_clips": len(yte), "seeds": seeds, "runs": runs,
+           "mean_accuracy": float(np.mean([r["generated_accuracy"] for r in runs])),
+           "seconds": time.time() - t0}
+    tmp = args.out / "quick.json.tmp"
+    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    tmp.replace(args.out / "quick.json")
+    print(json.dumps({k: out[k] for k in ("model", "test_clips", "seeds", "mean_accuracy")} |
+                     {"accuracy_per_seed": [r["generated_accuracy"] for r in runs]}, indent=1))
+    say(f"done in {time.time() - t0:.0f} s -> {args.out / 'quick.json'}")
     return 0
 
 

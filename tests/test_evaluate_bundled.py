@@ -55,6 +55,7 @@ def test_evaluate_bundled_end_to_end(tmp_path, monkeypatch, capsys):
     assert abs(cl["chance_uniform"] - 1 / 3) < 1e-9 and abs(cl["chance_majority"] - 1 / 3) < 1e-9
     # three very different synthetic sounds: aisfx separates the real held-out clips
     assert cl["real_heldout_accuracy"] >= 0.6
+    assert len(cl["generated_misses"]) == round(9 * (1 - cl["generated_accuracy"]))
     fd = report["fd_aisfx"]
     assert fd["sets"] == 9 and fd["floor_real_vs_real"] < fd["ceiling_untrained"]
     assert fd["generated_over_floor"] == fd["generated"] / fd["floor_real_vs_real"]
@@ -64,3 +65,34 @@ def test_evaluate_bundled_end_to_end(tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in (out / "img").iterdir()) == ["beep.png", "click.png", "noise.png"]
     assert (out / "reference" / "captions.jsonl").read_text().count("\n") == 9
     assert "FD" in capsys.readouterr().out
+
+
+def test_evaluate_bundled_quick_seeds(tmp_path, monkeypatch, capsys):
+    lib, out = tmp_path / "lib", tmp_path / "out"
+    make_library(lib)
+    monkeypatch.setattr(sys, "argv", ["evaluate_bundled.py", "--data", str(lib), "--out", str(out),
+                                      "--model", "untrained:tiny", "--quick", "--seeds", "0,3"])
+    try:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    except SystemExit as exc:
+        assert exc.code == 0
+    quick = json.loads((out / "quick.json").read_text())
+    assert not (out / "report.json").exists()  # the full report is not written in quick mode
+    assert quick["test_clips"] == 9 and quick["seeds"] == [0, 3] and len(quick["runs"]) == 2
+    for run in quick["runs"]:
+        assert run["correct"] == round(9 * run["generated_accuracy"])
+        assert sum(run["predicted_counts"].values()) == 9
+        assert len(run["generated_misses"]) == 9 - run["correct"]
+        assert {m["category"] for m in run["generated_misses"]} <= {"beep", "noise", "click"}
+    assert abs(quick["mean_accuracy"] - np.mean([r["generated_accuracy"] for r in quick["runs"]])) < 1e-12
+
+
+def test_evaluate_bundled_seeds_needs_quick(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["evaluate_bundled.py", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                                      "--seeds", "0,1"])
+    try:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError("--seeds without --quick should be refused")
