@@ -6,7 +6,8 @@ recognisable sounds"), with the `aisfx` embedder and `audiogan eval`'s own metri
     python scripts/evaluate_bundled.py --data ... --out ... --model RUN/model --quick --seeds 0,1,2
 
 --quick runs only the category check (the "quick check" of the README's training notes): the
-same classifier, held-out clips and captions, one generated set per seed, in about 2 minutes.
+same classifier, held-out clips and captions, one generated set per seed, in 2-5 minutes
+instead of about 12.
 
 Only held-out clips and captions (the library's holdout.json) are generated from or compared
 with; the training clips are used only to fit the category classifier and as the corpus for
@@ -68,6 +69,30 @@ def embed(embedder, name: str, clips: list[np.ndarray], rate: int, cache: Path |
     return res.embeddings, res.probabilities
 
 
+def category_split(categories, train_rows, test_rows):
+    """Indices and labels of the rows whose category the classifier knows:
+    (train indices, test indices, train labels, test labels)."""
+    cat_train = [i for i, r in enumerate(train_rows) if r["category"] in categories]
+    cat_test = [i for i, r in enumerate(test_rows) if r["category"] in categories]
+    return (cat_train, cat_test, [train_rows[i]["category"] for i in cat_train],
+            [test_rows[i]["category"] for i in cat_test])
+
+
+def classify_sets(fit, labels, sets: list[np.ndarray]) -> list[list]:
+    """Labels for each of `sets` from one classifier fit once on (fit, labels): the fit sees
+    only the training rows, so labelling the sets together equals labelling them apart."""
+    from audiogan_core.evaluation import classify
+
+    pred = classify(fit, labels, np.concatenate(sets))
+    bounds = np.cumsum([0] + [len(e) for e in sets])
+    return [pred[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def list_misses(captions, truth, pred) -> list[dict]:
+    """The clips labelled wrong: caption, its category, the predicted one."""
+    return [{"caption": c, "category": t, "predicted": p} for c, t, p in zip(captions, truth, pred) if p != t]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True, help="the foley library (captions.jsonl, holdout.json)")
@@ -79,7 +104,7 @@ def main() -> int:
     ap.add_argument("--variations", type=int, default=4)
     ap.add_argument("--limit", type=int, default=0, help="debug: use every k-th clip only (k = --limit)")
     ap.add_argument("--quick", action="store_true",
-                    help="only the category check (about 2 min instead of 10): writes OUT/quick.json")
+                    help="only the category check (2-5 min instead of about 12): writes OUT/quick.json")
     ap.add_argument("--seeds", default=None,
                     help="with --quick: comma-separated generation seeds, e.g. 0,1,2 (default: --seed)")
     args = ap.parse_args()
@@ -88,7 +113,7 @@ def main() -> int:
 
     from audiogan_core import AudioGAN
     from audiogan_core.checkpoint import read_safetensors_metadata
-    from audiogan_core.evaluation import (AudioCollection, AudioItem, classify, evaluate,
+    from audiogan_core.evaluation import (AudioCollection, AudioItem, evaluate,
                                           format_report, generate_collection, nearest_neighbour_similarity,
                                           pairwise_diversity, untrained_model)
     from audiogan_core.io import write_wav
@@ -136,6 +161,9 @@ def main() -> int:
     say("preparing real clips")
     test_clips, test_rows = load_rows(test_rows)
     train_clips, train_rows = load_rows(train_rows)
+    if args.quick:
+        return quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows, cache, t0)
+
     ref_dir = args.out / "reference"
     ref_dir.mkdir(exist_ok=True)
     with open(ref_dir / "captions.jsonl.tmp", "w", encoding="utf-8") as fh:
@@ -145,10 +173,6 @@ def main() -> int:
             fh.write(json.dumps({"file": name, "caption": r["caption"], "category": r["category"],
                                  "source": r["file"]}) + "\n")
     (ref_dir / "captions.jsonl.tmp").replace(ref_dir / "captions.jsonl")
-
-    if args.quick:
-        return quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows,
-                                    test_clips, cache, t0)
 
     # Generated clips for the held-out captions (one per held-out clip, seed fixed) ----------
     say(f"generating {len(test_rows)} clips for the held-out captions")
@@ -186,20 +210,15 @@ def main() -> int:
     fd["target_met"] = bool(fd["generated"] <= 2 * fd["floor_real_vs_real"])
 
     # Text controls the sound: category classifier fit on training real clips ----------------
-    cat_train = [i for i, r in enumerate(train_rows) if r["category"] in categories]
-    cat_test = [i for i, r in enumerate(test_rows) if r["category"] in categories]
-    ytr = [train_rows[i]["category"] for i in cat_train]
-    yte = [test_rows[i]["category"] for i in cat_test]
+    cat_train, cat_test, ytr, yte = category_split(categories, train_rows, test_rows)
     # one classifier, fit once on the training real clips, labels all three sets
-    fit = tr_emb[cat_train]
-    pred = {name: classify(fit, ytr, e[cat_test]) for name, e in (("real", t_emb), ("generated", g_emb),
-                                                                      ("untrained", u_emb))}
+    names = ("real", "generated", "untrained")
+    pred = dict(zip(names, classify_sets(tr_emb[cat_train], ytr, [e[cat_test] for e in (t_emb, g_emb, u_emb)])))
     hits = {name: np.array([p == t for p, t in zip(labels, yte)]) for name, labels in pred.items()}
     acc_real, acc_gen, acc_untrained = (float(hits[n].mean()) for n in ("real", "generated", "untrained"))
     majority = Counter(yte).most_common(1)[0][1] / len(yte)
+    misses = list_misses([test_rows[i]["caption"] for i in cat_test], yte, pred["generated"])
     # per-category generated accuracy, to say which kinds of sound it knows
-    misses = [{"caption": test_rows[i]["caption"], "category": t, "predicted": p}
-              for i, t, p in zip(cat_test, yte, pred["generated"]) if p != t]
     per_cat = {c: {"clips": int(sum(t == c for t in yte)),
                    "generated_accuracy": float(hits["generated"][[t == c for t in yte]].mean())}
                for c in categories if c in yte}
@@ -207,8 +226,9 @@ def main() -> int:
                   "test_clips": len(cat_test), "chance_uniform": 1 / len(categories), "chance_majority": majority,
                   "real_heldout_accuracy": acc_real, "generated_accuracy": acc_gen,
                   "untrained_accuracy": acc_untrained, "target_met": bool(acc_gen >= 0.6),
-                  "per_category": per_cat, "generated_misses": misses, "method": "multinomial logistic regression on standardised aisfx "
-                  "embeddings of training real clips (L2 1e-3, L-BFGS)"}
+                  "per_category": per_cat, "generated_misses": misses,
+                  "method": "multinomial logistic regression on standardised aisfx embeddings of training real "
+                            "clips (L2 1e-3, L-BFGS)"}
 
     # Diversity (--variations 4) and no copying ----------------------------------------------
     prompts = []
@@ -289,33 +309,30 @@ def main() -> int:
     return 0
 
 
-def quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows, test_clips,
-                         cache, t0) -> int:
+def quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows, cache, t0) -> int:
     """The "text controls the sound" check alone, for several generation seeds: the same
     classifier, clips and captions as the full report, without FD, diversity or images."""
-    from audiogan_core.evaluation import classify, generate_collection
+    from audiogan_core.evaluation import generate_collection
     from audiogan_plugins.manager import get_embedder
 
     rate = model.config.mel.sample_rate
     emb = get_embedder("aisfx").load("cpu")
     tr_emb, _ = embed(emb, "train_real", train_clips, rate, cache)
-    cat_train = [i for i, r in enumerate(train_rows) if r["category"] in categories]
-    cat_test = [i for i, r in enumerate(test_rows) if r["category"] in categories]
-    ytr = [train_rows[i]["category"] for i in cat_train]
-    yte = [test_rows[i]["category"] for i in cat_test]
-    keyed = [(f"{i:04d}", test_rows[i]["caption"]) for i in cat_test]
-    runs = []
+    cat_train, cat_test, ytr, yte = category_split(categories, train_rows, test_rows)
+    captions = [test_rows[i]["caption"] for i in cat_test]
+    keyed = [(f"{i:04d}", c) for i, c in zip(cat_test, captions)]
+    generated = []
     for seed in seeds:
         say(f"seed {seed}: generating {len(keyed)} clips")
         gen = generate_collection(model, keyed, seed=seed, batch_size=16)
-        g_emb, _ = embed(emb, f"generated-seed{seed}", [c.audio for c in gen.items], rate)
-        pred = classify(tr_emb[cat_train], ytr, g_emb)
-        hits = [p == t for p, t in zip(pred, yte)]
-        runs.append({"seed": seed, "generated_accuracy": float(np.mean(hits)), "correct": int(sum(hits)),
+        generated.append(embed(emb, f"generated-seed{seed}", [c.audio for c in gen.items], rate)[0])
+    runs = []
+    for seed, pred in zip(seeds, classify_sets(tr_emb[cat_train], ytr, generated)):
+        correct = sum(p == t for p, t in zip(pred, yte))
+        runs.append({"seed": seed, "generated_accuracy": correct / len(yte), "correct": correct,
                      "predicted_counts": dict(Counter(pred).most_common()),
-                     "generated_misses": [{"caption": c, "category": t, "predicted": p}
-                                          for (_, c), t, p in zip(keyed, yte, pred) if p != t]})
-        say(f"seed {seed}: {runs[-1]['correct']}/{len(yte)} = {100 * runs[-1]['generated_accuracy']:.1f}%")
+                     "generated_misses": list_misses(captions, yte, pred)})
+        say(f"seed {seed}: {correct}/{len(yte)} = {100 * correct / len(yte):.1f}%")
     out = {"model": args.model, "source": str(model.source), "categories": len(categories),
            "test_clips": len(yte), "seeds": seeds, "runs": runs,
            "mean_accuracy": float(np.mean([r["generated_accuracy"] for r in runs])),
