@@ -12,10 +12,10 @@ import soundfile as sf
 import torch
 
 from audiogan_core.config import MelConfig
-from audiogan_core.errors import DataError
+from audiogan_core.errors import DataError, InputError
 from audiogan_training import data as data_mod
-from audiogan_training.data import (FoleyDataset, ResumableSampler, ScanReport, caption_key, normalise_loudness,
-                                    scan_library, split_holdout)
+from audiogan_training.data import (FoleyDataset, ResumableSampler, ScanReport, balance_weights, caption_key,
+                                    normalise_loudness, scan_library, split_holdout)
 
 MEL = MelConfig(16000, 256, 256, 64, 16, 0.0, 8000.0)  # the "tiny" preset's front end
 CLIP = 64  # frames = 0.256 s
@@ -364,6 +364,50 @@ def test_sampler_shards_for_ddp():
     assert set(sum(per_rank, [])) == set(range(n))  # every index, one padded duplicate
     with pytest.raises(DataError):
         shards[0].load_state_dict({"epoch": 0, "position": 0, "n": 12, "seed": 4, "world_size": 3})
+
+
+def test_weighted_sampler_follows_weights_and_resumes_exactly():
+    weights = [0.0, 1.0, 1.0, 6.0]  # item 0 never, item 3 six times as often as 1 or 2
+    sampler = ResumableSampler(4, seed=3, batch_size=4, weights=weights)
+    it = iter(sampler)
+    stream = _take(it, 4000)
+    counts = [stream.count(i) for i in range(4)]
+    assert counts[0] == 0
+    assert 2800 < counts[3] < 3200 and 300 < counts[1] < 700 and 300 < counts[2] < 700, counts
+    assert _take(iter(ResumableSampler(4, seed=3, batch_size=4, weights=weights)), 4000) == stream
+    assert _take(iter(ResumableSampler(4, seed=4, batch_size=4, weights=weights)), 4000) != stream
+    state = sampler.state_dict()
+    expected = _take(it, 40)
+    resumed = ResumableSampler(4, seed=3, batch_size=4, weights=weights)
+    resumed.load_state_dict(json.loads(json.dumps(state)))
+    assert _take(iter(resumed), 40) == expected
+
+
+@pytest.mark.parametrize("weights, message", [
+    ([1.0, 1.0], "one entry per item"),
+    ([1.0, -1.0, 1.0], "non-negative"),
+    ([0.0, 0.0, 0.0], "not all zero"),
+    ([1.0, float("nan"), 1.0], "finite"),
+])
+def test_weighted_sampler_rejects_bad_weights(weights, message):
+    with pytest.raises(InputError, match=message):
+        ResumableSampler(3, seed=0, batch_size=2, weights=weights)
+
+
+def test_balance_weights_between_uniform_and_equal_groups():
+    groups = ["a"] * 8 + ["b"] * 2 + [None] * 2
+
+    def share(weights):
+        total = sum(weights)
+        return {g: sum(w for w, h in zip(weights, groups) if h == g) / total for g in ("a", "b", None)}
+
+    assert balance_weights(groups, 0.0) == [1.0] * 12
+    assert share(balance_weights(groups, 1.0)) == pytest.approx({"a": 1 / 3, "b": 1 / 3, None: 1 / 3})
+    half = share(balance_weights(groups, 0.5))  # a: 8 * 8**-0.5 = 2.83, b and None: 2 * 2**-0.5 = 1.41
+    assert half["a"] == pytest.approx(0.5) and half["b"] == pytest.approx(0.25)
+    assert sum(balance_weights(groups, 0.5)) == pytest.approx(12)  # mean 1
+    with pytest.raises(InputError, match=r"in \[0, 1\]"):
+        balance_weights(groups, 1.5)
 
 
 def test_sampler_with_epoch_pairs():

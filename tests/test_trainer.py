@@ -321,6 +321,31 @@ def test_category_fakes_grows_the_head_and_teaches_it_the_generated_class(librar
         tiny_config(category_weight=1.0, category_fakes="yes")
 
 
+def test_category_balance_draws_rare_categories_more_often(library, shared_cache, tmp_path):
+    """category_balance=1: the sampler's weights give every caption category (None is one
+    group) the same share of draws; 0 keeps the plain per-epoch permutation."""
+    from audiogan_training.categories import category_for
+
+    trainer = Trainer(tiny_config(steps=2, category_balance=1.0), library, tmp_path / "run",
+                      cache_dir=shared_cache, progress=False)
+    groups = [category_for(item.caption) for item in trainer.items]
+    weights = trainer.sampler.weights.tolist()
+    shares: dict = {}
+    for g, w in zip(groups, weights):
+        shares[g] = shares.get(g, 0.0) + w / sum(weights)
+    assert shares == pytest.approx({g: 1 / len(shares) for g in shares})
+    if len(set(groups)) > 1 and len(set(groups)) < len(groups):  # some group is larger than another
+        assert len(set(weights)) > 1
+    trainer.fit()  # trains through the weighted sampler
+    assert trainer.step == 2
+    plain = Trainer(tiny_config(steps=2), library, tmp_path / "plain", cache_dir=shared_cache, progress=False)
+    assert plain.sampler.weights is None
+    for bad in (-0.1, 1.5, True, "half"):
+        with pytest.raises(ConfigError, match="category_balance must be a number in"):
+            tiny_config(category_balance=bad)
+    assert TrainConfig.from_dict(json.loads(tiny_config(category_balance=0.5).to_json())).category_balance == 0.5
+
+
 def test_resume_with_a_new_learning_rate_uses_it(library, shared_cache, tmp_path, capsys):
     """Adam's saved state carries the old lr and betas; `--resume --config` with new ones must
     train with the new ones (a lower-lr phase would otherwise silently keep the old rate)."""

@@ -57,6 +57,12 @@ class TrainConfig:
     # with clips it cannot tell from real ones of that category, not with any feature that
     # happens to move the K real-category logits. A K-class head in the checkpoint is grown.
     category_fakes: bool = False
+    # Category-balanced batches (not in the paper): a clip whose caption's category
+    # (training/categories.py; clips with none form one group) has c training clips is drawn
+    # with probability proportional to c ** -category_balance, with replacement. 0 (default):
+    # every clip once per epoch; 1: every category equally often. Rare kinds (animal calls,
+    # voices) are otherwise seen a few times an epoch.
+    category_balance: float = 0.0
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -78,6 +84,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise ConfigError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")
+        value = self.category_balance
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+            raise ConfigError(f"TrainConfig.category_balance must be a number in [0, 1], got {value!r}")
         if not isinstance(self.category_fakes, bool):
             raise ConfigError(f"TrainConfig.category_fakes must be true or false, got {self.category_fakes!r}")
         if self.category_fakes and not self.category_weight > 0:

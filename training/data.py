@@ -654,12 +654,25 @@ class ResumableSampler(torch.utils.data.Sampler):
 
     ``with_epoch=True`` yields ``(epoch, index)`` pairs, which `FoleyDataset` accepts, so crop
     randomness follows the sampler's epoch even inside DataLoader workers.
+
+    ``weights`` (one non-negative number per item) turns an epoch into n draws *with
+    replacement*, item i drawn with probability weights[i] / sum(weights), from the same seeded
+    generator; epoch length, sharding and resume work as above. See `balance_weights`.
     """
 
     def __init__(self, n: int, seed: int, batch_size: int, rank: int = 0, world_size: int = 1, *,
-                 shuffle: bool = True, with_epoch: bool = False):
+                 shuffle: bool = True, with_epoch: bool = False, weights: Sequence[float] | None = None):
         if n <= 0:
             raise DataError("cannot sample from an empty dataset")
+        if weights is not None:
+            weights = torch.as_tensor(weights, dtype=torch.float64)
+            if weights.shape != (n,):
+                raise InputError(f"weights must have one entry per item ({n}), got shape {tuple(weights.shape)}")
+            if not torch.isfinite(weights).all() or (weights < 0).any() or not weights.sum() > 0:
+                raise InputError("weights must be finite, non-negative and not all zero")
+            if not shuffle:
+                raise InputError("weighted sampling draws at random: it cannot be combined with shuffle=False")
+        self.weights = weights
         if batch_size <= 0:
             raise InputError(f"batch_size must be positive, got {batch_size}")
         if world_size <= 0 or not 0 <= rank < world_size:
@@ -685,7 +698,10 @@ class ResumableSampler(torch.utils.data.Sampler):
         """This rank's indices for `epoch`."""
         if self._order_cache is not None and self._order_cache[0] == epoch:
             return self._order_cache[1]
-        if self.shuffle:
+        if self.weights is not None:
+            g = torch.Generator().manual_seed(self.seed + epoch)
+            perm = torch.multinomial(self.weights, self.n, replacement=True, generator=g).tolist()
+        elif self.shuffle:
             g = torch.Generator().manual_seed(self.seed + epoch)
             perm = torch.randperm(self.n, generator=g).tolist()
         else:
@@ -741,6 +757,20 @@ class ResumableSampler(torch.utils.data.Sampler):
 
     def __len__(self) -> int:  # one epoch; the stream itself is infinite
         return self.per_epoch
+
+
+def balance_weights(groups: Sequence[str | None], power: float) -> list[float]:
+    """Per-item sampling weights that draw small groups more often: an item of a group with c
+    members (None is a group of its own) gets weight c ** -power. 0 keeps uniform weights, 1
+    draws every group equally often. Weights are normalised to mean 1."""
+    if not 0.0 <= float(power) <= 1.0:
+        raise InputError(f"balance power must be in [0, 1], got {power}")
+    counts: dict[str | None, int] = {}
+    for g in groups:
+        counts[g] = counts.get(g, 0) + 1
+    raw = [counts[g] ** -float(power) for g in groups]
+    mean = sum(raw) / len(raw) if raw else 1.0
+    return [w / mean for w in raw]
 
 
 def _unit_hash(text: str, seed: int) -> float:

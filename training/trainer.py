@@ -259,7 +259,7 @@ class Trainer:
             dist.barrier()
 
     def _build_data(self) -> None:
-        from .data import FoleyDataset, ResumableSampler
+        from .data import FoleyDataset, ResumableSampler, balance_weights
 
         cfg, mc = self.config, self.config.model
         scan, items, holdout = training_split(self.data_dir, cfg)
@@ -276,8 +276,12 @@ class Trainer:
                 [{"path": str(i.path), "caption": i.caption} for i in holdout], indent=1))
         self.dataset = FoleyDataset(items, mel_config=mc.mel, clip_frames=mc.frames, cache_dir=self.cache_dir,
                                     seed=cfg.seed)
+        weights = None
+        if cfg.category_balance > 0:
+            weights = balance_weights([category_for(i.caption) for i in items], cfg.category_balance)
         self.sampler = ResumableSampler(len(items), seed=cfg.seed, batch_size=cfg.batch_size,
-                                        rank=self.dist.rank, world_size=self.dist.world_size, with_epoch=True)
+                                        rank=self.dist.rank, world_size=self.dist.world_size, with_epoch=True,
+                                        weights=weights)
         self._batches = None  # made lazily, after a resume has positioned the sampler
 
     def _make_text_encoder(self):
