@@ -49,6 +49,7 @@ import json
 import math
 import os
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -698,11 +699,10 @@ class ResumableSampler(torch.utils.data.Sampler):
         """This rank's indices for `epoch`."""
         if self._order_cache is not None and self._order_cache[0] == epoch:
             return self._order_cache[1]
+        g = torch.Generator().manual_seed(self.seed + epoch)
         if self.weights is not None:
-            g = torch.Generator().manual_seed(self.seed + epoch)
             perm = torch.multinomial(self.weights, self.n, replacement=True, generator=g).tolist()
         elif self.shuffle:
-            g = torch.Generator().manual_seed(self.seed + epoch)
             perm = torch.randperm(self.n, generator=g).tolist()
         else:
             perm = list(range(self.n))
@@ -765,9 +765,7 @@ def balance_weights(groups: Sequence[str | None], power: float) -> list[float]:
     draws every group equally often. Weights are normalised to mean 1."""
     if not 0.0 <= float(power) <= 1.0:
         raise InputError(f"balance power must be in [0, 1], got {power}")
-    counts: dict[str | None, int] = {}
-    for g in groups:
-        counts[g] = counts.get(g, 0) + 1
+    counts = Counter(groups)
     raw = [counts[g] ** -float(power) for g in groups]
     mean = sum(raw) / len(raw) if raw else 1.0
     return [w / mean for w in raw]
