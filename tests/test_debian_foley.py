@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from audiogan_core.config import MelConfig
 from audiogan_core.errors import DataError, InputError
 from audiogan_training import debian_foley as df
+from audiogan_training.categories import category_for
 from audiogan_training.cli_data import data_group
 from audiogan_training.data import scan_library
 
@@ -146,3 +148,26 @@ def test_discover_tuxpaint_and_wesnoth_if_installed():
     assert len(wes) == 291
     by_rel = {c.rel: c.caption for c in wes}
     assert by_rel["wolf-growl-1.ogg"] == "wolf growling" and by_rel["ui/button.wav"] == "button (interface sound)"
+
+
+def test_discover_widelands_captions_from_the_table():
+    root = "/usr/share/games/widelands/data"
+    paths = [f"{root}/sound/animals/bird3_01.ogg", f"{root}/world/critters/duck/duck_02.ogg",
+             f"{root}/sound/farm/sheep_00.ogg", f"{root}/sound/woodcutting/tree_falling_01.ogg",
+             f"{root}/sound/barbarians/taverns/inn_00.ogg",  # no table entry: skipped, not guessed
+             f"{root}/music/intro.ogg", f"{root}/sound/animals/readme.txt"]
+    clips, skipped = df.discover_widelands([Path(p) for p in paths], df.CopyrightInfo([], "GPL-2+"))
+    by_rel = {c.rel: c.caption for c in clips}
+    assert by_rel == {"animals/bird3_01.ogg": "a bird singing", "critters/duck/duck_02.ogg": "a duck quacking",
+                      "farm/sheep_00.ogg": "sheep bleating", "woodcutting/tree_falling_01.ogg": "a tree falling"}
+    assert [s["raw_name"] for s in skipped] == ["barbarians/taverns/inn_00.ogg"]
+    assert {c.caption_source for c in clips} == {"table"} and all(c.licence == "GPL-2+" for c in clips)
+    # the captions land in the categories the evaluation uses
+    assert [category_for(by_rel[r]) for r in sorted(by_rel)] == ["bird", "bird", "farm_animal", "wood_chopping"]
+    # known to the builder, but not part of the default library the bundled model was trained on
+    assert "widelands-data" in df.DISCOVER and "widelands-data" not in df.PACKAGES
+
+
+def test_unknown_package_lists_every_known_one(tmp_path):
+    with pytest.raises(InputError, match="widelands-data"):
+        df.build_debian_foley(tmp_path, packages=["no-such-data"])

@@ -16,7 +16,8 @@ def data_group():
               help="Folder to build the library in (created if needed).")
 @click.option("--packages", default=None, metavar="A,B",
               help="Comma-separated Debian packages (default: all of openttd-opensfx, tuxpaint-stamps-default, "
-                   "minetest-data, 0ad-data, wesnoth-1.16-data).")
+                   "minetest-data, 0ad-data, wesnoth-1.16-data; widelands-data is known too, "
+                   "but left out by default).")
 @click.option("--install/--no-install", default=False, show_default=True,
               help="Run 'apt-get install -y' for missing packages (needs root).")
 @click.option("--copy/--symlink", default=True, show_default=True,

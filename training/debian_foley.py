@@ -36,6 +36,12 @@ minetest-data              ``mods/<mod>/sounds/<mod>_<name>[.N].ogg`` (minetest_
 wesnoth-1.16-data          ``data/core/sounds/**`` (units, weapons, magic, ambient, horn signals),
                            ``sounds/*`` (interface, placed under ``ui/``) and campaign sounds;
                            path-derived captions.
+widelands-data             ``data/sound/**`` and ``data/world/critters/**`` (animal calls, farm,
+                           workshop and woodcutting sounds); captions from a hand-written table
+                           of file stems (`WIDELANDS_CAPTIONS`), because the game's own names
+                           ("bird3_01", "goldspin") read poorly; stems the table leaves out
+                           (tavern, lobby and military notices) are listed as skipped. Not in the
+                           default `PACKAGES`: the bundled model was built without it.
 =========================  ====================================================================
 """
 from __future__ import annotations
@@ -400,12 +406,60 @@ def discover_wesnoth(files: list[Path], copyright: CopyrightInfo) -> tuple[list[
     return clips, []
 
 
+# Widelands file stem (name without "_NN") -> caption. Written from the file and folder names;
+# a stem whose sound the name does not make clear enough is left out rather than guessed.
+WIDELANDS_CAPTIONS = {
+    **{f"bird{i}": "a bird singing" for i in range(1, 7)},
+    "duck": "a duck quacking", "wolf": "a wolf howling", "coyote": "a coyote howling",
+    "frog": "a frog croaking", "crickets1": "crickets chirping", "crickets2": "crickets chirping",
+    "boar": "a wild boar grunting", "moose": "a moose calling", "stag": "a stag bellowing",
+    "horse": "a horse neighing", "donkey": "a donkey braying", "sheep": "sheep bleating", "ox": "an ox lowing",
+    "farm_animal": "farm animals", "scythe": "harvesting grain with a scythe",
+    "benchsaw": "a bench saw cutting wood", "sawing": "sawing wood by hand", "sawmill": "a sawmill cutting logs",
+    "hammering": "hammering", "geologist_hammer": "a geologist's hammer knocking on rock",
+    "smith": "a blacksmith hammering on an anvil", "toolsmith": "a toolsmith hammering metal",
+    "sharpening": "sharpening a blade on a grindstone", "stonecutter": "a stonecutter chiselling stone",
+    "stonemason": "a stonemason chiselling stone", "stonegrind": "grinding stone",
+    "fast_woodcutting": "chopping wood fast with an axe", "woodcutting": "chopping wood with an axe",
+    "tree_falling": "a tree falling", "falling_tools": "tools falling on the ground",
+    "mill_turning": "a mill wheel turning", "weaving": "a loom weaving cloth", "weaver": "a loom weaving cloth",
+    "mortar": "grinding in a mortar", "furnace": "a roaring furnace", "fizzle": "hot metal fizzling",
+    "beerbubble": "beer bubbling in a vat", "winebubble": "wine bubbling in a vat",
+    "fisher_throw_net": "a fisher throwing a net", "fisher_pull_net": "a fisher pulling in a net",
+    "click": "interface click",
+}
+
+
+def discover_widelands(files: list[Path], copyright: CopyrightInfo) -> tuple[list[Clip], list[dict]]:
+    clips, skipped = [], []
+    for path in sorted(files):
+        if path.suffix.lower() not in (".ogg", ".wav"):
+            continue
+        text = path.as_posix()
+        if "/widelands/data/sound/" in text:
+            rel = text.split("/widelands/data/sound/", 1)[1]
+        elif "/widelands/data/world/critters/" in text:
+            rel = "critters/" + text.split("/widelands/data/world/critters/", 1)[1]
+        else:
+            continue  # music
+        stem = re.sub(r"_\d+$", "", path.stem)
+        caption = WIDELANDS_CAPTIONS.get(stem)
+        if caption is None:
+            skipped.append({"raw_name": rel, "reason": "game-specific sound the name does not describe"})
+            continue
+        clips.append(Clip(package="widelands-data", rel=rel, raw_name=rel, caption=caption,
+                          caption_source="table", original=text, source_path=path,
+                          licence=copyright.licence_for(text) or "GPL-2+"))
+    return clips, skipped
+
+
 DISCOVER: dict[str, Callable[[list[Path], CopyrightInfo], tuple[list[Clip], list[dict]]]] = {
     "openttd-opensfx": discover_openttd,
     "tuxpaint-stamps-default": discover_tuxpaint,
     "minetest-data": discover_minetest,
     "0ad-data": discover_0ad,
     "wesnoth-1.16-data": discover_wesnoth,
+    "widelands-data": discover_widelands,
 }
 
 
@@ -492,7 +546,7 @@ def build_debian_foley(out_dir: str | Path, packages: Iterable[str] | None = Non
     packages = list(PACKAGES if packages is None else packages)
     unknown = [p for p in packages if p not in DISCOVER]
     if unknown:
-        raise InputError(f"unknown package(s) {unknown}; known: {', '.join(PACKAGES)}")
+        raise InputError(f"unknown package(s) {unknown}; known: {', '.join(DISCOVER)}")
     if not packages:
         raise InputError("no packages given")
     ensure_installed(packages, install)
