@@ -40,7 +40,8 @@ widelands-data             ``data/sound/**`` and ``data/world/critters/**`` (ani
                            workshop and woodcutting sounds); captions from a hand-written table
                            of file stems (`WIDELANDS_CAPTIONS`), because the game's own names
                            ("bird3_01", "goldspin") read poorly; stems the table leaves out
-                           (tavern, lobby and military notices) are listed as skipped. Not in the
+                           (tavern, lobby, military and other game notices) are listed as
+                           skipped. Not in the
                            default `PACKAGES`: the bundled model was built without it.
 =========================  ====================================================================
 """
@@ -406,8 +407,9 @@ def discover_wesnoth(files: list[Path], copyright: CopyrightInfo) -> tuple[list[
     return clips, []
 
 
-# Widelands file stem (name without "_NN") -> caption. Written from the file and folder names;
-# a stem whose sound the name does not make clear enough is left out rather than guessed.
+# Widelands file stem (name without "_NN") -> caption. Written from the file and folder names,
+# not by ear: an animal's verb is its usual call ("wolf" -> howling). A stem whose sound the name
+# does not make clear enough is left out rather than guessed.
 WIDELANDS_CAPTIONS = {
     **{f"bird{i}": "a bird singing" for i in range(1, 7)},
     "duck": "a duck quacking", "wolf": "a wolf howling", "coyote": "a coyote howling",
