@@ -12,6 +12,11 @@ from audiogan_core.errors import ConfigError
 from audiogan_core.losses import LossConfig
 
 
+def _is_number(value: Any) -> bool:
+    """A JSON number: int or float, and not a bool (which Python counts as an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass
 class TrainConfig:
     model: ModelConfig = field(default_factory=lambda: preset("small"))
@@ -82,10 +87,10 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.d_text must be 'paired' or 'blind', got {self.d_text!r}")
         for name in ("mismatch_weight", "category_weight"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+            if not _is_number(value) or not value >= 0:
                 raise ConfigError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")
         value = self.category_balance
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        if not _is_number(value) or not 0.0 <= value <= 1.0:
             raise ConfigError(f"TrainConfig.category_balance must be a number in [0, 1], got {value!r}")
         if not isinstance(self.category_fakes, bool):
             raise ConfigError(f"TrainConfig.category_fakes must be true or false, got {self.category_fakes!r}")
