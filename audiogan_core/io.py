@@ -1,6 +1,7 @@
 """Files: atomic writes (temp file + rename), WAV output for DAWs, audio reading."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -96,8 +97,11 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, target_r
     path = Path(path)
     if path.suffix.lower() != ".wav":
         raise InputError(f"output must be a .wav file, got {path.name}")
-    return _atomic_write(path, lambda tmp: sf.write(tmp, audio, rate, subtype=BIT_DEPTHS[bit_depth], format="WAV"),
-                         overwrite=overwrite)
+    # Encode in memory, then write plain bytes: a full disk then raises OSError(ENOSPC) with its
+    # real cause, where libsndfile writing to the file itself says only "System error.".
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, rate, subtype=BIT_DEPTHS[bit_depth], format="WAV")
+    return atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
 
 
 def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[np.ndarray, int]:

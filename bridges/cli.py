@@ -2,7 +2,6 @@
 the command runs (the `audiogan` group lists it without loading torch)."""
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
@@ -40,7 +39,9 @@ from audiogan_core.errors import InputError
               help="Requests that may wait; more get /audiogan/error 'busy'.")
 @click.option("--max-variations", type=click.IntRange(1, 256), default=16, show_default=True,
               help="Most variations one request may ask for.")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv: debug).")
+@click.option("-v", "--verbose", count=True,
+              help="Log each request and error reply to stderr (-vv: also debugging detail). "
+                   "Without it only the server's own failures are logged.")
 def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_options, vo_options, device,
           audio_device, list_audio_devices, sample_rate, bit_depth, queue_size, max_variations, verbose):
     """Listen for OSC requests and answer with WAV files.
@@ -52,8 +53,9 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
     /audiogan/play i:job [i:variation]   /audiogan/cancel i:job
     /audiogan/ping -> /audiogan/pong     /audiogan/status -> /audiogan/status i:queued s:model s:device
     """
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose + 1, 2), stream=sys.stderr,
-                        format="audiogan serve: %(message)s")
+    from .log_limit import configure
+
+    configure(verbose)  # warnings only; -v one line per request; -vv debugging detail
     from .audio_device import describe_devices, list_output_devices
 
     if list_audio_devices:

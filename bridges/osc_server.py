@@ -19,18 +19,24 @@ Address space (stable; replies go to the sender's host and port, or to the sende
         -> /audiogan/accepted i:job
         -> /audiogan/progress i:job f:fraction      (0.0 first, 1.0 last, a few in between)
         -> /audiogan/done i:job s:path              (once per file, text-major, variation order)
-        or /audiogan/error i:job s:message          (or /audiogan/cancelled i:job)
+        or /audiogan/error i:job s:message          (or /audiogan/cancelled i:job); a job that
+           fails part-way first sends /audiogan/done for each file it did write
   /audiogan/play i:job [i:variation]   -> /audiogan/playing i:job  (or /audiogan/error)
-  /audiogan/cancel i:job               -> /audiogan/cancelled i:job (or /audiogan/error)
-  /audiogan/ping [any...]              -> /audiogan/pong [the same arguments]
+  /audiogan/cancel i:job               -> /audiogan/cancelled i:job (or /audiogan/error); exactly one
+  /audiogan/ping [any...]              -> /audiogan/pong [the same arguments, same type tags]
+                                          (+ /audiogan/error for arguments it could not read)
   /audiogan/status                     -> /audiogan/status i:queued s:model s:device
   anything else                        -> /audiogan/error i:-1 s:"unknown address /x; ..."
 
-Errors that belong to no job (bad arguments, unknown address) carry job -1.
+Errors that belong to no job (bad arguments, unknown address) carry job -1. Every datagram is
+read by our own bounded walker (osc_wire.py) before anything acts on it; refused ones are
+answered or dropped by the rules in its docstring and the README. A datagram gets at most
+MAX_ERRORS_PER_DATAGRAM error replies, then one that counts the rest.
 """
 from __future__ import annotations
 
 import collections
+import errno
 import logging
 import math
 import os
@@ -44,7 +50,14 @@ from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
 
+from . import osc_wire
+from .log_limit import RateLimit
+from .osc_jobs import FINISHED, FinishedJob, Job, JobQueue, QueueFull  # noqa: F401 (Job, QueueFull: API)
+from .osc_wire import Raw
+
 log = logging.getLogger(__name__)
+LOG_LIMIT = RateLimit(burst=20, per_second=2.0)  # no client can fill a disk through this log
+log.addFilter(LOG_LIMIT)
 
 PREFIX = "/audiogan"
 MAX_TEXT_CHARS = 1000
@@ -52,66 +65,38 @@ DEFAULT_PORT = 9000
 DEFAULT_QUEUE_SIZE = 32
 DEFAULT_MAX_VARIATIONS = 16
 MAX_REPLY_CHARS = 600  # error messages quote client input; keep replies small
+MAX_ERRORS_PER_DATAGRAM = 8  # then one more error saying how many were not sent
 PROGRESS_STEP = 0.1  # send a progress reply when the fraction moved at least this much
 SLUG_CHARS = 40
 INT32 = 2**31
+INT64 = 2**63
+STOP_SECONDS = 1.5  # stop() waits at most this long for the threads (SIGTERM: gone within 2 s)
 
 
 class _Cancelled(Exception):
     pass
 
 
-class QueueFull(Exception):
-    pass
+class JobError(InputError):
+    """A refusal that belongs to a job number (busy)."""
+
+    def __init__(self, job: int, message: str):
+        super().__init__(message)
+        self.job = job
 
 
-@dataclass
-class Job:
-    id: int
-    text: str
-    seed: int
-    seconds: float
-    variations: int
-    reply_to: tuple
-    state: str = "queued"  # queued, running, done, error, cancelled
-    files: list = field(default_factory=list)
-    cancel: threading.Event = field(default_factory=threading.Event)
-    extra_reply_to: set = field(default_factory=set)
-    announced: threading.Event = field(default_factory=threading.Event)  # "accepted" went out first
+class _ErrorBudget:
+    """At most `limit` error replies for one datagram; the rest are counted, and said once."""
 
+    def __init__(self, limit: int):
+        self.left, self.held = limit, 0
 
-class _JobQueue:
-    """A bounded FIFO that also lets a queued job be taken out (cancel)."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._items: collections.deque = collections.deque()
-        self._cond = threading.Condition()
-
-    def put_nowait(self, job: Job) -> None:
-        with self._cond:
-            if len(self._items) >= self.maxsize:
-                raise QueueFull
-            self._items.append(job)
-            self._cond.notify()
-
-    def get(self, timeout: float) -> Job | None:
-        with self._cond:
-            if not self._items:
-                self._cond.wait(timeout)
-            return self._items.popleft() if self._items else None
-
-    def remove(self, job: Job) -> bool:
-        with self._cond:
-            try:
-                self._items.remove(job)
-                return True
-            except ValueError:
-                return False
-
-    def __len__(self) -> int:
-        with self._cond:
-            return len(self._items)
+    def take(self) -> bool:
+        if self.left > 0:
+            self.left -= 1
+            return True
+        self.held += 1
+        return False
 
 
 def slug(text: str, limit: int = SLUG_CHARS) -> str:
@@ -124,19 +109,9 @@ def slug(text: str, limit: int = SLUG_CHARS) -> str:
 
 def _tag(value) -> str:
     """The OSC type tag a parsed argument most likely came with (for error messages)."""
-    if isinstance(value, bool):
-        return "T" if value else "F"
-    if value is None:
-        return "N"
-    if isinstance(value, int):
-        return "i"
-    if isinstance(value, float):
-        return "f"
-    if isinstance(value, str):
-        return "s"
-    if isinstance(value, bytes):
-        return "b"
-    return type(value).__name__
+    if isinstance(value, list):
+        return "array"
+    return osc_wire.tag_for(value)
 
 
 def _show(value) -> str:
@@ -153,6 +128,8 @@ def _as_int(value, what: str, where: str) -> int:
     if isinstance(value, float):
         if not math.isfinite(value) or value != int(value):
             raise InputError(f"{where}: {what} must be a whole number, got {_show(value)}")
+        if not -INT64 <= value < INT64:
+            raise InputError(f"{where}: {what} is out of range (a 64-bit integer at most), got {value:g}")
         value = int(value)
     return value
 
@@ -161,6 +138,20 @@ def _as_float(value, what: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{where}: {what} must be a number (f), got {_show(value)}")
     return float(value)
+
+
+def _write_failure(exc: BaseException, folder: Path) -> str:
+    """The real cause of a failed file write, in words a user can act on."""
+    if not folder.is_dir():
+        return f"the output folder is gone: {folder}"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        known = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                 errno.EROFS: "the output folder is on a read-only file system",
+                 errno.EACCES: f"no permission to write in {folder}", errno.EPERM: f"no permission to write in {folder}"}
+        return known.get(exc.errno, f"{exc.strerror or exc} (errno {exc.errno})")
+    if isinstance(exc, AudioGANError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 class OscServer:
@@ -184,6 +175,8 @@ class OscServer:
             raise InputError(f"reply port must be between 1 and 65535, got {reply_port}")
         if not 0 <= port <= 65535:
             raise InputError(f"OSC port must be between 0 and 65535, got {port}")
+        if not 0 <= keep_jobs <= 1_000_000:
+            raise InputError(f"keep_jobs must be between 0 and 1000000, got {keep_jobs}")
         self.model = model
         self.host = host
         self._port = port
@@ -195,15 +188,17 @@ class OscServer:
         self.player = player
         self.autoplay = autoplay
         self.keep_jobs = keep_jobs
-        self._queue = _JobQueue(queue_size)
-        self._jobs: collections.OrderedDict[int, Job] = collections.OrderedDict()
-        self._jobs_lock = threading.Lock()
+        self._queue = JobQueue(queue_size)
+        self._active: dict[int, Job] = {}  # queued, running or writing: at most queue_size + 1
+        self._finished: collections.OrderedDict[int, FinishedJob] = collections.OrderedDict()  # oldest first
+        self._jobs_lock = threading.Lock()  # the two tables and every job's state
         self._next_job = 1
         self._running: Job | None = None
         self._sock: socket.socket | None = None
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._garbage = 0
+        self._garbage = 0  # datagrams that were not OSC
+        self._refused = 0  # OSC datagrams refused whole
         self._idle = threading.Event()
         self._idle.set()
         self.handlers = {
@@ -258,17 +253,22 @@ class OscServer:
                  self.bit_depth)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Stop receiving, abandon the running job at its next progress step, and return within
+        `timeout` s. A worker still inside one model call is left behind (a daemon thread): it
+        writes no file after stop, and the process may exit under it."""
         self._stopping.set()
         running = self._running
         if running is not None:
             running.cancel.set()
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
-        self._threads = []
+            t.join(max(0.0, deadline - time.monotonic()))
+        self._threads = [t for t in self._threads if t.is_alive()]
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        LOG_LIMIT.report(log)
 
     def serve_forever(self) -> None:
         """start() (if needed) and block until KeyboardInterrupt or stop()."""
@@ -301,9 +301,9 @@ class OscServer:
     def queue_length(self) -> int:
         return len(self._queue)
 
-    def job(self, job_id: int) -> Job | None:
+    def job(self, job_id: int) -> Job | FinishedJob | None:
         with self._jobs_lock:
-            return self._jobs.get(job_id)
+            return self._active.get(job_id) or self._finished.get(job_id)
 
     # Sending --------------------------------------------------------------------------
     def _reply_address(self, addr: tuple) -> tuple:
@@ -311,32 +311,25 @@ class OscServer:
             return (addr[0], self.reply_port) + tuple(addr[2:])
         return addr
 
-    def send(self, to: tuple, address: str, *args) -> None:
-        from pythonosc.osc_message_builder import OscMessageBuilder
-
-        builder = OscMessageBuilder(address=address)
-        for a in args:
-            if isinstance(a, bool):
-                builder.add_arg(a)
-            elif isinstance(a, int):
-                builder.add_arg(a, "i" if -INT32 <= a < INT32 else "h")
-            elif isinstance(a, float):
-                builder.add_arg(a, "f")
-            else:
-                a = str(a)
-                if len(a) > MAX_REPLY_CHARS:
-                    a = a[:MAX_REPLY_CHARS] + "..."
-                builder.add_arg(a, "s")
+    def send(self, to: tuple, address: str, *args, tags: str | None = None) -> None:
+        """One reply datagram. Strings are cut to MAX_REPLY_CHARS unless `tags` is given (an
+        echo, which is never longer than the request it answers)."""
+        if tags is None:
+            args = [a[:MAX_REPLY_CHARS] + "..." if isinstance(a, str) and len(a) > MAX_REPLY_CHARS else a
+                    for a in args]
         sock = self._sock
         if sock is None:
             return
         try:
-            sock.sendto(builder.build().dgram, to)
-        except OSError as exc:  # peer gone, network down: never the server's problem
+            data = osc_wire.encode(address, list(args), tags)
+            sock.sendto(data, to)
+        except (OSError, ValueError, OverflowError) as exc:  # peer gone, network down, reply too big
             log.debug("could not send %s to %s: %s", address, to, exc)
 
-    def _error(self, to: tuple, job: int, message: str) -> None:
-        log.info("error to %s:%s (job %d): %s", to[0], to[1], job, message)
+    def _error(self, to: tuple, job: int, message: str, budget: _ErrorBudget | None = None) -> None:
+        if budget is not None and not budget.take():
+            return
+        log.info("error to %s (job %d): %s", _peer(to), job, message)
         self.send(to, f"{PREFIX}/error", job, message)
 
     # Receiving ------------------------------------------------------------------------
@@ -357,40 +350,66 @@ class OscServer:
             try:
                 self.handle_datagram(data, addr)
             except Exception:  # never let one datagram end the server
-                log.exception("unexpected error handling a datagram from %s", addr)
+                log.exception("unexpected error handling a datagram from %s", _peer(addr))
 
     def handle_datagram(self, data: bytes, addr: tuple) -> None:
-        from pythonosc.osc_packet import OscPacket
-
-        try:
-            messages = [m.message for m in OscPacket(data).messages]
-        except Exception as exc:
-            self._garbage += 1
-            if self._garbage == 1:
-                log.debug("ignoring datagrams that are not OSC (first from %s: %s); further ones ignored "
-                          "silently", addr, exc)
-            return
-        for msg in messages:
-            self._dispatch(msg.address, list(msg.params), addr)
-
-    def _dispatch(self, address: str, args: list, addr: tuple) -> None:
+        """Read one datagram with the bounded walker, then answer its messages in order."""
         to = self._reply_address(addr)
+        try:
+            messages = osc_wire.read(data)
+        except osc_wire.NotOsc as exc:
+            self._garbage += 1
+            log.debug("ignored %d bytes from %s that are not OSC: %s", len(data), _peer(addr), exc)
+            return
+        except osc_wire.Refused as exc:
+            self._refused += 1
+            log.info("refused a datagram of %d bytes from %s: %s", len(data), _peer(addr), exc)
+            self.send(to, f"{PREFIX}/error", -1, f"datagram refused: {exc}")
+            return
+        budget = _ErrorBudget(MAX_ERRORS_PER_DATAGRAM)
+        for msg in messages:
+            self._answer(msg, to, budget)
+        if budget.held:
+            log.info("%d more errors for one datagram from %s not sent", budget.held, _peer(addr))
+            self.send(to, f"{PREFIX}/error", -1, f"{budget.held} more errors in this datagram were not answered "
+                                                  f"(at most {MAX_ERRORS_PER_DATAGRAM} are)")
+
+    def _answer(self, msg: osc_wire.Message, to: tuple, budget: _ErrorBudget) -> None:
+        known = msg.address in self.handlers
+        if msg.problem is not None and known and msg.address != f"{PREFIX}/ping":
+            self._error(to, -1, f"{msg.address}: {msg.problem}", budget)
+            return
+        if msg.problem is not None and not known:
+            shown = msg.address if len(msg.address) <= 80 else msg.address[:80] + "..."
+            self._error(to, -1, f"message from {shown!r} not read: {msg.problem}", budget)
+            return
+        self._dispatch(msg.address, msg.args, to, budget=budget, reply_address=False)
+        if msg.problem is not None:  # a ping: it echoed what it could read; say what it could not
+            self._error(to, -1, f"{msg.address}: not echoed: {msg.problem}", budget)
+
+    def _dispatch(self, address: str, args: list, addr: tuple, *, budget: _ErrorBudget | None = None,
+                  reply_address: bool = True) -> None:
+        to = self._reply_address(addr) if reply_address else addr
         handler = self.handlers.get(address)
         if handler is None:
             shown = address if len(address) <= 80 else address[:80] + "..."
-            self._error(to, -1, f"unknown address {shown}; known: {' '.join(self.handlers)}")
+            self._error(to, -1, f"unknown address {shown}; known: {' '.join(self.handlers)}", budget)
             return
+        log.info("%s from %s (%d arguments)", address, _peer(to), len(args))
         try:
             handler(args, to)
+        except JobError as exc:
+            self._error(to, exc.job, str(exc), budget)
         except InputError as exc:
-            self._error(to, -1, str(exc))
+            self._error(to, -1, str(exc), budget)
         except Exception as exc:
             log.exception("error handling %s", address)
-            self._error(to, -1, f"{address}: internal error: {type(exc).__name__}: {exc}")
+            self._error(to, -1, f"{address}: internal error: {type(exc).__name__}: {exc}", budget)
 
     # Handlers -------------------------------------------------------------------------
     def _parse_generate(self, args: list) -> tuple[str, int | None, float | None, int]:
         where = f"{PREFIX}/generate"
+        args = list(args)
         if not args:
             raise InputError(f"{where}: missing text; usage: {where} s:text [i:seed] [f:seconds] [i:variations]")
         words = []
@@ -438,33 +457,34 @@ class OscServer:
         with self._jobs_lock:
             job = Job(self._next_job, text, seed, seconds, variations, to)
             self._next_job += 1
-        try:
-            self._queue.put_nowait(job)
-        except QueueFull:
-            self._error(to, job.id, f"busy: queue full ({self._queue.maxsize} waiting)")
-            return
-        with self._jobs_lock:
-            self._jobs[job.id] = job
-            self._forget_old_jobs()
+            try:
+                self._queue.put_nowait(job)
+            except QueueFull:
+                raise JobError(job.id, f"busy: queue full ({self._queue.maxsize} waiting)") from None
+            self._active[job.id] = job
         self._idle.clear()
-        log.info("job %d from %s:%s: %r seed %d, %.3g s, %d variation(s)", job.id, to[0], to[1], text, seed,
+        log.info("job %d from %s: %r seed %d, %.3g s, %d variation(s)", job.id, _peer(to), text, seed,
                  seconds, variations)
         self.send(to, f"{PREFIX}/accepted", job.id)
         job.announced.set()
 
-    def _forget_old_jobs(self) -> None:
-        finished = [j for j, job in self._jobs.items() if job.state in ("done", "error", "cancelled")]
-        for j in finished[:max(0, len(finished) - self.keep_jobs)]:
-            del self._jobs[j]
+    def _finish(self, job: Job, state: str) -> None:
+        """Under _jobs_lock: the job's last state; keep only a FinishedJob, at most keep_jobs."""
+        job.state = state
+        self._active.pop(job.id, None)
+        if self.keep_jobs:
+            self._finished[job.id] = FinishedJob(job, self.out_dir)
+            while len(self._finished) > self.keep_jobs:
+                self._finished.popitem(last=False)
 
-    def _job_arg(self, args: list, where: str, usage: str) -> tuple[Job, list]:
+    def _job_arg(self, args: list, where: str, usage: str) -> tuple[Job | FinishedJob, list]:
         if not args:
             raise InputError(f"{where}: missing job number; usage: {where} {usage}")
         job_id = _as_int(args[0], "job", where)
         job = self.job(job_id)
         if job is None:
             raise InputError(f"{where}: no job {job_id} (unknown, or forgotten)")
-        return job, args[1:]
+        return job, list(args[1:])
 
     def _on_play(self, args: list, to: tuple) -> None:
         where = f"{PREFIX}/play"
@@ -484,25 +504,36 @@ class OscServer:
         self.send(to, f"{PREFIX}/playing", job.id)
 
     def _on_cancel(self, args: list, to: tuple) -> None:
+        """Exactly one reply per cancel: `cancelled` (now, or from the worker when it stops the
+        job), or an error saying why not."""
         where = f"{PREFIX}/cancel"
         job, _ = self._job_arg(args, where, "i:job")
-        if job.state == "queued" and self._queue.remove(job):
-            job.state = "cancelled"
+        with self._jobs_lock:
+            if job.state in FINISHED:
+                raise InputError(f"{where}: job {job.id} is already {job.state}")
+            if job.cancel.is_set():
+                raise InputError(f"{where}: job {job.id} is already being cancelled")
+            if job.state == "writing":
+                raise InputError(f"{where}: job {job.id} is writing its files; too late to cancel")
             job.cancel.set()
-            self._maybe_idle()
-            log.info("job %d cancelled while queued", job.id)
-            self.send(to, f"{PREFIX}/cancelled", job.id)
-            if to != job.reply_to:
-                self.send(job.reply_to, f"{PREFIX}/cancelled", job.id)
-        elif job.state in ("queued", "running"):  # the worker answers once it notices
-            if to != job.reply_to:
-                job.extra_reply_to.add(to)
-            job.cancel.set()
-        else:
-            raise InputError(f"{where}: job {job.id} is already {job.state}")
+            if not (job.state == "queued" and self._queue.remove(job)):
+                job.canceller = to  # running, or just taken by the worker: it answers
+                return
+            self._finish(job, "cancelled")
+        self._maybe_idle()
+        log.info("job %d cancelled while queued", job.id)
+        self._send_cancelled(job, to)
+
+    def _send_cancelled(self, job: Job, canceller: tuple | None) -> None:
+        self.send(job.reply_to, f"{PREFIX}/cancelled", job.id)
+        if canceller is not None and canceller != job.reply_to:
+            self.send(canceller, f"{PREFIX}/cancelled", job.id)
 
     def _on_ping(self, args: list, to: tuple) -> None:
-        self.send(to, f"{PREFIX}/pong", *[a for a in args if isinstance(a, (int, float, str))])
+        tags = getattr(args, "tags", None)
+        if tags is None:  # called with a plain list: tags from the values
+            args = [a for a in args if isinstance(a, (bool, int, float, str, bytes, Raw, type(None)))]
+        self.send(to, f"{PREFIX}/pong", *args, tags=tags)
 
     def _on_status(self, args: list, to: tuple) -> None:
         self.send(to, f"{PREFIX}/status", self.queue_length, str(getattr(self.model.config, "name", "?")),
@@ -519,26 +550,28 @@ class OscServer:
             if job is None:
                 self._maybe_idle()
                 continue
-            if job.cancel.is_set():  # cancelled between leaving the queue and here
-                job.state = "cancelled"
-                for t in self._targets(job):
-                    self.send(t, f"{PREFIX}/cancelled", job.id)
+            job.announced.wait(5)  # never reply about a job before its "accepted"
+            with self._jobs_lock:
+                cancelled = job.cancel.is_set()  # between leaving the queue and here
+                if cancelled:
+                    self._finish(job, "cancelled")
+                else:
+                    job.state = "running"
+                    self._running = job
+            if cancelled:
+                self._send_cancelled(job, job.canceller)
                 self._maybe_idle()
                 continue
-            job.announced.wait(5)  # never reply about a job before its "accepted"
-            self._running = job
-            job.state = "running"
             try:
                 self._run_job(job)
             except Exception:  # the worker outlives every job
                 log.exception("job %d failed", job.id)
-                job.state = "error"
+                with self._jobs_lock:
+                    if job.state not in FINISHED:
+                        self._finish(job, "error")
             finally:
                 self._running = None
                 self._maybe_idle()
-
-    def _targets(self, job: Job) -> list:
-        return [job.reply_to, *job.extra_reply_to]
 
     def _run_job(self, job: Job) -> None:
         to = job.reply_to
@@ -557,30 +590,49 @@ class OscServer:
         try:
             clips = self.model.generate([job.text], seed=job.seed, variations=job.variations,
                                         seconds=job.seconds, progress=progress)
-            if job.cancel.is_set():
-                raise _Cancelled
-            paths = [self._write(job, clip) for clip in clips]
-        except _Cancelled:
-            job.state = "cancelled"
-            log.info("job %d cancelled while running", job.id)
-            for t in self._targets(job):
-                self.send(t, f"{PREFIX}/cancelled", job.id)
-            return
-        except AudioGANError as exc:
-            job.state = "error"
-            self._error(to, job.id, str(exc))
-            return
+            with self._jobs_lock:  # a cancel from now on is answered "too late"
+                if job.cancel.is_set():
+                    raise _Cancelled
+                job.state = "writing"
         except Exception as exc:
-            log.exception("job %d failed", job.id)
-            job.state = "error"
-            self._error(to, job.id, f"internal error: {type(exc).__name__}: {exc}")
+            with self._jobs_lock:
+                # A cancel asked for before the model stopped wins, whatever the model did: the
+                # canceller is owed exactly one reply, and "cancelled" is the truth for the job.
+                cancelled = isinstance(exc, _Cancelled) or job.cancel.is_set()
+                self._finish(job, "cancelled" if cancelled else "error")
+            if cancelled:
+                log.info("job %d cancelled while running", job.id)
+                self._send_cancelled(job, job.canceller)
+            elif isinstance(exc, AudioGANError):
+                self._error(to, job.id, str(exc))
+            else:
+                log.exception("job %d failed", job.id)
+                self._error(to, job.id, f"internal error: {type(exc).__name__}: {exc}")
             return
-        job.files = paths
-        job.state = "done"
-        log.info("job %d done in %.2f s: %s", job.id, time.perf_counter() - t0, ", ".join(p.name for p in paths))
-        self.send(to, f"{PREFIX}/progress", job.id, 1.0)
-        for path in paths:
+        failure = None
+        for clip in clips:
+            if self._stopping.is_set():
+                failure = "the server is stopping"
+                break
+            try:
+                job.files.append(self._write(job, clip))
+            except Exception as exc:  # disk full, folder gone: report it, and what was written
+                failure = _write_failure(exc, self.out_dir)
+                log.warning("job %d: could not write file %d of %d: %s", job.id, len(job.files) + 1, len(clips),
+                            failure)
+                break
+        with self._jobs_lock:
+            self._finish(job, "error" if failure else "done")
+        if failure is None:
+            log.info("job %d done in %.2f s: %s", job.id, time.perf_counter() - t0,
+                     ", ".join(p.name for p in job.files))
+            self.send(to, f"{PREFIX}/progress", job.id, 1.0)
+        for path in job.files:
             self.send(to, f"{PREFIX}/done", job.id, str(path))
+        if failure is not None:
+            self._error(to, job.id, f"could not write file {len(job.files) + 1} of {len(clips)}: {failure}; "
+                                    f"{len(job.files)} written (each sent as /audiogan/done)")
+            return
         if self.player is not None and self.autoplay:
             for clip in clips:
                 try:
@@ -589,18 +641,23 @@ class OscServer:
                     log.warning("could not play job %d: %s", job.id, exc)
 
     def _write(self, job: Job, clip) -> Path:
+        """The clip under the first free name; a broken symbolic link takes a name as any file does."""
         from audiogan_core.io import write_wav
 
         stem = f"{job.id:05d}_{slug(job.text)}_seed{clip.seed}"
         for n in range(1000):
             path = self.out_dir / (f"{stem}.wav" if n == 0 else f"{stem}_{n}.wav")
-            if path.exists():
+            if os.path.lexists(path):
                 continue
             try:
                 return write_wav(path, clip.audio, clip.sample_rate, target_rate=self.sample_rate,
                                  bit_depth=self.bit_depth, overwrite=False)
             except InputError:
-                if path.exists():  # lost a race for the name: take the next suffix
+                if os.path.lexists(path):  # lost a race for the name: take the next suffix
                     continue
                 raise
         raise InputError(f"could not find a free file name for {stem}.wav in {self.out_dir}")
+
+
+def _peer(addr: tuple) -> str:
+    return f"{addr[0]}:{addr[1]}" if len(addr) >= 2 else str(addr)

@@ -342,10 +342,19 @@ def test_bad_generate_arguments_answered_with_error(model, make_server, peers, a
 def test_garbage_oversize_unknown_and_misc_errors_keep_server_alive(model, make_server, peers):
     server = make_server(model)
     peer = peers(server.port)
-    # Non-OSC bytes, truncated OSC, an empty datagram: ignored, no reply.
-    for raw in (b"hello world", b"\xff" * 100, b"", b"/audiogan/generate\x00\x00,s\x00\x00abc",
-                b"#bundle\x00" + b"\x00" * 8 + struct.pack(">i", 1000) + b"/x", os.urandom(2000)):
+    # Bytes that are not OSC, and an empty datagram: ignored, no reply.
+    noise = np.random.default_rng(5).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    assert noise[:1] not in (b"/", b"#")
+    for raw in (b"hello world", b"\xff" * 100, b"", noise):
         peer.send_raw(raw)
+    # A truncated message is answered with what is wrong; a bundle whose element runs past its
+    # end is refused whole.
+    peer.send_raw(b"/audiogan/generate\x00\x00,s\x00\x00abc")
+    assert peer.expect("/audiogan/error") == [-1, "/audiogan/generate: argument 1 (s) has no terminating NUL "
+                                                   "before the end of the message; 1 of 1 type tags not read"]
+    peer.send_raw(b"#bundle\x00" + b"\x00" * 8 + struct.pack(">i", 1000) + b"/x\x00\x00")
+    job, text = peer.expect("/audiogan/error")
+    assert job == -1 and text.startswith("datagram refused: bundle element at offset 16 has size 1000;"), text
     # Larger than any UDP datagram: the sender's kernel refuses it; nothing reaches the server.
     with pytest.raises(OSError):
         peer.send("/audiogan/generate", "x" * 100_000)
@@ -373,7 +382,7 @@ def test_garbage_oversize_unknown_and_misc_errors_keep_server_alive(model, make_
     assert "no audio device; start the server with --audio-device NAME" in text
     peer.send("/audiogan/ping")
     assert peer.expect("/audiogan/pong") == []
-    assert server._garbage >= 5
+    assert server._garbage == 4 and server._refused == 1
 
 
 def test_large_int64_seed_accepted(model, make_server, peers):
@@ -421,7 +430,7 @@ def test_burst_of_1000_requests_bounded_queue(model, make_server, peers):
     assert len(accepted) + len(busy) == n  # every request got exactly one answer
     assert len(done) == len(accepted) == len(list(server.out_dir.glob("*.wav")))
     assert rss_mb() - rss0 < 200
-    assert len(server._jobs) <= server.keep_jobs + 33
+    assert not server._active and len(server._finished) == min(len(accepted), server.keep_jobs)
 
 
 def test_constructor_rejects_bad_settings(model, tmp_path):
