@@ -31,7 +31,10 @@ import numpy as np
 
 from audiogan_core.errors import AudioGANError, InputError
 
+from .log_limit import LIMIT
+
 log = logging.getLogger(__name__)
+log.addFilter(LIMIT)  # /audiogan/play comes from clients: bounded log
 
 JACK_CLIENT_NAME = "audiogan"
 _jack_name_buffer = None  # PortAudio keeps the pointer: the buffer must live as long as the process
@@ -239,8 +242,8 @@ class Player:
                     audio, rate = read_audio(path)
                 audio = resample(audio, rate, self.sample_rate)
                 audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
-            except Exception:
-                log.exception("could not prepare a clip for playback")
+            except Exception as exc:  # a file deleted since (one line: /audiogan/play comes from clients)
+                log.warning("could not prepare %s for playback: %s", path or "a clip", exc)
                 self._done_one()
                 continue
             with self._lock:

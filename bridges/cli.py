@@ -2,6 +2,8 @@
 the command runs (the `audiogan` group lists it without loading torch)."""
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
 import click
@@ -106,7 +108,15 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        server.serve_forever()
+        server.serve_forever()  # returns within 2 s of Ctrl-C or SIGTERM, whatever the server is doing
     finally:
         if player is not None:
             player.stop()
+    if server.left_running:
+        # The worker is still inside one model call (no file is being written: stop() waited for
+        # that). Finalizing the interpreter under a running torch thread aborts the process, so
+        # end it here, as cleanly as the rest of this command already did.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

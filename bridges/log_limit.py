@@ -80,3 +80,6 @@ class RateLimit(logging.Filter):
     def reset(self) -> None:
         with self._lock:
             self._kinds.clear()
+
+
+LIMIT = RateLimit(burst=20, per_second=2.0)  # shared by the bridges' loggers (osc_server, audio_device)

@@ -51,13 +51,12 @@ from pathlib import Path
 from audiogan_core.errors import AudioGANError, InputError
 
 from . import osc_wire
-from .log_limit import RateLimit
+from .log_limit import LIMIT as LOG_LIMIT
 from .osc_jobs import FINISHED, FinishedJob, Job, JobQueue, QueueFull  # noqa: F401 (Job, QueueFull: API)
 from .osc_wire import Raw
 
 log = logging.getLogger(__name__)
-LOG_LIMIT = RateLimit(burst=20, per_second=2.0)  # no client can fill a disk through this log
-log.addFilter(LOG_LIMIT)
+log.addFilter(LOG_LIMIT)  # no client can fill a disk through this log
 
 PREFIX = "/audiogan"
 MAX_TEXT_CHARS = 1000
@@ -265,10 +264,18 @@ class OscServer:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
+        if self._threads:
+            log.warning("stopped with job %s still %s (a model call cannot be interrupted); it writes no file",
+                        getattr(running, "id", "?"), getattr(running, "state", "running"))
         if self._sock is not None:
             self._sock.close()
             self._sock = None
         LOG_LIMIT.report(log)
+
+    @property
+    def left_running(self) -> bool:
+        """True after stop() if a thread (the worker, inside one model call) had not ended."""
+        return any(t.is_alive() for t in self._threads)
 
     def serve_forever(self) -> None:
         """start() (if needed) and block until KeyboardInterrupt or stop()."""
@@ -591,7 +598,7 @@ class OscServer:
             clips = self.model.generate([job.text], seed=job.seed, variations=job.variations,
                                         seconds=job.seconds, progress=progress)
             with self._jobs_lock:  # a cancel from now on is answered "too late"
-                if job.cancel.is_set():
+                if job.cancel.is_set() or self._stopping.is_set():
                     raise _Cancelled
                 job.state = "writing"
         except Exception as exc:
