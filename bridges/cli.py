@@ -101,22 +101,27 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
                   if player else "") + ". Ctrl-C stops.", err=True)
     sys.stderr.flush()
 
-    def on_sigterm(signum, frame):  # a service manager's stop: finish like Ctrl-C
-        raise KeyboardInterrupt
+    signalled = []
+
+    def on_signal(signum, frame):  # Ctrl-C, or a service manager's stop; a second one while stopping waits
+        if not signalled:
+            signalled.append(signum)
+            raise KeyboardInterrupt
 
     import signal
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         server.serve_forever()  # returns within 2 s of Ctrl-C or SIGTERM, whatever the server is doing
     finally:
         if player is not None:
             player.stop()
-    if server.left_running:
-        # The worker is still inside one model call (no file is being written: stop() waited for
-        # that). Finalizing the interpreter under a running torch thread aborts the process, so
-        # end it here, as cleanly as the rest of this command already did.
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    # Everything is closed and every file complete. End the process here rather than finalize
+    # the interpreter: tearing down torch takes seconds on a busy machine (13 s seen at nice 10),
+    # and aborts outright when the worker is still inside one model call (stop() does not wait
+    # for that; no file is being written then).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -45,14 +45,13 @@ import socket
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
 
 from . import osc_wire
 from .log_limit import LIMIT as LOG_LIMIT
-from .osc_jobs import FINISHED, FinishedJob, Job, JobQueue, QueueFull  # noqa: F401 (Job, QueueFull: API)
+from .osc_jobs import FINISHED, FinishedJob, Job, JobQueue, QueueFull
 from .osc_wire import Raw
 
 log = logging.getLogger(__name__)
@@ -271,11 +270,6 @@ class OscServer:
             self._sock.close()
             self._sock = None
         LOG_LIMIT.report(log)
-
-    @property
-    def left_running(self) -> bool:
-        """True after stop() if a thread (the worker, inside one model call) had not ended."""
-        return any(t.is_alive() for t in self._threads)
 
     def serve_forever(self) -> None:
         """start() (if needed) and block until KeyboardInterrupt or stop()."""

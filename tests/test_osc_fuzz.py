@@ -15,7 +15,7 @@ import soundfile as sf
 
 from audiogan_bridges import log_limit, osc_wire
 from test_osc_hostile import HANG, Records, bundle, ping_within
-from test_osc_server import Peer, generate_and_wait, make_server, model, osc, peers  # noqa: F401
+from test_osc_server import generate_and_wait, make_server, model, osc, peers  # noqa: F401
 
 SEED = 2026
 ADDRESSES = ["/audiogan/generate", "/audiogan/ping", "/audiogan/cancel", "/audiogan/play", "/audiogan/status",
