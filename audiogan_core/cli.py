@@ -268,6 +268,7 @@ def _add_lazy(name: str, module: str, attr: str):
 
 _add_lazy("serve", "audiogan_bridges.cli", "serve")
 _add_lazy("train", "audiogan_training.cli", "train")
+_add_lazy("train-vocoder", "audiogan_training.cli", "train_vocoder")
 _add_lazy("data", "audiogan_training.cli_data", "data_group")
 _add_lazy("eval", "audiogan_core.cli_eval", "eval_command")
 
