@@ -34,6 +34,9 @@ from audiogan_training.trainer import CHECKPOINT_NAME, Trainer, TrainingDiverged
 REPO = Path(__file__).resolve().parents[1]
 # The switches the bundled recipe's phase 3 adds (training/recipes/bundled-foley-category.json)
 PHASE3_SWITCHES = dict(d_text="blind", mismatch_weight=1.0, category_weight=1.0)
+# An any-length model on crops of three lengths, with every augmentation of D's inputs
+ANY_LENGTH_SWITCHES = dict(model=preset("tiny").replace(noise_input="sequence", position_channels=2, d_pooling="mean"),
+                           crop_frames=(32, 64, 96), augment=("gain", "shift", "timemask", "freqmask"))
 LOSS_KEYS = {"d_hinge", "d_g2s", "d_l2w", "d_occ", "d_total", "g_hinge", "g_g2s", "g_l2w", "g_f2r", "g_occ",
              "g_total"}
 N_CLIPS = 7  # odd: epochs (7 clips) and batches (4) do not line up, so batches span epochs
@@ -157,14 +160,16 @@ def test_few_dozen_steps_on_real_clips(library, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # 2. Exact resume
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("switches", [{}, PHASE3_SWITCHES], ids=["default", "category-head"])
+@pytest.mark.parametrize("switches", [{}, PHASE3_SWITCHES, ANY_LENGTH_SWITCHES],
+                         ids=["default", "category-head", "any-length-augmented"])
 def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache, tmp_path, monkeypatch, switches):
     """Run B gets Ctrl-C (SIGINT) inside step k: it finishes that step, checkpoints and stops;
     a fresh Trainer resumes it to 2k. Everything must equal run A's, bit for bit (with the
     bundled phase-3 switches too: the category head and its optimiser)."""
     k = 3
     config = tiny_config(steps=2 * k, **switches)
-    keys = ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler") + (("C", "opt_c") if switches else ())
+    keys = ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler") + (("C", "opt_c") if "category_weight" in switches
+                                                                        else ())
     a = Trainer(config, library, tmp_path / "A", cache_dir=shared_cache, progress=False)
     a.fit()
     assert a.step == 2 * k
@@ -573,3 +578,29 @@ def test_python_m_audiogan_training_usage_error_has_no_traceback(tmp_path):
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no audio files found" in proc.stderr
+
+
+def test_any_length_run_draws_every_crop_length_and_starts_from_a_fixed_length_model(library, shared_cache,
+                                                                                      tmp_path, capsys):
+    """Crops of every configured length reach D, and --init-from a fixed-length model of the same
+    widths keeps every tensor except the noise projection."""
+    fixed = Trainer(tiny_config(steps=2), library, tmp_path / "fixed", cache_dir=shared_cache, progress=False)
+    fixed.fit()
+    config = tiny_config(steps=12, **ANY_LENGTH_SWITCHES)
+    run = Trainer(config, library, tmp_path / "any", cache_dir=shared_cache, progress=False,
+                  init_from=str(tmp_path / "fixed" / "model"))
+    assert "started afresh: lin_code" in capsys.readouterr().err
+    kept = fixed.G_ema.state_dict()
+    for name, tensor in run.G.state_dict().items():
+        if not name.startswith("lin_code"):
+            assert torch.equal(tensor, kept[name]), name
+    seen = []
+    original = run.D_train.forward
+
+    def spy(mel, *args, **kwargs):
+        seen.append(mel.shape[-1])
+        return original(mel, *args, **kwargs)
+
+    run.D_train.forward = spy
+    run.fit()
+    assert set(seen) == {32, 64, 96}

@@ -31,6 +31,7 @@ from audiogan_core.generator import Generator
 from audiogan_core.io import atomic_save, atomic_write_text
 from audiogan_core.losses import category_loss, d_mismatch_hinge, discriminator_loss, generator_loss
 
+from .augment import augment
 from .categories import category_for, category_names
 from .config import TrainConfig
 
@@ -73,6 +74,13 @@ def shutdown_distributed() -> None:
     """Leave the process group (if one was joined); call once per process at exit."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+# Model fields that may differ between --init-from and the run: a fixed-length model seeds an
+# any-length one of the same widths (`Trainer._transfer_to_any_length`).
+LENGTH_FIELDS = {"noise_input", "position_channels", "d_pooling", "base_frames"}
+PURPOSE_CROP = 40  # step_generator purposes beyond the noise draws (0 .. d_steps_per_g, 7, 99)
+PURPOSE_AUGMENT = 50
 
 
 def step_generator(seed: int, step: int, rank: int, purpose: int) -> torch.Generator:
@@ -276,6 +284,10 @@ class Trainer:
                 [{"path": str(i.path), "caption": i.caption} for i in holdout], indent=1))
         self.dataset = FoleyDataset(items, mel_config=mc.mel, clip_frames=mc.frames, cache_dir=self.cache_dir,
                                     seed=cfg.seed)
+        # any-length models train on crops of several lengths: one view of the same cache per length
+        self.crop_datasets = {n: self.dataset if n == mc.frames else
+                              FoleyDataset(items, mel_config=mc.mel, clip_frames=n, cache_dir=self.cache_dir,
+                                           seed=cfg.seed) for n in cfg.crop_frames}
         weights = None
         if cfg.category_balance > 0:
             weights = balance_weights([category_for(i.caption) for i in items], cfg.category_balance)
@@ -311,15 +323,41 @@ class Trainer:
 
             path = MODELS_DIR / source
         config, state = load_model_folder(path)
-        if config.to_dict() | {"name": ""} != self.config.model.to_dict() | {"name": ""}:
-            diffs = [k for k, v in config.to_dict().items() if k != "name" and self.config.model.to_dict().get(k) != v]
+        diffs = [k for k, v in config.to_dict().items() if k != "name" and self.config.model.to_dict().get(k) != v]
+        if diffs and not set(diffs) <= LENGTH_FIELDS:
             raise ConfigError(f"--init-from {source}: its model config differs from this run's in {diffs}")
-        load_state_dict_checked(self.G, state, f"generator in {path}")
         d_file = path / "discriminator.safetensors"
+        d_state = None
         if d_file.is_file():
             from audiogan_core.checkpoint import load_state_dict
 
-            load_state_dict_checked(self.D, load_state_dict(d_file), f"discriminator in {path}")
+            d_state = load_state_dict(d_file)
+        if not diffs:
+            load_state_dict_checked(self.G, state, f"generator in {path}")
+            if d_state is not None:
+                load_state_dict_checked(self.D, d_state, f"discriminator in {path}")
+            return
+        self._transfer_to_any_length(config, state, d_state, source)
+
+    @torch.no_grad()
+    def _transfer_to_any_length(self, old, g_state: dict, d_state: dict | None, source: str) -> None:
+        """A fixed-length model's weights into this run's any-length model of the same widths:
+        every tensor of the same name and shape is kept; the noise projection (a linear layer onto
+        the fixed grid there, a 1x1 conv per base frame here) starts afresh. (With D's pooling
+        changed from sum to mean its logits start smaller by the old grid's size; spectral norm
+        leaves no weight to scale back, and D re-learns the scale in a few hundred steps.)"""
+        fresh = []
+        for model, state in ((self.G, g_state), (self.D, d_state or {})):
+            own = model.state_dict()
+            for name, tensor in state.items():
+                if name in own and own[name].shape == tensor.shape:
+                    own[name].copy_(tensor)
+                elif model is self.G:
+                    fresh.append(name)
+        if self.dist.is_main:
+            print(f"audiogan train: --init-from {source}: a fixed-length model into an any-length one; "
+                  f"started afresh: {', '.join(sorted(set(n.split('.')[0] for n in fresh))) or 'nothing'}",
+                  file=sys.stderr)
 
     # Checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:
@@ -402,10 +440,26 @@ class Trainer:
             print(f"audiogan train: resuming at step {self.step} with {', '.join(changed)}", file=sys.stderr)
 
     # One step -------------------------------------------------------------------------
-    def _real_batch(self):
+    def _crop_frames(self) -> int:
+        """This step's crop length: one of config.crop_frames (the same on every rank), else the model's."""
+        choices = self.config.crop_frames
+        if not choices:
+            return self.config.model.frames
+        gen = step_generator(self.config.seed, self.step, 0, PURPOSE_CROP)
+        return choices[int(torch.randint(len(choices), (1,), generator=gen))]
+
+    def _augment(self, mel: torch.Tensor, purpose: int) -> torch.Tensor:
+        cfg = self.config
+        if not cfg.augment:
+            return mel
+        gen = step_generator(cfg.seed, self.step, self.dist.rank, PURPOSE_AUGMENT + purpose)
+        return augment(mel, cfg.augment, cfg.augment_p, gen)
+
+    def _real_batch(self, frames: int | None = None):
         if self._batches is None:
             self._batches = self.sampler.batches()
-        samples = [self.dataset[key] for key in next(self._batches)]  # keys are (epoch, index)
+        dataset = self.crop_datasets.get(frames, self.dataset)
+        samples = [dataset[key] for key in next(self._batches)]  # keys are (epoch, index)
         mel = torch.stack([s["mel"] for s in samples]).unsqueeze(1).to(self.device)  # [B, 1, F, T]
         captions = [s["caption"] for s in samples]
         words, lengths, sentence = self.text.batch(captions, self.device)
@@ -415,9 +469,13 @@ class Trainer:
         """Index of each caption's category (training/categories.py), -1 for none: [B]."""
         return torch.tensor([self.category_index.get(category_for(c), -1) for c in captions], device=self.device)
 
-    def _noise(self, n: int, purpose: int) -> torch.Tensor:
+    def _noise(self, n: int, purpose: int, frames: int | None = None) -> torch.Tensor:
+        mc = self.config.model
         gen = step_generator(self.config.seed, self.step, self.dist.rank, purpose)
-        return torch.randn(n, self.config.model.noise_dim, generator=gen).to(self.device)  # [B, noise]
+        if mc.any_length:  # one noise vector per base frame
+            t0 = mc.base_frames_for(frames or mc.frames)
+            return torch.randn(n, mc.noise_dim, t0, generator=gen).to(self.device)  # [B, noise, T0]
+        return torch.randn(n, mc.noise_dim, generator=gen).to(self.device)  # [B, noise]
 
     def _autocast(self):
         if self.amp:
@@ -432,12 +490,15 @@ class Trainer:
             if m is not None:
                 m.train()
         blind = cfg.d_text == "blind"
+        frames = self._crop_frames()
         for k in range(cfg.d_steps_per_g):
-            mel, captions, words, lengths, sentence = self._real_batch()
+            mel, captions, words, lengths, sentence = self._real_batch(frames)
             with torch.no_grad(), self._autocast():
-                fake = self.G(self._noise(mel.shape[0], k), sentence, words, lengths)  # [B, 1, F, T]
+                fake = self.G(self._noise(mel.shape[0], k, frames), sentence, words, lengths)  # [B, 1, F, T]
             with self._autocast():
-                both = self.D_train(torch.cat([mel, fake.to(mel.dtype)]), sentence.repeat(2, 1),
+                seen = self._augment(torch.cat([mel, fake.to(mel.dtype)]), k)  # [2B, 1, F, T], what D judges
+                mel = seen[: mel.shape[0]]  # the augmented real clips (also for the mismatch hinge)
+                both = self.D_train(seen, sentence.repeat(2, 1),
                                     words.repeat(2, 1, 1), lengths.repeat(2), blind=blind)
                 real_out, fake_out = _split(both, mel.shape[0])
                 d_losses = discriminator_loss(real_out, fake_out, sentence, words, lengths, cfg.losses)
@@ -471,9 +532,10 @@ class Trainer:
         for m in frozen:
             m.requires_grad_(False)
         with self._autocast():
-            fake = self.G_train(self._noise(mel.shape[0], 7), sentence, words, lengths)
-            both = self.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1), lengths.repeat(2),
-                          blind=blind)
+            fake = self.G_train(self._noise(mel.shape[0], 7, frames), sentence, words, lengths)
+            # the real half was augmented in the last D step already; G's clips get their own draw
+            both = self.D(torch.cat([mel, self._augment(fake, cfg.d_steps_per_g)]), sentence.repeat(2, 1),
+                          words.repeat(2, 1, 1), lengths.repeat(2), blind=blind)
             real_out, fake_out = _split(both, mel.shape[0])
             g_losses = generator_loss(fake_out, real_out, sentence, words, lengths, cfg.losses)
             if self.C is not None:
@@ -560,7 +622,9 @@ class Trainer:
         real = real.to(self.device)  # [n, F, T], each file's start
         words, lengths, sentence = self.text.batch(captions, self.device)
         gen = step_generator(self.config.seed, 0, 0, 99)  # same noise at every preview
-        z = torch.randn(n, self.config.model.noise_dim, generator=gen).to(self.device)
+        mc = self.config.model
+        shape = (n, mc.noise_dim, mc.base_frames) if mc.any_length else (n, mc.noise_dim)
+        z = torch.randn(*shape, generator=gen).to(self.device)
         fake = self.G_ema(z, sentence, words, lengths)[:, 0].float()  # [n, F, T]
         folder = self.run_dir / "previews" / f"step_{self.step:07d}"
         write_previews(folder, captions, fake.cpu(), real.cpu(), self.config.model.mel, self._preview_vocoder())

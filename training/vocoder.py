@@ -63,7 +63,7 @@ class VocoderTrainConfig:
     teacher: str = "hifigan"
     stft_resolutions: tuple = ((512, 128), (1024, 256), (2048, 512))
     phase_resolutions: tuple = ((1024, 256), (512, 128))
-    max_clip_seconds: float = 30.0  # longer files: only their first 30 s enter the corpus
+    max_clip_seconds: float = 10.0  # longer files: only their first 10 s enter the corpus
     holdout_file: str = "holdout.json"
     eval_clips: int = 48
     eval_seconds: float = 4.0
@@ -148,7 +148,8 @@ def _save_npy(path, array: np.ndarray) -> None:
         np.save(fh, array)
 
 
-def corpus_key(file_hash: str, mel: MelConfig, max_seconds: float, teacher: str) -> str:
+def corpus_key(file_hash: str, mel: MelConfig, max_seconds: float | None, teacher: str) -> str:
+    """max_seconds is None for a file shorter than the cap: its entry is the same whatever the cap."""
     payload = json.dumps({"v": CORPUS_VERSION, "file": file_hash, "mel": mel.to_dict(), "max": max_seconds,
                           "teacher": teacher}, sort_keys=True)
     return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
@@ -166,7 +167,8 @@ def prepare_corpus(items, cache_dir: Path, mel: MelConfig, *, max_seconds: float
     teacher_model = None
     entries = []
     for item in tqdm(items, desc="vocoder corpus", disable=not progress, unit="clip"):
-        key = corpus_key(file_hash(item.path), mel, max_seconds, teacher)
+        cap = max_seconds if item.duration > max_seconds else None
+        key = corpus_key(file_hash(item.path), mel, cap, teacher)
         meta_path = folder / f"{key}.json"
         if not meta_path.is_file():
             audio = normalise_loudness(load_audio(item.path, mel.sample_rate, max_seconds), mel.sample_rate)
