@@ -1,0 +1,301 @@
+"""Level and length of the clips we deliver: true-peak and loudness normalisation, a true-peak
+limiter, and silence trimming. One place for all of it; `generate` (CLI, OSC server, Python API)
+calls `deliver()` on every clip.
+
+    Delivery()                                  peak-normalise to -1 dBTP (the default)
+    Delivery(normalize="loudness", loudness=-18) integrated loudness -18 LUFS, limited to -1 dBTP
+    Delivery(normalize=None)                    the raw output
+    Delivery(trim=True)                         ... and cut leading/trailing silence, with fades
+
+True peak (ITU-R BS.1770-4 Annex 2) is measured by oversampling to at least 4x and 192 kHz
+(4x at 48 kHz, 12x at 16 kHz) with a polyphase FIR, so inter-sample peaks count: a clip
+peak-normalised here does not clip when a DAW or `--sample-rate` resamples it. Loudness is
+BS.1770-4 / EBU R128 integrated loudness (pyloudnorm: K-weighting, 400 ms blocks, gates at
+-70 LUFS and -10 LU); a clip shorter than one 400 ms block is measured as one block.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .errors import InputError
+
+NORMALIZE_MODES = ("peak", "loudness")
+PEAK_CEILING_DBTP = -1.0
+DEFAULT_LUFS = -23.0  # EBU R128's programme target, used when loudness mode is asked without a target
+LUFS_RANGE = (-60.0, -5.0)
+SILENT_DBFS = -70.0  # below this the clip is left alone: amplifying it would only raise noise
+TRIM_THRESHOLD_DB = -50.0  # relative to the clip's peak
+TRIM_FADE_IN_S = 0.002  # short: the fade sits in the quiet lead-in, not on the attack
+TRIM_FADE_OUT_S = 0.020
+BS1770_BLOCK_S = 0.4
+LIMITER_LOOKAHEAD_S = 0.005  # gain ramps over 5 ms ...
+LIMITER_HOLD_S = 0.020  # ... and holds 20 ms after a peak, so it does not flutter on a waveform
+MAX_LIMITING_DB = 12.0  # loudness mode never pushes more than this into the limiter
+
+
+class LevelWarning(UserWarning):
+    """A clip left quieter than asked: near silent, or a loudness target it cannot reach."""
+
+
+def db(linear: float) -> float:
+    return 20.0 * math.log10(linear) if linear > 0 else -math.inf
+
+
+def undb(decibels: float) -> float:
+    return 10.0 ** (decibels / 20.0)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a clip leaves audiogan. normalize: "peak", "loudness" or None (raw output);
+    loudness: the LUFS target in loudness mode; peak: the true-peak ceiling in dBTP (both
+    modes); trim: cut leading and trailing silence (threshold relative to the peak) with fades."""
+
+    normalize: str | None = "peak"
+    loudness: float | None = None
+    peak: float = PEAK_CEILING_DBTP
+    trim: bool = False
+    trim_threshold: float = TRIM_THRESHOLD_DB
+
+    def __post_init__(self):
+        if self.normalize not in (*NORMALIZE_MODES, None):
+            raise InputError(f"normalize must be 'peak', 'loudness' or None, got {self.normalize!r}")
+        if self.loudness is not None:
+            if self.normalize is None:
+                raise InputError("a loudness target was given with normalisation off; drop one of them")
+            if isinstance(self.loudness, bool) or not isinstance(self.loudness, (int, float)) \
+                    or not LUFS_RANGE[0] <= self.loudness <= LUFS_RANGE[1]:
+                raise InputError(f"loudness must be a number of LUFS between {LUFS_RANGE[0]:g} and "
+                                 f"{LUFS_RANGE[1]:g}, got {self.loudness!r}")
+            object.__setattr__(self, "normalize", "loudness")  # a target implies loudness mode
+            object.__setattr__(self, "loudness", float(self.loudness))
+        elif self.normalize == "loudness":
+            object.__setattr__(self, "loudness", DEFAULT_LUFS)
+        if isinstance(self.peak, bool) or not isinstance(self.peak, (int, float)) or not -20.0 <= self.peak <= 0.0:
+            raise InputError(f"the true-peak ceiling must be between -20 and 0 dBTP, got {self.peak!r}")
+        if not isinstance(self.trim, bool):
+            raise InputError(f"trim must be true or false, got {self.trim!r}")
+        if not -90.0 <= self.trim_threshold <= -10.0:
+            raise InputError(f"the trim threshold must be between -90 and -10 dB, got {self.trim_threshold!r}")
+
+    def describe(self) -> str:
+        if self.normalize == "peak":
+            level = f"peak {self.peak:g} dBTP"
+        elif self.normalize == "loudness":
+            level = f"loudness {self.loudness:g} LUFS, true peak limited to {self.peak:g} dBTP"
+        else:
+            level = "not normalised"
+        return level + (", trimmed" if self.trim else "")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Delivery":
+        return cls(**{k: d[k] for k in ("normalize", "loudness", "peak", "trim", "trim_threshold") if k in d})
+
+    def with_options(self, options: dict) -> "Delivery":
+        """This delivery changed by KEY=VALUE strings from a client (OSC): normalize=peak|loudness|none,
+        loudness=LUFS, trim=1|0. Unknown keys and bad values raise InputError."""
+        d = self.to_dict()
+        for key, value in options.items():
+            text = str(value).strip().lower()
+            if key == "normalize":
+                if text not in ("peak", "loudness", "none"):
+                    raise InputError(f"normalize must be peak, loudness or none, got {value!r}")
+                d["normalize"] = None if text == "none" else text
+                if text != "loudness":
+                    d["loudness"] = None
+            elif key == "loudness":
+                try:
+                    lufs = float(text)
+                except ValueError:
+                    raise InputError(f"loudness must be a number of LUFS, got {value!r}") from None
+                if not math.isfinite(lufs):
+                    raise InputError(f"loudness must be a finite number of LUFS, got {value!r}")
+                d["loudness"], d["normalize"] = lufs, "loudness"
+            elif key == "trim":
+                if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                    raise InputError(f"trim must be 1 or 0, got {value!r}")
+                d["trim"] = text in ("1", "true", "yes", "on")
+            else:
+                raise InputError(f"unknown option {key!r}; known: normalize, loudness, trim")
+        if d["normalize"] is None:
+            d["loudness"] = None
+        return Delivery.from_dict(d)
+
+
+@dataclass
+class LevelReport:
+    """What deliver() did to one clip. Levels in dBTP / LUFS; None where not measured."""
+
+    normalize: str | None
+    gain_db: float = 0.0
+    true_peak: float | None = None  # dBTP after
+    loudness: float | None = None  # LUFS after
+    true_peak_before: float | None = None
+    loudness_before: float | None = None
+    limited_db: float = 0.0  # most gain the limiter took away (loudness mode)
+    trimmed_start: int = 0  # samples cut from the start / end
+    trimmed_end: int = 0
+    warning: str | None = None  # set when the clip was left quieter than asked
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 3) if isinstance(v, float) and math.isfinite(v) else v)
+                for k, v in asdict(self).items()}
+
+
+# Measuring ----------------------------------------------------------------------------------
+def oversampling(rate: int) -> int:
+    """BS.1770's 4x at 48 kHz, as a minimum of 4x and 192 kHz for other rates."""
+    return max(4, math.ceil(192000 / rate))
+
+
+def _oversample(audio: np.ndarray, rate: int) -> np.ndarray:
+    from scipy.signal import resample_poly
+
+    return resample_poly(np.asarray(audio, np.float64), oversampling(rate), 1)
+
+
+def true_peak(audio: np.ndarray, rate: int) -> float:
+    """The true peak (linear, >= the sample peak) of a mono clip."""
+    x = np.asarray(audio, np.float64).reshape(-1)
+    if x.size == 0:
+        return 0.0
+    return float(max(np.abs(x).max(), np.abs(_oversample(x, rate)).max()))
+
+
+def true_peak_envelope(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Per input sample, the largest oversampled magnitude between it and the next sample."""
+    x = np.asarray(audio, np.float64).reshape(-1)
+    n, factor = x.size, oversampling(rate)
+    up = np.abs(_oversample(x, rate)).reshape(n, factor).max(axis=1)
+    up[:-1] = np.maximum(up[:-1], up[1:])
+    return np.maximum(up, np.abs(x))
+
+
+def integrated_loudness(audio: np.ndarray, rate: int) -> float:
+    """BS.1770-4 integrated loudness in LUFS (-inf for silence). A clip shorter than the
+    standard's 400 ms block is measured as one block (its K-weighted mean square)."""
+    import pyloudnorm
+
+    x = np.asarray(audio, np.float64).reshape(-1)
+    if x.size == 0:
+        return -math.inf
+    # (pyloudnorm wants strictly more samples than one block holds)
+    block = min(BS1770_BLOCK_S, (x.size - 0.5) / rate)
+    import warnings
+
+    with warnings.catch_warnings():  # pyloudnorm warns about clipping when |x| > 1; we are measuring
+        warnings.simplefilter("ignore")
+        return float(pyloudnorm.Meter(rate, block_size=block).integrated_loudness(x))
+
+
+# Processing ---------------------------------------------------------------------------------
+def limit(audio: np.ndarray, rate: int, ceiling_dbtp: float) -> np.ndarray:
+    """A look-ahead true-peak limiter: the gain ramps down over 5 ms before a peak, holds
+    20 ms and ramps back up, so it stays under the ceiling at every (oversampled) point."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    x = np.asarray(audio, np.float64).reshape(-1)
+    if x.size == 0:
+        return x.astype(np.float32)
+    ceiling = undb(ceiling_dbtp)
+    env = true_peak_envelope(x, rate)
+    need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12))  # the gain each sample can take
+    if need.min() >= 1.0:
+        return x.astype(np.float32)
+    ramp = max(1, round(LIMITER_LOOKAHEAD_S * rate))
+    hold = max(1, round(LIMITER_HOLD_S * rate))
+    # held[n] = min(need[n - hold .. n + ramp - 1]); the causal mean over ramp samples of that is
+    # <= need[n] (every term's window contains n) and ramps linearly.
+    size = hold + ramp
+    held = minimum_filter1d(need, size=size, origin=hold - size // 2, mode="nearest")
+    gain = uniform_filter1d(held, size=ramp, origin=(ramp - 1) // 2, mode="nearest")
+    y = x * np.minimum(gain, need)
+    tp = true_peak(y, rate)  # a varying gain can nudge an inter-sample peak: trim what is left
+    if tp > ceiling:
+        y *= ceiling / tp
+    return y.astype(np.float32)
+
+
+def trim_silence(audio: np.ndarray, rate: int, threshold_db: float = TRIM_THRESHOLD_DB) -> tuple[np.ndarray, int, int]:
+    """Cut what lies below `threshold_db` relative to the peak at both ends, keeping a short
+    lead-in and tail that fade from and to zero (so neither end clicks). Returns the audio and
+    the samples cut from the start and from the end."""
+    x = np.asarray(audio, np.float32).reshape(-1)
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if peak == 0.0:
+        return x.copy(), 0, 0
+    loud = np.flatnonzero(np.abs(x) >= peak * undb(threshold_db))
+    fade_in = max(1, round(TRIM_FADE_IN_S * rate))
+    fade_out = max(1, round(TRIM_FADE_OUT_S * rate))
+    start = max(0, int(loud[0]) - fade_in)
+    end = min(x.size, int(loud[-1]) + 1 + fade_out)
+    y = x[start:end].copy()
+    for n, at_start in ((min(fade_in, y.size), True), (min(fade_out, y.size), False)):
+        # raised cosine that never reaches 0 or 1: no sample repeats at the ends
+        w = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 1) / (n + 1))).astype(np.float32)
+        if at_start:
+            y[:n] *= w
+        else:
+            y[y.size - n:] *= w[::-1]
+    return y, start, x.size - end
+
+
+def deliver(audio: np.ndarray, rate: int, delivery: Delivery = Delivery()) -> tuple[np.ndarray, LevelReport]:
+    """Trim (if asked), then normalise one mono clip. Returns float32 audio and a report."""
+    x = np.asarray(audio, np.float32).reshape(-1)
+    report = LevelReport(delivery.normalize)
+    if delivery.trim:
+        x, report.trimmed_start, report.trimmed_end = trim_silence(x, rate, delivery.trim_threshold)
+    if delivery.normalize is None or x.size == 0:
+        return x, report
+    tp_before = true_peak(x, rate)
+    report.true_peak_before = db(tp_before)
+    if report.true_peak_before < SILENT_DBFS:
+        report.true_peak = report.true_peak_before
+        report.warning = (f"near silent (peak {report.true_peak_before:.1f} dBFS, below {SILENT_DBFS:g} dBFS): "
+                          "left at its level, not amplified into noise")
+        return x, report
+    if delivery.normalize == "peak":
+        gain = undb(delivery.peak) / tp_before
+        y = (x.astype(np.float64) * gain).astype(np.float32)
+        report.gain_db = db(gain)
+    else:
+        y = _to_loudness(x, rate, delivery, report)
+        if y is None:
+            return x, report
+    report.true_peak = db(true_peak(y, rate))
+    report.loudness = integrated_loudness(y, rate)
+    return y, report
+
+
+def _to_loudness(x: np.ndarray, rate: int, delivery: Delivery, report: LevelReport) -> np.ndarray | None:
+    """Gain to the loudness target, the limiter holding the true peak; a few rounds, since
+    limiting takes some loudness away. None (and a warning) for a clip with no gated loudness."""
+    before = integrated_loudness(x, rate)
+    report.loudness_before = before
+    if not math.isfinite(before):
+        report.warning = "no measurable loudness (every block below -70 LUFS): left at its level"
+        return None
+    target = delivery.loudness
+    static = delivery.peak - report.true_peak_before  # the gain that puts the true peak at the ceiling
+    gain = target - before
+    y, measured = x, before
+    for _ in range(6):
+        gain = min(gain, static + MAX_LIMITING_DB)
+        y = limit(x.astype(np.float64) * undb(gain), rate, delivery.peak)
+        measured = integrated_loudness(y, rate)
+        if abs(measured - target) < 0.05 or gain >= static + MAX_LIMITING_DB:
+            break
+        gain += target - measured
+    report.gain_db = gain
+    report.limited_db = max(0.0, gain - static)
+    if measured < target - 0.5:
+        report.warning = (f"reached {measured:.1f} LUFS, not {target:g}: more would need over "
+                          f"{MAX_LIMITING_DB:g} dB of limiting to hold the true peak at {delivery.peak:g} dBTP")
+    return y
