@@ -157,7 +157,7 @@ def oversampling(rate: int) -> int:
 def _oversample(audio: np.ndarray, rate: int) -> np.ndarray:
     from scipy.signal import resample_poly
 
-    return resample_poly(np.asarray(audio, np.float64), oversampling(rate), 1)
+    return resample_poly(np.asarray(audio, np.float64), oversampling(rate), 1, window=("kaiser", 8.0))
 
 
 def true_peak(audio: np.ndarray, rate: int) -> float:
@@ -224,7 +224,7 @@ def limit(audio: np.ndarray, rate: int, ceiling_dbtp: float) -> np.ndarray:
 
 def trim_silence(audio: np.ndarray, rate: int, threshold_db: float = TRIM_THRESHOLD_DB) -> tuple[np.ndarray, int, int]:
     """Cut what lies below `threshold_db` relative to the peak at both ends, keeping a short
-    lead-in and tail that fade from and to zero (so neither end clicks). Returns the audio and
+    lead-in and tail that fade from and to zero, so neither end clicks. Returns the audio and
     the samples cut from the start and from the end."""
     x = np.asarray(audio, np.float32).reshape(-1)
     peak = float(np.abs(x).max()) if x.size else 0.0
@@ -236,14 +236,28 @@ def trim_silence(audio: np.ndarray, rate: int, threshold_db: float = TRIM_THRESH
     start = max(0, int(loud[0]) - fade_in)
     end = min(x.size, int(loud[-1]) + 1 + fade_out)
     y = x[start:end].copy()
-    for n, at_start in ((min(fade_in, y.size), True), (min(fade_out, y.size), False)):
-        # raised cosine that never reaches 0 or 1: no sample repeats at the ends
+    sharpest = float(np.abs(np.diff(y)).max()) if y.size > 1 else 0.0
+    y = _fade(y, fade_in, sharpest, at_start=True)
+    y = _fade(y[::-1], fade_out, sharpest, at_start=False)[::-1]
+    return np.ascontiguousarray(y), start, x.size - end
+
+
+def _fade(y: np.ndarray, n: int, sharpest: float, at_start: bool) -> np.ndarray:
+    """A raised-cosine fade from zero over y's first n samples, lengthened (doubling, up to a
+    quarter of the clip) while it would make a step larger than the clip's own sharpest one:
+    a smooth sound (a low hum) needs a gentler fade than a crackle."""
+    longest = max(1, y.size // 4)
+    n = min(n, longest)
+    while True:
+        # never exactly 0 or 1: no sample is zeroed and none repeats
         w = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 1) / (n + 1))).astype(np.float32)
-        if at_start:
-            y[:n] *= w
-        else:
-            y[y.size - n:] *= w[::-1]
-    return y, start, x.size - end
+        faded = y[:n] * w
+        steps = np.abs(np.diff(np.concatenate([[0.0], faded, y[n:n + 1]])))
+        if steps.max() <= sharpest or n >= longest:
+            out = y.copy()
+            out[:n] = faded
+            return out
+        n = min(2 * n, longest)
 
 
 def deliver(audio: np.ndarray, rate: int, delivery: Delivery = Delivery()) -> tuple[np.ndarray, LevelReport]:
