@@ -22,8 +22,8 @@ def level_options(command):
                           "true peak limited to -1 dBTP. Default: true peak to -1 dBTP."),
         click.option("--no-normalize", is_flag=True, help="Keep the model's raw level."),
         click.option("--trim", is_flag=True,
-                     help=f"Cut leading and trailing silence (below {TRIM_THRESHOLD_DB:g} dB under the clip's "
-                          "peak), with short fades."),
+                     help=f"Cut leading and trailing silence (more than {-TRIM_THRESHOLD_DB:g} dB under the "
+                          "clip's peak, in 10 ms RMS), with short fades."),
     ]
     for option in reversed(options):
         command = option(command)

@@ -27,7 +27,8 @@ PEAK_CEILING_DBTP = -1.0
 DEFAULT_LUFS = -23.0  # EBU R128's programme target, used when loudness mode is asked without a target
 LUFS_RANGE = (-60.0, -5.0)
 SILENT_DBFS = -70.0  # below this the clip is left alone: amplifying it would only raise noise
-TRIM_THRESHOLD_DB = -50.0  # relative to the clip's peak
+TRIM_THRESHOLD_DB = -50.0  # relative to the clip's loudest 10 ms
+TRIM_WINDOW_S = 0.010  # short-term RMS: one stray sample in a noise floor does not count as sound
 TRIM_FADE_IN_S = 0.002  # short: the fade sits in the quiet lead-in, not on the attack
 TRIM_FADE_OUT_S = 0.020
 BS1770_BLOCK_S = 0.4
@@ -223,14 +224,18 @@ def limit(audio: np.ndarray, rate: int, ceiling_dbtp: float) -> np.ndarray:
 
 
 def trim_silence(audio: np.ndarray, rate: int, threshold_db: float = TRIM_THRESHOLD_DB) -> tuple[np.ndarray, int, int]:
-    """Cut what lies below `threshold_db` relative to the peak at both ends, keeping a short
-    lead-in and tail that fade from and to zero, so neither end clicks. Returns the audio and
-    the samples cut from the start and from the end."""
+    """Cut what lies below `threshold_db` relative to the clip's peak at both ends, keeping a
+    short lead-in and tail that fade from and to zero, so neither end clicks. Levels are a
+    10 ms RMS envelope, the peak its loudest 10 ms. Returns the audio and the samples cut from
+    the start and from the end."""
+    from scipy.ndimage import uniform_filter1d
+
     x = np.asarray(audio, np.float32).reshape(-1)
-    peak = float(np.abs(x).max()) if x.size else 0.0
-    if peak == 0.0:
+    if x.size == 0 or not np.any(x):
         return x.copy(), 0, 0
-    loud = np.flatnonzero(np.abs(x) >= peak * undb(threshold_db))
+    window = max(1, round(TRIM_WINDOW_S * rate))
+    envelope = np.sqrt(uniform_filter1d(x.astype(np.float64) ** 2, size=window, mode="constant"))
+    loud = np.flatnonzero(envelope >= envelope.max() * undb(threshold_db))
     fade_in = max(1, round(TRIM_FADE_IN_S * rate))
     fade_out = max(1, round(TRIM_FADE_OUT_S * rate))
     start = max(0, int(loud[0]) - fade_in)

@@ -240,17 +240,25 @@ def test_trim_fades_a_sound_that_runs_to_the_edges():
 
 
 def test_trim_cuts_at_the_threshold_with_a_lead_in_and_tail():
+    """A burst (5 ms attack, then a decay of 8.7 dB per 600 samples) in a noise floor 60 dB down:
+    the cut falls 2 ms (+ up to half the 10 ms level window) before the attack and 20 ms after
+    the decay crosses -50 dB; stray floor samples near the threshold do not hold it open."""
     rate = 16000
     rng = np.random.default_rng(1)
-    x = (rng.standard_normal(rate) * 1e-4).astype(np.float32)  # a floor about 60 dB under the burst
-    n = 4000
-    env = np.minimum(np.arange(n) / 80, 1) * np.exp(-np.arange(n) / 600)  # 5 ms attack, decay
+    x = (rng.standard_normal(rate) * 1e-3 * 0.9).astype(np.float32)
+    x[rng.integers(12000, rate, 5)] = 0.01  # a few clicks at -39 dB re the peak, alone in the floor
+    n = 6000
+    env = np.minimum(np.arange(n) / 80, 1) * np.exp(-np.arange(n) / 600)
     x[5000:5000 + n] += (0.9 * env * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.float32)
-    loud = np.flatnonzero(np.abs(x) >= np.abs(x).max() * 10 ** (-50 / 20))
     y, cut_start, cut_end = trim_silence(x, rate)
-    assert cut_start == loud[0] - round(TRIM_FADE_IN_S * rate)
-    assert cut_end == rate - (loud[-1] + 1 + round(TRIM_FADE_OUT_S * rate))
-    assert np.array_equal(y[200:-400], x[cut_start + 200:rate - cut_end - 400])  # the middle is untouched
+    n_in, n_out, half_window = round(TRIM_FADE_IN_S * rate), round(TRIM_FADE_OUT_S * rate), 80
+    assert 5000 - n_in - half_window <= cut_start <= 5000 - n_in
+    # the envelope peaks after the attack and is 50 dB under that 600 * ln(316) samples later;
+    # the level window reaches half a window past it (the floor adds a few samples more)
+    decayed = 5000 + 80 + 600 * math.log(10 ** (50 / 20)) + half_window
+    end = rate - cut_end
+    assert decayed + n_out <= end <= decayed + n_out + 200, (end, decayed + n_out)
+    assert np.array_equal(y[200:-400], x[cut_start + 200:end - 400])  # the middle is untouched
     ends, inner = end_steps(y, rate)
     assert ends <= inner
 
