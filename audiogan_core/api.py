@@ -36,7 +36,8 @@ import torch
 
 from .config import ModelConfig, preset
 from .errors import (ConfigError, InputError, MelConfigMismatchError, MissingResourceError)
-from .levels import Delivery, LevelReport, LevelWarning, deliver
+from .delivery import Delivery, LevelWarning
+from .levels import LevelReport, deliver
 from .recipe import Recipe, recipe_for
 
 MAX_TEXT_CHARS = 1000  # CLAP and MiniLM read at most ~64-77 tokens; longer input is a mistake

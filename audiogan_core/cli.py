@@ -190,7 +190,7 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
 
     import warnings
 
-    from .levels import LevelWarning
+    from .delivery import LevelWarning
 
     with warnings.catch_warnings(record=True) as caught:  # near-silent clips: one line each
         warnings.simplefilter("always", LevelWarning)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from .errors import InputError
-from .levels import LUFS_RANGE, TRIM_THRESHOLD_DB, Delivery
+from .delivery import LUFS_RANGE, TRIM_THRESHOLD_DB, Delivery
 
 SUBTYPE_BITS = {"PCM_16": 16, "PCM_24": 24, "FLOAT": 32}
 

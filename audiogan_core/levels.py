@@ -1,11 +1,6 @@
-"""Level and length of the clips we deliver: true-peak and loudness normalisation, a true-peak
-limiter, and silence trimming. One place for all of it; `generate` (CLI, OSC server, Python API)
-calls `deliver()` on every clip.
-
-    Delivery()                                  peak-normalise to -1 dBTP (the default)
-    Delivery(normalize="loudness", loudness=-18) integrated loudness -18 LUFS, limited to -1 dBTP
-    Delivery(normalize=None)                    the raw output
-    Delivery(trim=True)                         ... and cut leading/trailing silence, with fades
+"""Level and length of the clips we deliver, the signal processing behind a `Delivery`
+(delivery.py): true-peak and loudness normalisation, a true-peak limiter, and silence trimming.
+`generate` (CLI, OSC server, Python API) calls `deliver()` on every clip.
 
 True peak (ITU-R BS.1770-4 Annex 2) is measured by oversampling to at least 4x and 192 kHz
 (4x at 48 kHz, 12x at 16 kHz) with a polyphase FIR, so inter-sample peaks count: a clip
@@ -20,14 +15,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import InputError
+from .delivery import SILENT_DBFS, TRIM_THRESHOLD_DB, Delivery
 
-NORMALIZE_MODES = ("peak", "loudness")
-PEAK_CEILING_DBTP = -1.0
-DEFAULT_LUFS = -23.0  # EBU R128's programme target, used when loudness mode is asked without a target
-LUFS_RANGE = (-60.0, -5.0)
-SILENT_DBFS = -70.0  # below this the clip is left alone: amplifying it would only raise noise
-TRIM_THRESHOLD_DB = -50.0  # relative to the clip's loudest 10 ms
 TRIM_WINDOW_S = 0.010  # short-term RMS: one stray sample in a noise floor does not count as sound
 TRIM_FADE_IN_S = 0.002  # short: the fade sits in the quiet lead-in, not on the attack
 TRIM_FADE_OUT_S = 0.020
@@ -37,96 +26,12 @@ LIMITER_HOLD_S = 0.020  # ... and holds 20 ms after a peak, so it does not flutt
 MAX_LIMITING_DB = 12.0  # loudness mode never pushes more than this into the limiter
 
 
-class LevelWarning(UserWarning):
-    """A clip left quieter than asked: near silent, or a loudness target it cannot reach."""
-
-
 def db(linear: float) -> float:
     return 20.0 * math.log10(linear) if linear > 0 else -math.inf
 
 
 def undb(decibels: float) -> float:
     return 10.0 ** (decibels / 20.0)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """How a clip leaves audiogan. normalize: "peak", "loudness" or None (raw output);
-    loudness: the LUFS target in loudness mode; peak: the true-peak ceiling in dBTP (both
-    modes); trim: cut leading and trailing silence (threshold relative to the peak) with fades."""
-
-    normalize: str | None = "peak"
-    loudness: float | None = None
-    peak: float = PEAK_CEILING_DBTP
-    trim: bool = False
-    trim_threshold: float = TRIM_THRESHOLD_DB
-
-    def __post_init__(self):
-        if self.normalize not in (*NORMALIZE_MODES, None):
-            raise InputError(f"normalize must be 'peak', 'loudness' or None, got {self.normalize!r}")
-        if self.loudness is not None:
-            if self.normalize is None:
-                raise InputError("a loudness target was given with normalisation off; drop one of them")
-            if isinstance(self.loudness, bool) or not isinstance(self.loudness, (int, float)) \
-                    or not LUFS_RANGE[0] <= self.loudness <= LUFS_RANGE[1]:
-                raise InputError(f"loudness must be a number of LUFS between {LUFS_RANGE[0]:g} and "
-                                 f"{LUFS_RANGE[1]:g}, got {self.loudness!r}")
-            object.__setattr__(self, "normalize", "loudness")  # a target implies loudness mode
-            object.__setattr__(self, "loudness", float(self.loudness))
-        elif self.normalize == "loudness":
-            object.__setattr__(self, "loudness", DEFAULT_LUFS)
-        if isinstance(self.peak, bool) or not isinstance(self.peak, (int, float)) or not -20.0 <= self.peak <= 0.0:
-            raise InputError(f"the true-peak ceiling must be between -20 and 0 dBTP, got {self.peak!r}")
-        if not isinstance(self.trim, bool):
-            raise InputError(f"trim must be true or false, got {self.trim!r}")
-        if not -90.0 <= self.trim_threshold <= -10.0:
-            raise InputError(f"the trim threshold must be between -90 and -10 dB, got {self.trim_threshold!r}")
-
-    def describe(self) -> str:
-        if self.normalize == "peak":
-            level = f"peak {self.peak:g} dBTP"
-        elif self.normalize == "loudness":
-            level = f"loudness {self.loudness:g} LUFS, true peak limited to {self.peak:g} dBTP"
-        else:
-            level = "not normalised"
-        return level + (", trimmed" if self.trim else "")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Delivery":
-        return cls(**{k: d[k] for k in ("normalize", "loudness", "peak", "trim", "trim_threshold") if k in d})
-
-    def with_options(self, options: dict) -> "Delivery":
-        """This delivery changed by KEY=VALUE strings from a client (OSC): normalize=peak|loudness|none,
-        loudness=LUFS, trim=1|0. Unknown keys and bad values raise InputError."""
-        d = self.to_dict()
-        for key, value in options.items():
-            text = str(value).strip().lower()
-            if key == "normalize":
-                if text not in ("peak", "loudness", "none"):
-                    raise InputError(f"normalize must be peak, loudness or none, got {value!r}")
-                d["normalize"] = None if text == "none" else text
-                if text != "loudness":
-                    d["loudness"] = None
-            elif key == "loudness":
-                try:
-                    lufs = float(text)
-                except ValueError:
-                    raise InputError(f"loudness must be a number of LUFS, got {value!r}") from None
-                if not math.isfinite(lufs):
-                    raise InputError(f"loudness must be a finite number of LUFS, got {value!r}")
-                d["loudness"], d["normalize"] = lufs, "loudness"
-            elif key == "trim":
-                if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise InputError(f"trim must be 1 or 0, got {value!r}")
-                d["trim"] = text in ("1", "true", "yes", "on")
-            else:
-                raise InputError(f"unknown option {key!r}; known: normalize, loudness, trim")
-        if d["normalize"] is None:
-            d["loudness"] = None
-        return Delivery.from_dict(d)
 
 
 @dataclass
@@ -145,7 +50,8 @@ class LevelReport:
     warning: str | None = None  # set when the clip was left quieter than asked
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 3) if isinstance(v, float) and math.isfinite(v) else v)
+        """JSON-ready: floats rounded to 0.001, -inf (silence) as None."""
+        return {k: ((round(v, 3) if math.isfinite(v) else None) if isinstance(v, float) else v)
                 for k, v in asdict(self).items()}
 
 
@@ -196,16 +102,19 @@ def integrated_loudness(audio: np.ndarray, rate: int) -> float:
 
 
 # Processing ---------------------------------------------------------------------------------
-def limit(audio: np.ndarray, rate: int, ceiling_dbtp: float) -> np.ndarray:
+def limit(audio: np.ndarray, rate: int, ceiling_dbtp: float, *, envelope: np.ndarray | None = None,
+          exact: bool = True) -> np.ndarray:
     """A look-ahead true-peak limiter: the gain ramps down over 5 ms before a peak, holds
-    20 ms and ramps back up, so it stays under the ceiling at every (oversampled) point."""
+    20 ms and ramps back up, so it stays under the ceiling at every (oversampled) point.
+    `envelope`: the audio's true_peak_envelope when already known (it scales with a gain).
+    exact=False skips the final true-peak check (for trial rounds; see _to_loudness)."""
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
     x = np.asarray(audio, np.float64).reshape(-1)
     if x.size == 0:
         return x.astype(np.float32)
     ceiling = undb(ceiling_dbtp)
-    env = true_peak_envelope(x, rate)
+    env = true_peak_envelope(x, rate) if envelope is None else envelope
     need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12))  # the gain each sample can take
     if need.min() >= 1.0:
         return x.astype(np.float32)
@@ -217,10 +126,12 @@ def limit(audio: np.ndarray, rate: int, ceiling_dbtp: float) -> np.ndarray:
     held = minimum_filter1d(need, size=size, origin=hold - size // 2, mode="nearest")
     gain = uniform_filter1d(held, size=ramp, origin=(ramp - 1) // 2, mode="nearest")
     y = x * np.minimum(gain, need)
+    return (_under_ceiling(y, rate, ceiling) if exact else y).astype(np.float32)
+
+
+def _under_ceiling(y: np.ndarray, rate: int, ceiling: float) -> np.ndarray:
     tp = true_peak(y, rate)  # a varying gain can nudge an inter-sample peak: trim what is left
-    if tp > ceiling:
-        y *= ceiling / tp
-    return y.astype(np.float32)
+    return y * (ceiling / tp) if tp > ceiling else y
 
 
 def trim_silence(audio: np.ndarray, rate: int, threshold_db: float = TRIM_THRESHOLD_DB) -> tuple[np.ndarray, int, int]:
@@ -284,11 +195,12 @@ def deliver(audio: np.ndarray, rate: int, delivery: Delivery = Delivery()) -> tu
         gain = undb(delivery.peak) / tp_before
         y = (x.astype(np.float64) * gain).astype(np.float32)
         report.gain_db = db(gain)
+        report.true_peak = db(tp_before * gain)  # a gain scales the true peak exactly
     else:
         y = _to_loudness(x, rate, delivery, report)
         if y is None:
             return x, report
-    report.true_peak = db(true_peak(y, rate))
+        report.true_peak = db(true_peak(y, rate))
     report.loudness = integrated_loudness(y, rate)
     return y, report
 
@@ -304,14 +216,17 @@ def _to_loudness(x: np.ndarray, rate: int, delivery: Delivery, report: LevelRepo
     target = delivery.loudness
     static = delivery.peak - report.true_peak_before  # the gain that puts the true peak at the ceiling
     gain = target - before
-    y, measured = x, before
+    x64 = x.astype(np.float64)
+    envelope = true_peak_envelope(x64, rate)  # once: it scales with the gain
+    y, measured = x64, before
     for _ in range(6):
         gain = min(gain, static + MAX_LIMITING_DB)
-        y = limit(x.astype(np.float64) * undb(gain), rate, delivery.peak)
+        y = limit(x64 * undb(gain), rate, delivery.peak, envelope=envelope * undb(gain), exact=False)
         measured = integrated_loudness(y, rate)
         if abs(measured - target) < 0.05 or gain >= static + MAX_LIMITING_DB:
             break
         gain += target - measured
+    y = _under_ceiling(y.astype(np.float64), rate, undb(delivery.peak)).astype(np.float32)
     report.gain_db = gain
     report.limited_db = max(0.0, gain - static)
     if measured < target - 0.5:

@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .levels import Delivery, LevelReport, db, integrated_loudness, true_peak
+from .delivery import Delivery
+from .levels import LevelReport, db, integrated_loudness, true_peak
 from .riff import Bext, read_chunk
 
 RECIPE_VERSION = 1

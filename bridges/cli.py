@@ -88,7 +88,7 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
                        max_variations=max_variations, player=player, delivery=delivery)
     import warnings
 
-    from audiogan_core.levels import LevelWarning
+    from audiogan_core.delivery import LevelWarning
 
     warnings.filterwarnings("ignore", category=LevelWarning)  # the server logs them, with the job number
     if player is not None:

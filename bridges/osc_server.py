@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
-from audiogan_core.levels import Delivery
+from audiogan_core.delivery import Delivery
 
 log = logging.getLogger(__name__)
 

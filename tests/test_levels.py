@@ -14,8 +14,9 @@ from click.testing import CliRunner
 
 from audiogan_core import AudioGAN, InputError
 from audiogan_core.cli import main
-from audiogan_core.levels import (TRIM_FADE_IN_S, TRIM_FADE_OUT_S, Delivery, LevelWarning, db, deliver,
-                                  integrated_loudness, limit, trim_silence, true_peak)
+from audiogan_core.delivery import Delivery, LevelWarning
+from audiogan_core.levels import (TRIM_FADE_IN_S, TRIM_FADE_OUT_S, db, deliver, integrated_loudness, limit,
+                                  trim_silence, true_peak)
 
 QUIET, LOUD = "a bird sings", "footsteps on snow"  # the bundled model's raw peaks: about -38 and 0 dBFS
 

@@ -15,7 +15,8 @@ from pythonosc.osc_packet import OscPacket
 from audiogan_bridges.osc_server import OscServer
 from audiogan_core import AudioGAN, preset
 from audiogan_core.cli import main
-from audiogan_core.levels import Delivery, db, integrated_loudness, true_peak
+from audiogan_core.delivery import Delivery
+from audiogan_core.levels import db, integrated_loudness, true_peak
 from audiogan_core.recipe import read_metadata
 
 
