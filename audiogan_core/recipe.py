@@ -25,12 +25,12 @@ from pathlib import Path
 from .errors import InputError
 from .delivery import Delivery
 from .levels import LevelReport, db, integrated_loudness, true_peak
-from .riff import Bext, read_chunk
+from .riff import Bext, read_file_chunks
 
 RECIPE_VERSION = 1
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 IXML_VERSION = "2.10"
-MAX_IXML_BYTES = 1 << 20  # ours are ~2 kB; a huge one is not worth parsing
+MAX_IXML_BYTES = 1 << 20  # ours are ~2 kB, bext ~1 kB; a huge one is not worth parsing
 
 
 def audiogan_version() -> str:
@@ -246,16 +246,13 @@ def read_metadata(path: str | Path) -> WavMetadata:
     """bext, iXML and the recipe of a WAV file (each None when absent)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        chunks = read_file_chunks(path, {b"bext", b"iXML"}, limit=MAX_IXML_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    raw_bext = read_chunk(data, b"bext", path.name)
-    raw_ixml = read_chunk(data, b"iXML", path.name)
+    raw_bext, raw_ixml = chunks.get(b"bext"), chunks.get(b"iXML")
     bext = Bext.decode(raw_bext) if raw_bext is not None else None
     ixml, fields = None, {}
     if raw_ixml is not None:
-        if len(raw_ixml) > MAX_IXML_BYTES:
-            raise InputError(f"{path.name}: iXML chunk of {len(raw_ixml)} bytes is too large to read")
         ixml = raw_ixml.rstrip(b"\0").decode("utf-8", "replace")
         try:
             root = ET.fromstring(raw_ixml.rstrip(b"\0"))

@@ -7,6 +7,7 @@ A chunk is a 4-byte id, a little-endian uint32 size and the payload, padded to a
 """
 from __future__ import annotations
 
+import os
 import struct
 import unicodedata
 from dataclasses import dataclass, field, fields
@@ -23,13 +24,18 @@ class Chunk:
     size: int  # payload bytes (without the pad byte)
 
 
+def _check_header(head: bytes, name: str) -> int:
+    """The RIFF size from a file's first 12 bytes, or InputError."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        kind = "an RF64/BW64 file (not supported)" if head[:4] in (b"RF64", b"BW64") else "not a RIFF/WAVE file"
+        raise InputError(f"{name}: {kind}")
+    return struct.unpack_from("<I", head, 4)[0]
+
+
 def list_chunks(data: bytes, name: str = "file") -> list[Chunk]:
     """The chunks of a RIFF/WAVE file, in file order. A bad header or a chunk running past
     the end raises InputError (a truncated data chunk is allowed: some writers leave one)."""
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        kind = "an RF64/BW64 file (not supported)" if data[:4] in (b"RF64", b"BW64") else "not a RIFF/WAVE file"
-        raise InputError(f"{name}: {kind}")
-    end = min(len(data), 8 + struct.unpack_from("<I", data, 4)[0])
+    end = min(len(data), 8 + _check_header(data[:12], name))
     chunks, pos = [], 12
     while pos + 8 <= end:
         cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
@@ -49,6 +55,29 @@ def read_chunk(data: bytes, cid: bytes, name: str = "file") -> bytes | None:
         if chunk.id == cid:
             return data[chunk.offset:chunk.offset + chunk.size]
     return None
+
+
+def read_file_chunks(path: str | os.PathLike, ids: set[bytes], limit: int = 1 << 20) -> dict[bytes, bytes]:
+    """The payloads of the first chunks with these ids in a WAV file, read by seeking from
+    header to header (the audio is never read). A wanted chunk over `limit` bytes or running
+    past the end of the file raises InputError."""
+    name = os.path.basename(os.fspath(path))
+    out: dict[bytes, bytes] = {}
+    with open(path, "rb") as fh:
+        end = min(os.fstat(fh.fileno()).st_size, 8 + _check_header(fh.read(12), name))
+        pos = 12
+        while pos + 8 <= end and len(out) < len(ids):
+            fh.seek(pos)
+            header = fh.read(8)
+            cid, size = header[:4], struct.unpack_from("<I", header, 4)[0]
+            if cid in ids and cid not in out:
+                if pos + 8 + size > end:
+                    raise InputError(f"{name}: chunk {cid!r} at byte {pos} runs past the end of the file")
+                if size > limit:
+                    raise InputError(f"{name}: {cid.decode('latin-1')} chunk of {size} bytes is too large to read")
+                out[cid] = fh.read(size)
+            pos += 8 + size + (size & 1)
+    return out
 
 
 def encode_chunk(cid: bytes, payload: bytes) -> bytes:

@@ -22,7 +22,7 @@ from audiogan_core import AudioGAN, InputError, preset
 from audiogan_core.cli import main
 from audiogan_core.io import write_wav
 from audiogan_core.recipe import read_metadata, weights_sha256
-from audiogan_core.riff import Bext, encode_chunk, insert_chunks, list_chunks, read_chunk
+from audiogan_core.riff import Bext, encode_chunk, insert_chunks, list_chunks, read_chunk, read_file_chunks
 
 TINY = preset("tiny")
 DEPTHS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
@@ -90,6 +90,23 @@ def test_bad_riff_input_is_named():
     broken = good[:12] + b"bext" + struct.pack("<I", 10_000) + b"short"
     with pytest.raises(InputError, match="runs past the end"):
         list_chunks(broken[:4] + struct.pack("<I", len(broken) - 8) + broken[8:])
+
+
+def test_file_reader_seeks_past_the_audio(tmp_path):
+    """Other writers put iXML after the audio; the file reader walks the headers to it."""
+    plain = plain_wav(tone(seconds=1.0), 16000, "PCM_24")
+    body = plain[12:] + encode_chunk(b"iXML", b"<BWFXML><NOTE>late</NOTE></BWFXML>") + encode_chunk(b"bext", b"b" * 603)
+    path = tmp_path / "late.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body)
+    chunks = read_file_chunks(path, {b"iXML", b"bext", b"LIST"})
+    assert chunks == {b"iXML": b"<BWFXML><NOTE>late</NOTE></BWFXML>", b"bext": b"b" * 603}
+    assert read_metadata(path).ixml == "<BWFXML><NOTE>late</NOTE></BWFXML>"
+    with pytest.raises(InputError, match="iXML chunk of 34 bytes is too large"):
+        read_file_chunks(path, {b"iXML"}, limit=10)
+    path.write_bytes(path.read_bytes()[:-300])  # the bext chunk cut short
+    with pytest.raises(InputError, match="late.wav: chunk b'bext' at byte .* runs past the end"):
+        read_file_chunks(path, {b"bext"})
+    assert read_file_chunks(path, {b"iXML"})[b"iXML"].startswith(b"<BWFXML>")
 
 
 def test_bext_fields_round_trip_and_match_the_ebu_layout():
