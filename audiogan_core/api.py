@@ -12,6 +12,13 @@ depend on batch_size or on the other texts and variations of the request, and th
 and thread count give the same samples in every process. On a GPU (batched), and across
 machines or thread counts, float rounding can differ in the last bits (Griffin-Lim's
 iterations amplify that to ~1e-4).
+
+Every clip leaves generate() at a delivery level (levels.py): by default its true peak at
+-1 dBTP; `loudness=-18` (LUFS, implies normalize="loudness") for an integrated-loudness target,
+limited to -1 dBTP; `normalize=None` for the raw output. `trim=True` cuts leading and trailing
+silence, with fades. A near-silent clip (below -70 dBFS) is left as it is, with a LevelWarning.
+Each clip carries what was done (`clip.level`) and how to make it again (`clip.recipe`);
+`clip.save("x.wav")` writes it with that metadata (bext + iXML, see recipe.py).
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ import inspect
 import math
 import os
 import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -28,6 +36,9 @@ import torch
 
 from .config import ModelConfig, preset
 from .errors import (ConfigError, InputError, MelConfigMismatchError, MissingResourceError)
+from .delivery import Delivery, LevelWarning
+from .levels import LevelReport, deliver
+from .recipe import Recipe, recipe_for
 
 MAX_TEXT_CHARS = 1000  # CLAP and MiniLM read at most ~64-77 tokens; longer input is a mistake
 MAX_VARIATIONS = 256
@@ -42,10 +53,21 @@ class Clip:
     variation: int
     audio: np.ndarray  # float32 [samples], mono, roughly in [-1, 1]
     sample_rate: int
+    level: LevelReport | None = None  # what normalisation and trimming did
+    recipe: Recipe | None = None  # how to make it again
 
     @property
     def seconds(self) -> float:
         return len(self.audio) / self.sample_rate
+
+    def save(self, path: str | os.PathLike, *, sample_rate: int | None = None, bit_depth: int = 16,
+             overwrite: bool = False) -> Path:
+        """Write a WAV (resampled to `sample_rate`; 16, 24 or 32 = float) with the clip's
+        bext and iXML metadata, atomically, never silently overwriting."""
+        from .io import write_wav
+
+        return write_wav(path, self.audio, self.sample_rate, target_rate=sample_rate, bit_depth=bit_depth,
+                         overwrite=overwrite, recipe=self.recipe, level=self.level)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -83,6 +105,7 @@ class AudioGAN:
         self.text_encoder = text_encoder
         self.vocoder = vocoder
         self.source = source
+        self.plugin_options: dict = {}  # name and given options of each plugin, for recipes
         check_compatible(config, text_encoder, vocoder)
 
     # Construction --------------------------------------------------------------------
@@ -165,7 +188,10 @@ class AudioGAN:
             vo = _create("vocoders", vo_name, vo_options, registered)
         check_compatible(config, te, vo)
         _check_resources(te, vo)
-        return cls(config, generator, te, vo, device=device, source=source)
+        model = cls(config, generator, te, vo, device=device, source=source)
+        model.plugin_options = {"text_encoder": (te_name, dict(te_opts or {})),
+                                "vocoder": (vo_name, dict(vo_opts or {}))}
+        return model
 
     @classmethod
     def from_config(cls, config: ModelConfig, *, seed: int = 0, text_encoder: str | None = None,
@@ -289,9 +315,13 @@ class AudioGAN:
     @torch.inference_mode()
     def generate(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
                  seconds: float | None = None, batch_size: int = 16,
-                 progress: Callable[[float], None] | None = None) -> list[Clip]:
+                 progress: Callable[[float], None] | None = None, normalize: str | None = "peak",
+                 loudness: float | None = None, trim: bool = False) -> list[Clip]:
         """Clips for every text and variation (text-major). `progress(fraction)` is called
-        as work completes; raise from it to abandon the request."""
+        as work completes; raise from it to abandon the request. normalize: "peak" (true peak
+        at -1 dBTP), "loudness" (`loudness` LUFS, default -23, limited to -1 dBTP) or None (raw);
+        a `loudness` target alone implies "loudness". trim: cut leading/trailing silence."""
+        delivery = Delivery(normalize=normalize, loudness=loudness, trim=trim)  # bad values fail before work
         # A few frames past the end for the vocoder: the clip's last samples are then not at the
         # edge of its input (and Griffin-Lim's reflect padding needs more than one frame). The
         # generator makes its whole length anyway, so a short clip is the start of the full one.
@@ -308,7 +338,11 @@ class AudioGAN:
             row = self.vocoder(mels[i:i + 1])[0].float().cpu().numpy()  # [samples]
             audio = np.zeros(n_samples, np.float32)
             audio[:min(n_samples, len(row))] = row[:n_samples]
-            clips.append(Clip(text, s, v, audio, self.sample_rate))
+            audio, level = deliver(audio, self.sample_rate, delivery)
+            if level.warning:
+                warnings.warn(f"{text!r} seed {s}: {level.warning}", LevelWarning, stacklevel=3)
+            clips.append(Clip(text, s, v, audio, self.sample_rate, level,
+                              recipe_for(self, text, s, v, seconds, delivery)))
             if progress is not None:
                 progress(0.5 + 0.5 * (i + 1) / len(jobs))
         return clips

@@ -16,6 +16,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click  # noqa: E402
 
+from .cli_delivery import delivery_from_options, level_options  # noqa: E402
 from .errors import AudioGANError, InputError  # noqa: E402
 
 
@@ -121,9 +122,14 @@ def main():
               help="WAV sample format; 32 means 32-bit float.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--overwrite", is_flag=True, help="Replace existing files instead of refusing.")
+@level_options
 def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options, seed, variations, seconds,
-             sample_rate, bit_depth, device, overwrite):
-    """Generate sounds from text descriptions and write WAV files."""
+             sample_rate, bit_depth, device, overwrite, loudness, no_normalize, trim):
+    """Generate sounds from text descriptions and write WAV files.
+
+    Every clip is normalised (true peak -1 dBTP, or --loudness) unless --no-normalize, and
+    every file carries its recipe: `audiogan info FILE.wav` shows it and the command that
+    makes the same clip again."""
     import secrets
 
     from .api import MAX_TEXT_CHARS, MAX_VARIATIONS
@@ -140,6 +146,7 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
             raise InputError(f"text {i + 1} is empty")
         if len(text) > MAX_TEXT_CHARS:
             raise InputError(f"text {i + 1} is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
+    delivery = delivery_from_options(loudness, no_normalize, trim)
     if seed is None:  # chosen here so that file names are known before anything is generated
         seed = secrets.randbelow(2**31 - MAX_VARIATIONS)
     n_clips = len(texts) * variations
@@ -181,12 +188,24 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
     def progress(fraction):
         bar.update(round(fraction * 100) - bar.n)
 
-    clips = tts.generate(list(texts), seed=seed, variations=variations, seconds=seconds, progress=progress)
+    import warnings
+
+    from .delivery import LevelWarning
+
+    with warnings.catch_warnings(record=True) as caught:  # near-silent clips: one line each
+        warnings.simplefilter("always", LevelWarning)
+        clips = tts.generate(list(texts), seed=seed, variations=variations, seconds=seconds, progress=progress,
+                             normalize=delivery.normalize, loudness=delivery.loudness, trim=delivery.trim)
     bar.close()
+    for w in caught:
+        if issubclass(w.category, LevelWarning):
+            click.echo(f"audiogan: warning: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     done = time.perf_counter()
     for path, clip in zip(targets, clips):
         path = write_wav(path, clip.audio, clip.sample_rate, target_rate=sample_rate,
-                         bit_depth=int(bit_depth), overwrite=overwrite)
+                         bit_depth=int(bit_depth), overwrite=overwrite, recipe=clip.recipe, level=clip.level)
         click.echo(f"{path}\t{clip.seconds:.2f} s\tseed {clip.seed}\t{clip.text}")
     click.echo(f"audiogan: {len(clips)} clip(s) in {done - loaded:.2f} s after {loaded - started:.2f} s loading "
                f"({tts.source}, {tts.text_encoder.name} -> {tts.vocoder.name}, {tts.device})", err=True)
@@ -271,6 +290,7 @@ _add_lazy("train", "audiogan_training.cli", "train")
 _add_lazy("train-vocoder", "audiogan_training.cli", "train_vocoder")
 _add_lazy("data", "audiogan_training.cli_data", "data_group")
 _add_lazy("eval", "audiogan_core.cli_eval", "eval_command")
+_add_lazy("info", "audiogan_core.cli_delivery", "info_command")
 
 if __name__ == "__main__":
     main()

@@ -15,7 +15,10 @@ the files; a full queue answers "busy" at once. Playback (optional) has its own 
 Address space (stable; replies go to the sender's host and port, or to the sender's host at
 --reply-port when set):
 
-  /audiogan/generate s:text [i:seed] [f:seconds] [i:variations]
+  /audiogan/generate s:text [i:seed] [f:seconds] [i:variations] [s:KEY=VALUE ...]
+        options, after at least one number (seed -1 = random): normalize=peak|loudness|none,
+        loudness=LUFS (implies normalize=loudness), trim=1|0; unset ones keep the server's
+        level settings (serve --loudness / --no-normalize / --trim; default: true peak -1 dBTP)
         -> /audiogan/accepted i:job
         -> /audiogan/progress i:job f:fraction      (0.0 first, 1.0 last, a few in between)
         -> /audiogan/done i:job s:path              (once per file, text-major, variation order)
@@ -27,6 +30,8 @@ Address space (stable; replies go to the sender's host and port, or to the sende
   anything else                        -> /audiogan/error i:-1 s:"unknown address /x; ..."
 
 Errors that belong to no job (bad arguments, unknown address) carry job -1.
+Every file is normalised as its request asks and carries its recipe (bext + iXML chunks;
+`audiogan info FILE` shows it).
 """
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
+from audiogan_core.delivery import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +84,7 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     extra_reply_to: set = field(default_factory=set)
     announced: threading.Event = field(default_factory=threading.Event)  # "accepted" went out first
+    delivery: Delivery | None = None  # level and trim; None: the server's
 
 
 class _JobQueue:
@@ -169,7 +176,7 @@ class OscServer:
     def __init__(self, model, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, reply_port: int | None = None,
                  out_dir: str | os.PathLike = "audiogan-out", sample_rate: int | None = None, bit_depth: int = 16,
                  queue_size: int = DEFAULT_QUEUE_SIZE, max_variations: int = DEFAULT_MAX_VARIATIONS,
-                 player=None, autoplay: bool = True, keep_jobs: int = 1000):
+                 player=None, autoplay: bool = True, keep_jobs: int = 1000, delivery: Delivery | None = None):
         from audiogan_core.io import BIT_DEPTHS
 
         if bit_depth not in BIT_DEPTHS:
@@ -195,6 +202,7 @@ class OscServer:
         self.player = player
         self.autoplay = autoplay
         self.keep_jobs = keep_jobs
+        self.delivery = delivery or Delivery()
         self._queue = _JobQueue(queue_size)
         self._jobs: collections.OrderedDict[int, Job] = collections.OrderedDict()
         self._jobs_lock = threading.Lock()
@@ -433,10 +441,29 @@ class OscServer:
             raise InputError(f"{where}: {exc}") from None
         return text, seed, seconds, variations
 
+    def _split_options(self, args: list) -> tuple[list, Delivery]:
+        """Strings after /audiogan/generate's first number are KEY=VALUE options: the positional
+        arguments without them, and this request's delivery."""
+        where = f"{PREFIX}/generate"
+        first_number = next((i for i, a in enumerate(args) if not isinstance(a, str)), len(args))
+        first_option = next((i for i, a in enumerate(args) if i > first_number and isinstance(a, str)), len(args))
+        options = {}
+        for arg in args[first_option:]:
+            if not isinstance(arg, str) or "=" not in arg:
+                raise InputError(f"{where}: options come last, as KEY=VALUE strings (normalize=peak|loudness|none, "
+                                 f"loudness=LUFS, trim=1|0), got {_show(arg)}")
+            key, value = arg.split("=", 1)
+            options[key.strip().lower()] = value
+        try:
+            return args[:first_option], self.delivery.with_options(options)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+
     def _on_generate(self, args: list, to: tuple) -> None:
+        args, delivery = self._split_options(args)
         text, seed, seconds, variations = self._parse_generate(args)
         with self._jobs_lock:
-            job = Job(self._next_job, text, seed, seconds, variations, to)
+            job = Job(self._next_job, text, seed, seconds, variations, to, delivery=delivery)
             self._next_job += 1
         try:
             self._queue.put_nowait(job)
@@ -555,8 +582,12 @@ class OscServer:
         self.send(to, f"{PREFIX}/progress", job.id, 0.0)
         t0 = time.perf_counter()
         try:
-            clips = self.model.generate([job.text], seed=job.seed, variations=job.variations,
-                                        seconds=job.seconds, progress=progress)
+            d = job.delivery or self.delivery
+            clips = self.model.generate([job.text], seed=job.seed, variations=job.variations, seconds=job.seconds,
+                                        progress=progress, normalize=d.normalize, loudness=d.loudness, trim=d.trim)
+            for clip in clips:
+                if getattr(clip, "level", None) is not None and clip.level.warning:
+                    log.warning("job %d, seed %d: %s", job.id, clip.seed, clip.level.warning)
             if job.cancel.is_set():
                 raise _Cancelled
             paths = [self._write(job, clip) for clip in clips]
@@ -598,7 +629,8 @@ class OscServer:
                 continue
             try:
                 return write_wav(path, clip.audio, clip.sample_rate, target_rate=self.sample_rate,
-                                 bit_depth=self.bit_depth, overwrite=False)
+                                 bit_depth=self.bit_depth, overwrite=False, recipe=getattr(clip, "recipe", None),
+                                 level=getattr(clip, "level", None))
             except InputError:
                 if path.exists():  # lost a race for the name: take the next suffix
                     continue
