@@ -42,6 +42,11 @@ from .recipe import Recipe, recipe_for
 
 MAX_TEXT_CHARS = 1000  # CLAP and MiniLM read at most ~64-77 tokens; longer input is a mistake
 MAX_VARIATIONS = 256
+# Any-length models (noise_input "sequence"): the default and the longest clip a request may ask for
+ANY_LENGTH_DEFAULT_SECONDS = 10.0
+ANY_LENGTH_MAX_SECONDS = 60.0
+MIN_SECONDS = 0.1
+LOOP_VOCODER_CONTEXT = 64  # frames of wrap-around context for the vocoder (HiFi-GAN's reach is ~30)
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = "default"
 
@@ -217,7 +222,12 @@ class AudioGAN:
 
     @property
     def max_seconds(self) -> float:
-        return self.config.clip_seconds
+        """The longest clip a request may ask for: 60 s for an any-length model, else its clip length."""
+        return ANY_LENGTH_MAX_SECONDS if self.config.any_length else self.config.clip_seconds
+
+    @property
+    def default_seconds(self) -> float:
+        return ANY_LENGTH_DEFAULT_SECONDS if self.config.any_length else self.config.clip_seconds
 
     def to(self, device) -> "AudioGAN":
         self.device = resolve_device(device)
@@ -241,16 +251,16 @@ class AudioGAN:
             if len(text) > MAX_TEXT_CHARS:
                 raise InputError(f"text {i} is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
         if seconds is None:
-            seconds = self.max_seconds
+            seconds = self.default_seconds
         try:
             seconds = float(seconds)
         except (TypeError, ValueError):
             raise InputError(f"seconds must be a number, got {seconds!r}") from None
         if not math.isfinite(seconds) or seconds <= 0:
             raise InputError(f"seconds must be a positive number, got {seconds}")
-        min_seconds = self.config.mel.seconds_for(1)
-        if seconds < min_seconds:
-            raise InputError(f"seconds must be at least {min_seconds:.4f} (one frame), got {seconds}")
+        min_seconds = MIN_SECONDS if self.config.any_length else self.config.mel.seconds_for(1)
+        if seconds < min_seconds - 1e-9:
+            raise InputError(f"seconds must be at least {min_seconds:.4g}, got {seconds}")
         if seconds > self.max_seconds + 1e-6:
             raise InputError(f"this model makes at most {self.max_seconds:.2f} s per clip, got seconds={seconds}")
         if isinstance(variations, bool) or not isinstance(variations, (int, np.integer)):
@@ -263,24 +273,48 @@ class AudioGAN:
             raise InputError(f"seed must be a non-negative integer, got {seed!r}")
         return texts, seconds, int(variations), int(seed)
 
-    def noise(self, seed: int) -> torch.Tensor:
-        """The generator's noise for one seed: [noise_dim], drawn on the CPU."""
+    def noise(self, seed: int, base_frames: int | None = None) -> torch.Tensor:
+        """The generator's noise for one seed, drawn on the CPU: [noise_dim], or for an any-length
+        model [noise_dim, base_frames]. Drawn frame by frame, so a longer clip with the same seed
+        starts from the same noise as a shorter one."""
         gen = torch.Generator().manual_seed(int(seed))
-        return torch.randn(self.config.noise_dim, generator=gen)
+        if not self.config.any_length:
+            return torch.randn(self.config.noise_dim, generator=gen)
+        t0 = base_frames or self.config.base_frames
+        return torch.randn(t0, self.config.noise_dim, generator=gen).t()  # [noise_dim, T0]
+
+    def loop_frames(self, seconds: float) -> int:
+        """Frames of a loop near `seconds`: whole base frames (32 mel frames, 0.37 s at 22.05 kHz),
+        since the generator's grid is what wraps around."""
+        step = self.config.frames_per_base_frame
+        frames = max(1, round(seconds * self.sample_rate / self.config.mel.hop_length / step)) * step
+        return frames
 
     @torch.inference_mode()
     def generate_mel(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
                      seconds: float | None = None, batch_size: int = 16,
-                     progress: Callable[[float], None] | None = None, extra_frames: int = 0):
+                     progress: Callable[[float], None] | None = None, extra_frames: int = 0,
+                     loop: bool = False):
         """Log-mels [N, n_mels, frames] for N = len(texts) * variations, text-major order,
         plus the list of (text, seed, variation) they belong to and the clip length in seconds.
         `frames` covers `seconds` (rounded up to whole frames) plus `extra_frames`, up to the
-        model's length."""
+        model's length. `loop=True` (any-length models): a seamless loop of whole base frames
+        near `seconds` (the seconds returned are the loop's)."""
         texts, seconds, variations, seed = self.check_request(texts, seconds, variations, seed)
-        # enough frames to cover every output sample (generate() crops to round(seconds * rate))
-        n_samples = int(round(seconds * self.sample_rate))
-        frames = min(self.config.frames,
-                     max(1, math.ceil(n_samples / self.config.mel.hop_length)) + max(0, int(extra_frames)))
+        if loop and not self.config.any_length:
+            raise InputError(f"model {self.config.name!r} makes fixed-length clips; loops need an any-length "
+                             f"model (such as the foley2 preset)")
+        hop = self.config.mel.hop_length
+        if loop:
+            frames = self.loop_frames(seconds)
+            seconds = self.config.mel.seconds_for(frames)
+        else:
+            # enough frames to cover every output sample (generate() crops to round(seconds * rate))
+            n_samples = int(round(seconds * self.sample_rate))
+            frames = max(1, math.ceil(n_samples / hop)) + max(0, int(extra_frames))
+            if not self.config.any_length:
+                frames = min(self.config.frames, frames)
+        t0 = self.config.base_frames_for(frames) if self.config.any_length else None
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
         jobs = [(t, i, seed + v, v) for i, t in enumerate(texts) for v in range(variations)]
@@ -300,27 +334,46 @@ class AudioGAN:
         mels = []
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start:start + batch_size]
-            z = torch.stack([self.noise(j[2]) for j in chunk]).to(self.device)  # [b, noise_dim]
+            z = torch.stack([self.noise(j[2], t0) for j in chunk]).to(self.device)  # [b, noise_dim(, T0)]
             if alone:
                 f = per_text[chunk[0][1]]
-                mel = self.generator(z, f.sentence, f.words, f.lengths)  # [1, 1, F, T]
+                mel = self.generator(z, f.sentence, f.words, f.lengths, loop=loop)  # [1, 1, F, T]
             else:
                 idx = torch.tensor([j[1] for j in chunk], device=self.device)
-                mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx])  # [b, 1, F, T]
+                mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx],
+                                     loop=loop)  # [b, 1, F, T]
             mels.append(mel[:, 0, :, :frames].float())
             if progress is not None:
                 progress(0.5 * min(1.0, (start + len(chunk)) / len(jobs)))
         return torch.cat(mels), [(t, s, v) for t, _, s, v in jobs], seconds
 
+    def _vocode_loop(self, mel: torch.Tensor, margin: int) -> torch.Tensor:
+        """Vocode a loop [1, F, T] wrapped around: with `context` frames of its end before its start
+        and of its start after its end, every output sample sees the same neighbours it would in
+        an endless repetition, so the waveform wraps as seamlessly as the mel does."""
+        T = mel.shape[-1]
+        context = max(margin, LOOP_VOCODER_CONTEXT)
+        reps = -(-context // T)  # a loop shorter than the context repeats
+        tiled = mel.repeat(1, 1, 2 * reps + 1)  # [1, F, (2 reps + 1) T]
+        hop = self.config.mel.hop_length
+        start = reps * T - context
+        wave = self.vocoder(tiled[..., start: start + T + 2 * context])  # [1, (T + 2 context) hop]
+        return wave[..., context * hop: (context + T) * hop]
+
     @torch.inference_mode()
     def generate(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
                  seconds: float | None = None, batch_size: int = 16,
                  progress: Callable[[float], None] | None = None, normalize: str | None = "peak",
-                 loudness: float | None = None, trim: bool = False) -> list[Clip]:
+                 loudness: float | None = None, trim: bool = False, loop: bool = False) -> list[Clip]:
         """Clips for every text and variation (text-major). `progress(fraction)` is called
         as work completes; raise from it to abandon the request. normalize: "peak" (true peak
         at -1 dBTP), "loudness" (`loudness` LUFS, default -23, limited to -1 dBTP) or None (raw);
-        a `loudness` target alone implies "loudness". trim: cut leading/trailing silence."""
+        a `loudness` target alone implies "loudness". trim: cut leading/trailing silence.
+        loop (any-length models): a clip whose end runs into its start, `seconds` rounded to the
+        generator's grid; the vocoder runs on the loop wrapped around, so the seam is like any
+        other point of the clip."""
+        if loop and trim:
+            raise InputError("trim and loop exclude each other: a trimmed loop would no longer wrap around")
         delivery = Delivery(normalize=normalize, loudness=loudness, trim=trim)  # bad values fail before work
         # A few frames past the end for the vocoder: the clip's last samples are then not at the
         # edge of its input (and Griffin-Lim's reflect padding needs more than one frame). The
@@ -328,21 +381,23 @@ class AudioGAN:
         mel = self.config.mel
         margin = max(8, math.ceil(mel.n_fft / mel.hop_length))
         mels, jobs, seconds = self.generate_mel(texts, seed=seed, variations=variations, seconds=seconds,
-                                                batch_size=batch_size, progress=progress, extra_frames=margin)
-        n_samples = int(round(seconds * self.sample_rate))
+                                                batch_size=batch_size, progress=progress,
+                                                extra_frames=0 if loop else margin, loop=loop)
+        n_samples = mels.shape[-1] * mel.hop_length if loop else int(round(seconds * self.sample_rate))
         clips = []
         # One clip per vocoder call: a clip must not depend on which clips share its batch, and
         # vocoders may not guarantee that (Griffin-Lim's initial phase is drawn per batch row,
         # a vocoder may normalise over the batch). The generator dominates the cost anyway.
         for i, (text, s, v) in enumerate(jobs):
-            row = self.vocoder(mels[i:i + 1])[0].float().cpu().numpy()  # [samples]
+            row = (self._vocode_loop(mels[i:i + 1], margin) if loop else self.vocoder(mels[i:i + 1]))
+            row = row[0].float().cpu().numpy()  # [samples]
             audio = np.zeros(n_samples, np.float32)
             audio[:min(n_samples, len(row))] = row[:n_samples]
             audio, level = deliver(audio, self.sample_rate, delivery)
             if level.warning:
                 warnings.warn(f"{text!r} seed {s}: {level.warning}", LevelWarning, stacklevel=3)
             clips.append(Clip(text, s, v, audio, self.sample_rate, level,
-                              recipe_for(self, text, s, v, seconds, delivery)))
+                              recipe_for(self, text, s, v, seconds, delivery, loop=loop)))
             if progress is not None:
                 progress(0.5 + 0.5 * (i + 1) / len(jobs))
         return clips

@@ -115,7 +115,12 @@ def main():
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Random seed; the same seed gives the same sound. Variation k uses seed+k.")
 @click.option("--variations", "-n", type=int, default=1, show_default=True, help="Clips per text.")
-@click.option("--seconds", type=float, default=None, help="Clip length (default and maximum: the model's clip length).")
+@click.option("--seconds", type=float, default=None,
+              help="Clip length in seconds: 0.1 to 60 (default 10) with an any-length model; up to the "
+                   "model's clip length (also the default) with a fixed-length one.")
+@click.option("--loop", is_flag=True,
+              help="Make a seamless loop: the clip's end runs into its start (any-length models; the length is "
+                   "rounded to the generator's grid of 32 frames, 0.37 s at 22.05 kHz).")
 @click.option("--sample-rate", type=int, default=None,
               help="Resample the output (e.g. 44100 or 48000 for a DAW project); default: the model's rate.")
 @click.option("--bit-depth", type=click.Choice(["16", "24", "32"]), default="16", show_default=True,
@@ -123,7 +128,7 @@ def main():
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--overwrite", is_flag=True, help="Replace existing files instead of refusing.")
 @level_options
-def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options, seed, variations, seconds,
+def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options, seed, variations, seconds, loop,
              sample_rate, bit_depth, device, overwrite, loudness, no_normalize, trim):
     """Generate sounds from text descriptions and write WAV files.
 
@@ -139,6 +144,8 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
         raise InputError(f"--variations must be between 1 and {MAX_VARIATIONS}, got {variations}")
     if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
         raise InputError(f"--seconds must be a positive number, got {seconds}")
+    if loop and trim:
+        raise InputError("--trim and --loop exclude each other: a trimmed loop would no longer wrap around")
     if sample_rate is not None and not 1000 <= sample_rate <= 384000:
         raise InputError(f"--sample-rate must be between 1000 and 384000 Hz, got {sample_rate}")
     for i, text in enumerate(texts):
@@ -195,7 +202,8 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
     with warnings.catch_warnings(record=True) as caught:  # near-silent clips: one line each
         warnings.simplefilter("always", LevelWarning)
         clips = tts.generate(list(texts), seed=seed, variations=variations, seconds=seconds, progress=progress,
-                             normalize=delivery.normalize, loudness=delivery.loudness, trim=delivery.trim)
+                             normalize=delivery.normalize, loudness=delivery.loudness, trim=delivery.trim,
+                             loop=loop)
     bar.close()
     for w in caught:
         if issubclass(w.category, LevelWarning):
