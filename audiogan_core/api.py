@@ -360,6 +360,45 @@ class AudioGAN:
         wave = self.vocoder(tiled[..., start: start + T + 2 * context])  # [1, (T + 2 context) hop]
         return wave[..., context * hop: (context + T) * hop]
 
+    def stream(self, text: str, *, seed: int | None = None, seconds: float | None = None, chunk_frames: int = 32,
+               normalize: bool = True):
+        """Yield one clip's audio in chunks (float32 [chunk_frames * hop], the last shorter) as the
+        vocoder makes them, so playback can start after the first. The generator's mel is made
+        whole first (it is fast); with a vocoder that has `stream()` (vocos) the waveform comes
+        chunk by chunk, otherwise as one piece. normalize: a single gain puts the clip's peak at
+        -1 dBFS, taken from the chunk around the loudest mel frame (vocoded first, ~5 ms), since
+        the true peak of the whole clip is known only at the end; a later chunk that would still
+        go over is turned down (never clipped). `generate()` (and every written file) measures
+        the true peak of the whole clip instead."""
+        mels, _, seconds = self.generate_mel([text], seed=seed, seconds=seconds,
+                                             extra_frames=max(8, math.ceil(self.config.mel.n_fft /
+                                                                           self.config.mel.hop_length)))
+        mel = mels[:1]  # [1, F, T]
+        n_samples = int(round(seconds * self.sample_rate))
+        hop = self.config.mel.hop_length
+        gain, ceiling = 1.0, 10 ** (-1 / 20)
+        streaming = callable(getattr(self.vocoder, "stream", None))
+        if normalize:
+            loudest = int(torch.logsumexp(mel[0], dim=0).argmax())  # the frame with the most energy
+            a = max(0, min(loudest - chunk_frames // 2, mel.shape[-1] - chunk_frames))
+            probe = next(iter(self.vocoder.stream(mel[..., a:], chunk_frames))) if streaming else None
+            peak = float(probe.abs().max()) if probe is not None else 0.0
+            gain = ceiling / peak if peak > 10 ** (-70 / 20) else 1.0
+        pieces = self.vocoder.stream(mel, chunk_frames) if streaming else iter([self.vocoder(mel)])
+        done = 0
+        for piece in pieces:
+            audio = piece[0].float().cpu().numpy()[: max(0, n_samples - done)]
+            if not audio.size:
+                break
+            if normalize and not streaming and done == 0:
+                peak = float(np.abs(audio).max())
+                gain = ceiling / peak if peak > 10 ** (-70 / 20) else 1.0
+            peak = float(np.abs(audio).max()) * gain
+            if peak > ceiling:  # louder than the probe: turn down from here on
+                gain *= ceiling / peak
+            done += audio.size
+            yield (audio * gain).astype(np.float32)
+
     @torch.inference_mode()
     def generate(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
                  seconds: float | None = None, batch_size: int = 16,
