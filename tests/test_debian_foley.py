@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from audiogan_core.config import MelConfig
 from audiogan_core.errors import DataError, InputError
 from audiogan_training import debian_foley as df
+from audiogan_training.foley_sources import common as df_common
 from audiogan_training.categories import category_for
 from audiogan_training.cli_data import data_group
 from audiogan_training.data import scan_library
@@ -85,7 +86,7 @@ def test_licences(tmp_path):
 
 
 def test_missing_package_names_the_install_command(monkeypatch, tmp_path):
-    monkeypatch.setattr(df, "package_installed", lambda name: name != "0ad-data")
+    monkeypatch.setattr(df_common, "package_installed", lambda name: name != "0ad-data")
     with pytest.raises(DataError, match=r"apt-get install -y 0ad-data"):
         df.build_debian_foley(tmp_path / "out", packages=["0ad-data"], install=False)
     with pytest.raises(InputError, match="unknown package"):

@@ -116,3 +116,24 @@ def category_counts(captions: Iterable[str]) -> dict[str, int]:
 
 def category_names() -> list[str]:
     return [name for name, _ in CATEGORIES]
+
+
+# Calls: sounds an animal or a person makes with its voice, counted by kind for the library's
+# manifest. A kind is a set of categories, so the counts follow the table above.
+CALL_KINDS: dict[str, tuple[str, ...]] = {
+    "animal": ("bird", "dog_wolf", "farm_animal", "horse", "wild_animal"),
+    "voice": ("voice",),
+}
+
+
+def call_counts(captions: Iterable[str]) -> dict[str, dict[str, int] | int]:
+    """{kind: total, ..., "by_category": {category: count}} for the categories in `CALL_KINDS`."""
+    kinds = {c: kind for kind, cats in CALL_KINDS.items() for c in cats}
+    by_category: dict[str, int] = {}
+    totals = {kind: 0 for kind in CALL_KINDS}
+    for caption in captions:
+        category = category_for(caption)
+        if category in kinds:
+            totals[kinds[category]] += 1
+            by_category[category] = by_category.get(category, 0) + 1
+    return {**totals, "by_category": dict(sorted(by_category.items(), key=lambda kv: (-kv[1], kv[0])))}
