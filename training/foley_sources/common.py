@@ -30,7 +30,7 @@ class Clip:
     original: str  # where the bytes come from (a path, or "archive::member")
     licence: str = ""
     source_path: Path | None = None  # copy/link from here...
-    data: bytes | None = None  # ...or write these bytes
+    data: bytes | None = field(default=None, repr=False)  # ...or write these bytes
     extra: dict = field(default_factory=dict)
 
 
@@ -204,3 +204,51 @@ def table_clip(package: str, path: Path | None, rel: str, caption: str, licence:
 
 def skip(raw_name: str, reason: str) -> dict:
     return {"raw_name": raw_name, "reason": reason}
+
+
+# Reasons for leaving a file out, shared by the table-captioned sources.
+MUSIC = "music, not a sound effect"
+SPEECH = "spoken words, not a sound effect"
+UNCLEAR = "game-specific name that does not say what it sounds like"
+GAME_CUE = "game cue (pickup, menu or status jingle) the name does not describe"
+
+
+def table_discovery(package: str, entries: Iterable[tuple[Path, str]], captions: dict[str, str],
+                    skips: dict[str, str], licence: Callable[[str], str], folder_skips: dict[str, str] | None = None,
+                    data: dict[str, bytes] | None = None, original: Callable[[str], str] | None = None
+                    ) -> tuple[list[Clip], list[dict]]:
+    """Clips for `entries` ((path, rel) pairs; rel is the path in the library) captioned from a
+    hand-written table. The key of a file is `name_key` of its name, looked up first as
+    ``"<folder of rel>/<key>"`` (lower case) then as ``"<key>"``, in `captions` (-> caption) and `skips`
+    (-> reason). Files under a `folder_skips` prefix are listed once per prefix (music folders);
+    files in neither table are listed as `UNCLEAR`, never guessed. `data` (rel -> bytes) gives the
+    bytes of archive members; `original` names their source."""
+    clips: list[Clip] = []
+    skipped: list[dict] = []
+    folded: dict[str, int] = {}
+    for path, rel in entries:
+        prefix = next((p for p in (folder_skips or {}) if rel.startswith(p)), None)
+        if prefix is not None:
+            folded[prefix] = folded.get(prefix, 0) + 1
+            continue
+        folder = rel.rsplit("/", 1)[0].lower() if "/" in rel else ""
+        key = name_key(rel)
+        caption, reason = None, UNCLEAR
+        for k in ([f"{folder}/{key}"] if folder else []) + [key]:
+            if k in captions:
+                caption = captions[k]
+                break
+            if k in skips:
+                reason = skips[k]
+                break
+        if caption is None:
+            skipped.append(skip(rel, reason))
+            continue
+        if data is not None:
+            clips.append(table_clip(package, None, rel, caption, licence(rel), data=data[rel],
+                                    original=original(rel) if original else rel))
+        else:
+            clips.append(table_clip(package, path, rel, caption, licence(path.as_posix())))
+    for prefix, count in folded.items():
+        skipped.append(skip(f"{prefix}* ({count} files)", (folder_skips or {})[prefix]))
+    return clips, skipped

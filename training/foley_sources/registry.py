@@ -1,7 +1,7 @@
 """Which Debian packages the builder knows, in build order, and which it builds by default."""
 from __future__ import annotations
 
-from . import classic
+from . import action, adventure, casual, classic, megaglest, openclonk
 from .common import Discovery
 
 # The first library (builder version 1), which the bundled model was trained and evaluated on.
@@ -16,6 +16,21 @@ DISCOVER: dict[str, Discovery] = {
     "0ad-data": classic.discover_0ad,
     "wesnoth-1.16-data": classic.discover_wesnoth,
     "widelands-data": classic.discover_widelands,
+    "megaglest-data": megaglest.discover_megaglest,
+    "redeclipse-data": action.discover_redeclipse,
+    "supertuxkart-data": casual.discover_supertuxkart,
+    "btanks-data": action.discover_btanks,
+    "scorched3d-data": action.discover_scorched3d,
+    "openclonk-data": openclonk.discover_openclonk,
+    "qabcs-data": casual.discover_qabcs,
+    "scratch": casual.discover_scratch,
+    "lugaru-data": casual.discover_lugaru,
+    "flare-game": adventure.discover_flare,
+    "unknown-horizons": adventure.discover_unknown_horizons,
+    "triplea": action.discover_triplea,
 }
 
-PACKAGES = V1_PACKAGES
+# The default set: the version-1 packages plus the wider sources of issue #23.
+PACKAGES = V1_PACKAGES + ("widelands-data", "megaglest-data", "redeclipse-data", "supertuxkart-data", "btanks-data",
+                          "scorched3d-data", "openclonk-data", "qabcs-data", "scratch", "lugaru-data", "flare-game",
+                          "unknown-horizons", "triplea")
