@@ -195,8 +195,23 @@ def test_discover_lugaru_maps_licences_to_the_upstream_layout():
     assert _reasons(skipped) == {"RabbitAttack3.ogg": common.UNCLEAR, "Music* (1 files)": common.MUSIC}
 
 
-def test_discover_scratch_and_qabcs():
-    root = "/usr/share/scratch/Media/Sounds"
+def test_mp3_with_undecodable_tail_is_kept_as_wav(tmp_path):
+    from audiogan_training.data import probe_audio
+
+    rate = 16000
+    sf.write(tmp_path / "full.mp3", (0.3 * np.sin(np.arange(rate) * 0.05)).astype(np.float32), rate, format="MP3")
+    cut = tmp_path / "Scream-male2.mp3"
+    cut.write_bytes((tmp_path / "full.mp3").read_bytes()[:-300])  # Scratch's MP3s end like this
+    assert probe_audio(cut, 600)[1].kind == "truncated"  # the library scan would refuse it
+    clip = common.as_wav(common.table_clip("scratch", cut, "Human/Scream-male2.mp3", "a man screaming", "CC-BY-SA-3.0"))
+    assert clip.rel == "Human/Scream-male2.wav" and clip.source_path is None and clip.original == str(cut)
+    (tmp_path / "out.wav").write_bytes(clip.data)
+    duration, problem = probe_audio(tmp_path / "out.wav", 600)
+    assert problem is None and 0.8 < duration < 1.0
+
+
+def test_discover_scratch_and_qabcs(tmp_path):
+    root = f"{tmp_path}/usr/share/scratch/Media/Sounds"  # no files there: the MP3 stays as it is named
     paths = [f"{root}/Animal/WolfHowl.wav", f"{root}/Human/Laugh-male2.wav", f"{root}/Human/BabyCry.mp3",
              f"{root}/Effects/BellToll.wav", f"{root}/Vocals/Sing-me-a-song.mp3", f"{root}/Music Loops/Cave.mp3",
              f"{root}/Electronic/Zoop.wav"]
@@ -352,6 +367,7 @@ def test_build_from_a_fake_package(tmp_path, monkeypatch):
     (root / "sounds/cow.ogg").write_bytes(_wav(0.5, rate))  # a WAV named .ogg: libsndfile reads it anyway
     (root / "sounds/zombie.ogg").write_bytes(b"OggS but broken")  # unreadable: skipped, listed
     (root / "sounds/engine-car.ogg").write_bytes(_wav(0.5, rate))  # byte-identical to cow.ogg: kept once
+    (root / "sounds/explosion.ogg").write_bytes(_wav(0.5, rate)[:-2000])  # header promises more than is there
     (root / "tunes/glory.ogg").write_bytes(_wav(0.2, rate))
     files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     monkeypatch.setattr(common, "package_installed", lambda name: True)
@@ -370,4 +386,5 @@ def test_build_from_a_fake_package(tmp_path, monkeypatch):
     assert rows[1]["also_captioned"] == ["car engine"]
     reasons = _reasons(info["skipped"])
     assert "libsndfile cannot read it" in reasons["zombie.ogg"] and "identical audio" in reasons["engine-car.ogg"]
+    assert "truncated" in reasons["explosion.ogg"]  # refused as the library scan would refuse it
     assert not (out / "btanks-data/zombie.ogg").exists()

@@ -24,6 +24,7 @@ BUILDER_VERSION = 2
 HOLDOUT_FRACTION = 0.08
 HOLDOUT_SEED = 0
 LONG_SECONDS = 10.0  # "long" recordings: training takes several different windows from each
+MAX_FILE_SECONDS = 600.0  # TrainConfig.max_file_seconds: longer files would be skipped by the scan
 DURATION_BINS = ((0.0, 1.0, "< 1 s"), (1.0, 3.0, "1-3 s"), (3.0, 10.0, "3-10 s"), (10.0, float("inf"), "> 10 s"))
 
 
@@ -124,6 +125,8 @@ def build_debian_foley(out_dir: str | Path, packages: Iterable[str] | None = Non
 
     from audiogan_core.io import atomic_write_text
 
+    from ..data import probe_audio
+
     packages = list(PACKAGES if packages is None else packages)
     unknown = [p for p in packages if p not in DISCOVER]
     if unknown:
@@ -166,6 +169,11 @@ def build_debian_foley(out_dir: str | Path, packages: Iterable[str] | None = Non
                     continue
                 if frames <= 0:
                     skipped.append({"raw_name": clip.raw_name, "reason": "0 s of audio"})
+                    target.unlink()
+                    continue
+                _, unusable = probe_audio(target, MAX_FILE_SECONDS)  # what the library scan would refuse
+                if unusable is not None:
+                    skipped.append({"raw_name": clip.raw_name, "reason": unusable.reason})
                     target.unlink()
                     continue
                 digest = _file_digest(target)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .common import (GAME_CUE, MUSIC, SPEECH, UNCLEAR, Clip, CopyrightInfo, audio_under, skip,
+from .common import (GAME_CUE, MUSIC, SPEECH, UNCLEAR, Clip, CopyrightInfo, as_wav, audio_under, skip,
                      table_discovery)
 
 # ---------------------------------------------------------------------------------------------
@@ -150,9 +150,11 @@ SCRATCH_FOLDER_SKIPS = {"Instruments/": MUSIC + " (instrument notes)", "Music Lo
 
 def discover_scratch(files: list[Path], copyright: CopyrightInfo) -> tuple[list[Clip], list[dict]]:
     entries = audio_under(files, "/scratch/Media/Sounds/", extensions=(".wav", ".mp3"))
-    return table_discovery("scratch", entries, SCRATCH_CAPTIONS, SCRATCH_SKIPS,
-                           lambda path: copyright.licence_for(path) or "CC-BY-SA-3.0",
-                           folder_skips=SCRATCH_FOLDER_SKIPS)
+    clips, skipped = table_discovery("scratch", entries, SCRATCH_CAPTIONS, SCRATCH_SKIPS,
+                                     lambda path: copyright.licence_for(path) or "CC-BY-SA-3.0",
+                                     folder_skips=SCRATCH_FOLDER_SKIPS)
+    # most of Scratch's MP3s end in frames that do not decode: keep them as WAV
+    return [as_wav(c) if c.rel.lower().endswith(".mp3") and c.source_path.is_file() else c for c in clips], skipped
 
 
 # ---------------------------------------------------------------------------------------------

@@ -206,6 +206,23 @@ def skip(raw_name: str, reason: str) -> dict:
     return {"raw_name": raw_name, "reason": reason}
 
 
+def as_wav(clip: Clip) -> Clip:
+    """`clip` re-encoded as 16-bit WAV (the library path gets ".wav"): for MP3 files whose last
+    frames do not decode, which the library scan would reject as truncated. What decodes is kept;
+    the caption, licence and original path stay."""
+    import io
+
+    import soundfile as sf
+
+    audio, rate = sf.read(str(clip.source_path), dtype="float32", always_2d=True)
+    buf = io.BytesIO()
+    sf.write(buf, audio, rate, format="WAV", subtype="PCM_16")
+    rel = clip.rel.rsplit(".", 1)[0] + ".wav"
+    return Clip(package=clip.package, rel=rel, raw_name=clip.raw_name, caption=clip.caption,
+                caption_source=clip.caption_source, original=clip.original, licence=clip.licence,
+                data=buf.getvalue(), extra={**clip.extra, "converted_from": "mp3"})
+
+
 # Reasons for leaving a file out, shared by the table-captioned sources.
 MUSIC = "music, not a sound effect"
 SPEECH = "spoken words, not a sound effect"
