@@ -156,7 +156,8 @@ def test_discover_redeclipse_leaves_out_speech_and_music():
     clips, skipped = action.discover_redeclipse([Path(p) for p in paths], NO_LICENCE)
     assert _by_rel(clips) == {"ambience/waterfall_deep.ogg": "a deep waterfall",
                               "ambience/morph/stormbolts.ogg": "a thunderstorm",
-                              "weapons/rifle/primary2.ogg": "rifle shot", "player/pain3.ogg": "a person grunting in pain"}
+                              "weapons/rifle/primary2.ogg": "rifle shot",
+                              "player/pain3.ogg": "a person grunting in pain"}
     reasons = _reasons(skipped)
     assert reasons["voice/* (1 files)"].startswith(common.SPEECH)
     assert reasons["announcer/* (1 files)"].startswith(common.SPEECH)

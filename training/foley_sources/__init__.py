@@ -26,7 +26,12 @@ spoken words are left out. The modules:
 - `common`: the `Clip` record, dpkg/apt helpers, copyright files;
 - `archives`: readers for OpenTTD ``.cat`` and OpenClonk C4Group archives;
 - `classic`: the version-1 sources (OpenTTD, Tux Paint, Minetest, 0 A.D., Wesnoth) and Widelands;
-- `registry`: the known packages (`DISCOVER`) and the default set (`PACKAGES`);
+- `megaglest`, `action` (Battle Tanks, Scorched 3D, Red Eclipse, TripleA), `openclonk`, `casual`
+  (SuperTuxKart, Lugaru, Scratch, qABCs), `adventure` (Flare, Unknown Horizons): the sources
+  added for issue #23, each captioned from a hand-written table of its file names;
+- `registry`: the known packages (`DISCOVER`), the default set (`PACKAGES`) and the named sets
+  (`PACKAGE_SETS`: "default", "v1" - the first library, which the bundled model was trained
+  on -, "all");
 - `builder`: writing the clips and the index files.
 """
 from __future__ import annotations
@@ -38,11 +43,12 @@ from .classic import (WIDELANDS_CAPTIONS, ZEROAD_PREFIXES, discover_0ad, discove
                       discover_tuxpaint, discover_wesnoth, discover_widelands)
 from .common import (Clip, CopyrightInfo, ensure_installed, install_command, licence_short_name, package_files,
                      package_installed, package_version, read_copyright)
-from .registry import DISCOVER, PACKAGES, V1_PACKAGES
+from .registry import DISCOVER, PACKAGE_SETS, PACKAGES, V1_PACKAGES, expand_packages
 
 __all__ = [
     "ArchiveError", "BUILDER_VERSION", "Clip", "CopyrightInfo", "DISCOVER", "DURATION_BINS", "HOLDOUT_FRACTION",
-    "HOLDOUT_SEED", "LONG_SECONDS", "PACKAGES", "V1_PACKAGES", "WIDELANDS_CAPTIONS", "ZEROAD_PREFIXES",
+    "HOLDOUT_SEED", "LONG_SECONDS", "PACKAGES", "PACKAGE_SETS", "V1_PACKAGES", "expand_packages",
+    "WIDELANDS_CAPTIONS", "ZEROAD_PREFIXES",
     "build_debian_foley", "discover_0ad", "discover_minetest", "discover_openttd", "discover_tuxpaint",
     "discover_wesnoth", "discover_widelands", "duration_histogram", "ensure_installed", "held_out_files",
     "install_command", "licence_short_name", "package_files", "package_installed", "package_version",

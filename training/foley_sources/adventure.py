@@ -71,7 +71,8 @@ UH_CAPTIONS = {
     "sounds/lumberjack_long": "chopping wood with an axe", "sounds/main_square": "a busy town square",
     "sounds/sheepfield": "sheep bleating in a field", "sounds/ships_bell": "a ship's bell ringing",
     "sounds/smith": "a blacksmith hammering", "sounds/stonemason": "a stonemason chiselling stone",
-    "sounds/tavern": "tavern ambience", "sounds/warehouse": "warehouse ambience", "sounds/windmill": "a windmill turning",
+    "sounds/tavern": "tavern ambience", "sounds/warehouse": "warehouse ambience",
+    "sounds/windmill": "a windmill turning",
 }
 UH_SKIPS = {"sounds/build": UNCLEAR, "sounds/chapel": UNCLEAR, "sounds/click": UNCLEAR, "sounds/invalid": GAME_CUE,
             "sounds/refresh": GAME_CUE, "sounds/success": GAME_CUE}

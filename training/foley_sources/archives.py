@@ -65,7 +65,8 @@ def parse_cat(data: bytes) -> list[tuple[str, bytes]]:
 # A C4Group file is a gzip stream whose first two bytes are 1E 8C instead of 1F 8B. Inside: a
 # 204-byte header, "scrambled" (every byte XOR 237, then bytes 0 and 2 of each 3-byte triple
 # swapped; the operation is its own inverse), one plain 316-byte core per entry (name, child-group
-# flag, size, offset from the end of the core table, ...), then the entries' data. A child group (a folder) is stored as a nested, uncompressed C4Group.
+# flag, size, offset from the end of the core table, ...), then the entries' data. A child group
+# (a folder) is stored as a nested, uncompressed C4Group.
 C4GROUP_MAGIC = b"\x1e\x8c"
 C4GROUP_ID = b"RedWolf Design GrpFolder"
 _HEADER = 204

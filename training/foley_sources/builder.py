@@ -12,13 +12,13 @@ import zlib
 from pathlib import Path
 from typing import Callable, Iterable
 
-from audiogan_core.errors import DataError, InputError
+from audiogan_core.errors import InputError
 
 from ..categories import call_counts, category_counts, category_for
 from . import common
 from .archives import ArchiveError
 from .common import Clip, read_copyright
-from .registry import DISCOVER, PACKAGES, V1_PACKAGES
+from .registry import DISCOVER, PACKAGE_SETS, PACKAGES, V1_PACKAGES, expand_packages
 
 BUILDER_VERSION = 2
 HOLDOUT_FRACTION = 0.08
@@ -115,8 +115,9 @@ def duration_histogram(durations: Iterable[float]) -> dict[str, int]:
 def build_debian_foley(out_dir: str | Path, packages: Iterable[str] | None = None, install: bool = False,
                        copy: bool = True, progress: bool = False) -> dict:
     """Build (or update) the library in `out_dir` from the given Debian packages (default: all
-    of `PACKAGES`). Missing packages: with ``install=True`` run apt-get, else raise DataError
-    naming the ``apt-get install`` command. ``copy=False`` symlinks installed files instead of
+    of `PACKAGES`; the set names of `PACKAGE_SETS` may stand for their packages). Missing
+    packages: with ``install=True`` run apt-get, else raise DataError naming the ``apt-get
+    install`` command. ``copy=False`` symlinks installed files instead of
     copying them (archive members are always extracted). Packages are read in the order of
     `DISCOVER` whatever order they are given in, so that of two byte-identical sounds the same
     one is kept. Returns the manifest dict."""
@@ -127,10 +128,11 @@ def build_debian_foley(out_dir: str | Path, packages: Iterable[str] | None = Non
 
     from ..data import probe_audio
 
-    packages = list(PACKAGES if packages is None else packages)
+    packages = expand_packages(PACKAGES if packages is None else packages)
     unknown = [p for p in packages if p not in DISCOVER]
     if unknown:
-        raise InputError(f"unknown package(s) {unknown}; known: {', '.join(DISCOVER)}")
+        raise InputError(f"unknown package(s) {unknown}; known: {', '.join(DISCOVER)} "
+                         f"(or a set: {', '.join(PACKAGE_SETS)})")
     if not packages:
         raise InputError("no packages given")
     order = list(DISCOVER)

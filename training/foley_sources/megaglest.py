@@ -45,7 +45,8 @@ MEGAGLEST_CAPTIONS = {
     "daemon_attack": "a demon attacking", "behemoth_ack": "a behemoth monster roaring",
     "behemoth_select": "a behemoth monster roaring", "behemoth_attack": "a behemoth monster attacking",
     "behemoth_walk": "a behemoth monster walking", "dragon_ack": "a dragon roaring",
-    "dragon_select": "a dragon roaring", "evil_dragon_ack": "a dragon roaring", "evil_dragon_select": "a dragon roaring",
+    "dragon_select": "a dragon roaring", "evil_dragon_ack": "a dragon roaring",
+    "evil_dragon_select": "a dragon roaring",
     "dragon_attack": "a dragon attacking", "evil_dragon_fly": "a dragon flapping its wings",
     # weapons, spells, work
     "archer_attack": "bow shot", "arrow_hit": "arrow hit", "firearrowhit": "flaming arrow hit",

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from .archives import ArchiveError, read_c4group
-from .common import GAME_CUE, MUSIC, SPEECH, UNCLEAR, Clip, CopyrightInfo, skip, table_discovery
+from .common import GAME_CUE, MUSIC, SPEECH, Clip, CopyrightInfo, skip, table_discovery
 
 GROUP_SUFFIXES = (".ocg", ".ocd", ".ocf", ".ocs")
 OUTSIDE_SOUND_LICENCE = "CC-BY-3.0 or CC0-1.0"
@@ -70,7 +70,8 @@ OPENCLONK_CAPTIONS = {
     _S + "hits/softhit": "soft hit", _S + "hits/softtouch": "soft touch",
     # Sound.ocg/Liquids
     _S + "liquids/boiling": "water boiling", _S + "liquids/bubble": "bubbles", _S + "liquids/pshshsh": "hissing",
-    _S + "liquids/sizzle": "sizzling", _S + "liquids/smokesizzle": "sizzling smoke", _S + "liquids/splash": "water splash",
+    _S + "liquids/sizzle": "sizzling", _S + "liquids/smokesizzle": "sizzling smoke",
+    _S + "liquids/splash": "water splash",
     _S + "liquids/stereorain": "rain", _S + "liquids/swim": "swimming", _S + "liquids/waterdrop": "a water drop",
     # Sound.ocg/Objects
     _S + "objects/arrow/hitground": "arrow hitting the ground", _S + "objects/arrow/shoot": "bow shot",
@@ -78,7 +79,8 @@ OPENCLONK_CAPTIONS = {
     _S + "objects/boompack/fly": "rocket flying", _S + "objects/boompack/launch": "rocket launch",
     _S + "objects/catapult_launch": "catapult launch", _S + "objects/electrical": "electrical buzzing",
     _S + "objects/linesnap": "rope snapping", _S + "objects/lorry/dump": "dumping a cart load",
-    _S + "objects/pickaxe/clang": "pickaxe clanging on rock", _S + "objects/pickaxe/clanghard": "pickaxe clanging on rock",
+    _S + "objects/pickaxe/clang": "pickaxe clanging on rock",
+    _S + "objects/pickaxe/clanghard": "pickaxe clanging on rock",
     _S + "objects/plane/planecrash": "plane crash", _S + "objects/plane/propellerloop": "propeller plane engine",
     _S + "objects/spraycan": "spray can hissing",
     _S + "objects/weapons/blunderbuss/bullethitground": "bullet hitting the ground",
@@ -87,7 +89,8 @@ OPENCLONK_CAPTIONS = {
     _S + "objects/weapons/bow/getarrow": "taking an arrow", _S + "objects/weapons/bow/load": "loading a bow",
     _S + "objects/weapons/bow/putawaybow": "putting a bow away", _S + "objects/weapons/bow/shoot": "bow shot",
     _S + "objects/weapons/javelin/hitground": "javelin hitting the ground",
-    _S + "objects/weapons/javelin/throw": "javelin throw", _S + "objects/weapons/shield/metalhit": "hit on a metal shield",
+    _S + "objects/weapons/javelin/throw": "javelin throw",
+    _S + "objects/weapons/shield/metalhit": "hit on a metal shield",
     _S + "objects/weapons/shield/weaponhitshield": "weapon hitting a shield",
     _S + "objects/weapons/shield/woodhit": "hit on a wooden shield", _S + "objects/weapons/weaponhit": "weapon hit",
     _S + "objects/weapons/weaponswing": "weapon swing", _S + "objects/windbag/gust": "gust of wind",
@@ -100,7 +103,8 @@ OPENCLONK_CAPTIONS = {
     _S + "structures/furnace/loop": "furnace burning", _S + "structures/hingecreak": "hinge creaking",
     _S + "structures/pumpjack": "oil pumpjack pumping", _S + "structures/sawmillripcut": "sawmill cutting wood",
     _S + "structures/steamengine": "steam engine", _S + "structures/stonegate/chain": "chain rattling",
-    _S + "structures/stonegate/gatehit": "stone gate slamming", _S + "structures/stonegate/gatemove": "stone gate moving",
+    _S + "structures/stonegate/gatehit": "stone gate slamming",
+    _S + "structures/stonegate/gatemove": "stone gate moving",
     _S + "structures/switchflip": "switch flipped", _S + "structures/switchmove": "lever moving",
     _S + "structures/wheelsturn": "wheels turning",
     _S + "ui/cash": "cash register", _S + "ui/click": "interface click",

@@ -34,3 +34,17 @@ DISCOVER: dict[str, Discovery] = {
 PACKAGES = V1_PACKAGES + ("widelands-data", "megaglest-data", "redeclipse-data", "supertuxkart-data", "btanks-data",
                           "scorched3d-data", "openclonk-data", "qabcs-data", "scratch", "lugaru-data", "flare-game",
                           "unknown-horizons", "triplea")
+
+# Names `--packages` accepts besides package names.
+PACKAGE_SETS = {"default": PACKAGES, "v1": V1_PACKAGES, "all": tuple(DISCOVER)}
+
+
+def expand_packages(names) -> list[str]:
+    """Package names with set names ("v1", "default", "all") replaced by their packages, in
+    the order given, without repeats."""
+    out: list[str] = []
+    for name in names:
+        for package in PACKAGE_SETS.get(name, (name,)):
+            if package not in out:
+                out.append(package)
+    return out
