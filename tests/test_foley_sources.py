@@ -14,8 +14,8 @@ import soundfile as sf
 
 from audiogan_training.categories import call_counts, category_for
 from audiogan_training.data import _unit_hash
-from audiogan_training.foley_sources import (action, builder, casual, classic, common, megaglest, openclonk,
-                                             registry)
+from audiogan_training.foley_sources import (action, adventure, builder, casual, classic, common, megaglest,
+                                             openclonk, registry)
 from audiogan_training.foley_sources.archives import (ArchiveError, c4_scramble, parse_c4group, parse_cat,
                                                       read_c4group, write_c4group)
 
@@ -292,6 +292,52 @@ def test_discover_openclonk_from_groups_with_licences_from_authors_txt(tmp_path)
     assert reasons["Sound/Clonk/Skin/Farmer/Confirm1.wav"].startswith(common.SPEECH)
     assert reasons["Sound/UI/Fanfare.wav"] == common.MUSIC and reasons["Sound/UI/Mystery.wav"] == common.UNCLEAR
     assert reasons["Music.ocg/* (1 files)"] == common.MUSIC
+
+
+def test_discover_triplea_reads_the_words_after_the_number():
+    root = "/usr/share/games/triplea/assets/sounds"
+    paths = [f"{root}/ww2/battle_land/battle_land_02_machine_gun_fire.mp3",
+             f"{root}/preindustrial/battle_land/battle_land_05_musket_volley.mp3",
+             f"{root}/future/others/alien_siren.mp3", f"{root}/generic/chat_slap/chat_slap_01.mp3",
+             f"{root}/classical/game_start/game_start_02_gladiator_entrance.mp3",
+             f"{root}/ww2/required_your_turn_series_Germans/Germans_Anthem_Intro.mp3",
+             f"{root}/misc/territory_capture_land/territory_capture_land_01_massacre.mp3"]
+    clips, skipped = action.discover_triplea([Path(p) for p in paths], NO_LICENCE)
+    assert _by_rel(clips) == {"ww2/battle_land/battle_land_02_machine_gun_fire.mp3": "machine gun fire",
+                              "preindustrial/battle_land/battle_land_05_musket_volley.mp3": "a musket volley",
+                              "future/others/alien_siren.mp3": "alien siren"}
+    assert {c.licence for c in clips} == {"GPL-2+"}
+    assert _reasons(skipped) == {
+        "generic/chat_slap/chat_slap_01.mp3": common.GAME_CUE,  # nothing after the number
+        "classical/game_start/game_start_02_gladiator_entrance.mp3": common.MUSIC,
+        "misc/territory_capture_land/territory_capture_land_01_massacre.mp3": common.UNCLEAR,
+        "**/*Anthem* (1 files)": common.MUSIC + " (national anthems)"}
+
+
+def test_discover_flare_and_unknown_horizons():
+    root = "/usr/share/games/flare/mods"
+    core = f"{root}/fantasycore/soundfx"
+    paths = [f"{core}/environment/wind_loop.ogg", f"{core}/male_die.ogg", f"{core}/steps/step_metal3.ogg",
+             f"{core}/npcs/male_merchant_02.ogg", f"{core}/level_up.ogg", f"{core}/powers/timestop.ogg",
+             f"{root}/empyrean_campaign/soundfx/environment/rain.ogg", f"{root}/fantasycore/music/title_theme.ogg"]
+    clips, skipped = adventure.discover_flare([Path(p) for p in paths], NO_LICENCE)
+    assert _by_rel(clips) == {"fantasycore/environment/wind_loop.ogg": "wind",
+                              "fantasycore/male_die.ogg": "a man dying",
+                              "fantasycore/steps/step_metal3.ogg": "footsteps in metal armour",
+                              "empyrean_campaign/environment/rain.ogg": "rain"}
+    reasons = _reasons(skipped)
+    assert reasons["fantasycore/npcs/* (1 files)"].startswith(common.SPEECH)
+    assert reasons["fantasycore/level_up.ogg"] == common.GAME_CUE
+    assert reasons["fantasycore/powers/timestop.ogg"] == common.UNCLEAR
+    assert reasons["<mod>/music/* (1 files)"] == common.MUSIC and {c.licence for c in clips} == {"CC-BY-SA-3.0+"}
+    root = "/usr/share/unknown-horizons/content/audio"
+    paths = [f"{root}/sounds/windmill.ogg", f"{root}/sounds/chapel.ogg", f"{root}/voice/en/0/new_world/1.ogg",
+             f"{root}/sounds/events/new_era.ogg"]
+    licences = common.CopyrightInfo([(["*"], "GPL-2+"), (["content/*"], "CC-BY-SA-3.0")], "")
+    clips, skipped = adventure.discover_unknown_horizons([Path(p) for p in paths], licences)
+    assert _by_rel(clips) == {"sounds/windmill.ogg": "a windmill turning"} and clips[0].licence == "CC-BY-SA-3.0"
+    assert _reasons(skipped)["voice/* (1 files)"].startswith(common.SPEECH)
+    assert _reasons(skipped)["sounds/chapel.ogg"] == common.UNCLEAR
 
 
 def test_registry_default_set():
