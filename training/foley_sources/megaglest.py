@@ -4,9 +4,10 @@ sounds of ``data/core``.
 
 Captions come from a hand-written table of the file names (`name_key`: "swordman_die3.wav" ->
 "swordman_die"), written from the names, not by listening. Unit names tell who makes the sound
-and the suffix what happens: ``_die`` is a death cry ("a man dying", "a demon dying"), an
+and the suffix what happens: ``_die`` is a death cry ("swordman_die" -> "a man dying",
+"archer_die" -> "a person dying" as the name says no more, "daemon_die" -> "a demon dying"), an
 animal's ``_ack``/``_select`` is its usual call. A human unit's ``_ack``/``_select`` is a
-spoken reply ("Yes, sir"), so it is left out as speech; attacks whose name does not say whether
+spoken reply to an order, so it is left out as speech; attacks whose name does not say whether
 they are a shout or a weapon, game cues and the faction music are left out and listed. Files
 are captioned by their own name even where a unit borrows another's sound (the Norse battle-axe
 uses the "daemon" files). Licence: CC-BY-SA-3.0 (the package's copyright file).
@@ -24,11 +25,13 @@ WOMEN = ("princess", "valkyrie")
 
 MEGAGLEST_CAPTIONS = {
     # death cries
-    **{f"{unit}_die": "a man dying" for unit in ("archer", "archmage", "axe_thrower", "battlemage", "guard",
-                                                  "horseman", "initiate", "shaman", "spearman", "stickfighter",
-                                                  "summoner", "swordman", "technician", "worker", "warrior")},
+    # "a man" where the unit's name says so, "a person" where it does not
+    **{f"{unit}_die": "a man dying" for unit in ("horseman", "spearman", "swordman")},
+    **{f"{unit}_die": "a person dying" for unit in ("archer", "archmage", "axe_thrower", "battlemage", "guard",
+                                                     "initiate", "shaman", "stickfighter", "summoner", "technician",
+                                                     "worker", "warrior")},
     **{f"{unit}_die": "a woman dying" for unit in WOMEN},
-    "die": "a man dying",  # the Persian magician's files are named ack/die/hit/select
+    "die": "a person dying",  # the Persian magician's files are named ack/die/hit/select
     "bull_die": "a bull dying", "chicken_die": "a chicken dying", "cow_die": "a cow dying", "pig_die": "a pig dying",
     "sheep_die": "a sheep dying", "eagle_die": "an eagle dying", "daemon_die": "a demon dying",
     "behemoth_die": "a behemoth monster dying", "mummy_die": "a mummy dying", "dragon_die": "a dragon dying",
