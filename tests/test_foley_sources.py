@@ -353,6 +353,10 @@ def test_categories_of_the_first_library_are_unchanged():
     fixture = json.loads(FIXTURE.read_text(encoding="utf-8"))
     moved = {c: (old, category_for(c)) for c, old in fixture["categories"].items() if category_for(c) != old}
     assert len(fixture["categories"]) == 629 and moved == {}
+    # the category head's classes: the first table's keep their indices, new ones come after
+    from audiogan_training.categories import V1_CATEGORIES, category_names
+    assert category_names()[:26] == list(V1_CATEGORIES) and len(set(category_names())) == len(category_names())
+    assert {c for c in fixture["categories"].values() if c} <= set(V1_CATEGORIES)
 
 
 def test_new_captions_find_their_categories():

@@ -6,12 +6,13 @@ whole word (or word prefix, for entries ending in ``*``) of the lower-cased capt
 order: specific before general ("flaming crossbow shot" is bow/arrow, not fire; "horse hooves"
 is footsteps, not horse). The keyword table was built by reading the captions of the Debian foley
 library (`foley_sources`): first 0ad, Wesnoth, Minetest, Tux Paint stamps, OpenSFX; then, for the
-wider library of issue #23, MegaGlest, Red Eclipse, SuperTuxKart, Battle Tanks, Scorched 3D,
-OpenClonk, qABCs, Scratch and Lugaru, which added the categories bell, crowd, insect, scifi,
+wider library of issue #23, Widelands, MegaGlest, Red Eclipse, SuperTuxKart, Battle Tanks,
+Scorched 3D, OpenClonk, qABCs, Scratch, Lugaru, Flare, Unknown Horizons and TripleA, which added the categories bell, crowd, insect, scifi,
 machine, impact and whoosh and keywords to others. Additions never move a caption of the first
-library to another category (tests/test_captions.py checks every one of them), so evaluations of
-models trained on it stay comparable: new keywords are whole words or phrases that no earlier
-caption contains, or categories placed after every category such a caption matches.
+library to another category (tests/test_foley_sources.py checks every one of them), so evaluations
+of models trained on it stay comparable: new keywords are whole words or phrases that no earlier
+caption contains, or categories placed after every category such a caption matches. The class
+order of the category head (`category_names`) keeps the first 26 categories' indices.
 """
 from __future__ import annotations
 
@@ -149,8 +150,19 @@ def category_counts(captions: Iterable[str]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+# The category head's class order (training/trainer.py): the first table's 26 categories keep
+# their indices and the ones added since come after them, so a head trained on the first table
+# still means the same classes (the trainer grows it by the new rows when resuming).
+V1_CATEGORIES = ("ui", "voice", "monster", "footsteps", "horse", "dog_wolf", "bird", "farm_animal", "wild_animal",
+                 "siege_weapon", "explosion_gunshot", "bow_arrow", "sword_melee_hit", "magic", "wind_weather", "fire",
+                 "water", "train", "vehicle_engine", "door", "wood_chopping", "gathering_coins", "construction_tools",
+                 "ambience", "music_sting", "machine_household")
+
+
 def category_names() -> list[str]:
-    return [name for name, _ in CATEGORIES]
+    """Every category, in the head's class order: `V1_CATEGORIES`, then the later ones in table
+    order (not the matching priority order of `CATEGORIES`)."""
+    return list(V1_CATEGORIES) + [name for name, _ in CATEGORIES if name not in V1_CATEGORIES]
 
 
 # Calls: sounds an animal or a person makes with its voice, counted by kind for the library's

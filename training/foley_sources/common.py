@@ -13,7 +13,6 @@ from typing import Callable, Iterable
 
 from audiogan_core.errors import DataError
 
-from .. import captions as _captions
 
 AUDIO_EXTENSIONS = (".ogg", ".wav")
 
@@ -174,24 +173,13 @@ def audio_under(files: Iterable[Path], marker: str, extensions: tuple[str, ...] 
 
 def name_key(name: str) -> str:
     """The lookup key of a hand-written caption table: the file name without its extension
-    and without trailing take numbers or letters after a separator, lower-cased
-    (``"FootStepGrass2.ogg"`` -> ``"footstepgrass"``, ``"swordman_attack12.wav"`` ->
-    ``"swordman_attack"``, ``"behemoth_attack1b.wav"`` -> ``"behemoth_attack"``)."""
-    stem = _captions._strip_suffix(Path(name).name).lower()
+    and without trailing take numbers (each with an optional separator before it and an
+    optional letter after it), lower-cased (``"FootStepGrass2.ogg"`` -> ``"footstepgrass"``,
+    ``"swordman_attack12.wav"`` -> ``"swordman_attack"``, ``"behemoth_attack1b.wav"`` ->
+    ``"behemoth_attack"``, ``"f16_2.wav"`` -> ``"f"``)."""
+    stem = Path(name).stem.lower()
     stem = re.sub(r"(?:[_\-. ]?\d+[a-z]?)+$", "", stem)
     return stem.rstrip("_-. ") or stem
-
-
-def path_caption_clip(package: str, path: Path, rel: str, licence: str, caption_rel: str | None = None,
-                      raw_name: str | None = None) -> Clip | None:
-    """A clip captioned by the caption rewriter from `caption_rel` (default: `rel`); None when
-    the names hold no words."""
-    raw = _captions.path_caption(caption_rel or rel)
-    caption = _captions.normalise_path_caption(raw)
-    if not caption:
-        return None
-    return Clip(package=package, rel=rel, raw_name=raw_name or rel, caption=caption, caption_source="path",
-                original=path.as_posix(), source_path=path, licence=licence, extra={"raw_caption": raw})
 
 
 def table_clip(package: str, path: Path | None, rel: str, caption: str, licence: str, raw_name: str | None = None,
