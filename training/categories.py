@@ -8,11 +8,12 @@ is footsteps, not horse). The keyword table was built by reading the captions of
 library (`foley_sources`): first 0ad, Wesnoth, Minetest, Tux Paint stamps, OpenSFX; then, for the
 wider library of issue #23, Widelands, MegaGlest, Red Eclipse, SuperTuxKart, Battle Tanks,
 Scorched 3D, OpenClonk, qABCs, Scratch, Lugaru, Flare, Unknown Horizons and TripleA, which added
-the categories bell, crowd, insect, scifi, machine, impact and whoosh and keywords to others. Additions never move a caption of the first
-library to another category (tests/test_foley_sources.py checks every one of them), so evaluations
-of models trained on it stay comparable: new keywords are whole words or phrases that no earlier
-caption contains, or categories placed after every category such a caption matches. The class
-order of the category head (`category_names`) keeps the first 26 categories' indices.
+the categories bell, crowd, insect, scifi, machine, impact and whoosh and keywords to others.
+Additions never move a caption of the first library to another category
+(tests/test_foley_sources.py checks every one of them), so evaluations of models trained on it
+stay comparable: new keywords are whole words or phrases that no earlier caption contains, or
+categories placed after every category such a caption matches. The class order of the category
+head (`category_names`) keeps the first 26 categories' indices.
 """
 from __future__ import annotations
 
