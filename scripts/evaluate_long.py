@@ -104,13 +104,10 @@ def main() -> int:
     train_rows = [r for r in rows if r["file"] not in holdout]
 
     # The category classifier of evaluate_bundled: 2.97 s preparation of the training clips
-    class Fixed:  # evaluate_bundled.prepare_real reads max_seconds and the mel config
-        config = model.config
-        max_seconds = 256 * model.config.mel.hop_length / rate
-
+    seconds = 256 * model.config.mel.hop_length / rate  # the bundled classifier's 2.97 s preparation
     train_clips, train_kept = [], []
     for r in train_rows:
-        clip = eb.prepare_real(args.data / r["file"], Fixed)
+        clip = eb.prepare_real(args.data / r["file"], model, seconds)
         if float(np.abs(clip).max()) > 0:
             train_clips.append(clip)
             train_kept.append(r)
@@ -146,8 +143,7 @@ def main() -> int:
         counts = []
         for r in rows:
             if r["category"] == category:
-                clip = eb.prepare_real(args.data / r["file"], model)[: int(CLIP_S * rate)]
-                clip = np.pad(clip, (0, max(0, int(CLIP_S * rate) - clip.size)))
+                clip = eb.prepare_real(args.data / r["file"], model, CLIP_S)
                 counts.append(onsets(clip, rate))
         return counts
 

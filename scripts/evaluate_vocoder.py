@@ -118,17 +118,18 @@ def main() -> int:
                                      for k, d in distances.items()))
 
     # 2. Category classifier on resynthesised clips (evaluate_bundled's protocol) -------------
-    model = AudioGAN.load("default")  # only for its clip length: the classifier's preparation
+    model = AudioGAN.load("default", vocoder="griffinlim")  # the bundled model's clip length: the classifier's
+    seconds = model.config.clip_seconds
     rate = mel_cfg.sample_rate
     test_clips, test_kept = [], []
     for r in test_rows:
-        clip = eb.prepare_real(args.data / r["file"], model)
+        clip = eb.prepare_real(args.data / r["file"], model, seconds)
         if float(np.abs(clip).max()) > 0:
             test_clips.append(clip)
             test_kept.append(r)
     train_clips, train_kept = [], []
     for r in train_rows:
-        clip = eb.prepare_real(args.data / r["file"], model)
+        clip = eb.prepare_real(args.data / r["file"], model, seconds)
         if float(np.abs(clip).max()) > 0:
             train_clips.append(clip)
             train_kept.append(r)
