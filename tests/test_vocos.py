@@ -199,3 +199,22 @@ def test_set_scores_are_not_blown_up_by_a_near_silent_clip():
     scores = [resynthesis_scores(loud * 0.9, loud, front, res), resynthesis_scores(quiet * 50, quiet, front, res)]
     total = aggregate_scores(scores)
     assert 0.05 < total["spectral_convergence"] < 0.2  # the loud clip's 10% error, not the quiet clip's 4900%
+
+
+def test_sigterm_finishes_the_step_and_checkpoints(library, tmp_path, monkeypatch):
+    import signal
+
+    from audiogan_training.vocoder import VocoderTrainer, read_vocoder_checkpoint
+
+    trainer = VocoderTrainer(tiny_config(steps=50, checkpoint_every=1000), library, tmp_path / "t", progress=False)
+    original = trainer.train_step
+
+    def step():
+        if trainer.step == 2:
+            signal.raise_signal(signal.SIGTERM)  # arrives during step 3
+        return original()
+
+    monkeypatch.setattr(trainer, "train_step", step)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        trainer.fit()
+    assert read_vocoder_checkpoint(tmp_path / "t/checkpoint.pt")["step"] == 3

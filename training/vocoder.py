@@ -67,6 +67,9 @@ class VocoderTrainConfig:
     stft_resolutions: tuple = ((512, 128), (1024, 256), (2048, 512))
     phase_resolutions: tuple = ((1024, 256), (512, 128))
     max_clip_seconds: float = 10.0  # longer files: only their first 10 s enter the corpus
+    # A near-silent segment (RMS below -60 dBFS) is drawn again up to this many times. 0 keeps the
+    # library's own share of silence, which the vocoder must learn to reproduce as silence.
+    silent_redraws: int = 3
     holdout_file: str = "holdout.json"
     eval_clips: int = 48
     eval_seconds: float = 4.0
@@ -312,12 +315,13 @@ class VocoderTrainer:
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         audio, teacher, mels = [], [], []
         for _ in range(cfg.batch_size):
-            for attempt in range(4):  # mostly-silent segments teach little: redraw a few times
+            for attempt in range(cfg.silent_redraws + 1):  # redraw near-silent segments (silent_redraws)
                 i = int(torch.multinomial(self.weights, 1, generator=gen))
                 T = self.train.frames(i)
                 f0 = int(torch.randint(0, max(1, T - S + 1), (1,), generator=gen))
                 seg = np.asarray(self.train.array(i, "audio")[f0 * hop: (f0 + S) * hop])
-                if attempt == 3 or seg.size and float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))) > SILENT_SEGMENT_RMS:
+                if attempt == cfg.silent_redraws or seg.size and \
+                        float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))) > SILENT_SEGMENT_RMS:
                     break
             pad = S * hop - seg.size
             audio.append(np.pad(seg, (0, pad)))
@@ -412,8 +416,10 @@ class VocoderTrainer:
         target = steps or self.config.steps
         bar = tqdm(total=target, initial=self.step, disable=not self.progress, unit="step", desc="vocoder")
         started, window = time.time(), []
+        stop = []  # SIGTERM (and SIGINT) finish the step, write a checkpoint and stop
+        restore = _on_stop_signals(lambda name: stop.append(name))
         try:
-            while self.step < target:
+            while self.step < target and not stop:
                 logs = self.train_step()
                 window.append(logs)
                 bar.update(1)
@@ -429,8 +435,29 @@ class VocoderTrainer:
                 if self.step % self.config.checkpoint_every == 0:
                     self.save()
         finally:
+            restore()
             bar.close()
             self.save()
+        if stop:
+            raise KeyboardInterrupt(f"stopped by {stop[0]} at step {self.step}")
+
+
+def _on_stop_signals(callback):
+    """Route SIGINT/SIGTERM to `callback(name)` (main thread only); returns a function that puts
+    the previous handlers back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.signal(sig, lambda signum, frame: callback(signal.Signals(signum).name))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore():
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def read_vocoder_checkpoint(path: str | Path) -> dict:
