@@ -75,6 +75,7 @@ class VocoderTrainConfig:
     eval_seconds: float = 4.0
     eval_every: int = 1000
     checkpoint_every: int = 200
+    snapshot_every: int = 1000  # also keep the weights of every such step (snapshots/vocos-STEP.safetensors)
     log_every: int = 20
     seed: int = 0
 
@@ -84,7 +85,8 @@ class VocoderTrainConfig:
         self.betas = tuple(self.betas)
         self.stft_resolutions = tuple(tuple(r) for r in self.stft_resolutions)
         self.phase_resolutions = tuple(tuple(r) for r in self.phase_resolutions)
-        for name in ("steps", "batch_size", "segment_frames", "checkpoint_every", "log_every", "eval_every"):
+        for name in ("steps", "batch_size", "segment_frames", "checkpoint_every", "snapshot_every", "log_every",
+                     "eval_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"VocoderTrainConfig.{name} must be a positive integer, got {value!r}")
@@ -204,13 +206,15 @@ def _stft(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:  # [B, N] -> c
 
 
 def mrstft_loss(fake: torch.Tensor, real: torch.Tensor, resolutions) -> torch.Tensor:
-    """Spectral convergence + log-magnitude L1, averaged over resolutions (Parallel WaveGAN's)."""
+    """Spectral convergence + log-magnitude L1, averaged over resolutions (Parallel WaveGAN's).
+    The spectral convergence is taken over the whole batch (Frobenius norms of all its
+    spectrograms, as Parallel WaveGAN does): per clip, a near-silent one divides by almost 0."""
     total = fake.new_zeros(())
     for n_fft, hop in resolutions:
         f = _stft(fake, n_fft, hop).abs().clamp(min=1e-7)
         r = _stft(real, n_fft, hop).abs().clamp(min=1e-7)
-        sc = torch.linalg.vector_norm(r - f, dim=(1, 2)) / torch.linalg.vector_norm(r, dim=(1, 2)).clamp(min=1e-7)
-        total = total + sc.mean() + (r.log() - f.log()).abs().mean()
+        sc = torch.linalg.vector_norm(r - f) / torch.linalg.vector_norm(r).clamp(min=1e-7)
+        total = total + sc + (r.log() - f.log()).abs().mean()
     return total / len(resolutions)
 
 
@@ -434,6 +438,10 @@ class VocoderTrainer:
                     self._log(record)
                 if self.step % self.config.checkpoint_every == 0:
                     self.save()
+                if self.step % self.config.snapshot_every == 0:
+                    (self.run_dir / "snapshots").mkdir(exist_ok=True)
+                    save_vocos(self.run_dir / "snapshots" / f"vocos-{self.step:07d}.safetensors", self.model,
+                               extra={"step": self.step})
         finally:
             restore()
             bar.close()
