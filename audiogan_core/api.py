@@ -15,7 +15,6 @@ iterations amplify that to ~1e-4).
 """
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import secrets
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 
 from .config import ModelConfig, preset
-from .errors import (ConfigError, InputError, MelConfigMismatchError, MissingResourceError)
+from .errors import ConfigError, InputError, MelConfigMismatchError, MissingResourceError
 
 MAX_TEXT_CHARS = 1000  # CLAP and MiniLM read at most ~64-77 tokens; longer input is a mistake
 MAX_VARIATIONS = 256
@@ -58,13 +57,6 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r} asked for, but this machine has no usable CUDA GPU")
     return dev
-
-
-def _accepts(factory, name: str) -> bool:
-    try:
-        return name in inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def bundled_models() -> list[str]:
@@ -144,25 +136,10 @@ class AudioGAN:
 
     @classmethod
     def _assemble(cls, config, generator, device, source, text_encoder, vocoder, te_opts, vo_opts):
-        from audiogan_plugins.manager import registered
+        from .plugins import build_text_encoder, build_vocoder
 
-        te_name = text_encoder or config.text_encoder
-        vo_name = vocoder or config.vocoder
-        te_options = {**(config.text_encoder_options if te_name == config.text_encoder else {}), **(te_opts or {})}
-        vo_options = {**(config.vocoder_options if vo_name == config.vocoder else {}), **(vo_opts or {})}
-        te = _create("text_encoders", te_name, te_options, registered)
-        vo_reg = registered("vocoders").get(vo_name)
-        if vo_reg is not None and _accepts(vo_reg.factory, "mel_config") and "mel_config" not in vo_options:
-            vo_options["mel_config"] = config.mel  # weight-free vocoders adapt to the model
-            try:
-                vo = _create("vocoders", vo_name, vo_options, registered)
-            except MelConfigMismatchError:
-                # A vocoder with a fixed front end (hifigan) refused the model's mel config: build
-                # it as it is so check_compatible can name the fields that differ.
-                vo_options.pop("mel_config")
-                vo = _create("vocoders", vo_name, vo_options, registered)
-        else:
-            vo = _create("vocoders", vo_name, vo_options, registered)
+        te = build_text_encoder(config, text_encoder, te_opts)
+        vo = build_vocoder(config, vocoder, vo_opts)
         check_compatible(config, te, vo)
         _check_resources(te, vo)
         return cls(config, generator, te, vo, device=device, source=source)
@@ -314,25 +291,13 @@ class AudioGAN:
         return clips
 
 
-def _create(kind, name, options, registered):
-    from .errors import PluginError
-
-    regs = registered(kind)
-    if name not in regs:
-        known = ", ".join(sorted(regs)) or "none"
-        raise PluginError(f"unknown {kind[:-1].replace('_', ' ')} {name!r}; known: {known}")
-    return regs[name].create(**options)
-
-
 def check_compatible(config: ModelConfig, text_encoder, vocoder) -> None:
     """Fail before any audio is made when the plugins do not fit the generator."""
     vmel = getattr(vocoder, "mel_config", None)
     if vmel is not None and vmel != config.mel:
-        diff = [f"{k}: model {getattr(config.mel, k)} vs vocoder {getattr(vmel, k)}"
-                for k in config.mel.to_dict() if getattr(config.mel, k) != getattr(vmel, k)]
         raise MelConfigMismatchError(
             f"vocoder {getattr(vocoder, 'name', '?')!r} expects another mel front end than model "
-            f"{config.name!r} ({'; '.join(diff)})")
+            f"{config.name!r} ({config.mel.differences(vmel)})")
     for attr in ("word_dim", "sentence_dim"):
         have = getattr(text_encoder, attr, None)
         if have is not None and have != getattr(config, attr):

@@ -222,7 +222,7 @@ def plugins_command(as_json):
     """List registered text encoders, vocoders and embedders, with where they come from."""
     import json
 
-    from audiogan_plugins.manager import KINDS, registered
+    from .plugins import KINDS, registered
 
     rows = []
     for kind in KINDS:

@@ -72,6 +72,11 @@ class MelConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def differences(self, vocoder: "MelConfig") -> str:
+        """'field: model A vs vocoder B; ...' for every field that differs (self is the model's)."""
+        return "; ".join(f"{k}: model {getattr(self, k)} vs vocoder {getattr(vocoder, k)}"
+                         for k in self.to_dict() if getattr(self, k) != getattr(vocoder, k))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MelConfig":
         return _from_dict(cls, dict(data), "MelConfig")

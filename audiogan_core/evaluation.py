@@ -374,7 +374,7 @@ def evaluate(generated: AudioCollection, reference: AudioCollection, *, embedder
     (name, options) pairs or Embedder instances. Ceiling: `ceiling_model` if given, else an
     untrained copy of `model`, else the `ceiling_preset` (default `small`) preset; or clips such a
     model already made (`ceiling_collection`, so a caller that needs them too makes them once)."""
-    from audiogan_plugins.manager import get_embedder
+    from .plugins import get_embedder
 
     say = progress or (lambda msg: None)
     for coll in (generated, reference):

@@ -118,7 +118,7 @@ def main() -> int:
                                           pairwise_diversity, untrained_model)
     from audiogan_core.io import write_wav
     from audiogan_core.metrics import cosine_matrix, frechet_distance
-    from audiogan_plugins.manager import get_embedder
+    from audiogan_core.plugins import get_embedder
 
     if args.seeds and not args.quick:
         ap.error("--seeds needs --quick (the full report uses one seed: --seed)")
@@ -313,7 +313,7 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
     """The "text controls the sound" check alone, for several generation seeds: the same
     classifier, clips and captions as the full report, without FD, diversity or images."""
     from audiogan_core.evaluation import generate_collection
-    from audiogan_plugins.manager import get_embedder
+    from audiogan_core.plugins import get_embedder
 
     rate = model.config.mel.sample_rate
     emb = get_embedder("aisfx").load("cpu")

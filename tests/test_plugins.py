@@ -113,3 +113,62 @@ def test_env_var_restricts_entry_points(fresh, monkeypatch):
         get_text_encoder("hash")
     register_plugin(InTestPlugin(), name="in-test")  # direct registration still works
     assert set(registered("vocoders")) == {"silence"}
+
+
+def test_contract_belongs_to_core_and_old_names_still_import():
+    import audiogan_core.hookspecs
+    import audiogan_core.interfaces
+    import audiogan_core.plugins
+    import audiogan_plugins
+    import audiogan_plugins.hookspecs
+    import audiogan_plugins.interfaces
+    import audiogan_plugins.manager
+
+    assert audiogan_plugins.hookimpl is audiogan_plugins.hookspecs.hookimpl is audiogan_core.hookspecs.hookimpl
+    for name in ("TextEncoder", "TextFeatures", "Vocoder", "Embedder", "EmbeddingResult"):
+        assert getattr(audiogan_plugins, name) is getattr(audiogan_plugins.interfaces, name) \
+            is getattr(audiogan_core.interfaces, name)
+    assert audiogan_plugins.manager.get_vocoder is audiogan_plugins.get_vocoder is audiogan_core.plugins.get_vocoder
+    assert audiogan_plugins.manager.registered is audiogan_core.plugins.registered
+
+
+class CountingPlugin:
+    """Counts how often its hook runs: the registry should call it once, not per lookup."""
+
+    calls = 0
+
+    @hookimpl
+    def register_vocoders(self, register):
+        CountingPlugin.calls += 1
+        register("counted", SilenceVocoder)
+
+
+def test_registry_is_built_once_and_rebuilt_when_plugins_change(fresh):
+    CountingPlugin.calls = 0
+    register_plugin(CountingPlugin(), name="counting")
+    for _ in range(3):
+        assert "counted" in registered("vocoders")
+        get_vocoder("counted")
+    assert CountingPlugin.calls == 1
+    register_plugin(InTestPlugin(), name="in-test")  # a change: the next lookup sees the new plugin
+    assert {"counted", "silence"} <= set(registered("vocoders"))
+    assert CountingPlugin.calls == 2
+    unregister_plugin("in-test")
+    assert "silence" not in registered("vocoders") and CountingPlugin.calls == 3
+
+
+def test_build_vocoder_always_passes_the_models_mel_config(in_test_plugin):
+    from audiogan_core.config import preset
+    from audiogan_core.errors import ConfigError, MelConfigMismatchError
+    from audiogan_core.plugins import build_vocoder
+
+    tiny = preset("tiny")
+    voc = build_vocoder(tiny, "silence", {"level": 0.25})
+    assert voc.mel_config == tiny.mel and voc.level == 0.25
+    assert build_vocoder(tiny).mel_config == tiny.mel  # the model's own (griffinlim)
+    with pytest.raises(ConfigError, match="mel_config is not an option"):
+        build_vocoder(tiny, "silence", {"mel_config": {}})
+    # a fixed front end refuses the model's, naming the model and the fields that differ
+    with pytest.raises(MelConfigMismatchError, match=r"model 'tiny': hifigan vocoder .* expects another mel "
+                                                     r"front end \(sample_rate: model 16000 vs vocoder 22050"):
+        build_vocoder(tiny, "hifigan")

@@ -285,10 +285,9 @@ class Trainer:
         self._batches = None  # made lazily, after a resume has positioned the sampler
 
     def _make_text_encoder(self):
-        from audiogan_plugins.manager import get_text_encoder
+        from audiogan_core.plugins import build_text_encoder
 
-        mc = self.config.model
-        return get_text_encoder(mc.text_encoder, **mc.text_encoder_options).load(self.device)
+        return build_text_encoder(self.config.model).load(self.device)
 
     def _init_from(self, source: str) -> None:
         from audiogan_core.checkpoint import load_model_folder
@@ -568,14 +567,9 @@ class Trainer:
 
     def _preview_vocoder(self):
         if getattr(self, "_vocoder", None) is None:
-            from audiogan_plugins.manager import get_vocoder, registered
+            from audiogan_core.plugins import build_vocoder
 
-            name = self.preview_vocoder_name or self.config.model.vocoder
-            opts = dict(self.config.model.vocoder_options) if name == self.config.model.vocoder else {}
-            reg = registered("vocoders").get(name)
-            if reg is not None and "mel_config" in _params(reg.factory):
-                opts.setdefault("mel_config", self.config.model.mel)
-            self._vocoder = get_vocoder(name, **opts).load("cpu")
+            self._vocoder = build_vocoder(self.config.model, self.preview_vocoder_name).load("cpu")
         return self._vocoder
 
     # Loop -----------------------------------------------------------------------------
@@ -734,15 +728,6 @@ def _read_holdout(path: Path) -> list[str]:
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise DataError(f"holdout file {path} must hold a list of relative paths (or {{'files': [...]}})")
     return files
-
-
-def _params(factory) -> set[str]:
-    import inspect
-
-    try:
-        return set(inspect.signature(factory).parameters)
-    except (TypeError, ValueError):
-        return set()
 
 
 def _split(out, n: int):

@@ -35,9 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiogan_core.errors import CheckpointError, InputError, MissingResourceError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import Embedder, EmbeddingResult
 
-from ..hookspecs import hookimpl
-from ..interfaces import Embedder, EmbeddingResult
 from .common import load_checked, pick_device, prepare_audio, safe_torch_load
 
 SAMPLE_RATE = 44100

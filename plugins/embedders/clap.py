@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from audiogan_core.errors import CheckpointError, InputError, MissingResourceError
+from audiogan_core.interfaces import Embedder, EmbeddingResult
 
-from ..interfaces import Embedder, EmbeddingResult
 from .common import pick_device, prepare_audio, require_file, safe_torch_load, state_dict_from
 
 SAMPLE_RATE = 48000

@@ -8,8 +8,7 @@ import numpy as np
 import torch
 
 from audiogan_core.errors import CheckpointError, InputError, MissingResourceError
-
-from ..interfaces import EmbeddingResult
+from audiogan_core.interfaces import EmbeddingResult
 
 
 @dataclass

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiogan_core.errors import CheckpointError, InputError
+from audiogan_core.interfaces import Embedder, EmbeddingResult
 
-from ..interfaces import Embedder, EmbeddingResult
 from .common import load_checked, pick_device, prepare_audio, require_file, safe_torch_load, state_dict_from
 
 CONFIGS = {

@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiogan_core.errors import CheckpointError
+from audiogan_core.interfaces import Embedder
 
-from ..interfaces import Embedder
 from .common import (FramedEmbeddingResult, load_checked, pick_device, prepare_audio, require_file, safe_torch_load,
                      state_dict_from)
 

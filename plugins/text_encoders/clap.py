@@ -46,9 +46,8 @@ import torch
 from torch import nn
 
 from audiogan_core.errors import CheckpointError, ConfigError, InputError, MissingResourceError
-
-from ..hookspecs import hookimpl
-from ..interfaces import TextEncoder, TextFeatures
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import TextEncoder, TextFeatures
 
 CHECKPOINT_NAME = "music_speech_audioset_epoch_15_esc_89.98.pt"
 CHECKPOINT_URL = f"https://huggingface.co/lukewys/laion_clap/resolve/main/{CHECKPOINT_NAME}"

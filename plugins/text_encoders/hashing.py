@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from audiogan_core.errors import ConfigError, InputError
-
-from ..hookspecs import hookimpl
-from ..interfaces import TextEncoder, TextFeatures
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import TextEncoder, TextFeatures
 
 TOKEN_RE = re.compile(r"[a-z0-9']+")
 EMPTY_TOKEN = "<empty>"  # stands in for a text without any word so that lengths >= 1

@@ -18,9 +18,8 @@ from pathlib import Path
 import torch
 
 from audiogan_core.errors import InputError, MissingResourceError
-
-from ..hookspecs import hookimpl
-from ..interfaces import TextEncoder, TextFeatures
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import TextEncoder, TextFeatures
 
 HIDDEN = 384
 

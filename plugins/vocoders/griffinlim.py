@@ -16,10 +16,9 @@ import torch
 
 from audiogan_core.config import MelConfig
 from audiogan_core.errors import ConfigError, InputError, MelConfigMismatchError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import Vocoder
 from audiogan_core.mel import mel_to_linear
-
-from ..hookspecs import hookimpl
-from ..interfaces import Vocoder
 
 
 def as_mel_config(value) -> MelConfig:

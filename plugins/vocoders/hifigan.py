@@ -38,9 +38,9 @@ from torch import nn
 from audiogan_core.config import MelConfig
 from audiogan_core.errors import (CheckpointError, ConfigError, InputError, MelConfigMismatchError,
                                   MissingResourceError)
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import Vocoder
 
-from ..hookspecs import hookimpl
-from ..interfaces import Vocoder
 from ..text_encoders.clap import load_torch_checkpoint
 
 LRELU_SLOPE = 0.1
@@ -235,8 +235,8 @@ class HiFiGANVocoder(Vocoder):
         if mel_config is not None:  # the caller's expectation (e.g. the generator's): must agree
             expected = mel_config if isinstance(mel_config, MelConfig) else MelConfig.from_dict(mel_config)
             if expected != self.mel_config:
-                raise MelConfigMismatchError(
-                    f"hifigan vocoder {self.source} works on {self.mel_config} but {expected} was asked for")
+                raise MelConfigMismatchError(f"hifigan vocoder {self.source} expects another mel front end "
+                                             f"({expected.differences(self.mel_config)})")
         self.device = torch.device("cpu")
         self._model: HiFiGANGenerator | None = None
         self._lock = threading.Lock()

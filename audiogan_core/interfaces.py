@@ -1,0 +1,79 @@
+"""What a plugin provides. Construction is cheap and tells sizes / mel config;
+weights load on first use (or `load()`), so configs can be checked before anything runs."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+
+from .config import MelConfig
+
+
+@dataclass
+class TextFeatures:
+    words: torch.Tensor  # [B, L, Dw] float, padded positions arbitrary (masked by lengths)
+    lengths: torch.Tensor  # [B] int64, number of valid word features (>= 1)
+    sentence: torch.Tensor  # [B, Ds] float
+
+    def to(self, device) -> "TextFeatures":
+        return TextFeatures(self.words.to(device), self.lengths.to(device), self.sentence.to(device))
+
+    def repeat_interleave(self, k: int) -> "TextFeatures":
+        return TextFeatures(self.words.repeat_interleave(k, 0), self.lengths.repeat_interleave(k, 0),
+                            self.sentence.repeat_interleave(k, 0))
+
+
+class TextEncoder(ABC):
+    """texts -> TextFeatures. Frozen: never trained by audiogan."""
+
+    name: str = "?"
+    word_dim: int
+    sentence_dim: int
+    max_words: int = 64  # longer texts are truncated to this many tokens
+
+    def load(self, device: str | torch.device = "cpu") -> "TextEncoder":
+        """Load weights (idempotent) and move to `device`."""
+        return self
+
+    @abstractmethod
+    def encode(self, texts: list[str]) -> TextFeatures: ...
+
+
+class Vocoder(ABC):
+    """log-mel [B, n_mels, T] (MelConfig's front end) -> waveform [B, T * hop]."""
+
+    name: str = "?"
+    mel_config: MelConfig
+
+    def load(self, device: str | torch.device = "cpu") -> "Vocoder":
+        return self
+
+    @abstractmethod
+    def __call__(self, log_mel: torch.Tensor) -> torch.Tensor: ...
+
+
+class Embedder(ABC):
+    """Audio -> embeddings (and optionally class probabilities) for evaluation metrics."""
+
+    name: str = "?"
+    sample_rate: int
+    dim: int
+    num_classes: int = 0  # 0 when the embedder has no classifier head (no IS / KL)
+    supports_text: bool = False  # True when embed_text() works (text-audio similarity, CLAP score)
+
+    def load(self, device: str | torch.device = "cpu") -> "Embedder":
+        return self
+
+    @abstractmethod
+    def embed(self, audio: list, sample_rate: int) -> "EmbeddingResult": ...
+
+    def embed_text(self, texts: list[str]) -> torch.Tensor:
+        """[N, dim] text embeddings in the audio embedding space (only if supports_text)."""
+        raise NotImplementedError(f"embedder {self.name!r} cannot embed text")
+
+
+@dataclass
+class EmbeddingResult:
+    embeddings: "torch.Tensor"  # [N, dim] float
+    probabilities: "torch.Tensor | None" = None  # [N, num_classes], rows sum to 1
