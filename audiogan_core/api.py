@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -27,9 +26,9 @@ import torch
 
 from .config import ModelConfig, preset
 from .errors import ConfigError, InputError, MelConfigMismatchError, MissingResourceError
+from .limits import MAX_TEXT_CHARS, MAX_VARIATIONS  # noqa: F401 (their old home; audiogan_core.limits now)
+from .request import Request, check_request
 
-MAX_TEXT_CHARS = 1000  # CLAP and MiniLM read at most ~64-77 tokens; longer input is a mistake
-MAX_VARIATIONS = 256
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = "default"
 
@@ -178,41 +177,16 @@ class AudioGAN:
         return self
 
     # Generation ----------------------------------------------------------------------
-    def check_request(self, texts, seconds, variations, seed) -> tuple[list[str], float, int, int]:
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        if not texts:
-            raise InputError("no text given: pass at least one description")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InputError(f"text {i} is a {type(text).__name__}, not a string")
-            if not text.strip():
-                raise InputError(f"text {i} is empty")
-            if len(text) > MAX_TEXT_CHARS:
-                raise InputError(f"text {i} is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
-        if seconds is None:
-            seconds = self.max_seconds
-        try:
-            seconds = float(seconds)
-        except (TypeError, ValueError):
-            raise InputError(f"seconds must be a number, got {seconds!r}") from None
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise InputError(f"seconds must be a positive number, got {seconds}")
-        min_seconds = self.config.mel.seconds_for(1)
-        if seconds < min_seconds:
-            raise InputError(f"seconds must be at least {min_seconds:.4f} (one frame), got {seconds}")
-        if seconds > self.max_seconds + 1e-6:
-            raise InputError(f"this model makes at most {self.max_seconds:.2f} s per clip, got seconds={seconds}")
-        if isinstance(variations, bool) or not isinstance(variations, (int, np.integer)):
-            raise InputError(f"variations must be an integer, got {variations!r}")
-        if not 1 <= variations <= MAX_VARIATIONS:
-            raise InputError(f"variations must be between 1 and {MAX_VARIATIONS}, got {variations}")
-        if seed is None:
-            seed = secrets.randbelow(2**31 - MAX_VARIATIONS)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63 - MAX_VARIATIONS:
-            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
-        return texts, seconds, int(variations), int(seed)
+    def check_request(self, texts, seconds=None, variations=1, seed=None) -> Request:
+        """A checked Request for this model (its length filled in); `texts` may already be a
+        Request (from audiogan_core.request.check_request), which only gets the model's side."""
+        if isinstance(texts, Request):
+            if seconds is not None or variations != 1 or seed is not None:
+                raise InputError("pass either a Request or texts with seed/variations/seconds, not both")
+            request = texts
+        else:
+            request = check_request(texts, seed=seed, variations=variations, seconds=seconds)
+        return request.fit(min_seconds=self.config.mel.seconds_for(1), max_seconds=self.max_seconds)
 
     def noise(self, seed: int) -> torch.Tensor:
         """The generator's noise for one seed: [noise_dim], drawn on the CPU."""
@@ -220,21 +194,21 @@ class AudioGAN:
         return torch.randn(self.config.noise_dim, generator=gen)
 
     @torch.inference_mode()
-    def generate_mel(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
+    def generate_mel(self, texts: str | Sequence[str] | Request, *, seed: int | None = None, variations: int = 1,
                      seconds: float | None = None, batch_size: int = 16,
                      progress: Callable[[float], None] | None = None, extra_frames: int = 0):
         """Log-mels [N, n_mels, frames] for N = len(texts) * variations, text-major order,
         plus the list of (text, seed, variation) they belong to and the clip length in seconds.
         `frames` covers `seconds` (rounded up to whole frames) plus `extra_frames`, up to the
         model's length."""
-        texts, seconds, variations, seed = self.check_request(texts, seconds, variations, seed)
+        request = self.check_request(texts, seconds, variations, seed)
         # enough frames to cover every output sample (generate() crops to round(seconds * rate))
-        n_samples = int(round(seconds * self.sample_rate))
+        n_samples = int(round(request.seconds * self.sample_rate))
         frames = min(self.config.frames,
                      max(1, math.ceil(n_samples / self.config.mel.hop_length)) + max(0, int(extra_frames)))
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-        jobs = [(t, i, seed + v, v) for i, t in enumerate(texts) for v in range(variations)]
+        texts, jobs = request.texts, request.clips  # jobs: (text index, text, seed, variation)
         # On the CPU every text is encoded alone and every clip generated alone: float rounding
         # in matrix products depends on the batch shape, so this is what makes a clip bit-identical
         # however it was batched (variation k of seed S == seed S + k alone). Batching gains
@@ -253,29 +227,30 @@ class AudioGAN:
             chunk = jobs[start:start + batch_size]
             z = torch.stack([self.noise(j[2]) for j in chunk]).to(self.device)  # [b, noise_dim]
             if alone:
-                f = per_text[chunk[0][1]]
+                f = per_text[chunk[0][0]]
                 mel = self.generator(z, f.sentence, f.words, f.lengths)  # [1, 1, F, T]
             else:
-                idx = torch.tensor([j[1] for j in chunk], device=self.device)
+                idx = torch.tensor([j[0] for j in chunk], device=self.device)
                 mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx])  # [b, 1, F, T]
             mels.append(mel[:, 0, :, :frames].float())
             if progress is not None:
                 progress(0.5 * min(1.0, (start + len(chunk)) / len(jobs)))
-        return torch.cat(mels), [(t, s, v) for t, _, s, v in jobs], seconds
+        return torch.cat(mels), [(t, s, v) for _, t, s, v in jobs], request.seconds
 
     @torch.inference_mode()
-    def generate(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
+    def generate(self, texts: str | Sequence[str] | Request, *, seed: int | None = None, variations: int = 1,
                  seconds: float | None = None, batch_size: int = 16,
                  progress: Callable[[float], None] | None = None) -> list[Clip]:
-        """Clips for every text and variation (text-major). `progress(fraction)` is called
-        as work completes; raise from it to abandon the request."""
+        """Clips for every text and variation (text-major); `texts` may be a Request from
+        check_request, used as it is. `progress(fraction)` is called as work completes; raise
+        from it to abandon the request."""
         # A few frames past the end for the vocoder: the clip's last samples are then not at the
         # edge of its input (and Griffin-Lim's reflect padding needs more than one frame). The
         # generator makes its whole length anyway, so a short clip is the start of the full one.
         mel = self.config.mel
         margin = max(8, math.ceil(mel.n_fft / mel.hop_length))
-        mels, jobs, seconds = self.generate_mel(texts, seed=seed, variations=variations, seconds=seconds,
-                                                batch_size=batch_size, progress=progress, extra_frames=margin)
+        request = self.check_request(texts, seconds, variations, seed)
+        mels, jobs, seconds = self.generate_mel(request, batch_size=batch_size, progress=progress, extra_frames=margin)
         n_samples = int(round(seconds * self.sample_rate))
         clips = []
         # One clip per vocoder call: a clip must not depend on which clips share its batch, and

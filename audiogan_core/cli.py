@@ -3,7 +3,6 @@
 3 unreadable checkpoint, 4 missing file the user must supply, 130 interrupted."""
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
@@ -124,25 +123,14 @@ def main():
 def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options, seed, variations, seconds,
              sample_rate, bit_depth, device, overwrite):
     """Generate sounds from text descriptions and write WAV files."""
-    import secrets
+    from .limits import check_output_rate
+    from .request import check_request
 
-    from .api import MAX_TEXT_CHARS, MAX_VARIATIONS
-
-    # Check everything the user typed before loading a model.
-    if not 1 <= variations <= MAX_VARIATIONS:
-        raise InputError(f"--variations must be between 1 and {MAX_VARIATIONS}, got {variations}")
-    if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
-        raise InputError(f"--seconds must be a positive number, got {seconds}")
-    if sample_rate is not None and not 1000 <= sample_rate <= 384000:
-        raise InputError(f"--sample-rate must be between 1000 and 384000 Hz, got {sample_rate}")
-    for i, text in enumerate(texts):
-        if not text.strip():
-            raise InputError(f"text {i + 1} is empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise InputError(f"text {i + 1} is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
-    if seed is None:  # chosen here so that file names are known before anything is generated
-        seed = secrets.randbelow(2**31 - MAX_VARIATIONS)
-    n_clips = len(texts) * variations
+    # Check everything the user typed before loading a model; the seed is drawn here, so file
+    # names are known before anything is generated.
+    request = check_request(texts, seed=seed, variations=variations, seconds=seconds)
+    check_output_rate(sample_rate, "--sample-rate")
+    n_clips = len(request.clips)
     out = Path(output)
     as_folder = out.is_dir() or output.endswith(("/", "\\"))
     if as_folder and not out.is_dir():
@@ -153,7 +141,7 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
         if not out.parent.is_dir():
             raise InputError(f"output folder does not exist: {out.parent}")
     check_writable(out if as_folder else out.parent)
-    targets = plan_outputs(out, as_folder, list(texts), seed, variations)  # text-major, like generate()
+    targets = plan_outputs(out, as_folder, list(request.texts), request.seed, request.variations)  # text-major
     if not overwrite:
         existing = [str(p) for p in targets if p.exists()]
         if existing:
@@ -171,7 +159,7 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
     tts = AudioGAN.load(model, text_encoder=text_encoder, vocoder=vocoder, device=device,
                         text_encoder_options=parse_options(te_options, "text encoder"),
                         vocoder_options=parse_options(vo_options, "vocoder"))
-    tts.check_request(list(texts), seconds, variations, seed)
+    request = tts.check_request(request)  # the model's side: the clip length
     tts.text_encoder.load(tts.device)  # plugin weights load here, so the timing below is honest
     tts.vocoder.load(tts.device)
     loaded = time.perf_counter()
@@ -181,7 +169,7 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
     def progress(fraction):
         bar.update(round(fraction * 100) - bar.n)
 
-    clips = tts.generate(list(texts), seed=seed, variations=variations, seconds=seconds, progress=progress)
+    clips = tts.generate(request, progress=progress)
     bar.close()
     done = time.perf_counter()
     for path, clip in zip(targets, clips):

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from audiogan_core.errors import InputError
+from audiogan_core.limits import MAX_VARIATIONS, check_output_rate
 
 
 @click.command(name="serve")
@@ -38,7 +38,7 @@ from audiogan_core.errors import InputError
               help="WAV sample format; 32 means 32-bit float.")
 @click.option("--queue-size", type=click.IntRange(1, 100_000), default=32, show_default=True,
               help="Requests that may wait; more get /audiogan/error 'busy'.")
-@click.option("--max-variations", type=click.IntRange(1, 256), default=16, show_default=True,
+@click.option("--max-variations", type=click.IntRange(1, MAX_VARIATIONS), default=16, show_default=True,
               help="Most variations one request may ask for.")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv: debug).")
 def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_options, vo_options, device,
@@ -59,8 +59,7 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
     if list_audio_devices:
         click.echo("output devices:\n" + describe_devices(list_output_devices()))
         return
-    if sample_rate is not None and not 8000 <= sample_rate <= 384000:
-        raise InputError(f"--sample-rate must be between 8000 and 384000 Hz, got {sample_rate}")
+    check_output_rate(sample_rate, "--sample-rate")
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"audiogan serve: warning: listening on {host}: other machines can send requests and fill "
                    f"{out_dir} (there is no authentication)", err=True)
