@@ -64,6 +64,23 @@ def bundled_models() -> list[str]:
     return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").is_file())
 
 
+def locate_model(name_or_path: str | os.PathLike) -> tuple[str, Path]:
+    """Where a model name points: ("published", the authors' generator.pt) or ("folder", a model
+    folder). A bundled model's name is used when no file or folder of that name exists. The one
+    resolution for AudioGAN.load and the trainer's --init-from."""
+    name = str(name_or_path)
+    folder = Path(name)
+    if not folder.exists() and name in bundled_models():
+        folder = MODELS_DIR / name
+    published = folder / "generator.pt" if folder.is_dir() else folder
+    if published.suffix == ".pt" and published.is_file():
+        return "published", published
+    if not folder.exists():
+        known = ", ".join(bundled_models()) or "none installed"
+        raise MissingResourceError(f"no model {name!r}: not a bundled model ({known}) and no such file or folder")
+    return "folder", folder
+
+
 class AudioGAN:
     """Text encoder + generator + vocoder, ready to generate."""
 
@@ -95,17 +112,10 @@ class AudioGAN:
             generator = Generator(config)
             source = name
         else:
-            folder = Path(name)
-            if not folder.exists() and name in bundled_models():
-                folder = MODELS_DIR / name
-            published = folder / "generator.pt" if folder.is_dir() else folder
-            if published.suffix == ".pt" and published.is_file():
-                return cls._load_published(published, text_encoder=text_encoder, vocoder=vocoder, device=dev,
+            kind, folder = locate_model(name)
+            if kind == "published":
+                return cls._load_published(folder, text_encoder=text_encoder, vocoder=vocoder, device=dev,
                                            text_encoder_options=text_encoder_options, vocoder_options=vocoder_options)
-            if not folder.exists():
-                known = ", ".join(bundled_models()) or "none installed"
-                raise MissingResourceError(
-                    f"no model {name!r}: not a bundled model ({known}) and no such file or folder")
             config, state = load_model_folder(folder)
             generator = Generator(config)
             load_state_dict_checked(generator, state, f"generator in {folder}")

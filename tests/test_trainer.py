@@ -573,3 +573,27 @@ def test_python_m_audiogan_training_usage_error_has_no_traceback(tmp_path):
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no audio files found" in proc.stderr
+
+
+def test_mel_frechet_distance_is_the_metrics_one():
+    from audiogan_core.metrics import frechet_distance
+    from audiogan_training.trainer import mel_frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    fake, real = torch.randn(3, 4, 20, generator=g), torch.randn(3, 4, 20, generator=g) + 0.5
+    frames = lambda m: m.permute(0, 2, 1).reshape(-1, 4).double().numpy()  # noqa: E731 (per-frame vectors)
+    assert mel_frechet_distance(fake, real) == frechet_distance(frames(fake), frames(real), warn=False)
+    assert mel_frechet_distance(fake, fake) == 0.0
+
+
+def test_init_from_resolves_models_like_audiogan_load(tmp_path):
+    from audiogan_core.api import MODELS_DIR, locate_model
+    from audiogan_core.errors import MissingResourceError
+
+    assert locate_model("default") == ("folder", MODELS_DIR / "default")
+    (tmp_path / "release").mkdir()
+    torch.save({}, tmp_path / "release" / "generator.pt")
+    assert locate_model(tmp_path / "release") == ("published", tmp_path / "release" / "generator.pt")
+    assert locate_model(tmp_path / "release" / "generator.pt")[0] == "published"
+    with pytest.raises(MissingResourceError, match="not a bundled model"):
+        locate_model(tmp_path / "nothing")

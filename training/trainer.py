@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from audiogan_core.checkpoint import load_state_dict_checked, save_model
+from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint, save_model
 from audiogan_core.discriminator import CategoryHead, Discriminator
 from audiogan_core.errors import AudioGANError, CheckpointError, ConfigError, DataError, InputError
 from audiogan_core.generator import Generator
@@ -89,9 +89,9 @@ class TextFeatureCache:
         self.cache_file = cache_file
         if cache_file is not None and cache_file.is_file():
             try:
-                from safetensors.torch import load_file
+                from audiogan_core.checkpoint import load_state_dict
 
-                data = load_file(str(cache_file))
+                data = load_state_dict(cache_file)
                 captions = json.loads(cache_file.with_suffix(".json").read_text(encoding="utf-8"))
                 for i, caption in enumerate(captions):
                     self.cache[caption] = (data[f"w{i}"], data[f"s{i}"])
@@ -133,29 +133,17 @@ class TextFeatureCache:
 
 
 def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
-    """Fréchet distance between Gaussians fitted to per-frame mel vectors: [N, F, T] each.
-    A cheap, model-free learning signal for training logs."""
+    """Fréchet distance (metrics.frechet_distance) between Gaussians fitted to per-frame mel
+    vectors: [N, F, T] each. A cheap, model-free learning signal for training logs; NaN when the
+    covariances are too degenerate to compare (a collapsed early generator), never an error."""
+    from audiogan_core.metrics import frechet_distance
+
     a = fake.permute(0, 2, 1).reshape(-1, fake.shape[1]).double().cpu().numpy()
     b = real.permute(0, 2, 1).reshape(-1, real.shape[1]).double().cpu().numpy()
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = _sqrtm(cov_a @ cov_b)
-    if not np.isfinite(covmean).all():
-        eps = np.eye(len(mu_a)) * 1e-6
-        covmean = _sqrtm((cov_a + eps) @ (cov_b + eps))
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean.real))
-
-
-def _sqrtm(matrix: np.ndarray) -> np.ndarray:
-    """Matrix square root; scipy's `disp` argument is deprecated (1.17) and its result type varies."""
-    import warnings
-
-    from scipy import linalg
-
-    with warnings.catch_warnings():  # "singular matrix" / "failed to find the square root": handled by the caller
-        warnings.simplefilter("ignore")
-        out = linalg.sqrtm(matrix)
-    return out[0] if isinstance(out, tuple) else out
+    try:
+        return frechet_distance(a, b, warn=False)
+    except InputError:
+        return float("nan")
 
 
 class Trainer:
@@ -290,25 +278,18 @@ class Trainer:
         return build_text_encoder(self.config.model).load(self.device)
 
     def _init_from(self, source: str) -> None:
+        from audiogan_core.api import locate_model
         from audiogan_core.checkpoint import load_model_folder
 
-        path = Path(source)
-        if path.suffix == ".pt" or (path / "generator.pt").is_file():
+        kind, path = locate_model(source)
+        if kind == "published":
             from audiogan_core.published import convert_published_state_dict
 
-            pt = path if path.suffix == ".pt" else path / "generator.pt"
-            try:
-                raw = torch.load(pt, map_location="cpu", weights_only=True)
-            except Exception as exc:
-                raise CheckpointError(f"cannot read {pt}: {exc}") from None
+            raw = read_torch_checkpoint(path, "published generator weights")
             # Converted against this run's model config (not the paper preset): a mismatch then
             # names the tensors that do not fit this run's generator.
-            load_state_dict_checked(self.G, convert_published_state_dict(raw, self.config.model), f"generator {pt}")
+            load_state_dict_checked(self.G, convert_published_state_dict(raw, self.config.model), f"generator {path}")
             return
-        if not path.exists():
-            from audiogan_core.api import MODELS_DIR
-
-            path = MODELS_DIR / source
         config, state = load_model_folder(path)
         if config.to_dict() | {"name": ""} != self.config.model.to_dict() | {"name": ""}:
             diffs = [k for k, v in config.to_dict().items() if k != "name" and self.config.model.to_dict().get(k) != v]
@@ -687,10 +668,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict, TrainConfig]:
     """A training checkpoint (loaded with weights_only=True) and its TrainConfig. Raises
     CheckpointError for an unreadable file or one that is not an audiogan training checkpoint."""
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"cannot read training checkpoint {path}: {exc}") from None
+    state = read_torch_checkpoint(path, "training checkpoint")
     if not isinstance(state, dict) or state.get("format") != "audiogan-train-1":
         raise CheckpointError(f"{path} is not an audiogan training checkpoint")
     return state, TrainConfig.from_dict(json.loads(state["config"]))

@@ -34,11 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint
 from audiogan_core.errors import CheckpointError, InputError, MissingResourceError
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Embedder, EmbeddingResult
 
-from .common import load_checked, pick_device, prepare_audio, safe_torch_load
+from .common import pick_device, prepare_audio
 
 SAMPLE_RATE = 44100
 N_FFT = 2048
@@ -128,11 +129,11 @@ def packaged_checkpoint() -> Path:
 def load_packaged_weights() -> tuple[dict, dict]:
     """(state_dict, heads) from the package's checkpoint: a pickled (OrderedDict, ds_dict) tuple
     whose ds_dict holds numpy int64 indices. It loads with weights_only=True once numpy's
-    scalar constructor is allowed (see common.safe_torch_load); full unpickling
+    scalar constructor is allowed (audiogan_core.checkpoint.read_torch_checkpoint); full unpickling
     (weights_only=False) is never needed, and the path comes only from the installed
     distribution, checked against its RECORD hash, so no user-supplied pickle is read here."""
     path = packaged_checkpoint()
-    obj = safe_torch_load(path, "aisfx embedder")
+    obj = read_torch_checkpoint(path, "aisfx checkpoint")
     if not (isinstance(obj, (tuple, list)) and len(obj) == 2 and isinstance(obj[0], dict) and isinstance(obj[1], dict)):
         raise CheckpointError(f"aisfx checkpoint {path} is not the expected (weights, datasets) pair")
     weights, ds = obj
@@ -208,7 +209,7 @@ class AisfxEmbedder(Embedder):
             if self.head not in heads:
                 raise InputError(f"aisfx has no classifier head {self.head!r}; heads: {', '.join(sorted(heads))}")
             model = _CrossNet(heads)
-            load_checked(model, weights, "aisfx embedder")
+            load_state_dict_checked(model, weights, "aisfx embedder")
             self._model = model.eval()
             self.heads = heads
             self.num_classes = heads[self.head][1]

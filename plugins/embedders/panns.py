@@ -23,10 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint
 from audiogan_core.errors import CheckpointError, InputError
 from audiogan_core.interfaces import Embedder, EmbeddingResult
 
-from .common import load_checked, pick_device, prepare_audio, require_file, safe_torch_load, state_dict_from
+from .common import pick_device, prepare_audio, require_file, state_dict_from
 
 CONFIGS = {
     32000: dict(n_fft=1024, hop=320, fmin=50.0, fmax=14000.0),
@@ -117,7 +118,7 @@ def build_cnn14(state: dict) -> _Cnn14:
     if n_mels != N_MELS:
         raise CheckpointError(f"panns embedder: checkpoint expects {n_mels} mel bins; CNN14 uses {N_MELS}")
     model = _Cnn14(widths, n_mels, hidden, classes)
-    load_checked(model, state, "panns embedder", ignore_prefixes=FRONT_END_PREFIXES)
+    load_state_dict_checked(model, state, "panns embedder", ignore_prefixes=FRONT_END_PREFIXES)
     return model.eval()
 
 
@@ -141,7 +142,7 @@ class PannsEmbedder(Embedder):
             self._device = device
         if self._model is None:
             path = require_file(self.checkpoint, "panns embedder", WHERE)
-            state = state_dict_from(safe_torch_load(path, "panns embedder"), "panns embedder")
+            state = state_dict_from(read_torch_checkpoint(path, "panns checkpoint"), "panns embedder")
             self.sample_rate = checkpoint_rate(state, self.sample_rate)
             self._model = build_cnn14(state)
             self._front = PannsFrontEnd(self.sample_rate)

@@ -35,13 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint
 from audiogan_core.config import MelConfig
 from audiogan_core.errors import (CheckpointError, ConfigError, InputError, MelConfigMismatchError,
                                   MissingResourceError)
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Vocoder
-
-from ..text_encoders.clap import load_torch_checkpoint
 
 LRELU_SLOPE = 0.1
 AUDIOGAN_VOCODER = "hifigan_16k_64bins.ckpt"
@@ -259,22 +258,11 @@ class HiFiGANVocoder(Vocoder):
                         f"hifigan vocoder: checkpoint {path} is missing"
                         + (f"; download {AUDIOGAN_VOCODER} from {AUDIOGAN_VOCODER_URL}"
                            if path.name == AUDIOGAN_VOCODER else ""))
-                state = fold_weight_norm(generator_state(load_torch_checkpoint(path, "HiFi-GAN checkpoint"), path))
+                state = fold_weight_norm(generator_state(read_torch_checkpoint(path, "HiFi-GAN checkpoint", mmap=True),
+                                                         path))
                 model = HiFiGANGenerator(self.h)
-                expected = model.state_dict()
-                missing = sorted(set(expected) - set(state))
-                unexpected = sorted(set(state) - set(expected))
-                if missing or unexpected:
-                    raise CheckpointError(
-                        f"HiFi-GAN checkpoint {path} does not fit config {self.config_path}: "
-                        f"missing {missing[:4]}{'...' if len(missing) > 4 else ''}, "
-                        f"unexpected {unexpected[:4]}{'...' if len(unexpected) > 4 else ''}")
-                bad = [k for k in expected if expected[k].shape != state[k].shape]
-                if bad:
-                    k = bad[0]
-                    raise CheckpointError(f"HiFi-GAN checkpoint {path} does not fit config {self.config_path}: "
-                                          f"{k} is {tuple(state[k].shape)}, expected {tuple(expected[k].shape)}")
-                model.load_state_dict({k: v.float() for k, v in state.items()})
+                load_state_dict_checked(model, {k: v.float() for k, v in state.items()},
+                                        f"HiFi-GAN checkpoint {path} (config {self.config_path})")
                 model.eval().requires_grad_(False)
                 self._model = model
             self._model.to(device)

@@ -1,0 +1,56 @@
+"""One place for each thing, checked by reading the source (ast): what may call what, and where."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("audiogan_core", "plugins", "bridges", "training", "scripts", "benchmarks")
+
+
+def python_files(*folders: str) -> list[Path]:
+    return sorted(p for f in folders for p in (REPO / f).rglob("*.py") if "examples" not in p.parts)
+
+
+def calls(path: Path) -> list[tuple[str, int]]:
+    """Dotted names of every call in a file ("torch.load", "linalg.sqrtm", "load_file"), with lines."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Call):
+            parts, func = [], node.func
+            while isinstance(func, ast.Attribute):
+                parts.append(func.attr)
+                func = func.value
+            if isinstance(func, ast.Name):
+                parts.append(func.id)
+            found.append((".".join(reversed(parts)), node.lineno))
+    return found
+
+
+def where(predicate, allowed: set[str]) -> list[str]:
+    hits = []
+    for path in python_files(*PACKAGES):
+        rel = path.relative_to(REPO).as_posix()
+        hits += [f"{rel}:{line} {name}" for name, line in calls(path) if predicate(name) and rel not in allowed]
+    return hits
+
+
+def test_one_checkpoint_reader():
+    """torch.load and safetensors' load_file are called in audiogan_core/checkpoint.py only: every
+    loader (published weights, CLAP, HiFi-GAN, embedders, the trainer) goes through it."""
+    assert where(lambda n: n == "torch.load" or n.endswith("load_file"), {"audiogan_core/checkpoint.py"}) == []
+
+
+def test_one_frechet_distance():
+    """The matrix square root of the Fréchet distance is taken in audiogan_core/metrics.py only."""
+    assert where(lambda n: n.endswith("sqrtm"), {"audiogan_core/metrics.py"}) == []
+
+
+def test_hifigan_does_not_import_the_clap_text_encoder():
+    import subprocess
+    import sys
+
+    code = ("import sys, audiogan_plugins.vocoders.hifigan; "
+            "print('audiogan_plugins.text_encoders.clap' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "False"
