@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import click  # noqa: E402
 
 from .errors import AudioGANError, InputError  # noqa: E402
+from .io import slug  # noqa: E402
 
 
 class AudioGANGroup(click.Group):
@@ -75,12 +75,6 @@ def check_writable(folder: Path) -> None:
         os.unlink(tmp)
     except OSError:
         pass
-
-
-def slug(text: str, limit: int = 40) -> str:
-    """A safe file-name stem from free text: lowercase ascii letters, digits and hyphens."""
-    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return (s[:limit].rstrip("-")) or "clip"
 
 
 @click.group(cls=AudioGANGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -34,15 +34,14 @@ import collections
 import logging
 import math
 import os
-import re
 import socket
 import threading
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
+from audiogan_core.io import slug
 from audiogan_core.limits import MAX_VARIATIONS, check_output_rate
 from audiogan_core.request import Request
 
@@ -54,7 +53,6 @@ DEFAULT_QUEUE_SIZE = 32
 DEFAULT_MAX_VARIATIONS = 16
 MAX_REPLY_CHARS = 600  # error messages quote client input; keep replies small
 PROGRESS_STEP = 0.1  # send a progress reply when the fraction moved at least this much
-SLUG_CHARS = 40
 INT32 = 2**31
 
 
@@ -126,14 +124,6 @@ class _JobQueue:
     def __len__(self) -> int:
         with self._cond:
             return len(self._items)
-
-
-def slug(text: str, limit: int = SLUG_CHARS) -> str:
-    """Lowercase ASCII letters, digits and single hyphens; never empty, never a path."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    s = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
-    s = s[:limit].strip("-")
-    return s or "clip"
 
 
 def _tag(value) -> str:

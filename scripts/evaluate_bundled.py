@@ -40,7 +40,7 @@ def say(msg: str) -> None:
 
 
 def prepare_real(path: Path, model) -> np.ndarray:
-    from audiogan_training.data import load_audio, normalise_loudness
+    from audiogan_training.mel_dataset import load_audio, normalise_loudness
 
     rate = model.config.mel.sample_rate
     audio = load_audio(path, rate, max_seconds=model.max_seconds)
@@ -117,8 +117,10 @@ def main() -> int:
                                           format_report, generate_collection, nearest_neighbour_similarity,
                                           pairwise_diversity, untrained_model)
     from audiogan_core.io import write_wav
+    from audiogan_core.library import caption_table
     from audiogan_core.metrics import cosine_matrix, frechet_distance
     from audiogan_core.plugins import get_embedder
+    from audiogan_training.sampling import read_holdout
 
     if args.seeds and not args.quick:
         ap.error("--seeds needs --quick (the full report uses one seed: --seed)")
@@ -129,8 +131,9 @@ def main() -> int:
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.cache or args.out / "cache"
-    rows = [json.loads(line) for line in (args.data / "captions.jsonl").read_text().splitlines() if line.strip()]
-    holdout = set(json.loads((args.data / "holdout.json").read_text())["files"])
+    table, _ = caption_table(args.data)  # the library's captions, read as training reads them
+    rows = [{"file": row.file, "caption": row.caption, **row.extra} for row in table.values()]
+    holdout = set(read_holdout(args.data / "holdout.json"))
     model = AudioGAN.load(args.model)
     rate = model.config.mel.sample_rate
     say(f"model {args.model} ({model.config.name}, {model.max_seconds:.2f} s clips); {len(rows)} library clips, "
@@ -275,7 +278,7 @@ def main() -> int:
     # Spectrogram images: generated next to a held-out real clip of the same category --------
     images = []
     if args.images:
-        from audiogan_training.data import compute_log_mel
+        from audiogan_training.mel_dataset import compute_log_mel
         from audiogan_training.previews import save_spectrogram_pair
 
         args.images.mkdir(parents=True, exist_ok=True)

@@ -32,10 +32,9 @@ Human-written captions (caption files, sidecars, package metadata) only go throu
 from __future__ import annotations
 
 import re
-import unicodedata
+from pathlib import Path
 
-AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
-                  ".snd", ".caf", ".w64", ".rf64")
+from audiogan_core.library import AUDIO_EXTENSIONS, clean_caption  # noqa: F401 (clean_caption: its old home)
 
 # Tokens that never describe a sound: formats, bookkeeping, folder conventions of game data,
 # and the names of the games/packages the files come from.
@@ -151,22 +150,9 @@ _SEPARATORS = re.compile(r"[\s_\-./\\,;:()\[\]{}+&#@!?'\"]+")
 
 
 # ---------------------------------------------------------------------------------------------
-def clean_caption(text: str) -> str:
-    """Whitespace-clean a human-written caption: NFC, control characters removed, runs of
-    whitespace (newlines included) collapsed to one space, stripped. Nothing is reworded."""
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFC", str(text))
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
-    return _SPACE.sub(" ", text).strip()
-
-
 def _strip_suffix(name: str) -> str:
-    lower = name.lower()
-    for suffix in AUDIO_SUFFIXES:
-        if lower.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    suffix = Path(name).suffix
+    return name[: -len(suffix)] if suffix.lower() in AUDIO_EXTENSIONS else name
 
 
 def split_words(name: str) -> list[str]:

@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from audiogan_core.errors import DataError, InputError
+from audiogan_core.io import slug
 
 from . import captions as _captions
 from .categories import category_counts, category_for
@@ -203,10 +204,6 @@ def read_copyright(package: str, doc_root: Path = Path("/usr/share/doc")) -> Cop
 # ---------------------------------------------------------------------------------------------
 # Per-package discovery
 # ---------------------------------------------------------------------------------------------
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "clip"
-
-
 def parse_cat(data: bytes) -> list[tuple[str, bytes]]:
     """Entries of an OpenTTD .cat sound archive (catcodec format): a table of (offset, size)
     uint32 pairs - the first offset / 8 is the entry count, bit 31 flags the new format -
@@ -249,7 +246,7 @@ def discover_openttd(files: list[Path], copyright: CopyrightInfo) -> tuple[list[
         caption = _captions.clean_caption(re.sub(r"\s*\(\d+\)\s*$", "", title))
         clip_lic = re.search(r"License:\s*([^.]+(?:\.\d[^.]*)?)", name)
         clips.append(Clip(
-            package="openttd-opensfx", rel=f"{index:02d}_{_slug(caption)}.wav", raw_name=title, caption=caption,
+            package="openttd-opensfx", rel=f"{index:02d}_{slug(caption, 60, '_')}.wav", raw_name=title, caption=caption,
             caption_source="metadata", original=f"{cats[0]}::{index}", data=wav,
             licence=copyright.licence_for("src/wav/x.wav") or "CC-BY-SA-3.0",
             extra={"metadata": name, "clip_licence": licence_short_name(clip_lic.group(1)) if clip_lic else ""}))
@@ -618,7 +615,7 @@ def write_library_index(out: Path, extra: dict | None = None) -> dict:
     from every ``<package>/captions.jsonl`` present (so partial builds accumulate)."""
     from audiogan_core.io import atomic_write_text
 
-    from .data import split_holdout
+    from .sampling import split_holdout
 
     out = Path(out)
     old_manifest = {}

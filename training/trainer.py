@@ -33,6 +33,7 @@ from audiogan_core.losses import category_loss, d_mismatch_hinge, discriminator_
 
 from .categories import category_for, category_names
 from .config import TrainConfig
+from .sampling import read_holdout as _read_holdout  # noqa: F401 (its old name here)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -247,7 +248,8 @@ class Trainer:
             dist.barrier()
 
     def _build_data(self) -> None:
-        from .data import FoleyDataset, ResumableSampler, balance_weights
+        from .mel_dataset import FoleyDataset
+        from .sampling import ResumableSampler, balance_weights
 
         cfg, mc = self.config, self.config.model
         scan, items, holdout = training_split(self.data_dir, cfg)
@@ -683,29 +685,17 @@ def _ends_with_newline(path: Path) -> bool:
 def training_split(data_dir: str | Path, config: TrainConfig):
     """Scan a library the way `config` trains on it: (scan, training items, held-out items).
     The held-out clips come from `config.holdout_file`, else `config.holdout_fraction`."""
-    from .data import scan_library, split_holdout
+    from .library_scan import scan_library
+    from .sampling import read_holdout, split_holdout
 
     data_dir, mc = Path(data_dir), config.model
     scan = scan_library(data_dir, mel_config=mc.mel, clip_frames=mc.frames, max_seconds=config.max_file_seconds)
     items, holdout = scan.items, []
     if config.holdout_file:
-        items, holdout = split_holdout(items, _read_holdout(data_dir / config.holdout_file), seed=config.seed)
+        items, holdout = split_holdout(items, read_holdout(data_dir / config.holdout_file), seed=config.seed)
     elif config.holdout_fraction > 0:
         items, holdout = split_holdout(items, config.holdout_fraction, seed=config.seed)
     return scan, items, holdout
-
-
-def _read_holdout(path: Path) -> list[str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"holdout file not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"holdout file {path} is not valid JSON: {exc}") from None
-    files = data.get("files") if isinstance(data, dict) else data
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        raise DataError(f"holdout file {path} must hold a list of relative paths (or {{'files': [...]}})")
-    return files
 
 
 def _split(out, n: int):
