@@ -14,8 +14,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click  # noqa: E402
 
+from .cli_eval import eval_command  # noqa: E402
+from .cli_options import model_options, parse_options, wav_options  # noqa: E402,F401 (parse_options: old home)
 from .errors import AudioGANError, InputError  # noqa: E402
-from .io import slug  # noqa: E402
+from .plugins import load_commands  # noqa: E402
 
 
 class AudioGANGroup(click.Group):
@@ -33,27 +35,6 @@ class AudioGANGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("audiogan: interrupted", err=True)
             sys.exit(130)
-
-
-def parse_options(pairs: tuple[str, ...], what: str) -> dict:
-    """KEY=VALUE pairs -> dict; numbers and true/false are converted."""
-    options = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise InputError(f"{what} option {pair!r} must look like KEY=VALUE")
-        key, value = pair.split("=", 1)
-        low = value.lower()
-        if low in ("true", "false"):
-            options[key] = low == "true"
-        else:
-            try:
-                options[key] = int(value)
-            except ValueError:
-                try:
-                    options[key] = float(value)
-                except ValueError:
-                    options[key] = value
-    return options
 
 
 def one_line(exc: BaseException) -> str:
@@ -96,34 +77,20 @@ def main():
 @click.option("-o", "--output", default=".", show_default=True, metavar="PATH",
               help="A .wav file (one clip) or an existing folder (file names made from the text and seed). "
                    "With several clips and a .wav path, clips are numbered: NAME-01.wav, NAME-02.wav ...")
-@click.option("--model", "-m", default="default", show_default=True,
-              help="Bundled model name, a model folder, or the published generator.pt.")
-@click.option("--text-encoder", default=None, help="Text encoder plugin (default: the model's own).")
-@click.option("--vocoder", default=None, help="Vocoder plugin, e.g. hifigan or griffinlim (default: the model's own).")
-@click.option("--text-encoder-option", "te_options", multiple=True, metavar="KEY=VALUE",
-              help="Option for the text encoder, e.g. checkpoint=/path/clap.pt (repeatable).")
-@click.option("--vocoder-option", "vo_options", multiple=True, metavar="KEY=VALUE",
-              help="Option for the vocoder, e.g. checkpoint=/path/g_02500000 (repeatable).")
+@model_options()
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Random seed; the same seed gives the same sound. Variation k uses seed+k.")
 @click.option("--variations", "-n", type=int, default=1, show_default=True, help="Clips per text.")
 @click.option("--seconds", type=float, default=None, help="Clip length (default and maximum: the model's clip length).")
-@click.option("--sample-rate", type=int, default=None,
-              help="Resample the output (e.g. 44100 or 48000 for a DAW project); default: the model's rate.")
-@click.option("--bit-depth", type=click.Choice(["16", "24", "32"]), default="16", show_default=True,
-              help="WAV sample format; 32 means 32-bit float.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@wav_options
 @click.option("--overwrite", is_flag=True, help="Replace existing files instead of refusing.")
-def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options, seed, variations, seconds,
-             sample_rate, bit_depth, device, overwrite):
+def generate(texts, output, model, seed, variations, seconds, sample_rate, bit_depth, overwrite):
     """Generate sounds from text descriptions and write WAV files."""
-    from .limits import check_output_rate
     from .request import check_request
 
     # Check everything the user typed before loading a model; the seed is drawn here, so file
     # names are known before anything is generated.
     request = check_request(texts, seed=seed, variations=variations, seconds=seconds)
-    check_output_rate(sample_rate, "--sample-rate")
     n_clips = len(request.clips)
     out = Path(output)
     as_folder = out.is_dir() or output.endswith(("/", "\\"))
@@ -146,13 +113,10 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
 
     from tqdm import tqdm
 
-    from .api import AudioGAN
     from .io import write_wav
 
     started = time.perf_counter()
-    tts = AudioGAN.load(model, text_encoder=text_encoder, vocoder=vocoder, device=device,
-                        text_encoder_options=parse_options(te_options, "text encoder"),
-                        vocoder_options=parse_options(vo_options, "vocoder"))
+    tts = model.load()
     request = tts.check_request(request)  # the model's side: the clip length
     tts.text_encoder.load(tts.device)  # plugin weights load here, so the timing below is honest
     tts.vocoder.load(tts.device)
@@ -180,6 +144,8 @@ def plan_outputs(out: Path, as_folder: bool, texts: list[str], seed: int, variat
     A .wav path names one clip as given and several as NAME-01.wav, NAME-02.wav ...; a folder
     gets SLUG_seedN.wav, with -2, -3 ... after the slug of a text whose slug an earlier text
     already has (repeated texts, or texts that differ only in punctuation or case)."""
+    from .io import slug  # numpy: not at import time, `audiogan --help` stays light
+
     n_clips = len(texts) * variations
     if not as_folder:
         if n_clips == 1:
@@ -234,24 +200,10 @@ def plugins_command(as_json):
                     click.echo(f"  {'':<14} {key}: {row[key]}")
 
 
-def _add_lazy(name: str, module: str, attr: str):
-    """Attach a subcommand defined in another package; a missing one is reported, not fatal."""
-    import importlib
-
-    try:
-        command = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        @main.command(name=name, help=f"(unavailable: {exc})")
-        def _unavailable():
-            raise AudioGANError(f"the {name} command is unavailable: {exc}")
-        return
-    main.add_command(command, name=name)
-
-
-_add_lazy("serve", "audiogan_bridges.cli", "serve")
-_add_lazy("train", "audiogan_training.cli", "train")
-_add_lazy("data", "audiogan_training.cli_data", "data_group")
-_add_lazy("eval", "audiogan_core.cli_eval", "eval_command")
+# Commands from other packages (serve, train, data, and third-party ones) come through the
+# register_commands hook; `eval` is core's own.
+main.add_command(eval_command)
+load_commands(main)
 
 if __name__ == "__main__":
     main()

@@ -518,8 +518,9 @@ def run_eval(*, reference: str | Path, generated: str | Path | None = None, mode
              captions: str | Path | None = None, embedders: Sequence = ("aisfx",), floor: bool = True,
              ceiling: bool = True, ceiling_preset: str | None = None, seed: int = 0, seconds: float | None = None,
              device: str = "cpu", out: str | Path | None = None,
-             progress: Callable[[str], None] | None = None) -> dict:
-    """What `audiogan eval` does: load or generate, evaluate, optionally write JSON."""
+             progress: Callable[[str], None] | None = None, load_options: dict | None = None) -> dict:
+    """What `audiogan eval` does: load or generate, evaluate, optionally write JSON.
+    `load_options`: AudioGAN.load's plugin choices for `model` (text_encoder, vocoder, ...)."""
     if (generated is None) == (model is None):
         raise InputError("give either a folder of generated audio or --model with --captions, not both")
     ref = load_folder(reference, name="reference")
@@ -530,7 +531,7 @@ def run_eval(*, reference: str | Path, generated: str | Path | None = None, mode
         if captions is None:
             raise InputError("--model needs --captions FILE (captions.jsonl or .csv with file,caption)")
         caps = read_captions(captions)
-        loaded_model = AudioGAN.load(model, device=device)
+        loaded_model = AudioGAN.load(model, device=device, **(load_options or {}))
         gen = generate_collection(loaded_model, caps, seed=seed, seconds=seconds, progress=progress)
         gen.source = f"model {model} ({len(caps)} captions from {captions})"
     else:

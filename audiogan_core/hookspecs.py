@@ -35,3 +35,11 @@ def register_vocoders(register):
 def register_embedders(register):
     """Call register(name, factory, description=...) for each evaluation embedder.
     factory(**options) -> audiogan_core.interfaces.Embedder."""
+
+
+@hookspec
+def register_commands(cli):
+    """Add click commands to the `audiogan` command group: cli.add_command(...), as llm does.
+    Command plugins come from the `audiogan.commands` entry-point group, kept apart from the
+    model plugins so that `audiogan --help` imports no model code; audiogan's own `serve`
+    (audiogan_bridges) and `train` / `data` (audiogan_training) are added this way."""

@@ -1,5 +1,7 @@
 """Plugin manager and registries. Plugins come from the `audiogan` entry-point group;
 AUDIOGAN_PLUGINS=name1,name2 restricts which entry points load (empty string: none).
+Command-line plugins come from the `audiogan.commands` group (`load_commands`), never filtered:
+they are part of the command, not a choice of model parts.
 
 The manager (entry points loaded, modules imported) and each kind's registry (the hooks
 called) are built once per process and reused; `register_plugin` / `unregister_plugin`
@@ -19,6 +21,7 @@ from . import hookspecs
 from .errors import ConfigError, MelConfigMismatchError, PluginError
 
 ENTRY_POINT_GROUP = "audiogan"
+COMMANDS_GROUP = "audiogan.commands"
 ENV_VAR = "AUDIOGAN_PLUGINS"
 KINDS = ("text_encoders", "vocoders", "embedders")
 
@@ -67,6 +70,15 @@ def _new_manager() -> pluggy.PluginManager:
     allow = None if allowed is None else {n.strip() for n in allowed.split(",") if n.strip()}
     _load_entry_points(pm, ENTRY_POINT_GROUP, allow)
     return pm
+
+
+def load_commands(cli) -> None:
+    """Let every plugin of the `audiogan.commands` group add its commands to the click group
+    `cli` (register_commands hook). Only those modules are imported, so this stays light."""
+    pm = pluggy.PluginManager("audiogan")
+    pm.add_hookspecs(hookspecs)
+    _load_entry_points(pm, COMMANDS_GROUP, None)
+    pm.hook.register_commands(cli=cli)
 
 
 def get_plugin_manager() -> pluggy.PluginManager:

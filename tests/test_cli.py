@@ -17,8 +17,9 @@ from click.testing import CliRunner
 
 from audiogan_core import api
 from audiogan_core.api import AudioGAN
-from audiogan_core.cli import main, plan_outputs, slug
+from audiogan_core.cli import main, plan_outputs
 from audiogan_core.config import preset
+from audiogan_core.io import slug
 
 TINY = preset("tiny")
 RATE = TINY.mel.sample_rate
@@ -356,3 +357,32 @@ def test_help(command):
 
 def test_version():
     assert "audiogan" in ok(run("--version")).stdout
+
+
+# The command line is composed by the register_commands hook ----------------------------------
+def test_serve_train_and_data_come_from_the_register_commands_hook():
+    import click
+
+    from audiogan_core.plugins import load_commands
+
+    group = click.Group()
+    load_commands(group)
+    assert {"serve", "train", "data"} <= set(group.commands)
+    assert group.commands["serve"].callback.__module__ == "audiogan_bridges.cli"
+    assert group.commands["train"].callback.__module__ == "audiogan_training.cli"
+    assert set(main.commands) >= {"generate", "plugins", "eval", "serve", "train", "data"}
+
+
+def test_generate_serve_and_eval_share_the_model_options():
+    def model_opts(command):
+        return {p.name: (tuple(p.opts), p.help, p.multiple) for p in command.params
+                if p.name in ("model_name", "text_encoder", "vocoder", "te_options", "vo_options", "device")}
+
+    generate, serve, evaluate = (main.commands[n] for n in ("generate", "serve", "eval"))
+    assert len(model_opts(generate)) == 6
+    assert model_opts(serve) == model_opts(generate)
+    shared = {k: v for k, v in model_opts(generate).items() if k != "model_name"}  # eval's --model has no default
+    assert {k: v for k, v in model_opts(evaluate).items() if k != "model_name"} == shared
+    for name in ("sample_rate", "bit_depth"):  # the WAV options of generate and serve, also shared
+        assert [(p.opts, p.help) for p in generate.params if p.name == name] == \
+            [(p.opts, p.help) for p in serve.params if p.name == name]

@@ -1,4 +1,6 @@
-"""`audiogan train`: fine-tune or train AudioGAN on a folder of sounds."""
+"""`audiogan train`: fine-tune or train AudioGAN on a folder of sounds. This module adds `train`
+and `data` (training/cli_data.py) to `audiogan` through the register_commands hook (entry point
+`train` of the `audiogan.commands` group)."""
 from __future__ import annotations
 
 import os
@@ -11,6 +13,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
+
+from audiogan_core.hookspecs import hookimpl
 
 
 @click.command(name="train")
@@ -93,3 +97,11 @@ def _train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, in
     if trainer.dist.is_main:
         click.echo(f"audiogan train: step {trainer.step}; model in {run_dir / 'model'} "
                    f"(use: audiogan generate --model {run_dir / 'model'} \"...\")")
+
+
+@hookimpl
+def register_commands(cli):
+    from .cli_data import data_group
+
+    cli.add_command(train)
+    cli.add_command(data_group)
