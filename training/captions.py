@@ -238,10 +238,7 @@ _PHRASES: list[tuple[re.Pattern, str]] = [(re.compile(p), r) for p, r in [
     (r"^(fire )?extinguish flame$", "extinguishing a flame"),
     (r"^item smoke$", "smoke puff"),
     (r"^furnace active$", "furnace burning"),
-    (r"^flint and steel$", "striking flint and steel"),
-    (r"^gunpowder burning$", "gunpowder fuse burning"),
     (r"^cool lava$", "lava cooling"),
-    (r"^extinguish flame$", "extinguishing a flame"),
     (r"^player damage$", "player hurt"),
     (r"^lava$", "bubbling lava"),
     (r"^water$", "flowing water"),
@@ -353,7 +350,7 @@ def _rewrite_head(words: list[str], context: list[str]) -> str:
         rest = [w for w in rest if w in SIZE_WORDS] + [w for w in rest if w not in SIZE_WORDS]
         spell = " ".join(rest + ["magic spell"]) if rest != ["missile"] else "magic missile"
         return ("missed " + spell) if "miss" in words else spell
-    if words[:2] == ["faerie", "fire"] or words[:2] == ["magic", "missile"]:
+    if words[:2] == ["faerie", "fire"]:  # ("magic missile" is handled just above)
         base = " ".join(w for w in words if w != "miss")
         return ("missed " if "miss" in words else "") + base + " spell"
 
