@@ -597,3 +597,20 @@ def test_init_from_resolves_models_like_audiogan_load(tmp_path):
     assert locate_model(tmp_path / "release" / "generator.pt")[0] == "published"
     with pytest.raises(MissingResourceError, match="not a bundled model"):
         locate_model(tmp_path / "nothing")
+
+
+def test_noise_streams_never_share_a_seed():
+    """More than 8 ranks (a multi-node run) or purposes (d_steps_per_g >= 8) used to wrap into the
+    next step's or rank's seed and silently reuse its noise."""
+    from audiogan_training.trainer import PURPOSE_G, PURPOSE_PREVIEW, d_noise_purpose, step_seed
+
+    streams = [(step, rank, purpose) for step in range(4) for rank in range(16) for purpose in range(16)]
+    seeds = [step_seed(5, *s) for s in streams]
+    assert len(set(seeds)) == len(streams)
+    assert all(0 <= s < 2**63 for s in seeds)
+    # ranks and purposes below 8 keep the seeds runs were started with: resumed runs draw the same noise
+    assert step_seed(5, 3, 2, 1) == 5 * 1_000_003 + 3 * 64 + 2 * 8 + 1
+    # twelve D updates and the G update of one step all draw different noise
+    purposes = [d_noise_purpose(k) for k in range(12)] + [PURPOSE_G]
+    assert len(set(purposes)) == 13 and purposes[:7] == list(range(7))
+    assert step_seed(5, 0, 0, PURPOSE_PREVIEW) not in {step_seed(5, 1, r, p) for r in range(8) for p in range(8)}

@@ -10,6 +10,7 @@ by rank, gradients are averaged by DistributedDataParallel, only rank 0 writes.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -76,9 +77,34 @@ def shutdown_distributed() -> None:
         dist.destroy_process_group()
 
 
+PURPOSE_G = 7  # the generator update's noise; D update k uses d_noise_purpose(k)
+PURPOSE_PREVIEW = 99  # the fixed preview noise (step 0, rank 0)
+_HASHED = 2**62  # step_seed: hashed seeds live in [2**62, 2**63), the packed ones below
+
+
+def d_noise_purpose(k: int) -> int:
+    """Noise purpose of the k-th discriminator update of a step: 0..6, then 8, 9, ... (7 is G's)."""
+    return k if k < PURPOSE_G else k + 1
+
+
+def step_seed(seed: int, step: int, rank: int, purpose: int) -> int:
+    """The seed of one (step, rank, purpose) stream; distinct streams get distinct seeds.
+
+    Ranks and purposes 0..7 keep the packed seed runs have always used, seed * 1_000_003 +
+    step * 64 + rank * 8 + purpose, so a run resumed with this code draws the same noise. That
+    packing repeats itself past 8 ranks (rank 8 of step s is rank 0 of step s + 1) or 8 purposes,
+    so anything else gets a 62-bit hash of the four numbers with bit 62 set: a range the packed
+    seeds (below 2**62 for any seed < 2**40) never reach."""
+    packed = seed * 1_000_003 + step * 64 + rank * 8 + purpose
+    if 0 <= rank < 8 and 0 <= purpose < 8 and 0 <= packed < _HASHED:
+        return packed
+    digest = hashlib.blake2b(f"{seed},{step},{rank},{purpose}".encode(), digest_size=8).digest()
+    return _HASHED | (int.from_bytes(digest, "big") & (_HASHED - 1))
+
+
 def step_generator(seed: int, step: int, rank: int, purpose: int) -> torch.Generator:
     """A CPU RNG for one (step, rank, purpose): noise never depends on what ran before."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step * 64 + rank * 8 + purpose) % (2**63 - 1))
+    return torch.Generator().manual_seed(step_seed(seed, step, rank, purpose))
 
 
 class TextFeatureCache:
@@ -417,7 +443,7 @@ class Trainer:
         for k in range(cfg.d_steps_per_g):
             mel, captions, words, lengths, sentence = self._real_batch()
             with torch.no_grad(), self._autocast():
-                fake = self.G(self._noise(mel.shape[0], k), sentence, words, lengths)  # [B, 1, F, T]
+                fake = self.G(self._noise(mel.shape[0], d_noise_purpose(k)), sentence, words, lengths)  # [B, 1, F, T]
             with self._autocast():
                 both = self.D_train(torch.cat([mel, fake.to(mel.dtype)]), sentence.repeat(2, 1),
                                     words.repeat(2, 1, 1), lengths.repeat(2), blind=blind)
@@ -453,7 +479,7 @@ class Trainer:
         for m in frozen:
             m.requires_grad_(False)
         with self._autocast():
-            fake = self.G_train(self._noise(mel.shape[0], 7), sentence, words, lengths)
+            fake = self.G_train(self._noise(mel.shape[0], PURPOSE_G), sentence, words, lengths)
             both = self.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1), lengths.repeat(2),
                           blind=blind)
             real_out, fake_out = _split(both, mel.shape[0])
@@ -541,7 +567,7 @@ class Trainer:
         real = torch.stack([torch.from_numpy(self.dataset.crop(self.dataset.full_mel(i), 0)) for i in picks])
         real = real.to(self.device)  # [n, F, T], each file's start
         words, lengths, sentence = self.text.batch(captions, self.device)
-        gen = step_generator(self.config.seed, 0, 0, 99)  # same noise at every preview
+        gen = step_generator(self.config.seed, 0, 0, PURPOSE_PREVIEW)  # same noise at every preview
         z = torch.randn(n, self.config.model.noise_dim, generator=gen).to(self.device)
         fake = self.G_ema(z, sentence, words, lengths)[:, 0].float()  # [n, F, T]
         folder = self.run_dir / "previews" / f"step_{self.step:07d}"
