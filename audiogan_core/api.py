@@ -9,7 +9,8 @@ Variation k of a request with seed S uses seed S + k, so any single clip can be
 re-made alone with `seed=clip.seed`. Noise is drawn on the CPU, so a seed gives the
 same noise on every device. On the CPU each clip is generated alone, so its samples do not
 depend on batch_size or on the other texts and variations of the request, and the same machine
-and thread count give the same samples in every process. On a GPU (batched), and across
+and thread count give the same samples in every process (`model.batched = True` runs the
+GPU's batched path on the CPU too). On a GPU (batched), and across
 machines or thread counts, float rounding can differ in the last bits (Griffin-Lim's
 iterations amplify that to ~1e-4).
 """
@@ -91,6 +92,8 @@ class AudioGAN:
         self.text_encoder = text_encoder
         self.vocoder = vocoder
         self.source = source
+        # None: batch on a GPU, one clip at a time on the CPU (see generate_mel); True / False force it.
+        self.batched: bool | None = None
         check_compatible(config, text_encoder, vocoder)
 
     # Construction --------------------------------------------------------------------
@@ -223,7 +226,8 @@ class AudioGAN:
         # in matrix products depends on the batch shape, so this is what makes a clip bit-identical
         # however it was batched (variation k of seed S == seed S + k alone). Batching gains
         # nothing on a CPU; on a GPU it does, and results agree to float rounding (~1e-6).
-        alone = self.device.type == "cpu"
+        # `self.batched` overrides the choice (tests run the batched path on the CPU).
+        alone = self.device.type == "cpu" if self.batched is None else not self.batched
         if alone:
             per_text = [self.text_encoder.encode([t]).to(self.device) for t in texts]
             for f in per_text:
