@@ -50,10 +50,13 @@ def prepare_real(path: Path, model) -> np.ndarray:
 
 
 def embed(embedder, name: str, clips: list[np.ndarray], rate: int, cache: Path | None = None):
-    """[n, 512] embeddings and [n, classes] probabilities, cached by content hash."""
+    """[n, dim] embeddings and [n, classes] probabilities, cached by embedder and content hash."""
     from audiogan_core.evaluation import AudioCollection, AudioItem, embed_collection
 
-    key = hashlib.blake2b(b"".join(c.tobytes() for c in clips), digest_size=12).hexdigest()
+    # another embedder's embeddings must not be taken from the cache; aisfx keys stay as they were
+    # (existing caches stay valid)
+    tag = b"" if embedder.name == "aisfx" else embedder.name.encode() + b"\0"
+    key = hashlib.blake2b(tag + b"".join(c.tobytes() for c in clips), digest_size=12).hexdigest()
     if cache is not None:
         f = cache / f"{name}-{key}.npz"
         if f.exists():
@@ -105,6 +108,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="debug: use every k-th clip only (k = --limit)")
     ap.add_argument("--quick", action="store_true",
                     help="only the category check (2-5 min instead of about 12): writes OUT/quick.json")
+    ap.add_argument("--embedder", default="aisfx",
+                    help="evaluation embedder (default aisfx; the report and model card are written for aisfx)")
     ap.add_argument("--seeds", default=None,
                     help="with --quick: comma-separated generation seeds, e.g. 0,1,2 (default: --seed)")
     args = ap.parse_args()
@@ -187,12 +192,13 @@ def main() -> int:
     gen = generate_collection(model, keyed, seed=args.seed, batch_size=16)
 
     # audiogan eval's report: FD / IS / KL with floor (real half vs half) and ceiling (untrained)
-    say("audiogan eval metrics (aisfx), floor and ceiling")
+    say(f"audiogan eval metrics ({args.embedder}), floor and ceiling")
     ceiling = generate_collection(untrained_model(model), keyed, seed=args.seed, batch_size=16, name="ceiling")
-    report = evaluate(gen, reference, embedders=["aisfx"], model=model, seed=args.seed, ceiling_collection=ceiling)
+    report = evaluate(gen, reference, embedders=[args.embedder], model=model, seed=args.seed,
+                      ceiling_collection=ceiling)
     print(format_report(report))
 
-    emb = get_embedder("aisfx").load("cpu")
+    emb = get_embedder(args.embedder).load("cpu")
     g_emb, _ = embed(emb, "generated", [c.audio for c in gen.items], rate)
     t_emb, _ = embed(emb, "heldout_real", test_clips, rate, cache)
     tr_emb, _ = embed(emb, "train_real", train_clips, rate, cache)
@@ -230,8 +236,8 @@ def main() -> int:
                   "real_heldout_accuracy": acc_real, "generated_accuracy": acc_gen,
                   "untrained_accuracy": acc_untrained, "target_met": bool(acc_gen >= 0.6),
                   "per_category": per_cat, "generated_misses": misses,
-                  "method": "multinomial logistic regression on standardised aisfx embeddings of training real "
-                            "clips (L2 1e-3, L-BFGS)"}
+                  "method": f"multinomial logistic regression on standardised {args.embedder} embeddings of "
+                            "training real clips (L2 1e-3, L-BFGS)"}
 
     # Diversity (--variations 4) and no copying ----------------------------------------------
     prompts = []
@@ -297,13 +303,13 @@ def main() -> int:
     out = {"model": args.model, "source": str(model.source), "step": step,
            "heldout_clips": len(test_rows), "train_clips": len(train_rows), "seed": args.seed,
            "real_clip_preparation": f"first {model.max_seconds:.2f} s, mono, loudness-normalised like training, "
-                                    f"zero-padded", "fd_aisfx": fd, "category_classifier": classifier,
+                                    f"zero-padded", f"fd_{args.embedder}": fd, "category_classifier": classifier,
            "diversity": diversity, "no_copying": copying, "images": images,
            "audiogan_eval": report, "seconds": time.time() - t0, "torch_threads": torch.get_num_threads()}
     tmp = args.out / "report.json.tmp"
     tmp.write_text(json.dumps(out, indent=1, default=float) + "\n")
     tmp.replace(args.out / "report.json")
-    print(json.dumps({k: out[k] for k in ("fd_aisfx",)}, indent=1, default=float))
+    print(json.dumps({k: out[k] for k in (f"fd_{args.embedder}",)}, indent=1, default=float))
     print(json.dumps({k: v for k, v in classifier.items() if k not in ("per_category", "category_names")},
                      indent=1, default=float))
     print(json.dumps({k: v for k, v in diversity.items() if k != "per_prompt"}, indent=1))
@@ -319,7 +325,7 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
     from audiogan_core.plugins import get_embedder
 
     rate = model.config.mel.sample_rate
-    emb = get_embedder("aisfx").load("cpu")
+    emb = get_embedder(args.embedder).load("cpu")
     tr_emb, _ = embed(emb, "train_real", train_clips, rate, cache)
     cat_train, cat_test, ytr, yte = category_split(categories, train_rows, test_rows)
     captions = [test_rows[i]["caption"] for i in cat_test]
