@@ -54,3 +54,26 @@ def test_hifigan_does_not_import_the_clap_text_encoder():
             "print('audiogan_plugins.text_encoders.clap' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+def test_readme_quotes_only_files_in_the_repository():
+    """Every repository path the README quotes (`scripts/x.py`, `benchmarks/results/a.{txt,json}`)
+    exists and is not git-ignored: a reader can open what the README cites (it used to quote raw
+    benchmark output that benchmarks/.gitignore keeps out of the repository)."""
+    import re
+    import subprocess
+
+    tracked_top = {p.split("/")[0] for p in subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True,
+                                                          text=True, check=True).stdout.split() if "/" in p}
+    cited = set()
+    for span in re.findall(r"`([^`\n]+)`", (REPO / "README.md").read_text(encoding="utf-8")):
+        token = span.split()[0]
+        if token.split("/")[0] not in tracked_top or "/" not in token:
+            continue
+        brace = re.search(r"\{([^}]*)\}", token)
+        alternatives = brace.group(1).split(",") if brace else [""]
+        cited |= {token.replace(brace.group(0), a) if brace else token for a in alternatives}
+    assert "scripts/evaluate_bundled.py" in cited  # the scan finds citations at all
+    missing = sorted(c for c in cited if not (REPO / c).exists())
+    ignored = sorted(c for c in cited if subprocess.run(["git", "check-ignore", "-q", c], cwd=REPO).returncode == 0)
+    assert missing == [] and ignored == []
