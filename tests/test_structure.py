@@ -77,3 +77,48 @@ def test_readme_quotes_only_files_in_the_repository():
     missing = sorted(c for c in cited if not (REPO / c).exists())
     ignored = sorted(c for c in cited if subprocess.run(["git", "check-ignore", "-q", c], cwd=REPO).returncode == 0)
     assert missing == [] and ignored == []
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, anywhere in it (top level or inside functions), absolute."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                found.add(node.module or "")
+            else:  # relative: within the file's own package
+                package = path.relative_to(REPO).parent.parts[: len(path.relative_to(REPO).parent.parts) - node.level + 1]
+                found.add(".".join(package + ((node.module,) if node.module else ())))
+            found |= {f"{node.module}.{alias.name}" for alias in node.names if node.module and node.level == 0}
+    return found
+
+
+def code_strings(path: Path) -> list[ast.Constant]:
+    """String constants of a file that are not docstrings."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            and id(n) not in docstrings]
+
+
+def test_core_imports_no_other_audiogan_package():
+    """audiogan_core is the host: plugins, bridges and training depend on it, never the reverse
+    (the plugin contract, the checkpoint and library readers and the command line's composition
+    all live in core; serve/train/data arrive through the register_commands hook)."""
+    outside = ("audiogan_plugins", "audiogan_bridges", "audiogan_training")
+    core = python_files("audiogan_core")
+    assert len(core) > 20
+    offending = {p.relative_to(REPO).as_posix(): sorted(m for m in imported_modules(p) if m.startswith(outside))
+                 for p in core}
+    assert {k: v for k, v in offending.items() if v} == {}
+    # nor by name, through importlib (how cli.py used to attach serve, train and data)
+    by_name = [f"{p.relative_to(REPO)}:{n.lineno} {n.value!r}" for p in core for n in code_strings(p)
+               if n.value.startswith(outside)]
+    assert by_name == []
+    # the reader itself sees such imports (a guard against a check that cannot fail)
+    sample = REPO / "training" / "trainer.py"
+    assert any(m.startswith("audiogan_core") for m in imported_modules(sample))
