@@ -39,7 +39,7 @@ from audiogan_core.errors import CheckpointError, InputError, MissingResourceErr
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Embedder, EmbeddingResult
 
-from .common import pick_device, prepare_audio
+from .common import ConvBlock, pick_device, prepare_audio
 
 SAMPLE_RATE = 44100
 N_FFT = 2048
@@ -52,30 +52,16 @@ DEFAULT_HEAD = "ucsMixed"
 CHECKPOINT_IN_PACKAGE = "aisfx/models/checkpoint.pth"
 
 
-class _ConvBlock(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.bn2 = nn.BatchNorm2d(cout)
-
-    def forward(self, x, pool):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        return F.max_pool2d(x, kernel_size=pool)
-
-
 class _EmbeddingNet(nn.Module):
     """aisfx.models.cnn2d.EmbeddingNet('max', 3, 1, 64) (same parameter names)."""
 
     def __init__(self, width=64):
         super().__init__()
         w = [width, width * 2, width * 4, width * 8]
-        self.conv_block1 = _ConvBlock(1, w[0])
-        self.conv_block2 = _ConvBlock(w[0], w[1])
-        self.conv_block3 = _ConvBlock(w[1], w[2])
-        self.conv_block4 = _ConvBlock(w[2], w[3])
+        self.conv_block1 = ConvBlock(F.max_pool2d, 1, w[0])
+        self.conv_block2 = ConvBlock(F.max_pool2d, w[0], w[1])
+        self.conv_block3 = ConvBlock(F.max_pool2d, w[1], w[2])
+        self.conv_block4 = ConvBlock(F.max_pool2d, w[2], w[3])
 
     def forward(self, x):  # [B, frames, bands]
         x = x.unsqueeze(1)

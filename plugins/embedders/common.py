@@ -7,9 +7,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from audiogan_core.errors import CheckpointError, InputError, MissingResourceError
 from audiogan_core.interfaces import EmbeddingResult
+
+
+class ConvBlock(nn.Module):
+    """Two 3x3 conv + BN + ReLU, then pooling: the block of PANNs CNN14 (`F.avg_pool2d`) and of
+    aisfx's EmbeddingNet (`F.max_pool2d`), with their parameter names (conv1, bn1, conv2, bn2)."""
+
+    def __init__(self, pool, cin: int, cout: int):
+        super().__init__()
+        self.pool = pool
+        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.bn2 = nn.BatchNorm2d(cout)
+
+    def forward(self, x, pool):  # [B, cin, T, F] -> [B, cout, T / pool[0], F / pool[1]]
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(x)))
+        return self.pool(x, kernel_size=pool)
 
 
 @dataclass
