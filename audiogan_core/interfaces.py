@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from .config import MelConfig
+from .errors import InputError, MelConfigMismatchError
 
 
 @dataclass
@@ -51,6 +52,23 @@ class Vocoder(ABC):
 
     @abstractmethod
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor: ...
+
+    def check_input(self, log_mel) -> tuple[torch.Tensor, bool]:
+        """(log_mel as a tensor [B, n_mels, T], squeezed): a single [n_mels, T] is given a batch
+        dimension (`squeezed` True: drop it from the output). InputError for another shape,
+        MelConfigMismatchError for another number of mel bins than mel_config's."""
+        if not torch.is_tensor(log_mel):
+            log_mel = torch.as_tensor(log_mel)
+        squeezed = log_mel.dim() == 2
+        if squeezed:
+            log_mel = log_mel.unsqueeze(0)
+        if log_mel.dim() != 3:
+            raise InputError(f"{self.name} vocoder: log-mel must be [B, n_mels, T] (or [n_mels, T]), "
+                             f"got {tuple(log_mel.shape)}")
+        if log_mel.shape[1] != self.mel_config.n_mels:
+            raise MelConfigMismatchError(f"{self.name} vocoder takes {self.mel_config.n_mels} mel bins, "
+                                         f"got {log_mel.shape[1]}")
+        return log_mel, squeezed
 
 
 class Embedder(ABC):

@@ -172,3 +172,20 @@ def test_build_vocoder_always_passes_the_models_mel_config(in_test_plugin):
     with pytest.raises(MelConfigMismatchError, match=r"model 'tiny': hifigan vocoder .* expects another mel "
                                                      r"front end \(sample_rate: model 16000 vs vocoder 22050"):
         build_vocoder(tiny, "hifigan")
+
+
+def test_vocoder_base_class_checks_the_input_for_every_vocoder():
+    from audiogan_core.errors import InputError, MelConfigMismatchError
+
+    voc = SilenceVocoder()  # paper mel config: 64 bins
+    batch, squeezed = voc.check_input([[0.0] * 5] * 64)  # a list, one clip
+    assert batch.shape == (1, 64, 5) and squeezed
+    batch, squeezed = voc.check_input(torch.zeros(3, 64, 5))
+    assert batch.shape == (3, 64, 5) and not squeezed
+    with pytest.raises(InputError, match=r"silence vocoder: log-mel must be \[B, n_mels, T\]"):
+        voc.check_input(torch.zeros(64))
+    with pytest.raises(MelConfigMismatchError, match="silence vocoder takes 64 mel bins, got 80"):
+        voc.check_input(torch.zeros(1, 80, 5))
+    for name in ("griffinlim", "hifigan"):  # the built-ins use it
+        with pytest.raises(InputError, match=f"{name} vocoder: log-mel must be"):
+            get_vocoder(name)(torch.zeros(2, 2, 2, 2))

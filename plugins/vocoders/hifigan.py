@@ -37,8 +37,7 @@ from torch import nn
 
 from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint
 from audiogan_core.config import MelConfig
-from audiogan_core.errors import (CheckpointError, ConfigError, InputError, MelConfigMismatchError,
-                                  MissingResourceError)
+from audiogan_core.errors import CheckpointError, ConfigError, MelConfigMismatchError, MissingResourceError
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Vocoder
 
@@ -271,17 +270,7 @@ class HiFiGANVocoder(Vocoder):
 
     @torch.no_grad()
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
-        if not torch.is_tensor(log_mel):
-            log_mel = torch.as_tensor(log_mel)
-        squeeze = log_mel.dim() == 2
-        if squeeze:
-            log_mel = log_mel.unsqueeze(0)
-        if log_mel.dim() != 3:
-            raise InputError(f"hifigan vocoder: log-mel must be [B, n_mels, T] (or [n_mels, T]), "
-                             f"got {tuple(log_mel.shape)}")
-        if log_mel.shape[1] != self.mel_config.n_mels:
-            raise MelConfigMismatchError(f"hifigan vocoder {self.source} takes {self.mel_config.n_mels} mel bins, "
-                                         f"got {log_mel.shape[1]}")
+        log_mel, squeeze = self.check_input(log_mel)
         if self._model is None:
             self.load(self.device)
         in_device = log_mel.device
