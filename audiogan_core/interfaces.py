@@ -40,6 +40,16 @@ class TextEncoder(ABC):
     @abstractmethod
     def encode(self, texts: list[str]) -> TextFeatures: ...
 
+    def check_texts(self, texts) -> list[str]:
+        """`texts` as a non-empty list of strings (one string is a list of one), else InputError."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            raise InputError(f"{self.name} text encoder: no texts to encode")
+        bad = [t for t in texts if not isinstance(t, str)]
+        if bad:
+            raise InputError(f"{self.name} text encoder: texts must be strings, got {type(bad[0]).__name__}")
+        return texts
+
 
 class Vocoder(ABC):
     """log-mel [B, n_mels, T] (MelConfig's front end) -> waveform [B, T * hop]."""

@@ -189,3 +189,15 @@ def test_vocoder_base_class_checks_the_input_for_every_vocoder():
     for name in ("griffinlim", "hifigan"):  # the built-ins use it
         with pytest.raises(InputError, match=f"{name} vocoder: log-mel must be"):
             get_vocoder(name)(torch.zeros(2, 2, 2, 2))
+
+
+@pytest.mark.parametrize("name", ["hash", "minilm"])
+def test_text_encoder_base_class_checks_the_texts(name):
+    from audiogan_core.errors import InputError
+
+    encoder = get_text_encoder(name)
+    assert encoder.check_texts("one") == ["one"] and encoder.check_texts(("a", "b")) == ["a", "b"]
+    with pytest.raises(InputError, match=f"{name} text encoder: no texts to encode"):
+        encoder.encode([])
+    with pytest.raises(InputError, match=f"{name} text encoder: texts must be strings, got NoneType"):
+        encoder.encode(["fine", None])

@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from audiogan_core.checkpoint import check_state_dict, read_torch_checkpoint
-from audiogan_core.errors import CheckpointError, ConfigError, InputError, MissingResourceError
+from audiogan_core.errors import CheckpointError, ConfigError, MissingResourceError
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import TextEncoder, TextFeatures
 
@@ -297,13 +297,7 @@ class CLAPTextEncoder(TextEncoder):
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> TextFeatures:
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        if not texts:
-            raise InputError("clap text encoder: no texts to encode")
-        if any(not isinstance(t, str) for t in texts):
-            raise InputError("clap text encoder: texts must be strings")
+        texts = self.check_texts(texts)
         if self._model is None:
             self.load(self.device)
         batch = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}
