@@ -13,11 +13,19 @@ and thread count give the same samples in every process (`model.batched = True` 
 GPU's batched path on the CPU too). On a GPU (batched), and across
 machines or thread counts, float rounding can differ in the last bits (Griffin-Lim's
 iterations amplify that to ~1e-4).
+
+Every clip leaves generate() at a delivery level (levels.py): by default its true peak at
+-1 dBTP; `loudness=-18` (LUFS, implies normalize="loudness") for an integrated-loudness target,
+limited to -1 dBTP; `normalize=None` for the raw output. `trim=True` cuts leading and trailing
+silence, with fades. A near-silent clip (below -70 dBFS) is left as it is, with a LevelWarning.
+Each clip carries what was done (`clip.level`) and how to make it again (`clip.recipe`);
+`clip.save("x.wav")` writes it with that metadata (bext + iXML, see recipe.py).
 """
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,8 +34,11 @@ import numpy as np
 import torch
 
 from .config import ModelConfig, preset
+from .delivery import Delivery, LevelWarning
 from .errors import ConfigError, InputError, MelConfigMismatchError, MissingResourceError
+from .levels import LevelReport, deliver
 from .limits import MAX_TEXT_CHARS, MAX_VARIATIONS  # noqa: F401 (their old home; audiogan_core.limits now)
+from .recipe import Recipe, recipe_for
 from .request import Request, check_request
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -41,10 +52,21 @@ class Clip:
     variation: int
     audio: np.ndarray  # float32 [samples], mono, roughly in [-1, 1]
     sample_rate: int
+    level: LevelReport | None = None  # what normalisation and trimming did
+    recipe: Recipe | None = None  # how to make it again
 
     @property
     def seconds(self) -> float:
         return len(self.audio) / self.sample_rate
+
+    def save(self, path: str | os.PathLike, *, sample_rate: int | None = None, bit_depth: int = 16,
+             overwrite: bool = False) -> Path:
+        """Write a WAV (resampled to `sample_rate`; 16, 24 or 32 = float) with the clip's
+        bext and iXML metadata, atomically, never silently overwriting."""
+        from .io import write_wav
+
+        return write_wav(path, self.audio, self.sample_rate, target_rate=sample_rate, bit_depth=bit_depth,
+                         overwrite=overwrite, recipe=self.recipe, level=self.level)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -94,6 +116,7 @@ class AudioGAN:
         self.source = source
         # None: batch on a GPU, one clip at a time on the CPU (see generate_mel); True / False force it.
         self.batched: bool | None = None
+        self.plugin_options: dict = {}  # name and given options of each plugin, for recipes
         check_compatible(config, text_encoder, vocoder)
 
     # Construction --------------------------------------------------------------------
@@ -154,7 +177,10 @@ class AudioGAN:
         vo = build_vocoder(config, vocoder, vo_opts)
         check_compatible(config, te, vo)
         _check_resources(te, vo)
-        return cls(config, generator, te, vo, device=device, source=source)
+        model = cls(config, generator, te, vo, device=device, source=source)
+        model.plugin_options = {"text_encoder": (text_encoder or config.text_encoder, dict(te_opts or {})),
+                                "vocoder": (vocoder or config.vocoder, dict(vo_opts or {}))}
+        return model
 
     @classmethod
     def from_config(cls, config: ModelConfig, *, seed: int = 0, text_encoder: str | None = None,
@@ -190,15 +216,16 @@ class AudioGAN:
         return self
 
     # Generation ----------------------------------------------------------------------
-    def check_request(self, texts, seconds=None, variations=1, seed=None) -> Request:
+    def check_request(self, texts, seconds=None, variations=1, seed=None, *, delivery: Delivery | None = None
+                      ) -> Request:
         """A checked Request for this model (its length filled in); `texts` may already be a
         Request (from audiogan_core.request.check_request), which only gets the model's side."""
         if isinstance(texts, Request):
-            if seconds is not None or variations != 1 or seed is not None:
-                raise InputError("pass either a Request or texts with seed/variations/seconds, not both")
+            if seconds is not None or variations != 1 or seed is not None or delivery is not None:
+                raise InputError("pass either a Request or texts with seed/variations/seconds/delivery, not both")
             request = texts
         else:
-            request = check_request(texts, seed=seed, variations=variations, seconds=seconds)
+            request = check_request(texts, seed=seed, variations=variations, seconds=seconds, delivery=delivery)
         return request.fit(min_seconds=self.config.mel.seconds_for(1), max_seconds=self.max_seconds)
 
     def noise(self, seed: int) -> torch.Tensor:
@@ -254,16 +281,21 @@ class AudioGAN:
     @torch.inference_mode()
     def generate(self, texts: str | Sequence[str] | Request, *, seed: int | None = None, variations: int = 1,
                  seconds: float | None = None, batch_size: int = 16,
-                 progress: Callable[[float], None] | None = None) -> list[Clip]:
+                 progress: Callable[[float], None] | None = None, normalize: str | None = "peak",
+                 loudness: float | None = None, trim: bool = False) -> list[Clip]:
         """Clips for every text and variation (text-major); `texts` may be a Request from
-        check_request, used as it is. `progress(fraction)` is called as work completes; raise
-        from it to abandon the request."""
+        check_request, used as it is (its delivery included). `progress(fraction)` is called as
+        work completes; raise from it to abandon the request. normalize: "peak" (true peak at
+        -1 dBTP), "loudness" (`loudness` LUFS, default -23, limited to -1 dBTP) or None (raw); a
+        `loudness` target alone implies "loudness". trim: cut leading/trailing silence."""
+        custom = (normalize, loudness, trim) != ("peak", None, False)
+        delivery = Delivery(normalize=normalize, loudness=loudness, trim=trim) if custom else None
         # A few frames past the end for the vocoder: the clip's last samples are then not at the
         # edge of its input (and Griffin-Lim's reflect padding needs more than one frame). The
         # generator makes its whole length anyway, so a short clip is the start of the full one.
         mel = self.config.mel
         margin = max(8, math.ceil(mel.n_fft / mel.hop_length))
-        request = self.check_request(texts, seconds, variations, seed)
+        request = self.check_request(texts, seconds, variations, seed, delivery=delivery)
         mels, jobs, seconds = self.generate_mel(request, batch_size=batch_size, progress=progress, extra_frames=margin)
         n_samples = int(round(seconds * self.sample_rate))
         clips = []
@@ -274,7 +306,11 @@ class AudioGAN:
             row = self.vocoder(mels[i:i + 1])[0].float().cpu().numpy()  # [samples]
             audio = np.zeros(n_samples, np.float32)
             audio[:min(n_samples, len(row))] = row[:n_samples]
-            clips.append(Clip(text, s, v, audio, self.sample_rate))
+            audio, level = deliver(audio, self.sample_rate, request.delivery)
+            if level.warning:
+                warnings.warn(f"{text!r} seed {s}: {level.warning}", LevelWarning, stacklevel=3)
+            clips.append(Clip(text, s, v, audio, self.sample_rate, level,
+                              recipe_for(self, text, s, v, seconds, request.delivery)))
             if progress is not None:
                 progress(0.5 + 0.5 * (i + 1) / len(jobs))
         return clips

@@ -14,6 +14,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click  # noqa: E402
 
+from .cli_delivery import delivery_from_options, info_command, level_options  # noqa: E402
 from .cli_eval import eval_command  # noqa: E402
 from .cli_options import model_options, parse_options, wav_options  # noqa: E402,F401 (parse_options: old home)
 from .errors import AudioGANError, InputError  # noqa: E402
@@ -84,13 +85,20 @@ def main():
 @click.option("--seconds", type=float, default=None, help="Clip length (default and maximum: the model's clip length).")
 @wav_options
 @click.option("--overwrite", is_flag=True, help="Replace existing files instead of refusing.")
-def generate(texts, output, model, seed, variations, seconds, sample_rate, bit_depth, overwrite):
-    """Generate sounds from text descriptions and write WAV files."""
+@level_options
+def generate(texts, output, model, seed, variations, seconds, sample_rate, bit_depth, overwrite, loudness,
+             no_normalize, trim):
+    """Generate sounds from text descriptions and write WAV files.
+
+    Every clip is normalised (true peak -1 dBTP, or --loudness) unless --no-normalize, and
+    every file carries its recipe: `audiogan info FILE.wav` shows it and the command that
+    makes the same clip again."""
     from .request import check_request
 
     # Check everything the user typed before loading a model; the seed is drawn here, so file
     # names are known before anything is generated.
-    request = check_request(texts, seed=seed, variations=variations, seconds=seconds)
+    request = check_request(texts, seed=seed, variations=variations, seconds=seconds,
+                            delivery=delivery_from_options(loudness, no_normalize, trim))
     n_clips = len(request.clips)
     out = Path(output)
     as_folder = out.is_dir() or output.endswith(("/", "\\"))
@@ -127,12 +135,23 @@ def generate(texts, output, model, seed, variations, seconds, sample_rate, bit_d
     def progress(fraction):
         bar.update(round(fraction * 100) - bar.n)
 
-    clips = tts.generate(request, progress=progress)
+    import warnings
+
+    from .delivery import LevelWarning
+
+    with warnings.catch_warnings(record=True) as caught:  # near-silent clips: one line each
+        warnings.simplefilter("always", LevelWarning)
+        clips = tts.generate(request, progress=progress)
     bar.close()
+    for w in caught:
+        if issubclass(w.category, LevelWarning):
+            click.echo(f"audiogan: warning: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     done = time.perf_counter()
     for path, clip in zip(targets, clips):
         path = write_wav(path, clip.audio, clip.sample_rate, target_rate=sample_rate,
-                         bit_depth=int(bit_depth), overwrite=overwrite)
+                         bit_depth=int(bit_depth), overwrite=overwrite, recipe=clip.recipe, level=clip.level)
         click.echo(f"{path}\t{clip.seconds:.2f} s\tseed {clip.seed}\t{clip.text}")
     click.echo(f"audiogan: {len(clips)} clip(s) in {done - loaded:.2f} s after {loaded - started:.2f} s loading "
                f"({tts.source}, {tts.text_encoder.name} -> {tts.vocoder.name}, {tts.device})", err=True)
@@ -200,9 +219,10 @@ def plugins_command(as_json):
                     click.echo(f"  {'':<14} {key}: {row[key]}")
 
 
-# Commands from other packages (serve, train, data, and third-party ones) come through the
-# register_commands hook; `eval` is core's own.
+# Commands from other packages (serve, train, train-vocoder, data, and third-party ones) come
+# through the register_commands hook; `eval` and `info` are core's own.
 main.add_command(eval_command)
+main.add_command(info_command)
 load_commands(main)
 
 if __name__ == "__main__":

@@ -77,9 +77,13 @@ class Discriminator(nn.Module):
                  lengths: torch.Tensor | None = None) -> torch.Tensor:
         """D1 trunk: ReLU of the last block, [B, 8d, F', T']. Validates the inputs."""
         cfg = self.config
-        if not isinstance(mel, torch.Tensor) or mel.dim() != 4 or tuple(mel.shape[1:]) != (1, cfg.n_mels, cfg.frames):
+        step = cfg.frames_per_base_frame
+        fits = isinstance(mel, torch.Tensor) and mel.dim() == 4 and tuple(mel.shape[1:3]) == (1, cfg.n_mels) and (
+            mel.shape[3] % step == 0 and mel.shape[3] >= step if cfg.any_length else mel.shape[3] == cfg.frames)
+        if not fits:
             got = _shape(mel) if isinstance(mel, torch.Tensor) else type(mel).__name__
-            raise InputError(f"mel must have shape [batch, 1, {cfg.n_mels}, {cfg.frames}] "
+            frames = f"a multiple of {step} frames" if cfg.any_length else f"{cfg.frames}"
+            raise InputError(f"mel must have shape [batch, 1, {cfg.n_mels}, {frames}] "
                              f"(n_mels, frames of the model config), got {got}")
         _check_finite("mel", mel)
         sentence, words, lengths = validate_text_features(cfg, sentence, words, lengths, batch=mel.shape[0])
@@ -102,7 +106,8 @@ class Discriminator(nn.Module):
 
     # D2, D3 -------------------------------------------------------------------------------
     def global_from_features(self, h: torch.Tensor) -> torch.Tensor:
-        return self.global_proj(h.sum(dim=(2, 3)))  # [B, Ds]
+        pooled = h.mean(dim=(2, 3)) if self.config.d_pooling == "mean" else h.sum(dim=(2, 3))  # [B, 8d]
+        return self.global_proj(pooled)  # [B, Ds]
 
     def logit_from_global(self, g: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
         """Projection head: linear(g) + <g, embed(s)>, [B]."""

@@ -163,7 +163,9 @@ def generate_collection(model, captions: dict[str, str] | Sequence[tuple[str, st
     coll = AudioCollection(name, getattr(model, "source", "model"))
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
-        clips = model.generate([c for _, c in chunk], seed=seed, seconds=seconds, batch_size=batch_size)
+        # The model's raw level: metrics measure the model, and the published figures were made so.
+        clips = model.generate([c for _, c in chunk], seed=seed, seconds=seconds, batch_size=batch_size,
+                               normalize=None)
         for (key, caption), clip in zip(chunk, clips):
             coll.items.append(AudioItem(key, clip.audio, clip.sample_rate, caption))
         if progress:

@@ -88,9 +88,11 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, target_rate: int | None = None,
-              bit_depth: int = 16, overwrite: bool = False) -> Path:
+              bit_depth: int = 16, overwrite: bool = False, recipe=None, level=None) -> Path:
     """Write a mono clip as WAV, resampled to `target_rate`, atomically, never silently
-    overwriting. Float input is clipped to [-1, 1] for integer formats."""
+    overwriting. Float input is clipped to [-1, 1] for integer formats. Every file gets a
+    Broadcast Wave bext chunk and an iXML chunk (recipe.py), with the clip's recipe
+    (a recipe.Recipe) and level report (levels.LevelReport) when given."""
     import soundfile as sf
 
     if bit_depth not in BIT_DEPTHS:
@@ -107,8 +109,21 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, target_r
     path = Path(path)
     if path.suffix.lower() != ".wav":
         raise InputError(f"output must be a .wav file, got {path.name}")
-    return _atomic_write(path, lambda tmp: sf.write(tmp, audio, rate, subtype=BIT_DEPTHS[bit_depth], format="WAV"),
-                         overwrite=overwrite)
+
+    def write(tmp):
+        from io import BytesIO
+
+        from .recipe import metadata_chunks
+        from .riff import insert_chunks
+
+        buffer = BytesIO()
+        sf.write(buffer, audio, rate, subtype=BIT_DEPTHS[bit_depth], format="WAV")
+        chunks = metadata_chunks(recipe, level, audio=audio, sample_rate=rate, bit_depth=bit_depth,
+                                 model_rate=sample_rate)
+        with open(tmp, "wb") as fh:
+            fh.write(insert_chunks(buffer.getvalue(), chunks, path.name))
+
+    return _atomic_write(path, write, overwrite=overwrite)
 
 
 def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[np.ndarray, int]:

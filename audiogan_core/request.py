@@ -1,8 +1,9 @@
 """A generate request, checked once.
 
 `check_request` turns what a caller typed into a `Request` (or raises InputError naming the bad
-field); it needs no model, so the CLI can check before loading one. `Request.fit` adds the model's
-side (the clip length, default and bounds). `AudioGAN.check_request` does both, and
+field), the delivery settings (level, trim: delivery.Delivery) included; it needs no model, so
+the CLI can check before loading one. `Request.fit` adds the model's side (the clip length,
+default and bounds). `AudioGAN.check_request` does both, and
 `AudioGAN.generate` takes the result as it is. Front ends keep only what is theirs: file paths
 (CLI), OSC argument types and the "-1 = random seed" convention (OSC server).
 """
@@ -11,24 +12,26 @@ from __future__ import annotations
 import dataclasses
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from .delivery import Delivery
 from .errors import InputError
 from .limits import MAX_TEXT_CHARS, MAX_VARIATIONS, RANDOM_SEED_LIMIT, SEED_LIMIT
 
 
 @dataclass(frozen=True)
 class Request:
-    """Texts, seed, variations and length of one request, already checked. Variation k of text
-    t has seed `seed + k`; clips are in text-major order. `seconds` is None until `fit` sets
-    the model's length (None asks for the model's whole clip)."""
+    """Texts, seed, variations, length and delivery (level, trim) of one request, already
+    checked. Variation k of text t has seed `seed + k`; clips are in text-major order. `seconds`
+    is None until `fit` sets the model's length (None asks for the model's whole clip)."""
 
     texts: tuple[str, ...]
     seed: int
     variations: int = 1
     seconds: float | None = None
+    delivery: Delivery = field(default_factory=Delivery)
 
     @property
     def clips(self) -> list[tuple[int, str, int, int]]:
@@ -56,9 +59,11 @@ def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def check_request(texts, *, seed=None, variations=1, seconds=None, max_variations: int = MAX_VARIATIONS) -> Request:
-    """A Request from a text (or list of texts), a seed (None: drawn), variations and seconds
-    (None: the model's length). Checks everything that does not depend on the model."""
+def check_request(texts, *, seed=None, variations=1, seconds=None, delivery: Delivery | None = None,
+                  max_variations: int = MAX_VARIATIONS) -> Request:
+    """A Request from a text (or list of texts), a seed (None: drawn), variations, seconds
+    (None: the model's length) and a Delivery (None: the default, true peak at -1 dBTP).
+    Checks everything that does not depend on the model."""
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)
@@ -87,4 +92,6 @@ def check_request(texts, *, seed=None, variations=1, seconds=None, max_variation
         seed = draw_seed()
     if not _is_int(seed) or not 0 <= seed < SEED_LIMIT:
         raise InputError(f"seed must be a non-negative integer below 2**63 - {MAX_VARIATIONS}, got {seed!r}")
-    return Request(tuple(texts), int(seed), int(variations), seconds)
+    if delivery is not None and not isinstance(delivery, Delivery):
+        raise InputError(f"delivery must be an audiogan_core.delivery.Delivery, got {type(delivery).__name__}")
+    return Request(tuple(texts), int(seed), int(variations), seconds, delivery or Delivery())

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from audiogan_core.cli_delivery import delivery_from_options, level_options
 from audiogan_core.cli_options import model_options, wav_options
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.limits import MAX_VARIATIONS
@@ -32,13 +33,15 @@ from audiogan_core.limits import MAX_VARIATIONS
               help="Requests that may wait; more get /audiogan/error 'busy'.")
 @click.option("--max-variations", type=click.IntRange(1, MAX_VARIATIONS), default=16, show_default=True,
               help="Most variations one request may ask for.")
+@level_options
 @click.option("-v", "--verbose", count=True, help="More log output (-vv: debug).")
 def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_devices, sample_rate, bit_depth,
-          queue_size, max_variations, verbose):
+          queue_size, max_variations, loudness, no_normalize, trim, verbose):
     """Listen for OSC requests and answer with WAV files.
 
     \b
-    /audiogan/generate s:text [i:seed] [f:seconds] [i:variations]
+    /audiogan/generate s:text [i:seed] [f:seconds] [i:variations] [s:KEY=VALUE ...]
+        options (after a number): normalize=peak|loudness|none, loudness=LUFS, trim=1|0
         -> /audiogan/accepted i:job, /audiogan/progress i:job f:fraction,
            /audiogan/done i:job s:path (one per file) or /audiogan/error i:job s:message
     /audiogan/play i:job [i:variation]   /audiogan/cancel i:job
@@ -51,6 +54,7 @@ def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_d
     if list_audio_devices:
         click.echo("output devices:\n" + describe_devices(list_output_devices()))
         return
+    delivery = delivery_from_options(loudness, no_normalize, trim)
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"audiogan serve: warning: listening on {host}: other machines can send requests and fill "
                    f"{out_dir} (there is no authentication)", err=True)
@@ -65,7 +69,12 @@ def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_d
     tts = model.load()
     server = OscServer(tts, host=host, port=osc_port, reply_port=reply_port, out_dir=out_dir,
                        sample_rate=sample_rate, bit_depth=int(bit_depth), queue_size=queue_size,
-                       max_variations=max_variations, player=player)
+                       max_variations=max_variations, player=player, delivery=delivery)
+    import warnings
+
+    from audiogan_core.delivery import LevelWarning
+
+    warnings.filterwarnings("ignore", category=LevelWarning)  # the server logs them, with the job number
     if player is not None:
         player.start()
     try:
@@ -77,7 +86,8 @@ def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_d
     replies = f"sender's host, port {reply_port}" if reply_port else "the sender's address"
     click.echo(f"audiogan serve: listening on udp://{host}:{server.port} ({tts.config.name} on {tts.device}, "
                f"{tts.text_encoder.name} -> {tts.vocoder.name}); replies to {replies}; files in {server.out_dir} "
-               f"({server.sample_rate} Hz, {'32-bit float' if bit_depth == '32' else bit_depth + '-bit'})"
+               f"({server.sample_rate} Hz, {'32-bit float' if bit_depth == '32' else bit_depth + '-bit'}, "
+               f"{delivery.describe()})"
                + (f"; playing on {player.device['name']} ({player.device['hostapi']}, {player.sample_rate} Hz)"
                   if player else "") + ". Ctrl-C stops.", err=True)
     sys.stderr.flush()

@@ -15,7 +15,10 @@ the files; a full queue answers "busy" at once. Playback (optional) has its own 
 Address space (stable; replies go to the sender's host and port, or to the sender's host at
 --reply-port when set):
 
-  /audiogan/generate s:text [i:seed] [f:seconds] [i:variations]
+  /audiogan/generate s:text [i:seed] [f:seconds] [i:variations] [s:KEY=VALUE ...]
+        options, after at least one number (seed -1 = random): normalize=peak|loudness|none,
+        loudness=LUFS (implies normalize=loudness), trim=1|0; unset ones keep the server's
+        level settings (serve --loudness / --no-normalize / --trim; default: true peak -1 dBTP)
         -> /audiogan/accepted i:job
         -> /audiogan/progress i:job f:fraction      (0.0 first, 1.0 last, a few in between)
         -> /audiogan/done i:job s:path              (once per file, text-major, variation order)
@@ -27,6 +30,8 @@ Address space (stable; replies go to the sender's host and port, or to the sende
   anything else                        -> /audiogan/error i:-1 s:"unknown address /x; ..."
 
 Errors that belong to no job (bad arguments, unknown address) carry job -1.
+Every file is normalised as its request asks and carries its recipe (bext + iXML chunks;
+`audiogan info FILE` shows it).
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
+from audiogan_core.delivery import Delivery
 from audiogan_core.io import slug
 from audiogan_core.limits import MAX_VARIATIONS, check_output_rate
 from audiogan_core.request import Request
@@ -90,6 +96,10 @@ class Job:
     @property
     def variations(self) -> int:
         return self.request.variations
+
+    @property
+    def delivery(self) -> Delivery:
+        return self.request.delivery
 
 
 class _JobQueue:
@@ -173,7 +183,7 @@ class OscServer:
     def __init__(self, model, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, reply_port: int | None = None,
                  out_dir: str | os.PathLike = "audiogan-out", sample_rate: int | None = None, bit_depth: int = 16,
                  queue_size: int = DEFAULT_QUEUE_SIZE, max_variations: int = DEFAULT_MAX_VARIATIONS,
-                 player=None, autoplay: bool = True, keep_jobs: int = 1000):
+                 player=None, autoplay: bool = True, keep_jobs: int = 1000, delivery: Delivery | None = None):
         from audiogan_core.io import BIT_DEPTHS
 
         if bit_depth not in BIT_DEPTHS:
@@ -198,6 +208,7 @@ class OscServer:
         self.player = player
         self.autoplay = autoplay
         self.keep_jobs = keep_jobs
+        self.delivery = delivery or Delivery()
         self._queue = _JobQueue(queue_size)
         self._jobs: collections.OrderedDict[int, Job] = collections.OrderedDict()
         self._jobs_lock = threading.Lock()
@@ -392,9 +403,10 @@ class OscServer:
             self._error(to, -1, f"{address}: internal error: {type(exc).__name__}: {exc}")
 
     # Handlers -------------------------------------------------------------------------
-    def _parse_generate(self, args: list):
-        """OSC arguments -> a checked Request. Only what is OSC's is done here: words joined,
-        argument types coerced, -1 read as "random seed"; the request rules are the model's."""
+    def _parse_generate(self, args: list, delivery: Delivery | None = None):
+        """OSC arguments (options already split off) -> a checked Request with `delivery` (default:
+        the server's). Only what is OSC's is done here: words joined, argument types coerced, -1
+        read as "random seed"; the request rules are the model's."""
         from audiogan_core.request import check_request
 
         where = f"{PREFIX}/generate"
@@ -423,12 +435,32 @@ class OscServer:
             variations = _as_int(args[2], "variations", where)
         try:
             return self.model.check_request(check_request(" ".join(words), seed=seed, variations=variations,
-                                                          seconds=seconds, max_variations=self.max_variations))
+                                                          seconds=seconds, delivery=delivery or self.delivery,
+                                                          max_variations=self.max_variations))
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+
+    def _split_options(self, args: list) -> tuple[list, Delivery]:
+        """Strings after /audiogan/generate's first number are KEY=VALUE options: the positional
+        arguments without them, and this request's delivery."""
+        where = f"{PREFIX}/generate"
+        first_number = next((i for i, a in enumerate(args) if not isinstance(a, str)), len(args))
+        first_option = next((i for i, a in enumerate(args) if i > first_number and isinstance(a, str)), len(args))
+        options = {}
+        for arg in args[first_option:]:
+            if not isinstance(arg, str) or "=" not in arg:
+                raise InputError(f"{where}: options come last, as KEY=VALUE strings (normalize=peak|loudness|none, "
+                                 f"loudness=LUFS, trim=1|0), got {_show(arg)}")
+            key, value = arg.split("=", 1)
+            options[key.strip().lower()] = value
+        try:
+            return args[:first_option], self.delivery.with_options(options)
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
 
     def _on_generate(self, args: list, to: tuple) -> None:
-        request = self._parse_generate(args)
+        args, delivery = self._split_options(args)
+        request = self._parse_generate(args, delivery)
         with self._jobs_lock:
             job = Job(self._next_job, request, to)
             self._next_job += 1
@@ -550,6 +582,9 @@ class OscServer:
         t0 = time.perf_counter()
         try:
             clips = self.model.generate(job.request, progress=progress)
+            for clip in clips:
+                if getattr(clip, "level", None) is not None and clip.level.warning:
+                    log.warning("job %d, seed %d: %s", job.id, clip.seed, clip.level.warning)
             if job.cancel.is_set():
                 raise _Cancelled
             paths = [self._write(job, clip) for clip in clips]
@@ -591,7 +626,8 @@ class OscServer:
                 continue
             try:
                 return write_wav(path, clip.audio, clip.sample_rate, target_rate=self.sample_rate,
-                                 bit_depth=self.bit_depth, overwrite=False)
+                                 bit_depth=self.bit_depth, overwrite=False, recipe=getattr(clip, "recipe", None),
+                                 level=getattr(clip, "level", None))
             except InputError:
                 if path.exists():  # lost a race for the name: take the next suffix
                     continue

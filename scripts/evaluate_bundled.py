@@ -249,7 +249,8 @@ def main() -> int:
             break
     per_prompt = []
     for c, i in prompts:
-        clips = model.generate([test_rows[i]["caption"]], seed=args.seed, variations=args.variations)
+        clips = model.generate([test_rows[i]["caption"]], seed=args.seed, variations=args.variations,
+                               normalize=None)  # raw level, as generate_collection measures
         e, _ = embed(emb, f"variations-{c}", [cl.audio for cl in clips], rate)
         same_cat = tr_emb[[k for k, r in enumerate(train_rows) if r["category"] == c]]
         per_prompt.append({"category": c, "caption": test_rows[i]["caption"], "pairwise_cosine_distance":

@@ -34,6 +34,9 @@ from audiogan_training.trainer import CHECKPOINT_NAME, Trainer, TrainingDiverged
 REPO = Path(__file__).resolve().parents[1]
 # The switches the bundled recipe's phase 3 adds (training/recipes/bundled-foley-category.json)
 PHASE3_SWITCHES = dict(d_text="blind", mismatch_weight=1.0, category_weight=1.0)
+# An any-length model on crops of three lengths, with every augmentation of D's inputs
+ANY_LENGTH_SWITCHES = dict(model=preset("tiny").replace(noise_input="sequence", position_channels=2, d_pooling="mean"),
+                           crop_frames=(32, 64, 96), augment=("gain", "shift", "timemask", "freqmask"))
 LOSS_KEYS = {"d_hinge", "d_g2s", "d_l2w", "d_occ", "d_total", "g_hinge", "g_g2s", "g_l2w", "g_f2r", "g_occ",
              "g_total"}
 N_CLIPS = 7  # odd: epochs (7 clips) and batches (4) do not line up, so batches span epochs
@@ -157,14 +160,16 @@ def test_few_dozen_steps_on_real_clips(library, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # 2. Exact resume
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("switches", [{}, PHASE3_SWITCHES], ids=["default", "category-head"])
+@pytest.mark.parametrize("switches", [{}, PHASE3_SWITCHES, ANY_LENGTH_SWITCHES],
+                         ids=["default", "category-head", "any-length-augmented"])
 def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache, tmp_path, monkeypatch, switches):
     """Run B gets Ctrl-C (SIGINT) inside step k: it finishes that step, checkpoints and stops;
     a fresh Trainer resumes it to 2k. Everything must equal run A's, bit for bit (with the
     bundled phase-3 switches too: the category head and its optimiser)."""
     k = 3
     config = tiny_config(steps=2 * k, **switches)
-    keys = ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler") + (("C", "opt_c") if switches else ())
+    keys = ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler") + (("C", "opt_c") if "category_weight" in switches
+                                                                        else ())
     a = Trainer(config, library, tmp_path / "A", cache_dir=shared_cache, progress=False)
     a.fit()
     assert a.step == 2 * k
@@ -600,17 +605,47 @@ def test_init_from_resolves_models_like_audiogan_load(tmp_path):
 
 
 def test_noise_streams_never_share_a_seed():
-    """More than 8 ranks (a multi-node run) or purposes (d_steps_per_g >= 8) used to wrap into the
-    next step's or rank's seed and silently reuse its noise."""
-    from audiogan_training.trainer import PURPOSE_G, PURPOSE_PREVIEW, d_noise_purpose, step_seed
+    """More than 8 ranks (a multi-node run), other ranks' crop and augmentation draws, or purposes
+    past 7 (d_steps_per_g >= 8) used to wrap into another step's or rank's seed and silently reuse
+    its noise."""
+    from audiogan_training.trainer import (PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose,
+                                           d_noise_purpose, step_seed)
 
-    streams = [(step, rank, purpose) for step in range(4) for rank in range(16) for purpose in range(16)]
+    # every stream of twelve D updates, G, crops, augmentations and the preview, on 16 ranks, 4 steps
+    purposes = ([d_noise_purpose(k) for k in range(12)] + [PURPOSE_G, PURPOSE_CROP, PURPOSE_PREVIEW]
+                + [augment_purpose(k) for k in range(13)])
+    assert len(set(purposes)) == len(purposes)
+    streams = [(step, rank, purpose) for step in range(4) for rank in range(16) for purpose in purposes]
     seeds = [step_seed(5, *s) for s in streams]
     assert len(set(seeds)) == len(streams)
     assert all(0 <= s < 2**63 for s in seeds)
-    # ranks and purposes below 8 keep the seeds runs were started with: resumed runs draw the same noise
-    assert step_seed(5, 3, 2, 1) == 5 * 1_000_003 + 3 * 64 + 2 * 8 + 1
-    # twelve D updates and the G update of one step all draw different noise
-    purposes = [d_noise_purpose(k) for k in range(12)] + [PURPOSE_G]
-    assert len(set(purposes)) == 13 and purposes[:7] == list(range(7))
-    assert step_seed(5, 0, 0, PURPOSE_PREVIEW) not in {step_seed(5, 1, r, p) for r in range(8) for p in range(8)}
+    # a single-process run keeps the seeds it was started with: resumed, it draws the same noise,
+    # crops and augmentations as before
+    for purpose in (0, 6, PURPOSE_G, PURPOSE_CROP, augment_purpose(2)):
+        assert step_seed(5, 3, 0, purpose) == 5 * 1_000_003 + 3 * 64 + purpose
+
+
+def test_any_length_run_draws_every_crop_length_and_starts_from_a_fixed_length_model(library, shared_cache,
+                                                                                      tmp_path, capsys):
+    """Crops of every configured length reach D, and --init-from a fixed-length model of the same
+    widths keeps every tensor except the noise projection."""
+    fixed = Trainer(tiny_config(steps=2), library, tmp_path / "fixed", cache_dir=shared_cache, progress=False)
+    fixed.fit()
+    config = tiny_config(steps=12, **ANY_LENGTH_SWITCHES)
+    run = Trainer(config, library, tmp_path / "any", cache_dir=shared_cache, progress=False,
+                  init_from=str(tmp_path / "fixed" / "model"))
+    assert "started afresh: lin_code" in capsys.readouterr().err
+    kept = fixed.G_ema.state_dict()
+    for name, tensor in run.G.state_dict().items():
+        if not name.startswith("lin_code"):
+            assert torch.equal(tensor, kept[name]), name
+    seen = []
+    original = run.D_train.forward
+
+    def spy(mel, *args, **kwargs):
+        seen.append(mel.shape[-1])
+        return original(mel, *args, **kwargs)
+
+    run.D_train.forward = spy
+    run.fit()
+    assert set(seen) == {32, 64, 96}

@@ -32,6 +32,7 @@ from audiogan_core.generator import Generator
 from audiogan_core.io import atomic_save, atomic_write_text
 from audiogan_core.losses import category_loss, d_mismatch_hinge, discriminator_loss, generator_loss
 
+from .augment import augment
 from .categories import category_for, category_names
 from .config import TrainConfig
 from .sampling import read_holdout as _read_holdout  # noqa: F401 (its old name here)
@@ -78,26 +79,42 @@ def shutdown_distributed() -> None:
         dist.destroy_process_group()
 
 
+# Model fields that may differ between --init-from and the run: a fixed-length model seeds an
+# any-length one of the same widths (`Trainer._transfer_to_any_length`).
+LENGTH_FIELDS = {"noise_input", "position_channels", "d_pooling", "base_frames"}
+
+# step_generator purposes, one per random stream of a step; numbers below 64 are the ones runs
+# have always used (see step_seed), the others sit in bands of their own.
 PURPOSE_G = 7  # the generator update's noise; D update k uses d_noise_purpose(k)
+PURPOSE_CROP = 40  # the step's crop length (rank 0's draw, the same on every rank)
+PURPOSE_AUGMENT = 50  # D update k's augmentation uses augment_purpose(k), G's augment_purpose(d_steps_per_g)
 PURPOSE_PREVIEW = 99  # the fixed preview noise (step 0, rank 0)
+_PACKED_PURPOSES = 64  # step_seed: (rank 0, purpose < 64) keeps its packed seed
 _HASHED = 2**62  # step_seed: hashed seeds live in [2**62, 2**63), the packed ones below
 
 
 def d_noise_purpose(k: int) -> int:
-    """Noise purpose of the k-th discriminator update of a step: 0..6, then 8, 9, ... (7 is G's)."""
-    return k if k < PURPOSE_G else k + 1
+    """Noise purpose of the k-th discriminator update of a step: 0..6, then 1000 + k (7 is G's)."""
+    return k if k < PURPOSE_G else 1000 + k
+
+
+def augment_purpose(k: int) -> int:
+    """Augmentation purpose of D update k (k = d_steps_per_g: G's update): 50..63, then 2000 + k."""
+    return PURPOSE_AUGMENT + k if PURPOSE_AUGMENT + k < _PACKED_PURPOSES else 2000 + k
 
 
 def step_seed(seed: int, step: int, rank: int, purpose: int) -> int:
     """The seed of one (step, rank, purpose) stream; distinct streams get distinct seeds.
 
-    Ranks and purposes 0..7 keep the packed seed runs have always used, seed * 1_000_003 +
-    step * 64 + rank * 8 + purpose, so a run resumed with this code draws the same noise. That
-    packing repeats itself past 8 ranks (rank 8 of step s is rank 0 of step s + 1) or 8 purposes,
-    so anything else gets a 62-bit hash of the four numbers with bit 62 set: a range the packed
-    seeds (below 2**62 for any seed < 2**40) never reach."""
-    packed = seed * 1_000_003 + step * 64 + rank * 8 + purpose
-    if 0 <= rank < 8 and 0 <= purpose < 8 and 0 <= packed < _HASHED:
+    Rank 0 with purposes below 64 keeps the packed seed single-process runs have always used,
+    seed * 1_000_003 + step * 64 + purpose, so such a run resumed with this code draws the same
+    noise, crops and augmentations. The packing, seed * 1_000_003 + step * 64 + rank * 8 + purpose,
+    repeats itself for other ranks (rank 8 of step s was rank 0 of step s + 1; rank 5's purpose 0
+    was rank 0's purpose 40) and purposes past 63, so everything else gets a 62-bit hash of the
+    four numbers with bit 62 set: a range the packed seeds (below 2**62 for any seed < 2**40)
+    never reach."""
+    packed = seed * 1_000_003 + step * 64 + purpose
+    if rank == 0 and 0 <= purpose < _PACKED_PURPOSES and 0 <= packed < _HASHED:
         return packed
     digest = hashlib.blake2b(f"{seed},{step},{rank},{purpose}".encode(), digest_size=8).digest()
     return _HASHED | (int.from_bytes(digest, "big") & (_HASHED - 1))
@@ -241,6 +258,10 @@ class Trainer:
                 [{"path": str(i.path), "caption": i.caption} for i in holdout], indent=1))
         self.dataset = FoleyDataset(items, mel_config=mc.mel, clip_frames=mc.frames, cache_dir=self.cache_dir,
                                     seed=cfg.seed)
+        # any-length models train on crops of several lengths: one view of the same cache per length
+        self.crop_datasets = {n: self.dataset if n == mc.frames else
+                              FoleyDataset(items, mel_config=mc.mel, clip_frames=n, cache_dir=self.cache_dir,
+                                           seed=cfg.seed) for n in cfg.crop_frames}
         weights = None
         if cfg.category_balance > 0:
             weights = balance_weights([category_for(i.caption) for i in items], cfg.category_balance)
@@ -268,15 +289,41 @@ class Trainer:
             load_state_dict_checked(self.G, convert_published_state_dict(raw, self.config.model), f"generator {path}")
             return
         config, state = load_model_folder(path)
-        if config.to_dict() | {"name": ""} != self.config.model.to_dict() | {"name": ""}:
-            diffs = [k for k, v in config.to_dict().items() if k != "name" and self.config.model.to_dict().get(k) != v]
+        diffs = [k for k, v in config.to_dict().items() if k != "name" and self.config.model.to_dict().get(k) != v]
+        if diffs and not set(diffs) <= LENGTH_FIELDS:
             raise ConfigError(f"--init-from {source}: its model config differs from this run's in {diffs}")
-        load_state_dict_checked(self.G, state, f"generator in {path}")
         d_file = path / "discriminator.safetensors"
+        d_state = None
         if d_file.is_file():
             from audiogan_core.checkpoint import load_state_dict
 
-            load_state_dict_checked(self.D, load_state_dict(d_file), f"discriminator in {path}")
+            d_state = load_state_dict(d_file)
+        if not diffs:
+            load_state_dict_checked(self.G, state, f"generator in {path}")
+            if d_state is not None:
+                load_state_dict_checked(self.D, d_state, f"discriminator in {path}")
+            return
+        self._transfer_to_any_length(config, state, d_state, source)
+
+    @torch.no_grad()
+    def _transfer_to_any_length(self, old, g_state: dict, d_state: dict | None, source: str) -> None:
+        """A fixed-length model's weights into this run's any-length model of the same widths:
+        every tensor of the same name and shape is kept; the noise projection (a linear layer onto
+        the fixed grid there, a 1x1 conv per base frame here) starts afresh. (With D's pooling
+        changed from sum to mean its logits start smaller by the old grid's size; spectral norm
+        leaves no weight to scale back, and D re-learns the scale in a few hundred steps.)"""
+        fresh = []
+        for model, state in ((self.G, g_state), (self.D, d_state or {})):
+            own = model.state_dict()
+            for name, tensor in state.items():
+                if name in own and own[name].shape == tensor.shape:
+                    own[name].copy_(tensor)
+                elif model is self.G:
+                    fresh.append(name)
+        if self.dist.is_main:
+            print(f"audiogan train: --init-from {source}: a fixed-length model into an any-length one; "
+                  f"started afresh: {', '.join(sorted(set(n.split('.')[0] for n in fresh))) or 'nothing'}",
+                  file=sys.stderr)
 
     # Checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:
@@ -359,10 +406,26 @@ class Trainer:
             print(f"audiogan train: resuming at step {self.step} with {', '.join(changed)}", file=sys.stderr)
 
     # One step -------------------------------------------------------------------------
-    def _real_batch(self):
+    def _crop_frames(self) -> int:
+        """This step's crop length: one of config.crop_frames (the same on every rank), else the model's."""
+        choices = self.config.crop_frames
+        if not choices:
+            return self.config.model.frames
+        gen = step_generator(self.config.seed, self.step, 0, PURPOSE_CROP)
+        return choices[int(torch.randint(len(choices), (1,), generator=gen))]
+
+    def _augment(self, mel: torch.Tensor, purpose: int) -> torch.Tensor:
+        cfg = self.config
+        if not cfg.augment:
+            return mel
+        gen = step_generator(cfg.seed, self.step, self.dist.rank, augment_purpose(purpose))
+        return augment(mel, cfg.augment, cfg.augment_p, gen)
+
+    def _real_batch(self, frames: int | None = None):
         if self._batches is None:
             self._batches = self.sampler.batches()
-        samples = [self.dataset[key] for key in next(self._batches)]  # keys are (epoch, index)
+        dataset = self.crop_datasets.get(frames, self.dataset)
+        samples = [dataset[key] for key in next(self._batches)]  # keys are (epoch, index)
         mel = torch.stack([s["mel"] for s in samples]).unsqueeze(1).to(self.device)  # [B, 1, F, T]
         captions = [s["caption"] for s in samples]
         words, lengths, sentence = self.text.batch(captions, self.device)
@@ -372,9 +435,13 @@ class Trainer:
         """Index of each caption's category (training/categories.py), -1 for none: [B]."""
         return torch.tensor([self.category_index.get(category_for(c), -1) for c in captions], device=self.device)
 
-    def _noise(self, n: int, purpose: int) -> torch.Tensor:
+    def _noise(self, n: int, purpose: int, frames: int | None = None) -> torch.Tensor:
+        mc = self.config.model
         gen = step_generator(self.config.seed, self.step, self.dist.rank, purpose)
-        return torch.randn(n, self.config.model.noise_dim, generator=gen).to(self.device)  # [B, noise]
+        if mc.any_length:  # one noise vector per base frame
+            t0 = mc.base_frames_for(frames or mc.frames)
+            return torch.randn(n, mc.noise_dim, t0, generator=gen).to(self.device)  # [B, noise, T0]
+        return torch.randn(n, mc.noise_dim, generator=gen).to(self.device)  # [B, noise]
 
     def _autocast(self):
         if self.amp:
@@ -389,12 +456,16 @@ class Trainer:
             if m is not None:
                 m.train()
         blind = cfg.d_text == "blind"
+        frames = self._crop_frames()
         for k in range(cfg.d_steps_per_g):
-            mel, captions, words, lengths, sentence = self._real_batch()
+            mel, captions, words, lengths, sentence = self._real_batch(frames)
             with torch.no_grad(), self._autocast():
-                fake = self.G(self._noise(mel.shape[0], d_noise_purpose(k)), sentence, words, lengths)  # [B, 1, F, T]
+                fake = self.G(self._noise(mel.shape[0], d_noise_purpose(k), frames), sentence, words,
+                              lengths)  # [B, 1, F, T]
             with self._autocast():
-                both = self.D_train(torch.cat([mel, fake.to(mel.dtype)]), sentence.repeat(2, 1),
+                seen = self._augment(torch.cat([mel, fake.to(mel.dtype)]), k)  # [2B, 1, F, T], what D judges
+                mel = seen[: mel.shape[0]]  # the augmented real clips (also for the mismatch hinge)
+                both = self.D_train(seen, sentence.repeat(2, 1),
                                     words.repeat(2, 1, 1), lengths.repeat(2), blind=blind)
                 real_out, fake_out = _split(both, mel.shape[0])
                 d_losses = discriminator_loss(real_out, fake_out, sentence, words, lengths, cfg.losses)
@@ -428,9 +499,10 @@ class Trainer:
         for m in frozen:
             m.requires_grad_(False)
         with self._autocast():
-            fake = self.G_train(self._noise(mel.shape[0], PURPOSE_G), sentence, words, lengths)
-            both = self.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1), lengths.repeat(2),
-                          blind=blind)
+            fake = self.G_train(self._noise(mel.shape[0], PURPOSE_G, frames), sentence, words, lengths)
+            # the real half was augmented in the last D step already; G's clips get their own draw
+            both = self.D(torch.cat([mel, self._augment(fake, cfg.d_steps_per_g)]), sentence.repeat(2, 1),
+                          words.repeat(2, 1, 1), lengths.repeat(2), blind=blind)
             real_out, fake_out = _split(both, mel.shape[0])
             g_losses = generator_loss(fake_out, real_out, sentence, words, lengths, cfg.losses)
             if self.C is not None:
@@ -517,7 +589,9 @@ class Trainer:
         real = real.to(self.device)  # [n, F, T], each file's start
         words, lengths, sentence = self.text.batch(captions, self.device)
         gen = step_generator(self.config.seed, 0, 0, PURPOSE_PREVIEW)  # same noise at every preview
-        z = torch.randn(n, self.config.model.noise_dim, generator=gen).to(self.device)
+        mc = self.config.model
+        shape = (n, mc.noise_dim, mc.base_frames) if mc.any_length else (n, mc.noise_dim)
+        z = torch.randn(*shape, generator=gen).to(self.device)
         fake = self.G_ema(z, sentence, words, lengths)[:, 0].float()  # [n, F, T]
         folder = self.run_dir / "previews" / f"step_{self.step:07d}"
         write_previews(folder, captions, fake.cpu(), real.cpu(), self.config.model.mel, self._preview_vocoder())
