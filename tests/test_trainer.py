@@ -608,8 +608,8 @@ def test_noise_streams_never_share_a_seed():
     """More than 8 ranks (a multi-node run), other ranks' crop and augmentation draws, or purposes
     past 7 (d_steps_per_g >= 8) used to wrap into another step's or rank's seed and silently reuse
     its noise."""
-    from audiogan_training.trainer import (PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose,
-                                           d_noise_purpose, step_seed)
+    from audiogan_training.step_rng import (PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose,
+                                            d_noise_purpose, step_seed)
 
     # every stream of twelve D updates, G, crops, augmentations and the preview, on 16 ranks, 4 steps
     purposes = ([d_noise_purpose(k) for k in range(12)] + [PURPOSE_G, PURPOSE_CROP, PURPOSE_PREVIEW]

@@ -60,7 +60,7 @@ def train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, ini
     Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits; --resume
     then continues exactly where it stopped.
     """
-    from .trainer import shutdown_distributed
+    from .distributed import shutdown_distributed
 
     if threads is not None:
         import torch

@@ -10,7 +10,6 @@ by rank, gradients are averaged by DistributedDataParallel, only rank 0 writes.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import os
@@ -18,7 +17,6 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,10 @@ from audiogan_core.losses import category_loss, d_mismatch_hinge, discriminator_
 from .augment import augment
 from .categories import category_for, category_names
 from .config import TrainConfig
+from .distributed import DistInfo, init_distributed, shutdown_distributed  # noqa: F401 (cli imports it here)
 from .sampling import read_holdout as _read_holdout  # noqa: F401 (its old name here)
+from .step_rng import (PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose,  # noqa: F401
+                       step_generator, step_seed)
 from .text_features import TextFeatureCache
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -47,83 +48,9 @@ class TrainingDivergedError(AudioGANError, FloatingPointError):
     exit_code = 1
 
 
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-
-def init_distributed(device: torch.device) -> DistInfo:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1): NCCL for CUDA,
-    gloo for CPU processes."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def shutdown_distributed() -> None:
-    """Leave the process group (if one was joined); call once per process at exit."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
 # Model fields that may differ between --init-from and the run: a fixed-length model seeds an
 # any-length one of the same widths (`Trainer._transfer_to_any_length`).
 LENGTH_FIELDS = {"noise_input", "position_channels", "d_pooling", "base_frames"}
-
-# step_generator purposes, one per random stream of a step; numbers below 64 are the ones runs
-# have always used (see step_seed), the others sit in bands of their own.
-PURPOSE_G = 7  # the generator update's noise; D update k uses d_noise_purpose(k)
-PURPOSE_CROP = 40  # the step's crop length (rank 0's draw, the same on every rank)
-PURPOSE_AUGMENT = 50  # D update k's augmentation uses augment_purpose(k), G's augment_purpose(d_steps_per_g)
-PURPOSE_PREVIEW = 99  # the fixed preview noise (step 0, rank 0)
-_PACKED_PURPOSES = 64  # step_seed: (rank 0, purpose < 64) keeps its packed seed
-_HASHED = 2**62  # step_seed: hashed seeds live in [2**62, 2**63), the packed ones below
-
-
-def d_noise_purpose(k: int) -> int:
-    """Noise purpose of the k-th discriminator update of a step: 0..6, then 1000 + k (7 is G's)."""
-    return k if k < PURPOSE_G else 1000 + k
-
-
-def augment_purpose(k: int) -> int:
-    """Augmentation purpose of D update k (k = d_steps_per_g: G's update): 50..63, then 2000 + k."""
-    return PURPOSE_AUGMENT + k if PURPOSE_AUGMENT + k < _PACKED_PURPOSES else 2000 + k
-
-
-def step_seed(seed: int, step: int, rank: int, purpose: int) -> int:
-    """The seed of one (step, rank, purpose) stream; distinct streams get distinct seeds.
-
-    Rank 0 with purposes below 64 keeps the packed seed single-process runs have always used,
-    seed * 1_000_003 + step * 64 + purpose, so such a run resumed with this code draws the same
-    noise, crops and augmentations. The packing, seed * 1_000_003 + step * 64 + rank * 8 + purpose,
-    repeats itself for other ranks (rank 8 of step s was rank 0 of step s + 1; rank 5's purpose 0
-    was rank 0's purpose 40) and purposes past 63, so everything else gets a 62-bit hash of the
-    four numbers with bit 62 set: a range the packed seeds (below 2**62 for any seed < 2**40)
-    never reach."""
-    packed = seed * 1_000_003 + step * 64 + purpose
-    if rank == 0 and 0 <= purpose < _PACKED_PURPOSES and 0 <= packed < _HASHED:
-        return packed
-    digest = hashlib.blake2b(f"{seed},{step},{rank},{purpose}".encode(), digest_size=8).digest()
-    return _HASHED | (int.from_bytes(digest, "big") & (_HASHED - 1))
-
-
-def step_generator(seed: int, step: int, rank: int, purpose: int) -> torch.Generator:
-    """A CPU RNG for one (step, rank, purpose): noise never depends on what ran before."""
-    return torch.Generator().manual_seed(step_seed(seed, step, rank, purpose))
-
 
 def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
     """Fréchet distance (metrics.frechet_distance) between Gaussians fitted to per-frame mel
