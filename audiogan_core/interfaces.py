@@ -63,6 +63,18 @@ class Vocoder(ABC):
     @abstractmethod
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor: ...
 
+    def check_mel_config(self, asked, source: str = "") -> None:
+        """For a vocoder with a fixed front end (its weights'): `asked` (a MelConfig or its dict,
+        e.g. the model's; None: nothing asked) must be mel_config, else MelConfigMismatchError
+        naming the fields that differ."""
+        if asked is None:
+            return
+        expected = asked if isinstance(asked, MelConfig) else MelConfig.from_dict(asked)
+        if expected != self.mel_config:
+            where = f" {source}" if source else ""
+            raise MelConfigMismatchError(f"{self.name} vocoder{where} expects another mel front end "
+                                         f"({expected.differences(self.mel_config)})")
+
     def check_input(self, log_mel) -> tuple[torch.Tensor, bool]:
         """(log_mel as a tensor [B, n_mels, T], squeezed): a single [n_mels, T] is given a batch
         dimension (`squeezed` True: drop it from the output). InputError for another shape,

@@ -201,3 +201,15 @@ def test_text_encoder_base_class_checks_the_texts(name):
         encoder.encode([])
     with pytest.raises(InputError, match=f"{name} text encoder: texts must be strings, got NoneType"):
         encoder.encode(["fine", None])
+
+
+def test_fixed_front_end_vocoders_name_the_mel_fields_that_differ():
+    from audiogan_core.errors import MelConfigMismatchError
+
+    voc = SilenceVocoder()  # paper front end
+    voc.check_mel_config(None)
+    voc.check_mel_config(MelConfig.paper().to_dict())
+    with pytest.raises(MelConfigMismatchError, match=r"silence vocoder x expects another mel front end "
+                                                     r"\(sample_rate: model 22050 vs vocoder 16000; .*n_mels: "
+                                                     r"model 80 vs vocoder 64"):
+        voc.check_mel_config(MelConfig.hifigan_universal(), "x")

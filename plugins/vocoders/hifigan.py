@@ -37,7 +37,7 @@ from torch import nn
 
 from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint
 from audiogan_core.config import MelConfig
-from audiogan_core.errors import CheckpointError, ConfigError, MelConfigMismatchError, MissingResourceError
+from audiogan_core.errors import CheckpointError, ConfigError, MissingResourceError
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Vocoder
 
@@ -230,11 +230,7 @@ class HiFiGANVocoder(Vocoder):
             raise MissingResourceError(f"hifigan vocoder: config JSON {self.config_path} is missing")
         self.h = read_config(self.config_path)
         self.mel_config = mel_config_from_hifigan(self.h)
-        if mel_config is not None:  # the caller's expectation (e.g. the generator's): must agree
-            expected = mel_config if isinstance(mel_config, MelConfig) else MelConfig.from_dict(mel_config)
-            if expected != self.mel_config:
-                raise MelConfigMismatchError(f"hifigan vocoder {self.source} expects another mel front end "
-                                             f"({expected.differences(self.mel_config)})")
+        self.check_mel_config(mel_config, self.source)  # the caller's (e.g. the generator's) must agree
         self.device = torch.device("cpu")
         self._model: HiFiGANGenerator | None = None
         self._lock = threading.Lock()

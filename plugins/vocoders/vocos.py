@@ -225,11 +225,7 @@ class VocosVocoder(Vocoder):
                                        f"installation; reinstall audiogan or pass checkpoint=PATH")
         self.config = read_vocos_config(config_path_for(self.checkpoint_path))
         self.mel_config = self.config.mel
-        if mel_config is not None:
-            expected = mel_config if isinstance(mel_config, MelConfig) else MelConfig.from_dict(mel_config)
-            if expected != self.mel_config:
-                raise MelConfigMismatchError(f"vocos vocoder {self.checkpoint_path} expects another mel front end "
-                                             f"({expected.differences(self.mel_config)})")
+        self.check_mel_config(mel_config, str(self.checkpoint_path))
         self.device = torch.device("cpu")
         self._model: VocosModel | None = None
         self._lock = threading.Lock()
