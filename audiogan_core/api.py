@@ -37,10 +37,12 @@ from .config import ModelConfig, preset
 from .delivery import Delivery, LevelWarning
 from .errors import ConfigError, InputError, MelConfigMismatchError, MissingResourceError
 from .levels import LevelReport, deliver
-from .limits import MAX_TEXT_CHARS, MAX_VARIATIONS  # noqa: F401 (their old home; audiogan_core.limits now)
+from .limits import (ANY_LENGTH_DEFAULT_SECONDS, ANY_LENGTH_MAX_SECONDS, ANY_LENGTH_MIN_SECONDS,  # noqa: F401
+                     MAX_TEXT_CHARS, MAX_VARIATIONS)  # (MAX_*: their old home)
 from .recipe import Recipe, recipe_for
 from .request import Request, check_request
 
+LOOP_VOCODER_CONTEXT = 64  # frames of wrap-around context for the vocoder (HiFi-GAN's reach is ~30)
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = "default"
 
@@ -206,7 +208,12 @@ class AudioGAN:
 
     @property
     def max_seconds(self) -> float:
-        return self.config.clip_seconds
+        """The longest clip a request may ask for: 60 s for an any-length model, else its clip length."""
+        return ANY_LENGTH_MAX_SECONDS if self.config.any_length else self.config.clip_seconds
+
+    @property
+    def default_seconds(self) -> float:
+        return ANY_LENGTH_DEFAULT_SECONDS if self.config.any_length else self.config.clip_seconds
 
     def to(self, device) -> "AudioGAN":
         self.device = resolve_device(device)
@@ -216,36 +223,67 @@ class AudioGAN:
         return self
 
     # Generation ----------------------------------------------------------------------
-    def check_request(self, texts, seconds=None, variations=1, seed=None, *, delivery: Delivery | None = None
-                      ) -> Request:
+    def check_request(self, texts, seconds=None, variations=1, seed=None, *, delivery: Delivery | None = None,
+                      loop: bool = False) -> Request:
         """A checked Request for this model (its length filled in); `texts` may already be a
         Request (from audiogan_core.request.check_request), which only gets the model's side."""
         if isinstance(texts, Request):
-            if seconds is not None or variations != 1 or seed is not None or delivery is not None:
-                raise InputError("pass either a Request or texts with seed/variations/seconds/delivery, not both")
+            if seconds is not None or variations != 1 or seed is not None or delivery is not None or loop:
+                raise InputError("pass either a Request or texts with seed/variations/seconds/delivery/loop, "
+                                 "not both")
             request = texts
         else:
-            request = check_request(texts, seed=seed, variations=variations, seconds=seconds, delivery=delivery)
-        return request.fit(min_seconds=self.config.mel.seconds_for(1), max_seconds=self.max_seconds)
+            request = check_request(texts, seed=seed, variations=variations, seconds=seconds, delivery=delivery,
+                                    loop=loop)
+        if request.loop and not self.config.any_length:
+            raise InputError(f"model {self.config.name!r} makes fixed-length clips; loops need an any-length "
+                             f"model (such as the foley2 preset)")
+        if self.config.any_length:
+            return request.fit(min_seconds=ANY_LENGTH_MIN_SECONDS, max_seconds=self.max_seconds,
+                               default_seconds=self.default_seconds)
+        return request.fit(min_seconds=self.config.mel.seconds_for(1), max_seconds=self.max_seconds,
+                           min_label="one frame")
 
-    def noise(self, seed: int) -> torch.Tensor:
-        """The generator's noise for one seed: [noise_dim], drawn on the CPU."""
+    def noise(self, seed: int, base_frames: int | None = None) -> torch.Tensor:
+        """The generator's noise for one seed, drawn on the CPU: [noise_dim], or for an any-length
+        model [noise_dim, base_frames]. Drawn frame by frame, so a longer clip with the same seed
+        starts from the same noise as a shorter one."""
         gen = torch.Generator().manual_seed(int(seed))
-        return torch.randn(self.config.noise_dim, generator=gen)
+        if not self.config.any_length:
+            return torch.randn(self.config.noise_dim, generator=gen)
+        t0 = base_frames or self.config.base_frames
+        return torch.randn(t0, self.config.noise_dim, generator=gen).t()  # [noise_dim, T0]
+
+    def loop_frames(self, seconds: float) -> int:
+        """Frames of a loop near `seconds`: whole base frames (32 mel frames, 0.37 s at 22.05 kHz),
+        since the generator's grid is what wraps around."""
+        step = self.config.frames_per_base_frame
+        frames = max(1, round(seconds * self.sample_rate / self.config.mel.hop_length / step)) * step
+        return frames
 
     @torch.inference_mode()
     def generate_mel(self, texts: str | Sequence[str] | Request, *, seed: int | None = None, variations: int = 1,
                      seconds: float | None = None, batch_size: int = 16,
-                     progress: Callable[[float], None] | None = None, extra_frames: int = 0):
+                     progress: Callable[[float], None] | None = None, extra_frames: int = 0,
+                     loop: bool = False):
         """Log-mels [N, n_mels, frames] for N = len(texts) * variations, text-major order,
         plus the list of (text, seed, variation) they belong to and the clip length in seconds.
         `frames` covers `seconds` (rounded up to whole frames) plus `extra_frames`, up to the
-        model's length."""
-        request = self.check_request(texts, seconds, variations, seed)
-        # enough frames to cover every output sample (generate() crops to round(seconds * rate))
-        n_samples = int(round(request.seconds * self.sample_rate))
-        frames = min(self.config.frames,
-                     max(1, math.ceil(n_samples / self.config.mel.hop_length)) + max(0, int(extra_frames)))
+        model's length. `loop=True` (any-length models): a seamless loop of whole base frames
+        near `seconds` (the seconds returned are the loop's)."""
+        request = self.check_request(texts, seconds, variations, seed, loop=loop)
+        seconds, loop = request.seconds, request.loop
+        hop = self.config.mel.hop_length
+        if loop:
+            frames = self.loop_frames(seconds)
+            seconds = self.config.mel.seconds_for(frames)
+        else:
+            # enough frames to cover every output sample (generate() crops to round(seconds * rate))
+            n_samples = int(round(seconds * self.sample_rate))
+            frames = max(1, math.ceil(n_samples / hop)) + max(0, int(extra_frames))
+            if not self.config.any_length:
+                frames = min(self.config.frames, frames)
+        t0 = self.config.base_frames_for(frames) if self.config.any_length else None
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
         texts, jobs = request.texts, request.clips  # jobs: (text index, text, seed, variation)
@@ -266,28 +304,84 @@ class AudioGAN:
         mels = []
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start:start + batch_size]
-            z = torch.stack([self.noise(j[2]) for j in chunk]).to(self.device)  # [b, noise_dim]
+            z = torch.stack([self.noise(j[2], t0) for j in chunk]).to(self.device)  # [b, noise_dim(, T0)]
             if alone:
                 f = per_text[chunk[0][0]]
-                mel = self.generator(z, f.sentence, f.words, f.lengths)  # [1, 1, F, T]
+                mel = self.generator(z, f.sentence, f.words, f.lengths, loop=loop)  # [1, 1, F, T]
             else:
                 idx = torch.tensor([j[0] for j in chunk], device=self.device)
-                mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx])  # [b, 1, F, T]
+                mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx],
+                                     loop=loop)  # [b, 1, F, T]
             mels.append(mel[:, 0, :, :frames].float())
             if progress is not None:
                 progress(0.5 * min(1.0, (start + len(chunk)) / len(jobs)))
         return torch.cat(mels), [(t, s, v) for _, t, s, v in jobs], request.seconds
 
+    def _vocode_loop(self, mel: torch.Tensor, margin: int) -> torch.Tensor:
+        """Vocode a loop [1, F, T] wrapped around: with `context` frames of its end before its start
+        and of its start after its end, every output sample sees the same neighbours it would in
+        an endless repetition, so the waveform wraps as seamlessly as the mel does."""
+        T = mel.shape[-1]
+        context = max(margin, LOOP_VOCODER_CONTEXT)
+        reps = -(-context // T)  # a loop shorter than the context repeats
+        tiled = mel.repeat(1, 1, 2 * reps + 1)  # [1, F, (2 reps + 1) T]
+        hop = self.config.mel.hop_length
+        start = reps * T - context
+        wave = self.vocoder(tiled[..., start: start + T + 2 * context])  # [1, (T + 2 context) hop]
+        return wave[..., context * hop: (context + T) * hop]
+
+    def stream(self, text: str, *, seed: int | None = None, seconds: float | None = None, chunk_frames: int = 32,
+               normalize: bool = True):
+        """Yield one clip's audio in chunks (float32 [chunk_frames * hop], the last shorter) as the
+        vocoder makes them, so playback can start after the first. The generator's mel is made
+        whole first (it is fast); with a vocoder that has `stream()` (vocos) the waveform comes
+        chunk by chunk, otherwise as one piece. normalize: a single gain puts the clip's peak at
+        -1 dBFS, taken from the chunk around the loudest mel frame (vocoded first, ~5 ms), since
+        the true peak of the whole clip is known only at the end; a later chunk that would still
+        go over is turned down (never clipped). `generate()` (and every written file) measures
+        the true peak of the whole clip instead."""
+        mels, _, seconds = self.generate_mel([text], seed=seed, seconds=seconds,
+                                             extra_frames=max(8, math.ceil(self.config.mel.n_fft /
+                                                                           self.config.mel.hop_length)))
+        mel = mels[:1]  # [1, F, T]
+        n_samples = int(round(seconds * self.sample_rate))
+        hop = self.config.mel.hop_length
+        gain, ceiling = 1.0, 10 ** (-1 / 20)
+        streaming = callable(getattr(self.vocoder, "stream", None))
+        if normalize:
+            loudest = int(torch.logsumexp(mel[0], dim=0).argmax())  # the frame with the most energy
+            a = max(0, min(loudest - chunk_frames // 2, mel.shape[-1] - chunk_frames))
+            probe = next(iter(self.vocoder.stream(mel[..., a:], chunk_frames))) if streaming else None
+            peak = float(probe.abs().max()) if probe is not None else 0.0
+            gain = ceiling / peak if peak > 10 ** (-70 / 20) else 1.0
+        pieces = self.vocoder.stream(mel, chunk_frames) if streaming else iter([self.vocoder(mel)])
+        done = 0
+        for piece in pieces:
+            audio = piece[0].float().cpu().numpy()[: max(0, n_samples - done)]
+            if not audio.size:
+                break
+            if normalize and not streaming and done == 0:
+                peak = float(np.abs(audio).max())
+                gain = ceiling / peak if peak > 10 ** (-70 / 20) else 1.0
+            peak = float(np.abs(audio).max()) * gain
+            if peak > ceiling:  # louder than the probe: turn down from here on
+                gain *= ceiling / peak
+            done += audio.size
+            yield (audio * gain).astype(np.float32)
+
     @torch.inference_mode()
     def generate(self, texts: str | Sequence[str] | Request, *, seed: int | None = None, variations: int = 1,
                  seconds: float | None = None, batch_size: int = 16,
                  progress: Callable[[float], None] | None = None, normalize: str | None = "peak",
-                 loudness: float | None = None, trim: bool = False) -> list[Clip]:
+                 loudness: float | None = None, trim: bool = False, loop: bool = False) -> list[Clip]:
         """Clips for every text and variation (text-major); `texts` may be a Request from
-        check_request, used as it is (its delivery included). `progress(fraction)` is called as
-        work completes; raise from it to abandon the request. normalize: "peak" (true peak at
-        -1 dBTP), "loudness" (`loudness` LUFS, default -23, limited to -1 dBTP) or None (raw); a
-        `loudness` target alone implies "loudness". trim: cut leading/trailing silence."""
+        check_request, used as it is (its delivery and loop included). `progress(fraction)` is
+        called as work completes; raise from it to abandon the request. normalize: "peak" (true
+        peak at -1 dBTP), "loudness" (`loudness` LUFS, default -23, limited to -1 dBTP) or None
+        (raw); a `loudness` target alone implies "loudness". trim: cut leading/trailing silence.
+        loop (any-length models): a clip whose end runs into its start, `seconds` rounded to the
+        generator's grid; the vocoder runs on the loop wrapped around, so the seam is like any
+        other point of the clip."""
         custom = (normalize, loudness, trim) != ("peak", None, False)
         delivery = Delivery(normalize=normalize, loudness=loudness, trim=trim) if custom else None
         # A few frames past the end for the vocoder: the clip's last samples are then not at the
@@ -295,22 +389,25 @@ class AudioGAN:
         # generator makes its whole length anyway, so a short clip is the start of the full one.
         mel = self.config.mel
         margin = max(8, math.ceil(mel.n_fft / mel.hop_length))
-        request = self.check_request(texts, seconds, variations, seed, delivery=delivery)
-        mels, jobs, seconds = self.generate_mel(request, batch_size=batch_size, progress=progress, extra_frames=margin)
-        n_samples = int(round(seconds * self.sample_rate))
+        request = self.check_request(texts, seconds, variations, seed, delivery=delivery, loop=loop)
+        loop = request.loop
+        mels, jobs, seconds = self.generate_mel(request, batch_size=batch_size, progress=progress,
+                                                extra_frames=0 if loop else margin)
+        n_samples = mels.shape[-1] * mel.hop_length if loop else int(round(seconds * self.sample_rate))
         clips = []
         # One clip per vocoder call: a clip must not depend on which clips share its batch, and
         # vocoders may not guarantee that (Griffin-Lim's initial phase is drawn per batch row,
         # a vocoder may normalise over the batch). The generator dominates the cost anyway.
         for i, (text, s, v) in enumerate(jobs):
-            row = self.vocoder(mels[i:i + 1])[0].float().cpu().numpy()  # [samples]
+            row = (self._vocode_loop(mels[i:i + 1], margin) if loop else self.vocoder(mels[i:i + 1]))
+            row = row[0].float().cpu().numpy()  # [samples]
             audio = np.zeros(n_samples, np.float32)
             audio[:min(n_samples, len(row))] = row[:n_samples]
             audio, level = deliver(audio, self.sample_rate, request.delivery)
             if level.warning:
                 warnings.warn(f"{text!r} seed {s}: {level.warning}", LevelWarning, stacklevel=3)
             clips.append(Clip(text, s, v, audio, self.sample_rate, level,
-                              recipe_for(self, text, s, v, seconds, request.delivery)))
+                              recipe_for(self, text, s, v, seconds, request.delivery, loop=loop)))
             if progress is not None:
                 progress(0.5 + 0.5 * (i + 1) / len(jobs))
         return clips

@@ -82,11 +82,16 @@ def main():
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Random seed; the same seed gives the same sound. Variation k uses seed+k.")
 @click.option("--variations", "-n", type=int, default=1, show_default=True, help="Clips per text.")
-@click.option("--seconds", type=float, default=None, help="Clip length (default and maximum: the model's clip length).")
+@click.option("--seconds", type=float, default=None,
+              help="Clip length in seconds: 0.1 to 60 (default 10) with an any-length model; up to the "
+                   "model's clip length (also the default) with a fixed-length one.")
+@click.option("--loop", is_flag=True,
+              help="Make a seamless loop: the clip's end runs into its start (any-length models; the length is "
+                   "rounded to the generator's grid of 32 frames, 0.37 s at 22.05 kHz).")
 @wav_options
 @click.option("--overwrite", is_flag=True, help="Replace existing files instead of refusing.")
 @level_options
-def generate(texts, output, model, seed, variations, seconds, sample_rate, bit_depth, overwrite, loudness,
+def generate(texts, output, model, seed, variations, seconds, loop, sample_rate, bit_depth, overwrite, loudness,
              no_normalize, trim):
     """Generate sounds from text descriptions and write WAV files.
 
@@ -98,7 +103,7 @@ def generate(texts, output, model, seed, variations, seconds, sample_rate, bit_d
     # Check everything the user typed before loading a model; the seed is drawn here, so file
     # names are known before anything is generated.
     request = check_request(texts, seed=seed, variations=variations, seconds=seconds,
-                            delivery=delivery_from_options(loudness, no_normalize, trim))
+                            delivery=delivery_from_options(loudness, no_normalize, trim), loop=loop)
     n_clips = len(request.clips)
     out = Path(output)
     as_folder = out.is_dir() or output.endswith(("/", "\\"))

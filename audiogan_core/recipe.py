@@ -78,6 +78,8 @@ class Recipe:
             args += ["--loudness", f"{self.delivery.loudness:g}"]
         if self.delivery.trim:
             args.append("--trim")
+        if self.loop:
+            args.append("--loop")
         if self.device != "cpu":
             args += ["--device", self.device]
         return " ".join(shlex.quote(a) for a in args) + " -- " + shlex.quote(self.prompt)
@@ -120,14 +122,15 @@ def model_name(source: str) -> str:
     return str(path)
 
 
-def recipe_for(model, text: str, seed: int, variation: int, seconds: float, delivery: Delivery) -> Recipe:
+def recipe_for(model, text: str, seed: int, variation: int, seconds: float, delivery: Delivery, *,
+               loop: bool = False) -> Recipe:
     """The recipe of one clip made by an AudioGAN model (api.AudioGAN.generate calls this)."""
     plugins = getattr(model, "plugin_options", None) or {}
     te_name, te_opts = plugins.get("text_encoder", (getattr(model.text_encoder, "name", "?"), {}))
     vo_name, vo_opts = plugins.get("vocoder", (getattr(model.vocoder, "name", "?"), {}))
     return Recipe(text, int(seed), int(variation), float(seconds), model_name(str(model.source)),
                   _cached_weights_sha256(model), te_name, vo_name, int(model.sample_rate), _jsonable(te_opts),
-                  _jsonable(vo_opts), str(model.device), delivery)
+                  _jsonable(vo_opts), str(model.device), delivery, bool(loop))
 
 
 def _cached_weights_sha256(model) -> str:

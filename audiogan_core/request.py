@@ -23,27 +23,32 @@ from .limits import MAX_TEXT_CHARS, MAX_VARIATIONS, RANDOM_SEED_LIMIT, SEED_LIMI
 
 @dataclass(frozen=True)
 class Request:
-    """Texts, seed, variations, length and delivery (level, trim) of one request, already
+    """Texts, seed, variations, length, delivery (level, trim) and loop of one request, already
     checked. Variation k of text t has seed `seed + k`; clips are in text-major order. `seconds`
-    is None until `fit` sets the model's length (None asks for the model's whole clip)."""
+    is None until `fit` sets the model's length (None asks for the model's default)."""
 
     texts: tuple[str, ...]
     seed: int
     variations: int = 1
     seconds: float | None = None
     delivery: Delivery = field(default_factory=Delivery)
+    loop: bool = False  # a seamless loop (any-length models)
 
     @property
     def clips(self) -> list[tuple[int, str, int, int]]:
         """(text index, text, seed, variation) per clip, text-major."""
         return [(i, t, self.seed + v, v) for i, t in enumerate(self.texts) for v in range(self.variations)]
 
-    def fit(self, *, min_seconds: float, max_seconds: float) -> "Request":
-        """This request with `seconds` set for a model making min_seconds (one frame) to
-        max_seconds per clip; None becomes max_seconds."""
-        seconds = max_seconds if self.seconds is None else self.seconds
-        if seconds < min_seconds:
-            raise InputError(f"seconds must be at least {min_seconds:.4f} (one frame), got {seconds}")
+    def fit(self, *, min_seconds: float, max_seconds: float, default_seconds: float | None = None,
+            min_label: str = "") -> "Request":
+        """This request with `seconds` set for a model making min_seconds to max_seconds per
+        clip; None becomes default_seconds (default: max_seconds). `min_label` says what the
+        minimum is ("one frame")."""
+        seconds = (max_seconds if default_seconds is None else default_seconds) if self.seconds is None \
+            else self.seconds
+        if seconds < min_seconds - 1e-9:
+            label = f" ({min_label})" if min_label else ""
+            raise InputError(f"seconds must be at least {min_seconds:.4g}{label}, got {seconds}")
         if seconds > max_seconds + 1e-6:
             raise InputError(f"this model makes at most {max_seconds:g} s per clip, got seconds={seconds:g}")
         return dataclasses.replace(self, seconds=float(seconds))
@@ -60,9 +65,9 @@ def _is_int(value) -> bool:
 
 
 def check_request(texts, *, seed=None, variations=1, seconds=None, delivery: Delivery | None = None,
-                  max_variations: int = MAX_VARIATIONS) -> Request:
+                  loop: bool = False, max_variations: int = MAX_VARIATIONS) -> Request:
     """A Request from a text (or list of texts), a seed (None: drawn), variations, seconds
-    (None: the model's length) and a Delivery (None: the default, true peak at -1 dBTP).
+    (None: the model's default), a Delivery (None: the default, true peak at -1 dBTP) and loop.
     Checks everything that does not depend on the model."""
     if isinstance(texts, str):
         texts = [texts]
@@ -94,4 +99,9 @@ def check_request(texts, *, seed=None, variations=1, seconds=None, delivery: Del
         raise InputError(f"seed must be a non-negative integer below 2**63 - {MAX_VARIATIONS}, got {seed!r}")
     if delivery is not None and not isinstance(delivery, Delivery):
         raise InputError(f"delivery must be an audiogan_core.delivery.Delivery, got {type(delivery).__name__}")
-    return Request(tuple(texts), int(seed), int(variations), seconds, delivery or Delivery())
+    delivery = delivery or Delivery()
+    if not isinstance(loop, bool):
+        raise InputError(f"loop must be true or false, got {loop!r}")
+    if loop and delivery.trim:
+        raise InputError("trim and loop exclude each other: a trimmed loop would no longer wrap around")
+    return Request(tuple(texts), int(seed), int(variations), seconds, delivery, loop)

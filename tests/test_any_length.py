@@ -2,6 +2,7 @@
 any multiple of the base grid."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -121,3 +122,62 @@ def test_foley2_preset_shape():
     z = torch.randn(1, cfg.noise_dim, 2)
     with torch.no_grad():
         assert G(z, *text(cfg, 1)).shape == (1, 1, 80, 64)
+
+
+# The public API -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def any_length_model():
+    from audiogan_core import AudioGAN
+
+    cfg = any_length_tiny()
+    model = AudioGAN.from_config(cfg, seed=0)
+    with torch.no_grad():
+        for name, p in model.generator.named_parameters():
+            if name.endswith("gamma") or name.endswith("head_gates"):
+                p.fill_(0.5)
+    return model
+
+
+def test_any_length_model_lengths_and_limits(any_length_model):
+    m = any_length_model
+    assert m.max_seconds == 60.0 and m.default_seconds == 10.0
+    for seconds in (0.1, 2.0, 12.5):
+        clip = m.generate("rain", seed=1, seconds=seconds, normalize=None)[0]
+        assert clip.audio.size == round(seconds * m.sample_rate)
+    assert m.generate("rain", seed=1, normalize=None)[0].seconds == pytest.approx(10.0, abs=1e-3)
+    for bad in (0, -1, float("nan"), 60.5, 0.05):
+        with pytest.raises(InputError, match="seconds"):
+            m.generate("rain", seed=1, seconds=bad)
+
+
+def test_a_longer_clip_starts_from_the_same_noise(any_length_model):
+    m = any_length_model
+    short, long = m.noise(3, 4), m.noise(3, 9)
+    assert short.shape == (m.config.noise_dim, 4) and long.shape == (m.config.noise_dim, 9)
+    assert torch.equal(long[:, :4], short)
+
+
+def test_loop_wraps_around_in_the_waveform(any_length_model):
+    """The loop played twice end to end has no step at the join larger than its inner steps,
+    and its mel is a whole number of the generator's grid."""
+    m = any_length_model
+    clip = m.generate("wind", seed=2, seconds=1.0, loop=True, normalize=None)[0]
+    frames = clip.audio.size // m.config.mel.hop_length
+    assert clip.audio.size % m.config.mel.hop_length == 0 and frames % 32 == 0
+    assert clip.recipe.loop and "--loop" in clip.recipe.command()
+    twice = np.concatenate([clip.audio, clip.audio])
+    steps = np.abs(np.diff(twice))
+    seam = steps[clip.audio.size - 1]
+    assert seam <= np.percentile(steps, 99.5)
+    plain = m.generate("wind", seed=2, seconds=clip.seconds, normalize=None)[0].audio
+    assert plain.size == clip.audio.size and not np.allclose(plain, clip.audio)  # a loop is not the plain clip
+
+
+def test_loops_need_an_any_length_model_and_exclude_trim(any_length_model):
+    from audiogan_core import AudioGAN
+
+    fixed = AudioGAN.from_config(preset("tiny"), seed=0)
+    with pytest.raises(InputError, match="loops need"):
+        fixed.generate("rain", seed=1, loop=True)
+    with pytest.raises(InputError, match="trim and loop"):
+        any_length_model.generate("rain", seed=1, loop=True, trim=True)

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from audiogan_core import api, request as request_mod
 from audiogan_core.api import AudioGAN
 from audiogan_core.config import preset
+from audiogan_core.delivery import Delivery
 from audiogan_core.errors import InputError
 from audiogan_core.limits import MAX_OUTPUT_RATE, MAX_TEXT_CHARS, MIN_OUTPUT_RATE, check_output_rate
 from audiogan_core.request import Request, check_request
@@ -41,8 +42,14 @@ def test_check_request_needs_no_model_and_fit_adds_the_length():
     assert check_request("x", seed=0, seconds=0.5).fit(min_seconds=0.01, max_seconds=2.0).seconds == 0.5
     with pytest.raises(InputError, match="at most 2 s per clip"):
         check_request("x", seed=0, seconds=3).fit(min_seconds=0.01, max_seconds=2.0)
-    with pytest.raises(InputError, match="one frame"):
-        check_request("x", seed=0, seconds=0.001).fit(min_seconds=0.01, max_seconds=2.0)
+    with pytest.raises(InputError, match=r"at least 0.01 \(one frame\), got 0.001"):
+        check_request("x", seed=0, seconds=0.001).fit(min_seconds=0.01, max_seconds=2.0, min_label="one frame")
+    # an any-length model: a default below its maximum
+    assert req.fit(min_seconds=0.1, max_seconds=60.0, default_seconds=10.0).seconds == 10.0
+    # delivery and loop belong to the request too
+    assert check_request("x", seed=0, loop=True).loop
+    with pytest.raises(InputError, match="trim and loop exclude each other"):
+        check_request("x", seed=0, loop=True, delivery=Delivery(trim=True))
 
 
 @pytest.mark.parametrize("kwargs, message", [

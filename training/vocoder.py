@@ -41,6 +41,8 @@ from audiogan_core.io import atomic_save, atomic_write_text
 from audiogan_core.mel import MelFrontEnd
 from audiogan_plugins.vocoders.vocos import VocosConfig, VocosModel, save_vocos
 
+from .precision import bf16_autocast
+
 CORPUS_VERSION = "vocoder-corpus-v1"
 CHECKPOINT_FORMAT = "audiogan-vocoder-train-1"
 SILENT_SEGMENT_RMS = 10 ** (-60 / 20)
@@ -61,6 +63,7 @@ class VocoderTrainConfig:
     w_stft: float = 1.0
     w_phase: float = 1.0  # the teacher's phase; 0 (or teacher "") trains on the real audio alone
     teacher: str = "hifigan"
+    bf16: bool = True  # bf16 autocast for the backbone and the teacher (where the CPU has bf16 units)
     stft_resolutions: tuple = ((512, 128), (1024, 256), (2048, 512))
     phase_resolutions: tuple = ((1024, 256), (512, 128))
     max_clip_seconds: float = 10.0  # longer files: only their first 10 s enter the corpus
@@ -108,7 +111,7 @@ def _teacher(name: str, mel: MelConfig):
 
 
 @torch.no_grad()
-def teacher_waveform(teacher, mel: np.ndarray, chunk: int = 1024, context: int = 64) -> np.ndarray:
+def teacher_waveform(teacher, mel: np.ndarray, chunk: int = 1024, context: int = 64, bf16: bool = False) -> np.ndarray:
     """The teacher's waveform for a whole clip's log-mel [n_mels, T], in chunks of `chunk` frames
     with `context` frames of real mel either side (HiFi-GAN's receptive field is ~30 frames), so
     a long clip needs bounded memory and the joins are seamless."""
@@ -118,7 +121,8 @@ def teacher_waveform(teacher, mel: np.ndarray, chunk: int = 1024, context: int =
     for a in range(0, T, chunk):
         b = min(T, a + chunk)
         lo, hi = max(0, a - context), min(T, b + context)
-        wave = teacher(torch.from_numpy(np.ascontiguousarray(mel[:, lo:hi]))[None])[0].numpy()
+        with bf16_autocast("cpu", bf16):
+            wave = teacher(torch.from_numpy(np.ascontiguousarray(mel[:, lo:hi]))[None])[0].float().numpy()
         out.append(wave[(a - lo) * hop: (b - lo) * hop])
     return np.concatenate(out).astype(np.float32)
 
@@ -156,7 +160,7 @@ def corpus_key(file_hash: str, mel: MelConfig, max_seconds: float | None, teache
 
 
 def prepare_corpus(items, cache_dir: Path, mel: MelConfig, *, max_seconds: float, teacher: str,
-                   progress: bool = True) -> VocoderCorpus:
+                   bf16: bool = False, progress: bool = True) -> VocoderCorpus:
     """Decode, normalise, mel and (optionally) run the teacher once per clip; cached by file hash."""
     from tqdm import tqdm
 
@@ -168,7 +172,7 @@ def prepare_corpus(items, cache_dir: Path, mel: MelConfig, *, max_seconds: float
     entries = []
     for item in tqdm(items, desc="vocoder corpus", disable=not progress, unit="clip"):
         cap = max_seconds if item.duration > max_seconds else None
-        key = corpus_key(file_hash(item.path), mel, cap, teacher)
+        key = corpus_key(file_hash(item.path), mel, cap, f"{teacher}@bf16" if teacher and bf16 else teacher)
         meta_path = folder / f"{key}.json"
         if not meta_path.is_file():
             audio = normalise_loudness(load_audio(item.path, mel.sample_rate, max_seconds), mel.sample_rate)
@@ -178,7 +182,7 @@ def prepare_corpus(items, cache_dir: Path, mel: MelConfig, *, max_seconds: float
             arrays = {"audio": audio.astype(np.float32), "mel": log_mel}
             if teacher:
                 teacher_model = teacher_model or _teacher(teacher, mel)
-                arrays["teacher"] = teacher_waveform(teacher_model, log_mel)
+                arrays["teacher"] = teacher_waveform(teacher_model, log_mel, bf16=bf16)
             for kind, value in arrays.items():
                 atomic_save(folder / f"{key}.{kind}.npy", lambda tmp, v=value: _save_npy(tmp, v))
             atomic_write_text(meta_path, json.dumps({"file": item.rel, "frames": frames}))
@@ -274,10 +278,11 @@ class VocoderTrainer:
         if not train:
             raise DataError(f"no training clips in {self.data_dir} after the held-out split")
         self.train = prepare_corpus(train, self.cache_dir, cfg.model.mel, max_seconds=cfg.max_clip_seconds,
-                                    teacher=cfg.teacher if cfg.w_phase > 0 else "", progress=self.progress)
+                                    teacher=cfg.teacher if cfg.w_phase > 0 else "", bf16=cfg.bf16,
+                                    progress=self.progress)
         held = sorted(held, key=lambda it: hashlib.blake2b(it.rel.encode(), digest_size=8).digest())[: cfg.eval_clips]
         self.held = prepare_corpus(held, self.cache_dir, cfg.model.mel, max_seconds=cfg.max_clip_seconds,
-                                   teacher="hifigan", progress=self.progress) if held else None
+                                   teacher="hifigan", progress=self.progress) if held else None  # scores: float32
         # draw clips in proportion to their length (a 30 s rain bed offers more segments than a click)
         frames = np.array([max(1, self.train.frames(i) - cfg.segment_frames + 1) for i in range(len(self.train))],
                           dtype=np.float64)
@@ -319,7 +324,9 @@ class VocoderTrainer:
         b = self.batch(self.step)
         for group in self.optimiser.param_groups:
             group["lr"] = self.lr_at(self.step)
-        fake = self.model(b["mel"])  # [B, S * hop]
+        with bf16_autocast("cpu", cfg.bf16):
+            features = self.model.features(b["mel"])  # [B, dim, S]
+        fake = self.model.head(features.float())  # [B, S * hop]: the inverse STFT in float32
         mel_l1 = (self.front_end(fake) - b["mel"]).abs().mean()
         stft = mrstft_loss(fake, b["real"], cfg.stft_resolutions)
         loss = cfg.w_mel * mel_l1 + cfg.w_stft * stft
