@@ -149,3 +149,28 @@ def test_chunked_log_mel_equals_one_pass():
     assert whole.shape == (16, 101)
     for chunk in (3, 64):
         assert np.abs(compute_log_mel(x, MEL, chunk_frames=chunk) - whole).max() < 1e-5
+
+
+def test_long_files_are_cropped_not_padded(tmp_path):
+    # a 12 s rising sweep (like a long ambience in the Debian foley library): every item is a
+    # window of real audio taken from it, never padding, and the windows cover the whole file
+    rate, seconds = 16000, 12.0
+    t = np.arange(int(rate * seconds)) / rate
+    sweep = 0.3 * np.sin(2 * np.pi * (200 * t + (7000 - 200) / (2 * seconds) * t ** 2))
+    (tmp_path / "lib").mkdir()
+    sf.write(str(tmp_path / "lib" / "rain_bed.wav"), sweep.astype(np.float32), rate)
+    lib = scan(tmp_path / "lib")
+    ds = FoleyDataset(lib, MEL, CLIP, tmp_path / "cache", seed=5)
+    full = np.asarray(ds.full_mel(0))
+    frames = full.shape[1]
+    assert frames == int(seconds * rate) // MEL.hop_length  # the whole file is kept, not cut to one clip
+    offsets = []
+    for epoch in range(60):
+        item = ds[(epoch, 0)]["mel"].numpy()
+        offset = ds.crop_offset(0, frames, epoch)
+        assert item.shape == (MEL.n_mels, CLIP)
+        assert np.array_equal(item, full[:, offset: offset + CLIP])  # a window of the file itself...
+        assert (item.max(axis=0) > SILENCE + 1).all()  # ...with no padded (silent) frame in it
+        offsets.append(offset)
+    span = frames - CLIP
+    assert len(set(offsets)) > 50 and min(offsets) < 0.1 * span and max(offsets) > 0.9 * span

@@ -273,6 +273,38 @@ def test_category_head_trains_and_joins_a_run_without_one(library, shared_cache,
         tiny_config(category_weight=-0.5)
 
 
+def test_a_head_from_before_the_categories_grew_resumes_with_their_rows_added(library, shared_cache, tmp_path,
+                                                                             capsys, monkeypatch):
+    """A checkpoint whose head knows only the first table's 26 categories (+ "generated")
+    resumes under the grown table: the old rows keep their classes and logits, the added
+    categories get zero rows before the "generated" one."""
+    from audiogan_training import trainer as trainer_mod
+    from audiogan_training.categories import V1_CATEGORIES, category_names
+
+    run = tmp_path / "run"
+    config = tiny_config(steps=2, d_text="blind", category_weight=1.0, category_fakes=True)
+    monkeypatch.setattr(trainer_mod, "category_names", lambda: list(V1_CATEGORIES))
+    Trainer(config, library, run, cache_dir=shared_cache, progress=False).fit()
+    monkeypatch.undo()
+    old_state, _ = read_checkpoint(run / CHECKPOINT_NAME)
+    k_old, k_new = len(V1_CATEGORIES), len(category_names())
+    assert old_state["C"]["linear.weight_orig"].shape[0] == k_old + 1 and k_new > k_old
+    trainer = Trainer(config.replace(steps=3), library, run, resume=True, cache_dir=shared_cache, progress=False)
+    assert trainer.C.n_categories == k_new + 1
+    assert f"head gains the {k_new - k_old} categories added since" in capsys.readouterr().err
+    old_head = type(trainer.C)(trainer.config.model.sentence_dim, k_old + 1).eval()
+    old_head.load_state_dict(old_state["C"])
+    trainer.C.eval()
+    g = torch.randn(4, trainer.config.model.sentence_dim)
+    with torch.no_grad():
+        before, after = old_head(g), trainer.C(g)
+    torch.testing.assert_close(after[:, :k_old], before[:, :k_old])  # same classes, same logits
+    torch.testing.assert_close(after[:, k_new], before[:, k_old])  # "generated" is still the last class
+    torch.testing.assert_close(after[:, k_old:k_new], torch.zeros(4, k_new - k_old))
+    trainer.fit()  # and it trains on
+    assert trainer.step == 3
+
+
 def test_category_fakes_grows_the_head_and_teaches_it_the_generated_class(library, shared_cache, tmp_path, capsys):
     """category_fakes (K+1 head): resuming a K-class head grows a zero "generated" row that
     leaves the K real logits as they were; D's update then pushes fakes towards that class and

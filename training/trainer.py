@@ -294,31 +294,45 @@ class Trainer:
         self.step = int(state["step"])
         if self.C is not None:
             if "C" in state:
-                self._load_category_head(state)
+                self._load_category_head(state, saved)
             elif self.dist.is_main:
                 print(f"audiogan train: category_weight={self.config.category_weight} and the checkpoint has "
                       f"no category head: starting one at step {self.step}", file=sys.stderr)
         self._apply_optimiser_settings(saved)
 
-    def _load_category_head(self, state: dict) -> None:
-        """Restore the head; a K-class one grows to K+1 when this run adds category_fakes."""
+    def _load_category_head(self, state: dict, saved: TrainConfig) -> None:
+        """Restore the head. A smaller head grows: a K-class one gains the "generated" class
+        when this run adds category_fakes, and one trained before categories were added to
+        training/categories.py gains theirs (they come after the old ones in `category_names`).
+        A zero row leaves the largest singular value, so the old logits, unchanged; the new
+        ones start at 0 and are learnt from here. Adam's moments no longer fit the shapes, so
+        the head's optimiser starts afresh (it is one linear)."""
         saved_c = state["C"]
-        k_saved = saved_c["linear.weight_orig"].shape[0] if "linear.weight_orig" in saved_c else None
-        if self.config.category_fakes and k_saved == self.C.n_categories - 1:
-            # A zero row leaves the largest singular value, so the K real logits, unchanged;
-            # the "generated" logit starts at 0 and is learnt from here. Adam's moments no
-            # longer fit the shapes, so the head's optimiser starts afresh (it is one linear).
-            grown = dict(saved_c)
-            for key in ("linear.weight_orig", "linear.bias", "linear.weight_u"):
-                old = saved_c[key]
-                grown[key] = torch.cat([old, old.new_zeros((1, *old.shape[1:]))])
-            load_state_dict_checked(self.C, grown, "category head (checkpoint)")
-            if self.dist.is_main:
-                print(f"audiogan train: category_fakes: the checkpoint's {k_saved}-class head gains a "
-                      f"'generated' class at step {self.step}", file=sys.stderr)
+        rows = saved_c["linear.weight_orig"].shape[0] if "linear.weight_orig" in saved_c else None
+        fakes_then, fakes_now = bool(saved.category_fakes), bool(self.config.category_fakes)
+        k_now = len(self.category_index)
+        k_then = None if rows is None else rows - int(fakes_then)
+        if rows == self.C.n_categories and fakes_then == fakes_now or k_then is None \
+                or not (0 < k_then <= k_now and fakes_then <= fakes_now):
+            load_state_dict_checked(self.C, saved_c, "category head (checkpoint)")  # exact fit, or says why not
+            self.opt_c.load_state_dict(state["opt_c"])
             return
-        load_state_dict_checked(self.C, saved_c, "category head (checkpoint)")
-        self.opt_c.load_state_dict(state["opt_c"])
+        grown = dict(saved_c)
+        for key in ("linear.weight_orig", "linear.bias", "linear.weight_u"):
+            old = saved_c[key]
+            parts = [old[:k_then], old.new_zeros((k_now - k_then, *old.shape[1:]))]
+            if fakes_now:
+                parts.append(old[k_then:] if fakes_then else old.new_zeros((1, *old.shape[1:])))
+            grown[key] = torch.cat(parts)
+        load_state_dict_checked(self.C, grown, "category head (checkpoint)")
+        if self.dist.is_main:
+            if k_now > k_then:
+                print(f"audiogan train: the checkpoint's {k_then}-category head gains the {k_now - k_then} "
+                      f"categories added since ({', '.join(category_names()[k_then:])}) at step {self.step}",
+                      file=sys.stderr)
+            if fakes_now and not fakes_then:
+                print(f"audiogan train: category_fakes: the checkpoint's {k_then}-class head gains a "
+                      f"'generated' class at step {self.step}", file=sys.stderr)
 
     def _apply_optimiser_settings(self, saved: TrainConfig) -> None:
         """Optimizer.load_state_dict restores the saved learning rates and betas; this run's
