@@ -71,8 +71,9 @@ def main() -> int:
     from audiogan_core import AudioGAN
     from audiogan_core.config import MelConfig
     from audiogan_core.mel import MelFrontEnd
-    from audiogan_plugins.manager import get_embedder, get_vocoder
-    from audiogan_training.data import compute_log_mel, load_audio, normalise_loudness
+    from audiogan_core.plugins import get_embedder, get_vocoder
+    from audiogan_training.mel_dataset import compute_log_mel, load_audio, normalise_loudness
+    from audiogan_training.sampling import library_split
     from audiogan_training.vocoder import VocoderTrainConfig, resynthesis_scores
 
     t0 = time.time()
@@ -86,10 +87,7 @@ def main() -> int:
     vocos = get_vocoder("vocos", **options).load("cpu")
     vocoders = {"hifigan": hifigan, "vocos": vocos}
 
-    rows = [json.loads(line) for line in (args.data / "captions.jsonl").read_text().splitlines() if line.strip()]
-    holdout = set(json.loads((args.data / "holdout.json").read_text())["files"])
-    test_rows = sorted((r for r in rows if r["file"] in holdout), key=lambda r: r["file"])
-    train_rows = [r for r in rows if r["file"] not in holdout]
+    train_rows, test_rows = library_split(args.data)  # the library's captions, read as training reads them
     eb.say(f"{len(test_rows)} held-out clips; {len(train_rows)} training clips (for the classifier only)")
 
     # 1. Resynthesis distances on each held-out clip's first 10 s (not padded) ----------------
@@ -118,17 +116,18 @@ def main() -> int:
                                      for k, d in distances.items()))
 
     # 2. Category classifier on resynthesised clips (evaluate_bundled's protocol) -------------
-    model = AudioGAN.load("default")  # only for its clip length: the classifier's preparation
+    model = AudioGAN.load("default", vocoder="griffinlim")  # the bundled model's clip length: the classifier's
+    seconds = model.config.clip_seconds
     rate = mel_cfg.sample_rate
     test_clips, test_kept = [], []
     for r in test_rows:
-        clip = eb.prepare_real(args.data / r["file"], model)
+        clip = eb.prepare_real(args.data / r["file"], model, seconds)
         if float(np.abs(clip).max()) > 0:
             test_clips.append(clip)
             test_kept.append(r)
     train_clips, train_kept = [], []
     for r in train_rows:
-        clip = eb.prepare_real(args.data / r["file"], model)
+        clip = eb.prepare_real(args.data / r["file"], model, seconds)
         if float(np.abs(clip).max()) > 0:
             train_clips.append(clip)
             train_kept.append(r)

@@ -134,3 +134,22 @@ def test_split_holdout_on_library_items(tmp_path):
     train, held = split_holdout(lib.items, 0.5, seed=3)
     assert len(train) + len(held) == 3
     assert split_holdout(lib.items, 0.5, seed=3) == (train, held)
+
+
+def test_library_split_reads_captions_like_training(tmp_path):
+    """The evaluation scripts' (train, held-out) rows: the library reader's caption rows, the other
+    columns kept, split by holdout.json."""
+    import soundfile as sf
+
+    for name in ("a.wav", "b.wav", "c.wav"):
+        sf.write(tmp_path / name, [0.1] * 800, 16000)
+    (tmp_path / "captions.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"file": "c.wav", "caption": "c", "category": "bell"}, {"file": "a.wav", "caption": " a  a ", "category": None},
+        {"file": "b.wav", "caption": "b", "category": "door"}]) + "\n")
+    (tmp_path / "holdout.json").write_text(json.dumps({"files": ["c.wav", "a.wav"]}))
+    from audiogan_training.sampling import library_split
+
+    train, held = library_split(tmp_path)
+    assert train == [{"file": "b.wav", "caption": "b", "category": "door"}]
+    assert held == [{"file": "a.wav", "caption": "a a", "category": None}, {"file": "c.wav", "caption": "c",
+                                                                           "category": "bell"}]

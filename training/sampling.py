@@ -223,3 +223,17 @@ def read_holdout(path: str | Path) -> list[str]:
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise DataError(f"holdout file {path} must hold a list of relative paths (or {{'files': [...]}})")
     return files
+
+
+def library_split(root: str | Path) -> tuple[list[dict], list[dict]]:
+    """(training rows, held-out rows) of a library: its caption rows (audiogan_core.library's
+    caption_table: dicts with file, caption and the rows' other columns, such as category),
+    split by its holdout.json; the held-out rows sorted by file. For the evaluation scripts."""
+    from audiogan_core.library import caption_table
+
+    root = Path(root)
+    table, _ = caption_table(root)
+    rows = [{"file": row.file, "caption": row.caption, **row.extra} for row in table.values()]
+    held = set(read_holdout(root / "holdout.json"))
+    return ([r for r in rows if r["file"] not in held],
+            sorted((r for r in rows if r["file"] in held), key=lambda r: r["file"]))
