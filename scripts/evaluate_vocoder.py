@@ -6,8 +6,9 @@
 
 For every held-out clip (mono, loudness-normalised like training, its first 10 s), both vocoders
 resynthesise the clip's own log-mel. Per clip and vocoder:
-- log-mel L1 and multi-resolution STFT distance (spectral convergence + log magnitude at
-  512/1024/2048-point FFTs) to the real audio (`audiogan_training.vocoder.resynthesis_scores`);
+- log-mel L1 and multi-resolution STFT distance (spectral convergence of the whole set + mean log
+  magnitude L1, at 512/1024/2048-point FFTs) to the real audio
+  (`audiogan_training.vocoder.resynthesis_scores`, `aggregate_scores`);
 - the aisfx category classifier of scripts/evaluate_bundled.py (fit on the training clips'
   embeddings, the same 2.97 s preparation) labels the resynthesised clips: accuracy beside the
   real clips' own.
@@ -74,7 +75,7 @@ def main() -> int:
     from audiogan_core.plugins import get_embedder, get_vocoder
     from audiogan_training.mel_dataset import compute_log_mel, load_audio, normalise_loudness
     from audiogan_training.sampling import library_split
-    from audiogan_training.vocoder import VocoderTrainConfig, resynthesis_scores
+    from audiogan_training.vocoder import VocoderTrainConfig, aggregate_scores, resynthesis_scores
 
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -108,9 +109,9 @@ def main() -> int:
         seconds_vocoded += entry["seconds"]
         per_clip.append(entry)
     distances = {}
+    totals = {name: aggregate_scores([c[name] for c in per_clip]) for name in vocoders}
     for metric in ("mel_l1", "mrstft"):
-        h = float(np.mean([c["hifigan"][metric] for c in per_clip]))
-        v = float(np.mean([c["vocos"][metric] for c in per_clip]))
+        h, v = totals["hifigan"][metric], totals["vocos"][metric]
         distances[metric] = {"hifigan": h, "vocos": v, "ratio": v / h, "target_met": bool(v <= 1.25 * h)}
     eb.say("distances: " + ", ".join(f"{k} hifigan {d['hifigan']:.4f} vocos {d['vocos']:.4f} (x{d['ratio']:.3f})"
                                      for k, d in distances.items()))

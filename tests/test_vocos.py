@@ -183,3 +183,19 @@ def test_teacher_waveform_chunks_join_seamlessly():
     assert chunked.shape == whole.shape == (300 * 256,)
     assert np.abs(chunked - whole).max() < 1e-6
     assert np.abs(teacher_waveform(Smearing(), mel, chunk=64, context=0) - whole).max() > 1e-3
+
+
+def test_set_scores_are_not_blown_up_by_a_near_silent_clip():
+    from audiogan_core.mel import MelFrontEnd
+    from audiogan_training.vocoder import aggregate_scores, resynthesis_scores
+
+    front, res = MelFrontEnd(MelConfig.hifigan_universal()), ((512, 128), (1024, 256))
+    g = torch.Generator().manual_seed(0)
+    loud = torch.randn(8192, generator=g) * 0.3
+    quiet = torch.randn(8192, generator=g) * 1e-6
+    same = aggregate_scores([resynthesis_scores(loud, loud, front, res)])
+    assert same["mel_l1"] < 1e-5 and same["spectral_convergence"] < 1e-5
+    # a slightly-off loud clip plus a near-silent one whose "resynthesis" is a little noise
+    scores = [resynthesis_scores(loud * 0.9, loud, front, res), resynthesis_scores(quiet * 50, quiet, front, res)]
+    total = aggregate_scores(scores)
+    assert 0.05 < total["spectral_convergence"] < 0.2  # the loud clip's 10% error, not the quiet clip's 4900%

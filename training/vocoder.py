@@ -226,11 +226,29 @@ def phase_loss(fake: torch.Tensor, teacher: torch.Tensor, real: torch.Tensor, re
 
 @torch.no_grad()
 def resynthesis_scores(fake: torch.Tensor, real: torch.Tensor, front_end: MelFrontEnd, resolutions) -> dict:
-    """Per-clip log-mel L1 and MR-STFT distance of `fake` to `real` (both [N])."""
+    """One clip's distances of `fake` to `real` (both [N]): log-mel L1, log-magnitude L1 averaged
+    over the STFT resolutions, and the squared error and energy of the magnitudes (summed over
+    resolutions) from which `aggregate_scores` forms the set's spectral convergence."""
     n = min(fake.shape[-1], real.shape[-1])
     fake, real = fake[None, :n].float(), real[None, :n].float()
-    return {"mel_l1": float((front_end(fake) - front_end(real)).abs().mean()),
-            "mrstft": float(mrstft_loss(fake, real, resolutions))}
+    logmag, err2, ref2 = 0.0, 0.0, 0.0
+    for n_fft, hop in resolutions:
+        f = _stft(fake, n_fft, hop).abs().clamp(min=1e-7)
+        r = _stft(real, n_fft, hop).abs().clamp(min=1e-7)
+        logmag += float((r.log() - f.log()).abs().mean()) / len(resolutions)
+        err2 += float((r - f).pow(2).sum()) / len(resolutions)
+        ref2 += float(r.pow(2).sum()) / len(resolutions)
+    return {"mel_l1": float((front_end(fake) - front_end(real)).abs().mean()), "logmag_l1": logmag,
+            "err2": err2, "ref2": ref2}
+
+
+def aggregate_scores(scores: list[dict]) -> dict:
+    """Set-level distances: mean log-mel L1, and the MR-STFT distance = spectral convergence of the
+    whole set (sqrt(sum err^2 / sum ref^2): a near-silent clip cannot blow it up the way a per-clip
+    ratio does) + mean log-magnitude L1."""
+    sc = math.sqrt(sum(x["err2"] for x in scores) / max(sum(x["ref2"] for x in scores), 1e-12))
+    return {"mel_l1": float(np.mean([x["mel_l1"] for x in scores])),
+            "mrstft": sc + float(np.mean([x["logmag_l1"] for x in scores])), "spectral_convergence": sc}
 
 
 # ------------------------------------------------------------------------------------------
@@ -361,11 +379,11 @@ class VocoderTrainer:
             teacher = torch.from_numpy(np.array(self.held.array(i, "teacher")[: n * hop]))
             ours.append(resynthesis_scores(self.model(mel)[0], real, self.front_end, cfg.stft_resolutions))
             theirs.append(resynthesis_scores(teacher, real, self.front_end, cfg.stft_resolutions))
+        ours, theirs = aggregate_scores(ours), aggregate_scores(theirs)
         out = {}
-        for k in ours[0]:
-            out[f"eval_{k}"] = float(np.mean([s[k] for s in ours]))
-            out[f"eval_{k}_hifigan"] = float(np.mean([s[k] for s in theirs]))
-            out[f"eval_{k}_ratio"] = out[f"eval_{k}"] / max(out[f"eval_{k}_hifigan"], 1e-9)
+        for k in ("mel_l1", "mrstft"):
+            out[f"eval_{k}"], out[f"eval_{k}_hifigan"] = ours[k], theirs[k]
+            out[f"eval_{k}_ratio"] = ours[k] / max(theirs[k], 1e-9)
         return out
 
     # checkpoints ----------------------------------------------------------------------------
