@@ -72,6 +72,11 @@ class MelConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def differences(self, vocoder: "MelConfig") -> str:
+        """'field: model A vs vocoder B; ...' for every field that differs (self is the model's)."""
+        return "; ".join(f"{k}: model {getattr(self, k)} vs vocoder {getattr(vocoder, k)}"
+                         for k in self.to_dict() if getattr(self, k) != getattr(vocoder, k))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MelConfig":
         return _from_dict(cls, dict(data), "MelConfig")
@@ -98,6 +103,11 @@ class ModelConfig:
     channels: int = 128  # generator base width (published: g_chaneel = 128)
     d_channels: int = 64  # discriminator base width
     n_heads: int = 10
+    # D's attention stages use min(n_heads, d_max_heads) heads. They are 2-4x wider than G's
+    # (64/128/256 channels for the paper preset) and per-head cost grows with width and text
+    # dims: with the generator's 10 heads the paper-preset D would hold 34M parameters, 24M of
+    # them attention; with 2 it holds 15.6M. Part of the shape: a checkpoint fits only its own.
+    d_max_heads: int = 2
     attention_plan: tuple[str, ...] = PAPER_ATTENTION_PLAN  # generator order; D uses the reverse
     tf_ca: bool = True  # time-frequency cross-attention instead of plain (F*T)^2 attention
     # "release": condition attention as in the authors' released generator.py (audio queries,
@@ -166,7 +176,7 @@ class ModelConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"ModelConfig.{name} must be a positive integer, got {value!r}")
 
-        for name in ("noise_dim", "channels", "d_channels", "n_heads", "sentence_dim", "word_dim",
+        for name in ("noise_dim", "channels", "d_channels", "n_heads", "d_max_heads", "sentence_dim", "word_dim",
                      "base_freq", "base_frames"):
             positive(name)
         if self.channels % 8:

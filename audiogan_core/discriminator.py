@@ -31,11 +31,8 @@ __all__ = ["CategoryHead", "Discriminator", "DiscriminatorOutput"]
 # double and single stages run 2, 3 and 4 time-doublings above the base grid, and D's stages
 # after blocks 2, 1, 0 run at exactly those resolutions.
 _STAGE_AFTER_BLOCK = (0, 1, 2)
-# Heads per D attention stage: min(config.n_heads, D_MAX_HEADS). D's stages are 2-4x wider
-# than G's (64/128/256 channels for the paper preset) and per-head cost grows with width and
-# text dims: with the generator's 10 heads the paper-preset D would hold 34M parameters, 24M
-# of them attention; with 2 it holds 15.6M.
-D_MAX_HEADS = 2
+# Heads per D attention stage: min(config.n_heads, config.d_max_heads) (ModelConfig explains the
+# default of 2).
 
 
 class DiscriminatorOutput(NamedTuple):
@@ -49,7 +46,7 @@ class Discriminator(nn.Module):
 
     Widths d, 2d, 4d, 8d, 8d (d = config.d_channels). Block i pools time by 2 and frequency by
     config.freq_upsample[4 - i]; for the paper preset the grid goes 64x1024 -> 2x32. SDT stages
-    follow the first three blocks (widths d, 2d, 4d) with min(n_heads, D_MAX_HEADS) heads each.
+    follow the first three blocks (widths d, 2d, 4d) with min(n_heads, d_max_heads) heads each.
     """
 
     def __init__(self, config: ModelConfig):
@@ -58,7 +55,7 @@ class Discriminator(nn.Module):
         d = config.d_channels
         widths = [1, d, 2 * d, 4 * d, 8 * d, 8 * d]
         freq_down = list(reversed(config.freq_upsample))
-        self.n_heads = min(config.n_heads, D_MAX_HEADS)
+        self.n_heads = min(config.n_heads, config.d_max_heads)
         self.blocks = nn.ModuleList(
             ResBlockDown(widths[i], widths[i + 1], (freq_down[i], 2), first=i == 0) for i in range(5))
         self.attention = nn.ModuleList(

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,15 @@ import numpy as np
 from .errors import InputError
 
 BIT_DEPTHS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}  # 32 = 32-bit float
+
+
+def slug(text: str, limit: int = 40, sep: str = "-") -> str:
+    """A safe file-name stem from free text: lowercase ASCII letters and digits (accents dropped,
+    "ünïcode" -> "unicode"), runs of anything else as one `sep`, at most `limit` characters;
+    never empty ("clip"), never a path."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    s = re.sub(r"[^a-z0-9]+", sep, ascii_text).strip(sep)
+    return s[:limit].strip(sep) or "clip"
 
 
 def _atomic_write(path: Path, write, *, overwrite: bool = True) -> Path:

@@ -128,7 +128,7 @@ class ClapTextTiming:
     def encode(self, texts):
         import torch
 
-        from audiogan_plugins.interfaces import TextFeatures
+        from audiogan_core.interfaces import TextFeatures
 
         ids, mask = self.ids(len(texts))
         out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=False)

@@ -39,27 +39,26 @@ import collections
 import logging
 import math
 import os
-import re
 import socket
 import threading
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
 from audiogan_core.delivery import Delivery
+from audiogan_core.io import slug
+from audiogan_core.limits import MAX_VARIATIONS, check_output_rate
+from audiogan_core.request import Request
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/audiogan"
-MAX_TEXT_CHARS = 1000
 DEFAULT_PORT = 9000
 DEFAULT_QUEUE_SIZE = 32
 DEFAULT_MAX_VARIATIONS = 16
 MAX_REPLY_CHARS = 600  # error messages quote client input; keep replies small
 PROGRESS_STEP = 0.1  # send a progress reply when the fraction moved at least this much
-SLUG_CHARS = 40
 INT32 = 2**31
 
 
@@ -74,17 +73,33 @@ class QueueFull(Exception):
 @dataclass
 class Job:
     id: int
-    text: str
-    seed: int
-    seconds: float
-    variations: int
+    request: Request  # checked, one text
     reply_to: tuple
     state: str = "queued"  # queued, running, done, error, cancelled
     files: list = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     extra_reply_to: set = field(default_factory=set)
     announced: threading.Event = field(default_factory=threading.Event)  # "accepted" went out first
-    delivery: Delivery | None = None  # level and trim; None: the server's
+
+    @property
+    def text(self) -> str:
+        return self.request.texts[0]
+
+    @property
+    def seed(self) -> int:
+        return self.request.seed
+
+    @property
+    def seconds(self) -> float:
+        return self.request.seconds
+
+    @property
+    def variations(self) -> int:
+        return self.request.variations
+
+    @property
+    def delivery(self) -> Delivery:
+        return self.request.delivery
 
 
 class _JobQueue:
@@ -119,14 +134,6 @@ class _JobQueue:
     def __len__(self) -> int:
         with self._cond:
             return len(self._items)
-
-
-def slug(text: str, limit: int = SLUG_CHARS) -> str:
-    """Lowercase ASCII letters, digits and single hyphens; never empty, never a path."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    s = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
-    s = s[:limit].strip("-")
-    return s or "clip"
 
 
 def _tag(value) -> str:
@@ -181,12 +188,11 @@ class OscServer:
 
         if bit_depth not in BIT_DEPTHS:
             raise InputError(f"bit depth must be one of {sorted(BIT_DEPTHS)} (32 = float), got {bit_depth}")
-        if sample_rate is not None and not 8000 <= int(sample_rate) <= 384000:
-            raise InputError(f"sample rate must be between 8000 and 384000 Hz, got {sample_rate}")
+        check_output_rate(sample_rate)
         if not 1 <= queue_size <= 100_000:
             raise InputError(f"queue size must be between 1 and 100000, got {queue_size}")
-        if not 1 <= max_variations <= 256:
-            raise InputError(f"max variations must be between 1 and 256, got {max_variations}")
+        if not 1 <= max_variations <= MAX_VARIATIONS:
+            raise InputError(f"max variations must be between 1 and {MAX_VARIATIONS}, got {max_variations}")
         if reply_port is not None and not 1 <= reply_port <= 65535:
             raise InputError(f"reply port must be between 1 and 65535, got {reply_port}")
         if not 0 <= port <= 65535:
@@ -397,7 +403,12 @@ class OscServer:
             self._error(to, -1, f"{address}: internal error: {type(exc).__name__}: {exc}")
 
     # Handlers -------------------------------------------------------------------------
-    def _parse_generate(self, args: list) -> tuple[str, int | None, float | None, int]:
+    def _parse_generate(self, args: list, delivery: Delivery | None = None):
+        """OSC arguments (options already split off) -> a checked Request with `delivery` (default:
+        the server's). Only what is OSC's is done here: words joined, argument types coerced, -1
+        read as "random seed"; the request rules are the model's."""
+        from audiogan_core.request import check_request
+
         where = f"{PREFIX}/generate"
         if not args:
             raise InputError(f"{where}: missing text; usage: {where} s:text [i:seed] [f:seconds] [i:variations]")
@@ -407,11 +418,6 @@ class OscServer:
         if not words:
             raise InputError(f"{where}: text must be a string (s), got {_show(args[0])}; "
                              f"usage: {where} s:text [i:seed] [f:seconds] [i:variations]")
-        text = " ".join(words)
-        if len(text) > MAX_TEXT_CHARS:
-            raise InputError(f"{where}: text is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
-        if not text.strip():
-            raise InputError(f"{where}: text is empty")
         if len(args) > 3:
             raise InputError(f"{where}: too many arguments ({len(words) + len(args)}); "
                              f"usage: {where} s:text [i:seed] [f:seconds] [i:variations]")
@@ -425,21 +431,14 @@ class OscServer:
                 raise InputError(f"{where}: seed must be >= 0 (or -1 for a random one), got {seed}")
         if len(args) >= 2:
             seconds = _as_float(args[1], "seconds", where)
-            if not math.isfinite(seconds) or seconds <= 0:
-                raise InputError(f"{where}: seconds must be a positive finite number, got {seconds}")
-            if seconds > self.model.max_seconds + 1e-6:
-                raise InputError(f"{where}: this model makes at most {self.model.max_seconds:g} s per clip, "
-                                 f"got seconds={seconds:g}")
         if len(args) >= 3:
             variations = _as_int(args[2], "variations", where)
-            if not 1 <= variations <= self.max_variations:
-                raise InputError(f"{where}: variations must be between 1 and {self.max_variations}, "
-                                 f"got {variations}")
         try:
-            _, seconds, variations, seed = self.model.check_request([text], seconds, variations, seed)
+            return self.model.check_request(check_request(" ".join(words), seed=seed, variations=variations,
+                                                          seconds=seconds, delivery=delivery or self.delivery,
+                                                          max_variations=self.max_variations))
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
-        return text, seed, seconds, variations
 
     def _split_options(self, args: list) -> tuple[list, Delivery]:
         """Strings after /audiogan/generate's first number are KEY=VALUE options: the positional
@@ -461,9 +460,9 @@ class OscServer:
 
     def _on_generate(self, args: list, to: tuple) -> None:
         args, delivery = self._split_options(args)
-        text, seed, seconds, variations = self._parse_generate(args)
+        request = self._parse_generate(args, delivery)
         with self._jobs_lock:
-            job = Job(self._next_job, text, seed, seconds, variations, to, delivery=delivery)
+            job = Job(self._next_job, request, to)
             self._next_job += 1
         try:
             self._queue.put_nowait(job)
@@ -474,8 +473,8 @@ class OscServer:
             self._jobs[job.id] = job
             self._forget_old_jobs()
         self._idle.clear()
-        log.info("job %d from %s:%s: %r seed %d, %.3g s, %d variation(s)", job.id, to[0], to[1], text, seed,
-                 seconds, variations)
+        log.info("job %d from %s:%s: %r seed %d, %.3g s, %d variation(s)", job.id, to[0], to[1], job.text, job.seed,
+                 job.seconds, job.variations)
         self.send(to, f"{PREFIX}/accepted", job.id)
         job.announced.set()
 
@@ -582,9 +581,7 @@ class OscServer:
         self.send(to, f"{PREFIX}/progress", job.id, 0.0)
         t0 = time.perf_counter()
         try:
-            d = job.delivery or self.delivery
-            clips = self.model.generate([job.text], seed=job.seed, variations=job.variations, seconds=job.seconds,
-                                        progress=progress, normalize=d.normalize, loudness=d.loudness, trim=d.trim)
+            clips = self.model.generate(job.request, progress=progress)
             for clip in clips:
                 if getattr(clip, "level", None) is not None and clip.level.warning:
                     log.warning("job %d, seed %d: %s", job.id, clip.seed, clip.level.warning)

@@ -40,7 +40,7 @@ def say(msg: str) -> None:
 
 
 def prepare_real(path: Path, model, seconds: float) -> np.ndarray:
-    from audiogan_training.data import load_audio, normalise_loudness
+    from audiogan_training.mel_dataset import load_audio, normalise_loudness
 
     rate = model.config.mel.sample_rate
     audio = load_audio(path, rate, max_seconds=seconds)
@@ -50,10 +50,13 @@ def prepare_real(path: Path, model, seconds: float) -> np.ndarray:
 
 
 def embed(embedder, name: str, clips: list[np.ndarray], rate: int, cache: Path | None = None):
-    """[n, 512] embeddings and [n, classes] probabilities, cached by content hash."""
+    """[n, dim] embeddings and [n, classes] probabilities, cached by embedder and content hash."""
     from audiogan_core.evaluation import AudioCollection, AudioItem, embed_collection
 
-    key = hashlib.blake2b(b"".join(c.tobytes() for c in clips), digest_size=12).hexdigest()
+    # another embedder's embeddings must not be taken from the cache; aisfx keys stay as they were
+    # (existing caches stay valid)
+    tag = b"" if embedder.name == "aisfx" else embedder.name.encode() + b"\0"
+    key = hashlib.blake2b(tag + b"".join(c.tobytes() for c in clips), digest_size=12).hexdigest()
     if cache is not None:
         f = cache / f"{name}-{key}.npz"
         if f.exists():
@@ -109,6 +112,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="debug: use every k-th clip only (k = --limit)")
     ap.add_argument("--quick", action="store_true",
                     help="only the category check (2-5 min instead of about 12): writes OUT/quick.json")
+    ap.add_argument("--embedder", default="aisfx",
+                    help="evaluation embedder (default aisfx; the report and model card are written for aisfx)")
     ap.add_argument("--seeds", default=None,
                     help="with --quick: comma-separated generation seeds, e.g. 0,1,2 (default: --seed)")
     args = ap.parse_args()
@@ -122,7 +127,8 @@ def main() -> int:
                                           pairwise_diversity, untrained_model)
     from audiogan_core.io import write_wav
     from audiogan_core.metrics import cosine_matrix, frechet_distance
-    from audiogan_plugins.manager import get_embedder
+    from audiogan_core.plugins import get_embedder
+    from audiogan_training.sampling import library_split
 
     if args.seeds and not args.quick:
         ap.error("--seeds needs --quick (the full report uses one seed: --seed)")
@@ -133,16 +139,13 @@ def main() -> int:
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.cache or args.out / "cache"
-    rows = [json.loads(line) for line in (args.data / "captions.jsonl").read_text().splitlines() if line.strip()]
-    holdout = set(json.loads((args.data / "holdout.json").read_text())["files"])
+    train_rows, test_rows = library_split(args.data)  # the library's captions, read as training reads them
     model = AudioGAN.load(args.model, vocoder=args.vocoder)
     rate = model.config.mel.sample_rate
     args.seconds = args.seconds or model.default_seconds
-    say(f"model {args.model} ({model.config.name}, {args.seconds:.2f} s clips); {len(rows)} library clips, "
-        f"{len(holdout)} held out")
+    say(f"model {args.model} ({model.config.name}, {args.seconds:.2f} s clips); "
+        f"{len(train_rows) + len(test_rows)} library clips, {len(test_rows)} held out")
 
-    train_rows = [r for r in rows if r["file"] not in holdout]
-    test_rows = sorted((r for r in rows if r["file"] in holdout), key=lambda r: r["file"])
     if args.limit > 1:
         train_rows, test_rows = train_rows[::args.limit], test_rows[::max(1, args.limit // 4)]
     train_counts = Counter(r["category"] for r in train_rows)
@@ -189,13 +192,14 @@ def main() -> int:
     gen = generate_collection(model, keyed, seed=args.seed, seconds=args.seconds, batch_size=16)
 
     # audiogan eval's report: FD / IS / KL with floor (real half vs half) and ceiling (untrained)
-    say("audiogan eval metrics (aisfx), floor and ceiling")
+    say(f"audiogan eval metrics ({args.embedder}), floor and ceiling")
     ceiling = generate_collection(untrained_model(model), keyed, seed=args.seed, seconds=args.seconds, batch_size=16,
                                   name="ceiling")
-    report = evaluate(gen, reference, embedders=["aisfx"], model=model, seed=args.seed, ceiling_collection=ceiling)
+    report = evaluate(gen, reference, embedders=[args.embedder], model=model, seed=args.seed,
+                      ceiling_collection=ceiling)
     print(format_report(report))
 
-    emb = get_embedder("aisfx").load("cpu")
+    emb = get_embedder(args.embedder).load("cpu")
     g_emb, _ = embed(emb, "generated", [c.audio for c in gen.items], rate)
     t_emb, _ = embed(emb, "heldout_real", test_clips, rate, cache)
     tr_emb, _ = embed(emb, "train_real", train_clips, rate, cache)
@@ -233,8 +237,8 @@ def main() -> int:
                   "real_heldout_accuracy": acc_real, "generated_accuracy": acc_gen,
                   "untrained_accuracy": acc_untrained, "target_met": bool(acc_gen >= 0.6),
                   "per_category": per_cat, "generated_misses": misses,
-                  "method": "multinomial logistic regression on standardised aisfx embeddings of training real "
-                            "clips (L2 1e-3, L-BFGS)"}
+                  "method": f"multinomial logistic regression on standardised {args.embedder} embeddings of "
+                            "training real clips (L2 1e-3, L-BFGS)"}
 
     # Diversity (--variations 4) and no copying ----------------------------------------------
     prompts = []
@@ -282,7 +286,7 @@ def main() -> int:
     # Spectrogram images: generated next to a held-out real clip of the same category --------
     images = []
     if args.images:
-        from audiogan_training.data import compute_log_mel
+        from audiogan_training.mel_dataset import compute_log_mel
         from audiogan_training.previews import save_spectrogram_pair
 
         args.images.mkdir(parents=True, exist_ok=True)
@@ -301,13 +305,13 @@ def main() -> int:
     out = {"model": args.model, "source": str(model.source), "step": step,
            "heldout_clips": len(test_rows), "train_clips": len(train_rows), "seed": args.seed,
            "real_clip_preparation": f"first {args.seconds:.2f} s, mono, loudness-normalised like training, "
-                                    f"zero-padded", "fd_aisfx": fd, "category_classifier": classifier,
+                                    f"zero-padded", f"fd_{args.embedder}": fd, "category_classifier": classifier,
            "diversity": diversity, "no_copying": copying, "images": images,
            "audiogan_eval": report, "seconds": time.time() - t0, "torch_threads": torch.get_num_threads()}
     tmp = args.out / "report.json.tmp"
     tmp.write_text(json.dumps(out, indent=1, default=float) + "\n")
     tmp.replace(args.out / "report.json")
-    print(json.dumps({k: out[k] for k in ("fd_aisfx",)}, indent=1, default=float))
+    print(json.dumps({k: out[k] for k in (f"fd_{args.embedder}",)}, indent=1, default=float))
     print(json.dumps({k: v for k, v in classifier.items() if k not in ("per_category", "category_names")},
                      indent=1, default=float))
     print(json.dumps({k: v for k, v in diversity.items() if k != "per_prompt"}, indent=1))
@@ -320,10 +324,10 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
     """The "text controls the sound" check alone, for several generation seeds: the same
     classifier, clips and captions as the full report, without FD, diversity or images."""
     from audiogan_core.evaluation import generate_collection
-    from audiogan_plugins.manager import get_embedder
+    from audiogan_core.plugins import get_embedder
 
     rate = model.config.mel.sample_rate
-    emb = get_embedder("aisfx").load("cpu")
+    emb = get_embedder(args.embedder).load("cpu")
     tr_emb, _ = embed(emb, "train_real", train_clips, rate, cache)
     cat_train, cat_test, ytr, yte = category_split(categories, train_rows, test_rows)
     captions = [test_rows[i]["caption"] for i in cat_test]

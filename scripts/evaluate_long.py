@@ -87,7 +87,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from audiogan_core import AudioGAN
-    from audiogan_plugins.manager import get_embedder
+    from audiogan_core.plugins import get_embedder
+    from audiogan_training.sampling import library_split
 
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -98,10 +99,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     rate = model.sample_rate
-    rows = [json.loads(line) for line in (args.data / "captions.jsonl").read_text().splitlines() if line.strip()]
-    holdout = set(json.loads((args.data / "holdout.json").read_text())["files"])
-    test_rows = sorted((r for r in rows if r["file"] in holdout), key=lambda r: r["file"])
-    train_rows = [r for r in rows if r["file"] not in holdout]
+    train_rows, test_rows = library_split(args.data)  # the library's captions, read as training reads them
 
     # The category classifier of evaluate_bundled: 2.97 s preparation of the training clips
     seconds = 256 * model.config.mel.hop_length / rate  # the bundled classifier's 2.97 s preparation
@@ -190,7 +188,7 @@ def main() -> int:
 def write_images(args, model, textures, one_shots, loop_rows, long_clips, rows) -> list[str]:
     """Two textures, two one-shots (10 s each) and two loops shown twice, beside a real clip of
     the category (its first 10 s)."""
-    from audiogan_training.data import compute_log_mel, load_audio, normalise_loudness
+    from audiogan_training.mel_dataset import compute_log_mel, load_audio, normalise_loudness
     from audiogan_training.previews import save_spectrogram_pair
 
     rate, mel_cfg = model.sample_rate, model.config.mel

@@ -72,8 +72,9 @@ def main() -> int:
     from audiogan_core import AudioGAN
     from audiogan_core.config import MelConfig
     from audiogan_core.mel import MelFrontEnd
-    from audiogan_plugins.manager import get_embedder, get_vocoder
-    from audiogan_training.data import compute_log_mel, load_audio, normalise_loudness
+    from audiogan_core.plugins import get_embedder, get_vocoder
+    from audiogan_training.mel_dataset import compute_log_mel, load_audio, normalise_loudness
+    from audiogan_training.sampling import library_split
     from audiogan_training.vocoder import VocoderTrainConfig, aggregate_scores, resynthesis_scores
 
     t0 = time.time()
@@ -87,10 +88,7 @@ def main() -> int:
     vocos = get_vocoder("vocos", **options).load("cpu")
     vocoders = {"hifigan": hifigan, "vocos": vocos}
 
-    rows = [json.loads(line) for line in (args.data / "captions.jsonl").read_text().splitlines() if line.strip()]
-    holdout = set(json.loads((args.data / "holdout.json").read_text())["files"])
-    test_rows = sorted((r for r in rows if r["file"] in holdout), key=lambda r: r["file"])
-    train_rows = [r for r in rows if r["file"] not in holdout]
+    train_rows, test_rows = library_split(args.data)  # the library's captions, read as training reads them
     eb.say(f"{len(test_rows)} held-out clips; {len(train_rows)} training clips (for the classifier only)")
 
     # 1. Resynthesis distances on each held-out clip's first 10 s (not padded) ----------------

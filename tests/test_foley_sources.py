@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from audiogan_training.categories import call_counts, category_for
-from audiogan_training.data import _unit_hash
+from audiogan_training.sampling import _unit_hash
 from audiogan_training.foley_sources import (action, adventure, builder, casual, classic, common, megaglest,
                                              openclonk, registry)
 from audiogan_training.foley_sources.archives import (ArchiveError, c4_scramble, parse_c4group, parse_cat,
@@ -197,7 +197,7 @@ def test_discover_lugaru_maps_licences_to_the_upstream_layout():
 
 
 def test_mp3_with_undecodable_tail_is_kept_as_wav(tmp_path):
-    from audiogan_training.data import probe_audio
+    from audiogan_training.library_scan import probe_audio
 
     rate = 16000
     sf.write(tmp_path / "full.mp3", (0.3 * np.sin(np.arange(rate) * 0.05)).astype(np.float32), rate, format="MP3")
@@ -396,7 +396,7 @@ def test_held_out_list_keeps_every_old_clip_when_new_packages_join():
     new = [f for f in new if _unit_hash(f, 0) < 0.08][:3] + [f for f in new if _unit_hash(f, 0) < 0.0005][:1]
     more = [{"file": f, "caption": caption, "package": "new-package"} for f in new]
     # holding out by the whole library alone would drop the old top-up...
-    from audiogan_training.data import split_holdout
+    from audiogan_training.sampling import split_holdout
     captions = {r["file"]: r["caption"] for r in rows + more}
     naive = split_holdout([r["file"] for r in rows + more], 0.08, 0, group=lambda f: category_for(captions[f]))[1]
     assert not set(lost) <= set(naive)

@@ -612,6 +612,51 @@ def test_python_m_audiogan_training_usage_error_has_no_traceback(tmp_path):
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no audio files found" in proc.stderr
 
 
+def test_mel_frechet_distance_is_the_metrics_one():
+    from audiogan_core.metrics import frechet_distance
+    from audiogan_training.trainer import mel_frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    fake, real = torch.randn(3, 4, 20, generator=g), torch.randn(3, 4, 20, generator=g) + 0.5
+    frames = lambda m: m.permute(0, 2, 1).reshape(-1, 4).double().numpy()  # noqa: E731 (per-frame vectors)
+    assert mel_frechet_distance(fake, real) == frechet_distance(frames(fake), frames(real), warn=False)
+    assert mel_frechet_distance(fake, fake) == 0.0
+
+
+def test_init_from_resolves_models_like_audiogan_load(tmp_path):
+    from audiogan_core.api import MODELS_DIR, locate_model
+    from audiogan_core.errors import MissingResourceError
+
+    assert locate_model("default") == ("folder", MODELS_DIR / "default")
+    (tmp_path / "release").mkdir()
+    torch.save({}, tmp_path / "release" / "generator.pt")
+    assert locate_model(tmp_path / "release") == ("published", tmp_path / "release" / "generator.pt")
+    assert locate_model(tmp_path / "release" / "generator.pt")[0] == "published"
+    with pytest.raises(MissingResourceError, match="not a bundled model"):
+        locate_model(tmp_path / "nothing")
+
+
+def test_noise_streams_never_share_a_seed():
+    """More than 8 ranks (a multi-node run), other ranks' crop and augmentation draws, or purposes
+    past 7 (d_steps_per_g >= 8) used to wrap into another step's or rank's seed and silently reuse
+    its noise."""
+    from audiogan_training.step_rng import (PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose,
+                                            d_noise_purpose, step_seed)
+
+    # every stream of twelve D updates, G, crops, augmentations and the preview, on 16 ranks, 4 steps
+    purposes = ([d_noise_purpose(k) for k in range(12)] + [PURPOSE_G, PURPOSE_CROP, PURPOSE_PREVIEW]
+                + [augment_purpose(k) for k in range(13)])
+    assert len(set(purposes)) == len(purposes)
+    streams = [(step, rank, purpose) for step in range(4) for rank in range(16) for purpose in purposes]
+    seeds = [step_seed(5, *s) for s in streams]
+    assert len(set(seeds)) == len(streams)
+    assert all(0 <= s < 2**63 for s in seeds)
+    # a single-process run keeps the seeds it was started with: resumed, it draws the same noise,
+    # crops and augmentations as before
+    for purpose in (0, 6, PURPOSE_G, PURPOSE_CROP, augment_purpose(2)):
+        assert step_seed(5, 3, 0, purpose) == 5 * 1_000_003 + 3 * 64 + purpose
+
+
 def test_any_length_run_draws_every_crop_length_and_starts_from_a_fixed_length_model(library, shared_cache,
                                                                                       tmp_path, capsys):
     """Crops of every configured length reach D, and --init-from a fixed-length model of the same

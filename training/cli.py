@@ -1,4 +1,6 @@
-"""`audiogan train`: fine-tune or train AudioGAN on a folder of sounds."""
+"""`audiogan train`: fine-tune or train AudioGAN on a folder of sounds. This module adds `train`
+and `data` (training/cli_data.py) to `audiogan` through the register_commands hook (entry point
+`train` of the `audiogan.commands` group)."""
 from __future__ import annotations
 
 import os
@@ -11,6 +13,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
+
+from audiogan_core.hookspecs import hookimpl
 
 
 @click.command(name="train")
@@ -56,7 +60,7 @@ def train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, ini
     Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits; --resume
     then continues exactly where it stopped.
     """
-    from .trainer import shutdown_distributed
+    from .distributed import shutdown_distributed
 
     if threads is not None:
         import torch
@@ -140,3 +144,12 @@ def train_vocoder(data_dir, run_dir, config_file, steps, resume, init_from, cach
                              progress=not no_progress, init_from=init_from)
     trainer.fit()
     click.echo(f"audiogan train-vocoder: step {trainer.step}; weights in {run_dir / 'vocos.safetensors'}")
+
+
+@hookimpl
+def register_commands(cli):
+    from .cli_data import data_group
+
+    cli.add_command(train)
+    cli.add_command(train_vocoder)
+    cli.add_command(data_group)

@@ -110,7 +110,7 @@ class VocoderTrainConfig:
 def _teacher(name: str, mel: MelConfig):
     if not name:
         return None
-    from audiogan_plugins.manager import get_vocoder
+    from audiogan_core.plugins import get_vocoder
 
     return get_vocoder(name, mel_config=mel).load("cpu")
 
@@ -169,7 +169,7 @@ def prepare_corpus(items, cache_dir: Path, mel: MelConfig, *, max_seconds: float
     """Decode, normalise, mel and (optionally) run the teacher once per clip; cached by file hash."""
     from tqdm import tqdm
 
-    from .data import compute_log_mel, file_hash, load_audio, normalise_loudness
+    from .mel_dataset import compute_log_mel, file_hash, load_audio, normalise_loudness
 
     folder = cache_dir / "vocoder-corpus"
     folder.mkdir(parents=True, exist_ok=True)
@@ -289,15 +289,15 @@ class VocoderTrainer:
         self._build_data()
 
     def _build_data(self) -> None:
-        from .data import scan_library, split_holdout
-        from .trainer import _read_holdout
+        from .library_scan import scan_library
+        from .sampling import read_holdout, split_holdout
 
         cfg = self.config
         scan = scan_library(self.data_dir, mel_config=cfg.model.mel, clip_frames=cfg.segment_frames,
                             exclude=[self.cache_dir])
         holdout_path = self.data_dir / cfg.holdout_file
         if holdout_path.is_file():
-            train, held = split_holdout(scan.items, _read_holdout(holdout_path))
+            train, held = split_holdout(scan.items, read_holdout(holdout_path))
         else:
             train, held = split_holdout(scan.items, 0.08, seed=cfg.seed)
         if not train:
@@ -469,11 +469,10 @@ def _on_stop_signals(callback):
 
 
 def read_vocoder_checkpoint(path: str | Path) -> dict:
+    from audiogan_core.checkpoint import read_torch_checkpoint
+
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"cannot read vocoder training checkpoint {path}: {exc}") from None
+    state = read_torch_checkpoint(path, "vocoder training checkpoint")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an audiogan vocoder training checkpoint")
     return state

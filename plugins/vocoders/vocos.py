@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiogan_core.checkpoint import load_state_dict_checked
 from audiogan_core.config import MelConfig, _from_dict
-from audiogan_core.errors import CheckpointError, ConfigError, InputError, MelConfigMismatchError, MissingResourceError
-
-from ..hookspecs import hookimpl
-from ..interfaces import Vocoder
+from audiogan_core.errors import ConfigError, InputError, MelConfigMismatchError, MissingResourceError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import Vocoder
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 BUNDLED = WEIGHTS_DIR / "vocos-foley.safetensors"
@@ -206,16 +206,10 @@ def load_vocos(path: str | os.PathLike, expected_mel: MelConfig | None = None,
     path = Path(path).expanduser()
     cfg = read_vocos_config(config_path_for(path))
     if expected_mel is not None and cfg.mel != expected_mel:
-        raise MelConfigMismatchError(f"vocos vocoder {path} works on {cfg.mel} but {expected_mel} was asked for")
-    state = load_state_dict(path)
+        raise MelConfigMismatchError(f"vocos vocoder {path} expects another mel front end "
+                                     f"({expected_mel.differences(cfg.mel)})")
     model = VocosModel(cfg)
-    expected = model.state_dict()
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    bad = [k for k in expected if k in state and state[k].shape != expected[k].shape]
-    if missing or unexpected or bad:
-        raise CheckpointError(f"vocos vocoder {path} does not fit its config: missing {missing[:4]}, "
-                              f"unexpected {unexpected[:4]}, mis-shaped {bad[:4]}")
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    load_state_dict_checked(model, {k: v.float() for k, v in load_state_dict(path).items()}, f"vocos vocoder {path}")
     return model.eval().requires_grad_(False).to(device)
 
 
@@ -231,11 +225,7 @@ class VocosVocoder(Vocoder):
                                        f"installation; reinstall audiogan or pass checkpoint=PATH")
         self.config = read_vocos_config(config_path_for(self.checkpoint_path))
         self.mel_config = self.config.mel
-        if mel_config is not None:
-            expected = mel_config if isinstance(mel_config, MelConfig) else MelConfig.from_dict(mel_config)
-            if expected != self.mel_config:
-                raise MelConfigMismatchError(f"vocos vocoder {self.checkpoint_path} works on {self.mel_config} "
-                                             f"but {expected} was asked for")
+        self.check_mel_config(mel_config, str(self.checkpoint_path))
         self.device = torch.device("cpu")
         self._model: VocosModel | None = None
         self._lock = threading.Lock()
@@ -260,15 +250,7 @@ class VocosVocoder(Vocoder):
         return self
 
     def _check(self, log_mel) -> tuple[torch.Tensor, bool]:
-        if not torch.is_tensor(log_mel):
-            log_mel = torch.as_tensor(log_mel)
-        squeeze = log_mel.dim() == 2
-        if squeeze:
-            log_mel = log_mel.unsqueeze(0)
-        if log_mel.dim() != 3:
-            raise InputError(f"vocos vocoder: log-mel must be [B, n_mels, T] (or [n_mels, T]), got {tuple(log_mel.shape)}")
-        if log_mel.shape[1] != self.mel_config.n_mels:
-            raise MelConfigMismatchError(f"vocos vocoder takes {self.mel_config.n_mels} mel bins, got {log_mel.shape[1]}")
+        log_mel, squeeze = self.check_input(log_mel)
         if log_mel.shape[-1] < 1:
             raise InputError("vocos vocoder: log-mel has no frames")
         return log_mel, squeeze

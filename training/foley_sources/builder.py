@@ -126,7 +126,7 @@ def build_debian_foley(out_dir: str | Path, packages: Iterable[str] | None = Non
 
     from audiogan_core.io import atomic_write_text
 
-    from ..data import probe_audio
+    from ..library_scan import probe_audio
 
     packages = expand_packages(PACKAGES if packages is None else packages)
     unknown = [p for p in packages if p not in DISCOVER]
@@ -219,7 +219,7 @@ def held_out_files(rows: list[dict]) -> list[str]:
     by builder version 1 held out when other packages join (their clips could otherwise take
     over a category's top-up place); it gives the same files as version 1 because those
     packages' clips, paths and categories do not change."""
-    from ..data import split_holdout
+    from ..sampling import split_holdout
 
     captions = {r["file"]: r["caption"] for r in rows}
     group = _category_of_file(captions)

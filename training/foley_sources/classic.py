@@ -39,10 +39,11 @@ import zlib
 from pathlib import Path
 
 from audiogan_core.errors import DataError
+from audiogan_core.io import slug
 
 from .. import captions as _captions
 from .archives import ArchiveError, parse_cat, safe_member_name
-from .common import Clip, CopyrightInfo, find, licence_short_name, skip, slug
+from .common import Clip, CopyrightInfo, find, licence_short_name, skip
 
 ZEROAD_PREFIXES = ("audio/actor/", "audio/ambient/", "audio/attack/", "audio/resource/", "audio/interface/",
                    "audio/voice/global/")
@@ -66,7 +67,7 @@ def discover_openttd(files: list[Path], copyright: CopyrightInfo) -> tuple[list[
         caption = _captions.clean_caption(re.sub(r"\s*\(\d+\)\s*$", "", title))
         clip_lic = re.search(r"License:\s*([^.]+(?:\.\d[^.]*)?)", name)
         clips.append(Clip(
-            package="openttd-opensfx", rel=f"{index:02d}_{slug(caption)}.wav", raw_name=title, caption=caption,
+            package="openttd-opensfx", rel=f"{index:02d}_{slug(caption, 60, '_')}.wav", raw_name=title, caption=caption,
             caption_source="metadata", original=f"{cats[0]}::{index}", data=wav,
             licence=copyright.licence_for("src/wav/x.wav") or "CC-BY-SA-3.0",
             extra={"metadata": name, "clip_licence": licence_short_name(clip_lic.group(1)) if clip_lic else ""}))

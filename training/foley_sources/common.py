@@ -151,10 +151,6 @@ def read_copyright(package: str, doc_root: Path = Path("/usr/share/doc")) -> Cop
 # ---------------------------------------------------------------------------------------------
 # Helpers for the discovery functions
 # ---------------------------------------------------------------------------------------------
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "clip"
-
-
 def find(files: list[Path], pattern: str) -> list[Path]:
     return [f for f in files if fnmatch.fnmatch(str(f), pattern)]
 
