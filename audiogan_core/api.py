@@ -9,16 +9,23 @@ Variation k of a request with seed S uses seed S + k, so any single clip can be
 re-made alone with `seed=clip.seed`. Noise is drawn on the CPU, so a seed gives the
 same noise on every device. On the CPU each clip is generated alone, so its samples do not
 depend on batch_size or on the other texts and variations of the request, and the same machine
-and thread count give the same samples in every process. On a GPU (batched), and across
+and thread count give the same samples in every process (`model.batched = True` runs the
+GPU's batched path on the CPU too). On a GPU (batched), and across
 machines or thread counts, float rounding can differ in the last bits (Griffin-Lim's
 iterations amplify that to ~1e-4).
+
+Every clip leaves generate() at a delivery level (levels.py): by default its true peak at
+-1 dBTP; `loudness=-18` (LUFS, implies normalize="loudness") for an integrated-loudness target,
+limited to -1 dBTP; `normalize=None` for the raw output. `trim=True` cuts leading and trailing
+silence, with fades. A near-silent clip (below -70 dBFS) is left as it is, with a LevelWarning.
+Each clip carries what was done (`clip.level`) and how to make it again (`clip.recipe`);
+`clip.save("x.wav")` writes it with that metadata (bext + iXML, see recipe.py).
 """
 from __future__ import annotations
 
-import inspect
 import math
 import os
-import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -27,10 +34,15 @@ import numpy as np
 import torch
 
 from .config import ModelConfig, preset
-from .errors import (ConfigError, InputError, MelConfigMismatchError, MissingResourceError)
+from .delivery import Delivery, LevelWarning
+from .errors import ConfigError, InputError, MelConfigMismatchError, MissingResourceError
+from .levels import LevelReport, deliver
+from .limits import (ANY_LENGTH_DEFAULT_SECONDS, ANY_LENGTH_MAX_SECONDS, ANY_LENGTH_MIN_SECONDS,  # noqa: F401
+                     MAX_TEXT_CHARS, MAX_VARIATIONS)  # (MAX_*: their old home)
+from .recipe import Recipe, recipe_for
+from .request import Request, check_request
 
-MAX_TEXT_CHARS = 1000  # CLAP and MiniLM read at most ~64-77 tokens; longer input is a mistake
-MAX_VARIATIONS = 256
+LOOP_VOCODER_CONTEXT = 64  # frames of wrap-around context for the vocoder (HiFi-GAN's reach is ~30)
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = "default"
 
@@ -42,10 +54,21 @@ class Clip:
     variation: int
     audio: np.ndarray  # float32 [samples], mono, roughly in [-1, 1]
     sample_rate: int
+    level: LevelReport | None = None  # what normalisation and trimming did
+    recipe: Recipe | None = None  # how to make it again
 
     @property
     def seconds(self) -> float:
         return len(self.audio) / self.sample_rate
+
+    def save(self, path: str | os.PathLike, *, sample_rate: int | None = None, bit_depth: int = 16,
+             overwrite: bool = False) -> Path:
+        """Write a WAV (resampled to `sample_rate`; 16, 24 or 32 = float) with the clip's
+        bext and iXML metadata, atomically, never silently overwriting."""
+        from .io import write_wav
+
+        return write_wav(path, self.audio, self.sample_rate, target_rate=sample_rate, bit_depth=bit_depth,
+                         overwrite=overwrite, recipe=self.recipe, level=self.level)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -60,17 +83,27 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return dev
 
 
-def _accepts(factory, name: str) -> bool:
-    try:
-        return name in inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def bundled_models() -> list[str]:
     if not MODELS_DIR.is_dir():
         return []
     return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def locate_model(name_or_path: str | os.PathLike) -> tuple[str, Path]:
+    """Where a model name points: ("published", the authors' generator.pt) or ("folder", a model
+    folder). A bundled model's name is used when no file or folder of that name exists. The one
+    resolution for AudioGAN.load and the trainer's --init-from."""
+    name = str(name_or_path)
+    folder = Path(name)
+    if not folder.exists() and name in bundled_models():
+        folder = MODELS_DIR / name
+    published = folder / "generator.pt" if folder.is_dir() else folder
+    if published.suffix == ".pt" and published.is_file():
+        return "published", published
+    if not folder.exists():
+        known = ", ".join(bundled_models()) or "none installed"
+        raise MissingResourceError(f"no model {name!r}: not a bundled model ({known}) and no such file or folder")
+    return "folder", folder
 
 
 class AudioGAN:
@@ -83,6 +116,9 @@ class AudioGAN:
         self.text_encoder = text_encoder
         self.vocoder = vocoder
         self.source = source
+        # None: batch on a GPU, one clip at a time on the CPU (see generate_mel); True / False force it.
+        self.batched: bool | None = None
+        self.plugin_options: dict = {}  # name and given options of each plugin, for recipes
         check_compatible(config, text_encoder, vocoder)
 
     # Construction --------------------------------------------------------------------
@@ -104,17 +140,10 @@ class AudioGAN:
             generator = Generator(config)
             source = name
         else:
-            folder = Path(name)
-            if not folder.exists() and name in bundled_models():
-                folder = MODELS_DIR / name
-            published = folder / "generator.pt" if folder.is_dir() else folder
-            if published.suffix == ".pt" and published.is_file():
-                return cls._load_published(published, text_encoder=text_encoder, vocoder=vocoder, device=dev,
+            kind, folder = locate_model(name)
+            if kind == "published":
+                return cls._load_published(folder, text_encoder=text_encoder, vocoder=vocoder, device=dev,
                                            text_encoder_options=text_encoder_options, vocoder_options=vocoder_options)
-            if not folder.exists():
-                known = ", ".join(bundled_models()) or "none installed"
-                raise MissingResourceError(
-                    f"no model {name!r}: not a bundled model ({known}) and no such file or folder")
             config, state = load_model_folder(folder)
             generator = Generator(config)
             load_state_dict_checked(generator, state, f"generator in {folder}")
@@ -144,28 +173,16 @@ class AudioGAN:
 
     @classmethod
     def _assemble(cls, config, generator, device, source, text_encoder, vocoder, te_opts, vo_opts):
-        from audiogan_plugins.manager import registered
+        from .plugins import build_text_encoder, build_vocoder
 
-        te_name = text_encoder or config.text_encoder
-        vo_name = vocoder or config.vocoder
-        te_options = {**(config.text_encoder_options if te_name == config.text_encoder else {}), **(te_opts or {})}
-        vo_options = {**(config.vocoder_options if vo_name == config.vocoder else {}), **(vo_opts or {})}
-        te = _create("text_encoders", te_name, te_options, registered)
-        vo_reg = registered("vocoders").get(vo_name)
-        if vo_reg is not None and _accepts(vo_reg.factory, "mel_config") and "mel_config" not in vo_options:
-            vo_options["mel_config"] = config.mel  # weight-free vocoders adapt to the model
-            try:
-                vo = _create("vocoders", vo_name, vo_options, registered)
-            except MelConfigMismatchError:
-                # A vocoder with a fixed front end (hifigan) refused the model's mel config: build
-                # it as it is so check_compatible can name the fields that differ.
-                vo_options.pop("mel_config")
-                vo = _create("vocoders", vo_name, vo_options, registered)
-        else:
-            vo = _create("vocoders", vo_name, vo_options, registered)
+        te = build_text_encoder(config, text_encoder, te_opts)
+        vo = build_vocoder(config, vocoder, vo_opts)
         check_compatible(config, te, vo)
         _check_resources(te, vo)
-        return cls(config, generator, te, vo, device=device, source=source)
+        model = cls(config, generator, te, vo, device=device, source=source)
+        model.plugin_options = {"text_encoder": (text_encoder or config.text_encoder, dict(te_opts or {})),
+                                "vocoder": (vocoder or config.vocoder, dict(vo_opts or {}))}
+        return model
 
     @classmethod
     def from_config(cls, config: ModelConfig, *, seed: int = 0, text_encoder: str | None = None,
@@ -191,7 +208,12 @@ class AudioGAN:
 
     @property
     def max_seconds(self) -> float:
-        return self.config.clip_seconds
+        """The longest clip a request may ask for: 60 s for an any-length model, else its clip length."""
+        return ANY_LENGTH_MAX_SECONDS if self.config.any_length else self.config.clip_seconds
+
+    @property
+    def default_seconds(self) -> float:
+        return ANY_LENGTH_DEFAULT_SECONDS if self.config.any_length else self.config.clip_seconds
 
     def to(self, device) -> "AudioGAN":
         self.device = resolve_device(device)
@@ -201,68 +223,76 @@ class AudioGAN:
         return self
 
     # Generation ----------------------------------------------------------------------
-    def check_request(self, texts, seconds, variations, seed) -> tuple[list[str], float, int, int]:
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        if not texts:
-            raise InputError("no text given: pass at least one description")
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise InputError(f"text {i} is a {type(text).__name__}, not a string")
-            if not text.strip():
-                raise InputError(f"text {i} is empty")
-            if len(text) > MAX_TEXT_CHARS:
-                raise InputError(f"text {i} is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
-        if seconds is None:
-            seconds = self.max_seconds
-        try:
-            seconds = float(seconds)
-        except (TypeError, ValueError):
-            raise InputError(f"seconds must be a number, got {seconds!r}") from None
-        if not math.isfinite(seconds) or seconds <= 0:
-            raise InputError(f"seconds must be a positive number, got {seconds}")
-        min_seconds = self.config.mel.seconds_for(1)
-        if seconds < min_seconds:
-            raise InputError(f"seconds must be at least {min_seconds:.4f} (one frame), got {seconds}")
-        if seconds > self.max_seconds + 1e-6:
-            raise InputError(f"this model makes at most {self.max_seconds:.2f} s per clip, got seconds={seconds}")
-        if isinstance(variations, bool) or not isinstance(variations, (int, np.integer)):
-            raise InputError(f"variations must be an integer, got {variations!r}")
-        if not 1 <= variations <= MAX_VARIATIONS:
-            raise InputError(f"variations must be between 1 and {MAX_VARIATIONS}, got {variations}")
-        if seed is None:
-            seed = secrets.randbelow(2**31 - MAX_VARIATIONS)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63 - MAX_VARIATIONS:
-            raise InputError(f"seed must be a non-negative integer, got {seed!r}")
-        return texts, seconds, int(variations), int(seed)
+    def check_request(self, texts, seconds=None, variations=1, seed=None, *, delivery: Delivery | None = None,
+                      loop: bool = False) -> Request:
+        """A checked Request for this model (its length filled in); `texts` may already be a
+        Request (from audiogan_core.request.check_request), which only gets the model's side."""
+        if isinstance(texts, Request):
+            if seconds is not None or variations != 1 or seed is not None or delivery is not None or loop:
+                raise InputError("pass either a Request or texts with seed/variations/seconds/delivery/loop, "
+                                 "not both")
+            request = texts
+        else:
+            request = check_request(texts, seed=seed, variations=variations, seconds=seconds, delivery=delivery,
+                                    loop=loop)
+        if request.loop and not self.config.any_length:
+            raise InputError(f"model {self.config.name!r} makes fixed-length clips; loops need an any-length "
+                             f"model (such as the foley2 preset)")
+        if self.config.any_length:
+            return request.fit(min_seconds=ANY_LENGTH_MIN_SECONDS, max_seconds=self.max_seconds,
+                               default_seconds=self.default_seconds)
+        return request.fit(min_seconds=self.config.mel.seconds_for(1), max_seconds=self.max_seconds,
+                           min_label="one frame")
 
-    def noise(self, seed: int) -> torch.Tensor:
-        """The generator's noise for one seed: [noise_dim], drawn on the CPU."""
+    def noise(self, seed: int, base_frames: int | None = None) -> torch.Tensor:
+        """The generator's noise for one seed, drawn on the CPU: [noise_dim], or for an any-length
+        model [noise_dim, base_frames]. Drawn frame by frame, so a longer clip with the same seed
+        starts from the same noise as a shorter one."""
         gen = torch.Generator().manual_seed(int(seed))
-        return torch.randn(self.config.noise_dim, generator=gen)
+        if not self.config.any_length:
+            return torch.randn(self.config.noise_dim, generator=gen)
+        t0 = base_frames or self.config.base_frames
+        return torch.randn(t0, self.config.noise_dim, generator=gen).t()  # [noise_dim, T0]
+
+    def loop_frames(self, seconds: float) -> int:
+        """Frames of a loop near `seconds`: whole base frames (32 mel frames, 0.37 s at 22.05 kHz),
+        since the generator's grid is what wraps around."""
+        step = self.config.frames_per_base_frame
+        frames = max(1, round(seconds * self.sample_rate / self.config.mel.hop_length / step)) * step
+        return frames
 
     @torch.inference_mode()
-    def generate_mel(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
+    def generate_mel(self, texts: str | Sequence[str] | Request, *, seed: int | None = None, variations: int = 1,
                      seconds: float | None = None, batch_size: int = 16,
-                     progress: Callable[[float], None] | None = None, extra_frames: int = 0):
+                     progress: Callable[[float], None] | None = None, extra_frames: int = 0,
+                     loop: bool = False):
         """Log-mels [N, n_mels, frames] for N = len(texts) * variations, text-major order,
         plus the list of (text, seed, variation) they belong to and the clip length in seconds.
         `frames` covers `seconds` (rounded up to whole frames) plus `extra_frames`, up to the
-        model's length."""
-        texts, seconds, variations, seed = self.check_request(texts, seconds, variations, seed)
-        # enough frames to cover every output sample (generate() crops to round(seconds * rate))
-        n_samples = int(round(seconds * self.sample_rate))
-        frames = min(self.config.frames,
-                     max(1, math.ceil(n_samples / self.config.mel.hop_length)) + max(0, int(extra_frames)))
+        model's length. `loop=True` (any-length models): a seamless loop of whole base frames
+        near `seconds` (the seconds returned are the loop's)."""
+        request = self.check_request(texts, seconds, variations, seed, loop=loop)
+        seconds, loop = request.seconds, request.loop
+        hop = self.config.mel.hop_length
+        if loop:
+            frames = self.loop_frames(seconds)
+            seconds = self.config.mel.seconds_for(frames)
+        else:
+            # enough frames to cover every output sample (generate() crops to round(seconds * rate))
+            n_samples = int(round(seconds * self.sample_rate))
+            frames = max(1, math.ceil(n_samples / hop)) + max(0, int(extra_frames))
+            if not self.config.any_length:
+                frames = min(self.config.frames, frames)
+        t0 = self.config.base_frames_for(frames) if self.config.any_length else None
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-        jobs = [(t, i, seed + v, v) for i, t in enumerate(texts) for v in range(variations)]
+        texts, jobs = request.texts, request.clips  # jobs: (text index, text, seed, variation)
         # On the CPU every text is encoded alone and every clip generated alone: float rounding
         # in matrix products depends on the batch shape, so this is what makes a clip bit-identical
         # however it was batched (variation k of seed S == seed S + k alone). Batching gains
         # nothing on a CPU; on a GPU it does, and results agree to float rounding (~1e-6).
-        alone = self.device.type == "cpu"
+        # `self.batched` overrides the choice (tests run the batched path on the CPU).
+        alone = self.device.type == "cpu" if self.batched is None else not self.batched
         if alone:
             per_text = [self.text_encoder.encode([t]).to(self.device) for t in texts]
             for f in per_text:
@@ -274,65 +304,122 @@ class AudioGAN:
         mels = []
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start:start + batch_size]
-            z = torch.stack([self.noise(j[2]) for j in chunk]).to(self.device)  # [b, noise_dim]
+            z = torch.stack([self.noise(j[2], t0) for j in chunk]).to(self.device)  # [b, noise_dim(, T0)]
             if alone:
-                f = per_text[chunk[0][1]]
-                mel = self.generator(z, f.sentence, f.words, f.lengths)  # [1, 1, F, T]
+                f = per_text[chunk[0][0]]
+                mel = self.generator(z, f.sentence, f.words, f.lengths, loop=loop)  # [1, 1, F, T]
             else:
-                idx = torch.tensor([j[1] for j in chunk], device=self.device)
-                mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx])  # [b, 1, F, T]
+                idx = torch.tensor([j[0] for j in chunk], device=self.device)
+                mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx],
+                                     loop=loop)  # [b, 1, F, T]
             mels.append(mel[:, 0, :, :frames].float())
             if progress is not None:
                 progress(0.5 * min(1.0, (start + len(chunk)) / len(jobs)))
-        return torch.cat(mels), [(t, s, v) for t, _, s, v in jobs], seconds
+        return torch.cat(mels), [(t, s, v) for _, t, s, v in jobs], request.seconds
+
+    def _vocode_loop(self, mel: torch.Tensor, margin: int) -> torch.Tensor:
+        """Vocode a loop [1, F, T] wrapped around: with `context` frames of its end before its start
+        and of its start after its end, every output sample sees the same neighbours it would in
+        an endless repetition, so the waveform wraps as seamlessly as the mel does."""
+        T = mel.shape[-1]
+        context = max(margin, LOOP_VOCODER_CONTEXT)
+        reps = -(-context // T)  # a loop shorter than the context repeats
+        tiled = mel.repeat(1, 1, 2 * reps + 1)  # [1, F, (2 reps + 1) T]
+        hop = self.config.mel.hop_length
+        start = reps * T - context
+        wave = self.vocoder(tiled[..., start: start + T + 2 * context])  # [1, (T + 2 context) hop]
+        return wave[..., context * hop: (context + T) * hop]
+
+    def stream(self, text: str, *, seed: int | None = None, seconds: float | None = None, chunk_frames: int = 32,
+               normalize: bool = True):
+        """Yield one clip's audio in chunks (float32 [chunk_frames * hop], the last shorter) as the
+        vocoder makes them, so playback can start after the first. The generator's mel is made
+        whole first (it is fast); with a vocoder that has `stream()` (vocos) the waveform comes
+        chunk by chunk, otherwise as one piece. normalize: a single gain puts the clip's peak at
+        -1 dBFS, taken from the chunk around the loudest mel frame (vocoded first, ~5 ms), since
+        the true peak of the whole clip is known only at the end; a later chunk that would still
+        go over is turned down (never clipped). `generate()` (and every written file) measures
+        the true peak of the whole clip instead."""
+        mels, _, seconds = self.generate_mel([text], seed=seed, seconds=seconds,
+                                             extra_frames=max(8, math.ceil(self.config.mel.n_fft /
+                                                                           self.config.mel.hop_length)))
+        mel = mels[:1]  # [1, F, T]
+        n_samples = int(round(seconds * self.sample_rate))
+        hop = self.config.mel.hop_length
+        gain, ceiling = 1.0, 10 ** (-1 / 20)
+        streaming = callable(getattr(self.vocoder, "stream", None))
+        if normalize:
+            loudest = int(torch.logsumexp(mel[0], dim=0).argmax())  # the frame with the most energy
+            a = max(0, min(loudest - chunk_frames // 2, mel.shape[-1] - chunk_frames))
+            probe = next(iter(self.vocoder.stream(mel[..., a:], chunk_frames))) if streaming else None
+            peak = float(probe.abs().max()) if probe is not None else 0.0
+            gain = ceiling / peak if peak > 10 ** (-70 / 20) else 1.0
+        pieces = self.vocoder.stream(mel, chunk_frames) if streaming else iter([self.vocoder(mel)])
+        done = 0
+        for piece in pieces:
+            audio = piece[0].float().cpu().numpy()[: max(0, n_samples - done)]
+            if not audio.size:
+                break
+            if normalize and not streaming and done == 0:
+                peak = float(np.abs(audio).max())
+                gain = ceiling / peak if peak > 10 ** (-70 / 20) else 1.0
+            peak = float(np.abs(audio).max()) * gain
+            if peak > ceiling:  # louder than the probe: turn down from here on
+                gain *= ceiling / peak
+            done += audio.size
+            yield (audio * gain).astype(np.float32)
 
     @torch.inference_mode()
-    def generate(self, texts: str | Sequence[str], *, seed: int | None = None, variations: int = 1,
+    def generate(self, texts: str | Sequence[str] | Request, *, seed: int | None = None, variations: int = 1,
                  seconds: float | None = None, batch_size: int = 16,
-                 progress: Callable[[float], None] | None = None) -> list[Clip]:
-        """Clips for every text and variation (text-major). `progress(fraction)` is called
-        as work completes; raise from it to abandon the request."""
+                 progress: Callable[[float], None] | None = None, normalize: str | None = "peak",
+                 loudness: float | None = None, trim: bool = False, loop: bool = False) -> list[Clip]:
+        """Clips for every text and variation (text-major); `texts` may be a Request from
+        check_request, used as it is (its delivery and loop included). `progress(fraction)` is
+        called as work completes; raise from it to abandon the request. normalize: "peak" (true
+        peak at -1 dBTP), "loudness" (`loudness` LUFS, default -23, limited to -1 dBTP) or None
+        (raw); a `loudness` target alone implies "loudness". trim: cut leading/trailing silence.
+        loop (any-length models): a clip whose end runs into its start, `seconds` rounded to the
+        generator's grid; the vocoder runs on the loop wrapped around, so the seam is like any
+        other point of the clip."""
+        custom = (normalize, loudness, trim) != ("peak", None, False)
+        delivery = Delivery(normalize=normalize, loudness=loudness, trim=trim) if custom else None
         # A few frames past the end for the vocoder: the clip's last samples are then not at the
         # edge of its input (and Griffin-Lim's reflect padding needs more than one frame). The
         # generator makes its whole length anyway, so a short clip is the start of the full one.
         mel = self.config.mel
         margin = max(8, math.ceil(mel.n_fft / mel.hop_length))
-        mels, jobs, seconds = self.generate_mel(texts, seed=seed, variations=variations, seconds=seconds,
-                                                batch_size=batch_size, progress=progress, extra_frames=margin)
-        n_samples = int(round(seconds * self.sample_rate))
+        request = self.check_request(texts, seconds, variations, seed, delivery=delivery, loop=loop)
+        loop = request.loop
+        mels, jobs, seconds = self.generate_mel(request, batch_size=batch_size, progress=progress,
+                                                extra_frames=0 if loop else margin)
+        n_samples = mels.shape[-1] * mel.hop_length if loop else int(round(seconds * self.sample_rate))
         clips = []
         # One clip per vocoder call: a clip must not depend on which clips share its batch, and
         # vocoders may not guarantee that (Griffin-Lim's initial phase is drawn per batch row,
         # a vocoder may normalise over the batch). The generator dominates the cost anyway.
         for i, (text, s, v) in enumerate(jobs):
-            row = self.vocoder(mels[i:i + 1])[0].float().cpu().numpy()  # [samples]
+            row = (self._vocode_loop(mels[i:i + 1], margin) if loop else self.vocoder(mels[i:i + 1]))
+            row = row[0].float().cpu().numpy()  # [samples]
             audio = np.zeros(n_samples, np.float32)
             audio[:min(n_samples, len(row))] = row[:n_samples]
-            clips.append(Clip(text, s, v, audio, self.sample_rate))
+            audio, level = deliver(audio, self.sample_rate, request.delivery)
+            if level.warning:
+                warnings.warn(f"{text!r} seed {s}: {level.warning}", LevelWarning, stacklevel=3)
+            clips.append(Clip(text, s, v, audio, self.sample_rate, level,
+                              recipe_for(self, text, s, v, seconds, request.delivery, loop=loop)))
             if progress is not None:
                 progress(0.5 + 0.5 * (i + 1) / len(jobs))
         return clips
-
-
-def _create(kind, name, options, registered):
-    from .errors import PluginError
-
-    regs = registered(kind)
-    if name not in regs:
-        known = ", ".join(sorted(regs)) or "none"
-        raise PluginError(f"unknown {kind[:-1].replace('_', ' ')} {name!r}; known: {known}")
-    return regs[name].create(**options)
 
 
 def check_compatible(config: ModelConfig, text_encoder, vocoder) -> None:
     """Fail before any audio is made when the plugins do not fit the generator."""
     vmel = getattr(vocoder, "mel_config", None)
     if vmel is not None and vmel != config.mel:
-        diff = [f"{k}: model {getattr(config.mel, k)} vs vocoder {getattr(vmel, k)}"
-                for k in config.mel.to_dict() if getattr(config.mel, k) != getattr(vmel, k)]
         raise MelConfigMismatchError(
             f"vocoder {getattr(vocoder, 'name', '?')!r} expects another mel front end than model "
-            f"{config.name!r} ({'; '.join(diff)})")
+            f"{config.name!r} ({config.mel.differences(vmel)})")
     for attr in ("word_dim", "sentence_dim"):
         have = getattr(text_encoder, attr, None)
         if have is not None and have != getattr(config, attr):

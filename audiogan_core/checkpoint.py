@@ -1,4 +1,12 @@
-"""Model folders: `config.json` (ModelConfig) + `generator.safetensors` [+ `discriminator.safetensors`]
+"""Checkpoints: the one place files of weights are read and checked.
+
+- `load_state_dict` / `save_state_dict`: .safetensors files (what audiogan writes);
+- `read_torch_checkpoint`: torch.save files from elsewhere (published generator, CLAP, HiFi-GAN,
+  embedders, training checkpoints), always weights-only, optionally memory-mapped;
+- `check_state_dict` / `load_state_dict_checked`: the one mismatch report (missing, unexpected
+  and mis-shaped tensors by name).
+
+Model folders: `config.json` (ModelConfig) + `generator.safetensors` [+ `discriminator.safetensors`]
 [+ `extra.safetensors`]. Every file is written atomically (temp file + fsync + rename), so a crash
 leaves the previous file or the new one, never half of one. (Files are replaced one by one, so a
 crash between two of them can pair new weights with an old config; load_state_dict_checked then
@@ -116,6 +124,57 @@ def load_state_dict(path: str | Path, device: str | torch.device = "cpu") -> dic
         raise _corrupt(path, exc) from None
 
 
+def _numpy_safe_globals() -> list:
+    """The numpy scalar/dtype constructors that training scripts leave in checkpoint metadata
+    (an epoch counter, a class count). Allowing exactly these keeps torch.load weights-only:
+    tensors and plain containers, no arbitrary code."""
+    import numpy as np
+
+    allowed = [np.dtype]
+    core = getattr(np, "_core", None) or getattr(np, "core")
+    allowed += [(core.multiarray.scalar, "numpy.core.multiarray.scalar"), core.multiarray.scalar]
+    for name in ("Int64DType", "Int32DType", "Float64DType", "Float32DType", "BoolDType"):
+        dtype_cls = getattr(getattr(np, "dtypes", None), name, None)
+        if dtype_cls is not None:
+            allowed.append(dtype_cls)
+    return allowed
+
+
+def read_torch_checkpoint(path: str | Path, what: str = "checkpoint", *, mmap: bool = False) -> Any:
+    """A torch.save file, read with torch.load(weights_only=True): tensors, numbers, strings, plain
+    containers and numpy scalars, never objects that need code to rebuild, so a malicious file
+    cannot run anything. `mmap=True` pages tensors in on first use (only the parts used of a large
+    checkpoint are read; files in the legacy non-zip format are read whole). MissingResourceError
+    when the file is absent, CheckpointError naming it for everything else."""
+    import pickle
+    import re
+    import warnings
+    import zipfile
+
+    path = Path(path)
+    _require_file(path, what)
+    try:
+        with torch.serialization.safe_globals(_numpy_safe_globals()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch warns about pickle protocols before refusing
+            if mmap:
+                try:
+                    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+                except RuntimeError as exc:
+                    if "mmap" not in str(exc):
+                        raise
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        match = re.search(r"\bGLOBAL ([\w.]+)", str(exc))
+        if match is None:  # garbage bytes end up here too ("invalid load key", "Unsupported operand")
+            raise CheckpointError(f"cannot read {what} {path}: truncated or corrupt (not a torch checkpoint)") from None
+        raise CheckpointError(f"cannot read {what} {path}: refused by the safe loader (torch.load weights_only=True): "
+                              f"it pickles {match.group(1)}, not just tensors and plain containers") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+        raise CheckpointError(f"cannot read {what} {path}: truncated or corrupt ({type(exc).__name__}: "
+                              f"{reason[:300]})") from None
+
+
 def _listing(items: list[str]) -> str:
     shown = ", ".join(items[:MAX_LISTED])
     if len(items) > MAX_LISTED:
@@ -123,21 +182,27 @@ def _listing(items: list[str]) -> str:
     return shown
 
 
-def state_dict_mismatches(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]
+def state_dict_mismatches(expected: torch.nn.Module | Mapping[str, Any], state_dict: Mapping[str, torch.Tensor]
                           ) -> tuple[list[str], list[str], list[str]]:
-    """(missing, unexpected, mis-shaped 'name (model [..], checkpoint [..])') against the module."""
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    shaped = [f"{k} (model {list(expected[k].shape)}, checkpoint {list(state_dict[k].shape)})"
-              for k in expected if k in state_dict and tuple(expected[k].shape) != tuple(state_dict[k].shape)]
+    """(missing, unexpected, mis-shaped 'name (model [..], checkpoint [..])') of a state dict
+    against a module (or its state dict, or a name -> shape mapping). Missing and mis-shaped in
+    model order, unexpected in file order: the first names shown are the most telling."""
+    if isinstance(expected, torch.nn.Module):
+        expected = expected.state_dict()
+    shapes = {k: tuple(getattr(v, "shape", v)) for k, v in expected.items()}
+    missing = [k for k in shapes if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in shapes]
+    have = {k: tuple(getattr(v, "shape", ())) for k, v in state_dict.items()}
+    shaped = [f"{k} (model {list(shapes[k])}, checkpoint {list(have[k])})"
+              for k in shapes if k in have and shapes[k] != have[k]]
     return missing, unexpected, shaped
 
 
-def load_state_dict_checked(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
-                            what: str = "model") -> torch.nn.Module:
-    """Strict load; on any mismatch raise ConfigMismatchError naming the tensors."""
-    missing, unexpected, shaped = state_dict_mismatches(module, state_dict)
+def check_state_dict(expected: torch.nn.Module | Mapping[str, Any], state_dict: Mapping[str, torch.Tensor],
+                     what: str = "model") -> None:
+    """ConfigMismatchError naming the missing, unexpected and mis-shaped tensors, if any: the one
+    mismatch report every loader gives."""
+    missing, unexpected, shaped = state_dict_mismatches(expected, state_dict)
     if missing or unexpected or shaped:
         parts = []
         if missing:
@@ -145,9 +210,17 @@ def load_state_dict_checked(module: torch.nn.Module, state_dict: Mapping[str, to
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected: {_listing(unexpected)}")
         if shaped:
-            parts.append(f"{len(shaped)} with the wrong shape: {_listing(shaped)}")
+            parts.append(f"{len(shaped)} with another shape: {_listing(shaped)}")
         raise ConfigMismatchError(f"{what}: the checkpoint does not fit the model config; tensors "
                                   + "; ".join(parts))
+
+
+def load_state_dict_checked(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
+                            what: str = "model", *, ignore_prefixes: tuple[str, ...] = ()) -> torch.nn.Module:
+    """Strict load; on any mismatch raise ConfigMismatchError naming the tensors. Checkpoint
+    tensors under `ignore_prefixes` (parts the module rebuilds itself) are dropped first."""
+    state_dict = {k: v for k, v in state_dict.items() if not k.startswith(ignore_prefixes)}
+    check_state_dict(module, state_dict, what)
     try:
         module.load_state_dict(dict(state_dict), strict=True)
     except RuntimeError as exc:  # e.g. a dtype that cannot be copied

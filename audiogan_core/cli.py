@@ -3,9 +3,7 @@
 3 unreadable checkpoint, 4 missing file the user must supply, 130 interrupted."""
 from __future__ import annotations
 
-import math
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -16,7 +14,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click  # noqa: E402
 
+from .cli_delivery import delivery_from_options, info_command, level_options  # noqa: E402
+from .cli_eval import eval_command  # noqa: E402
+from .cli_options import model_options, parse_options, wav_options  # noqa: E402,F401 (parse_options: old home)
 from .errors import AudioGANError, InputError  # noqa: E402
+from .plugins import load_commands  # noqa: E402
 
 
 class AudioGANGroup(click.Group):
@@ -34,27 +36,6 @@ class AudioGANGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("audiogan: interrupted", err=True)
             sys.exit(130)
-
-
-def parse_options(pairs: tuple[str, ...], what: str) -> dict:
-    """KEY=VALUE pairs -> dict; numbers and true/false are converted."""
-    options = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise InputError(f"{what} option {pair!r} must look like KEY=VALUE")
-        key, value = pair.split("=", 1)
-        low = value.lower()
-        if low in ("true", "false"):
-            options[key] = low == "true"
-        else:
-            try:
-                options[key] = int(value)
-            except ValueError:
-                try:
-                    options[key] = float(value)
-                except ValueError:
-                    options[key] = value
-    return options
 
 
 def one_line(exc: BaseException) -> str:
@@ -78,12 +59,6 @@ def check_writable(folder: Path) -> None:
         pass
 
 
-def slug(text: str, limit: int = 40) -> str:
-    """A safe file-name stem from free text: lowercase ascii letters, digits and hyphens."""
-    s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return (s[:limit].rstrip("-")) or "clip"
-
-
 @click.group(cls=AudioGANGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="audiogan", prog_name="audiogan")
 def main():
@@ -103,46 +78,33 @@ def main():
 @click.option("-o", "--output", default=".", show_default=True, metavar="PATH",
               help="A .wav file (one clip) or an existing folder (file names made from the text and seed). "
                    "With several clips and a .wav path, clips are numbered: NAME-01.wav, NAME-02.wav ...")
-@click.option("--model", "-m", default="default", show_default=True,
-              help="Bundled model name, a model folder, or the published generator.pt.")
-@click.option("--text-encoder", default=None, help="Text encoder plugin (default: the model's own).")
-@click.option("--vocoder", default=None, help="Vocoder plugin, e.g. hifigan or griffinlim (default: the model's own).")
-@click.option("--text-encoder-option", "te_options", multiple=True, metavar="KEY=VALUE",
-              help="Option for the text encoder, e.g. checkpoint=/path/clap.pt (repeatable).")
-@click.option("--vocoder-option", "vo_options", multiple=True, metavar="KEY=VALUE",
-              help="Option for the vocoder, e.g. checkpoint=/path/g_02500000 (repeatable).")
+@model_options()
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Random seed; the same seed gives the same sound. Variation k uses seed+k.")
 @click.option("--variations", "-n", type=int, default=1, show_default=True, help="Clips per text.")
-@click.option("--seconds", type=float, default=None, help="Clip length (default and maximum: the model's clip length).")
-@click.option("--sample-rate", type=int, default=None,
-              help="Resample the output (e.g. 44100 or 48000 for a DAW project); default: the model's rate.")
-@click.option("--bit-depth", type=click.Choice(["16", "24", "32"]), default="16", show_default=True,
-              help="WAV sample format; 32 means 32-bit float.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--seconds", type=float, default=None,
+              help="Clip length in seconds: 0.1 to 60 (default 10) with an any-length model; up to the "
+                   "model's clip length (also the default) with a fixed-length one.")
+@click.option("--loop", is_flag=True,
+              help="Make a seamless loop: the clip's end runs into its start (any-length models; the length is "
+                   "rounded to the generator's grid of 32 frames, 0.37 s at 22.05 kHz).")
+@wav_options
 @click.option("--overwrite", is_flag=True, help="Replace existing files instead of refusing.")
-def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options, seed, variations, seconds,
-             sample_rate, bit_depth, device, overwrite):
-    """Generate sounds from text descriptions and write WAV files."""
-    import secrets
+@level_options
+def generate(texts, output, model, seed, variations, seconds, loop, sample_rate, bit_depth, overwrite, loudness,
+             no_normalize, trim):
+    """Generate sounds from text descriptions and write WAV files.
 
-    from .api import MAX_TEXT_CHARS, MAX_VARIATIONS
+    Every clip is normalised (true peak -1 dBTP, or --loudness) unless --no-normalize, and
+    every file carries its recipe: `audiogan info FILE.wav` shows it and the command that
+    makes the same clip again."""
+    from .request import check_request
 
-    # Check everything the user typed before loading a model.
-    if not 1 <= variations <= MAX_VARIATIONS:
-        raise InputError(f"--variations must be between 1 and {MAX_VARIATIONS}, got {variations}")
-    if seconds is not None and (not math.isfinite(seconds) or seconds <= 0):
-        raise InputError(f"--seconds must be a positive number, got {seconds}")
-    if sample_rate is not None and not 1000 <= sample_rate <= 384000:
-        raise InputError(f"--sample-rate must be between 1000 and 384000 Hz, got {sample_rate}")
-    for i, text in enumerate(texts):
-        if not text.strip():
-            raise InputError(f"text {i + 1} is empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise InputError(f"text {i + 1} is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
-    if seed is None:  # chosen here so that file names are known before anything is generated
-        seed = secrets.randbelow(2**31 - MAX_VARIATIONS)
-    n_clips = len(texts) * variations
+    # Check everything the user typed before loading a model; the seed is drawn here, so file
+    # names are known before anything is generated.
+    request = check_request(texts, seed=seed, variations=variations, seconds=seconds,
+                            delivery=delivery_from_options(loudness, no_normalize, trim), loop=loop)
+    n_clips = len(request.clips)
     out = Path(output)
     as_folder = out.is_dir() or output.endswith(("/", "\\"))
     if as_folder and not out.is_dir():
@@ -153,7 +115,7 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
         if not out.parent.is_dir():
             raise InputError(f"output folder does not exist: {out.parent}")
     check_writable(out if as_folder else out.parent)
-    targets = plan_outputs(out, as_folder, list(texts), seed, variations)  # text-major, like generate()
+    targets = plan_outputs(out, as_folder, list(request.texts), request.seed, request.variations)  # text-major
     if not overwrite:
         existing = [str(p) for p in targets if p.exists()]
         if existing:
@@ -164,14 +126,11 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
 
     from tqdm import tqdm
 
-    from .api import AudioGAN
     from .io import write_wav
 
     started = time.perf_counter()
-    tts = AudioGAN.load(model, text_encoder=text_encoder, vocoder=vocoder, device=device,
-                        text_encoder_options=parse_options(te_options, "text encoder"),
-                        vocoder_options=parse_options(vo_options, "vocoder"))
-    tts.check_request(list(texts), seconds, variations, seed)
+    tts = model.load()
+    request = tts.check_request(request)  # the model's side: the clip length
     tts.text_encoder.load(tts.device)  # plugin weights load here, so the timing below is honest
     tts.vocoder.load(tts.device)
     loaded = time.perf_counter()
@@ -181,12 +140,23 @@ def generate(texts, output, model, text_encoder, vocoder, te_options, vo_options
     def progress(fraction):
         bar.update(round(fraction * 100) - bar.n)
 
-    clips = tts.generate(list(texts), seed=seed, variations=variations, seconds=seconds, progress=progress)
+    import warnings
+
+    from .delivery import LevelWarning
+
+    with warnings.catch_warnings(record=True) as caught:  # near-silent clips: one line each
+        warnings.simplefilter("always", LevelWarning)
+        clips = tts.generate(request, progress=progress)
     bar.close()
+    for w in caught:
+        if issubclass(w.category, LevelWarning):
+            click.echo(f"audiogan: warning: {w.message}", err=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     done = time.perf_counter()
     for path, clip in zip(targets, clips):
         path = write_wav(path, clip.audio, clip.sample_rate, target_rate=sample_rate,
-                         bit_depth=int(bit_depth), overwrite=overwrite)
+                         bit_depth=int(bit_depth), overwrite=overwrite, recipe=clip.recipe, level=clip.level)
         click.echo(f"{path}\t{clip.seconds:.2f} s\tseed {clip.seed}\t{clip.text}")
     click.echo(f"audiogan: {len(clips)} clip(s) in {done - loaded:.2f} s after {loaded - started:.2f} s loading "
                f"({tts.source}, {tts.text_encoder.name} -> {tts.vocoder.name}, {tts.device})", err=True)
@@ -198,6 +168,8 @@ def plan_outputs(out: Path, as_folder: bool, texts: list[str], seed: int, variat
     A .wav path names one clip as given and several as NAME-01.wav, NAME-02.wav ...; a folder
     gets SLUG_seedN.wav, with -2, -3 ... after the slug of a text whose slug an earlier text
     already has (repeated texts, or texts that differ only in punctuation or case)."""
+    from .io import slug  # numpy: not at import time, `audiogan --help` stays light
+
     n_clips = len(texts) * variations
     if not as_folder:
         if n_clips == 1:
@@ -222,7 +194,7 @@ def plugins_command(as_json):
     """List registered text encoders, vocoders and embedders, with where they come from."""
     import json
 
-    from audiogan_plugins.manager import KINDS, registered
+    from .plugins import KINDS, registered
 
     rows = []
     for kind in KINDS:
@@ -252,24 +224,11 @@ def plugins_command(as_json):
                     click.echo(f"  {'':<14} {key}: {row[key]}")
 
 
-def _add_lazy(name: str, module: str, attr: str):
-    """Attach a subcommand defined in another package; a missing one is reported, not fatal."""
-    import importlib
-
-    try:
-        command = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        @main.command(name=name, help=f"(unavailable: {exc})")
-        def _unavailable():
-            raise AudioGANError(f"the {name} command is unavailable: {exc}")
-        return
-    main.add_command(command, name=name)
-
-
-_add_lazy("serve", "audiogan_bridges.cli", "serve")
-_add_lazy("train", "audiogan_training.cli", "train")
-_add_lazy("data", "audiogan_training.cli_data", "data_group")
-_add_lazy("eval", "audiogan_core.cli_eval", "eval_command")
+# Commands from other packages (serve, train, train-vocoder, data, and third-party ones) come
+# through the register_commands hook; `eval` and `info` are core's own.
+main.add_command(eval_command)
+main.add_command(info_command)
+load_commands(main)
 
 if __name__ == "__main__":
     main()

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from .cli_options import model_options
 from .errors import AudioGANError, InputError
 
 
@@ -31,8 +32,8 @@ def _merge_options(specs: tuple[str, ...], extra: tuple[str, ...]) -> list[tuple
 @click.argument("generated", required=False, metavar="[GENERATED_DIR]")
 @click.option("--reference", "-r", required=True, metavar="DIR",
               help="Folder of reference (real) audio; a captions.jsonl/.csv in it pairs clips by caption.")
-@click.option("--model", "-m", default=None, metavar="NAME_OR_PATH",
-              help="Generate the clips to evaluate with this model (needs --captions) instead of GENERATED_DIR.")
+@model_options(default=None, model_help="Generate the clips to evaluate with this model (needs --captions) "
+                                        "instead of GENERATED_DIR.")
 @click.option("--captions", default=None, metavar="FILE",
               help="captions.jsonl or .csv with file,caption: the captions to generate from (--model), or the "
                    "captions of GENERATED_DIR (default: its own captions.jsonl/.csv).")
@@ -49,10 +50,9 @@ def _merge_options(specs: tuple[str, ...], extra: tuple[str, ...]) -> list[tuple
               help="Preset of the untrained ceiling generator (default: the evaluated model's shape, else small).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for generated and ceiling clips.")
 @click.option("--seconds", default=None, type=float, help="Clip length when generating (default: the model's).")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
 def eval_command(generated, reference, model, captions, embedders, embedder_options, out, no_floor, no_ceiling,
-                 ceiling_preset, seed, seconds, device, quiet):
+                 ceiling_preset, seed, seconds, quiet):
     """Compare GENERATED_DIR (or clips made by --model from --captions) with --reference.
 
     \b
@@ -69,9 +69,10 @@ def eval_command(generated, reference, model, captions, embedders, embedder_opti
 
         specs = _merge_options(embedders, embedder_options)
         progress = None if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
-        report = run_eval(reference=reference, generated=generated, model=model, captions=captions,
+        report = run_eval(reference=reference, generated=generated, model=model.name, captions=captions,
                           embedders=specs, floor=not no_floor, ceiling=not no_ceiling, ceiling_preset=ceiling_preset,
-                          seed=seed, seconds=seconds, device=device, out=out, progress=progress)
+                          seed=seed, seconds=seconds, device=model.device, out=out, progress=progress,
+                          load_options={k: v for k, v in model.load_kwargs().items() if k != "device"})
         click.echo(format_report(report))
         if out:
             click.echo(f"report written to {out}")

@@ -72,6 +72,11 @@ class MelConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def differences(self, vocoder: "MelConfig") -> str:
+        """'field: model A vs vocoder B; ...' for every field that differs (self is the model's)."""
+        return "; ".join(f"{k}: model {getattr(self, k)} vs vocoder {getattr(vocoder, k)}"
+                         for k in self.to_dict() if getattr(self, k) != getattr(vocoder, k))
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MelConfig":
         return _from_dict(cls, dict(data), "MelConfig")
@@ -98,6 +103,11 @@ class ModelConfig:
     channels: int = 128  # generator base width (published: g_chaneel = 128)
     d_channels: int = 64  # discriminator base width
     n_heads: int = 10
+    # D's attention stages use min(n_heads, d_max_heads) heads. They are 2-4x wider than G's
+    # (64/128/256 channels for the paper preset) and per-head cost grows with width and text
+    # dims: with the generator's 10 heads the paper-preset D would hold 34M parameters, 24M of
+    # them attention; with 2 it holds 15.6M. Part of the shape: a checkpoint fits only its own.
+    d_max_heads: int = 2
     attention_plan: tuple[str, ...] = PAPER_ATTENTION_PLAN  # generator order; D uses the reverse
     tf_ca: bool = True  # time-frequency cross-attention instead of plain (F*T)^2 attention
     # "release": condition attention as in the authors' released generator.py (audio queries,
@@ -109,6 +119,15 @@ class ModelConfig:
     base_freq: int = 2
     base_frames: int = 32
     freq_upsample: tuple[int, ...] = (2, 2, 2, 2, 2)
+    # "global": one noise vector through a linear layer onto the fixed base grid (the paper; the
+    # clip length is fixed); "sequence": a noise vector per base frame through a 1x1 projection,
+    # with `position_channels` saturating time channels beside it, so one set of weights makes any
+    # length (base_frames is then only the default length's grid).
+    noise_input: str = "global"
+    position_channels: int = 0
+    # D's global feature pools its last grid by "sum" (the paper's) or "mean" (any length: the
+    # feature's scale does not grow with the clip).
+    d_pooling: str = "sum"
     text_encoder: str = "clap"
     text_encoder_options: dict[str, Any] = field(default_factory=dict)
     vocoder: str = "hifigan"
@@ -135,6 +154,19 @@ class ModelConfig:
         return self.mel.seconds_for(self.frames)
 
     @property
+    def any_length(self) -> bool:
+        """True when the generator makes clips of any length (noise_input "sequence")."""
+        return self.noise_input == "sequence"
+
+    @property
+    def frames_per_base_frame(self) -> int:
+        return 2 ** len(self.freq_upsample)
+
+    def base_frames_for(self, frames: int) -> int:
+        """Base-grid length whose output covers `frames` mel frames (rounded up)."""
+        return max(1, -(-int(frames) // self.frames_per_base_frame))
+
+    @property
     def discriminator_plan(self) -> tuple[str, ...]:
         return tuple(reversed(self.attention_plan))
 
@@ -144,7 +176,7 @@ class ModelConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"ModelConfig.{name} must be a positive integer, got {value!r}")
 
-        for name in ("noise_dim", "channels", "d_channels", "n_heads", "sentence_dim", "word_dim",
+        for name in ("noise_dim", "channels", "d_channels", "n_heads", "d_max_heads", "sentence_dim", "word_dim",
                      "base_freq", "base_frames"):
             positive(name)
         if self.channels % 8:
@@ -158,6 +190,15 @@ class ModelConfig:
             bad = [k for k in kinds if k not in ATTENTION_KINDS]
             if not kinds or bad or len(set(kinds)) != len(kinds):
                 raise ConfigError(f"attention stage {stage!r}: use a comma list of {ATTENTION_KINDS}")
+        if self.noise_input not in ("global", "sequence"):
+            raise ConfigError(f"ModelConfig.noise_input must be 'global' or 'sequence', got {self.noise_input!r}")
+        if not isinstance(self.position_channels, int) or isinstance(self.position_channels, bool) \
+                or not 0 <= self.position_channels <= 8:
+            raise ConfigError(f"ModelConfig.position_channels must be an integer from 0 to 8, got {self.position_channels!r}")
+        if self.position_channels and self.noise_input != "sequence":
+            raise ConfigError("ModelConfig.position_channels needs noise_input 'sequence'")
+        if self.d_pooling not in ("sum", "mean"):
+            raise ConfigError(f"ModelConfig.d_pooling must be 'sum' or 'mean', got {self.d_pooling!r}")
         if self.multi_tfca not in ("release", "paper"):
             raise ConfigError(f"ModelConfig.multi_tfca must be 'release' or 'paper', got {self.multi_tfca!r}")
         if self.n_mels != self.mel.n_mels:
@@ -225,6 +266,15 @@ def preset(name: str) -> ModelConfig:
             name="foley", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=8, freq_upsample=(2, 2, 2, 2, 1),
             text_encoder="minilm", vocoder="hifigan")
+    if name == "foley2":
+        # The second-generation bundled model: `foley`'s shape with a noise sequence and a
+        # position clock instead of the fixed grid (any length from one set of weights; loops)
+        # and a mean-pooled discriminator. base_frames 27 -> 864 frames = 10.03 s by default.
+        return ModelConfig(
+            name="foley2", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
+            sentence_dim=384, word_dim=384, base_freq=5, base_frames=27, freq_upsample=(2, 2, 2, 2, 1),
+            noise_input="sequence", position_channels=3, d_pooling="mean",
+            text_encoder="minilm", vocoder="hifigan")
     if name == "tiny":
         # For unit tests only: a few thousand parameters, 16 mels x 64 frames.
         return ModelConfig(
@@ -235,4 +285,4 @@ def preset(name: str) -> ModelConfig:
     raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
 
 
-PRESETS = ("paper", "small", "foley", "dcase", "tiny")
+PRESETS = ("paper", "small", "foley", "foley2", "dcase", "tiny")

@@ -31,11 +31,8 @@ __all__ = ["CategoryHead", "Discriminator", "DiscriminatorOutput"]
 # double and single stages run 2, 3 and 4 time-doublings above the base grid, and D's stages
 # after blocks 2, 1, 0 run at exactly those resolutions.
 _STAGE_AFTER_BLOCK = (0, 1, 2)
-# Heads per D attention stage: min(config.n_heads, D_MAX_HEADS). D's stages are 2-4x wider
-# than G's (64/128/256 channels for the paper preset) and per-head cost grows with width and
-# text dims: with the generator's 10 heads the paper-preset D would hold 34M parameters, 24M
-# of them attention; with 2 it holds 15.6M.
-D_MAX_HEADS = 2
+# Heads per D attention stage: min(config.n_heads, config.d_max_heads) (ModelConfig explains the
+# default of 2).
 
 
 class DiscriminatorOutput(NamedTuple):
@@ -49,7 +46,7 @@ class Discriminator(nn.Module):
 
     Widths d, 2d, 4d, 8d, 8d (d = config.d_channels). Block i pools time by 2 and frequency by
     config.freq_upsample[4 - i]; for the paper preset the grid goes 64x1024 -> 2x32. SDT stages
-    follow the first three blocks (widths d, 2d, 4d) with min(n_heads, D_MAX_HEADS) heads each.
+    follow the first three blocks (widths d, 2d, 4d) with min(n_heads, d_max_heads) heads each.
     """
 
     def __init__(self, config: ModelConfig):
@@ -58,7 +55,7 @@ class Discriminator(nn.Module):
         d = config.d_channels
         widths = [1, d, 2 * d, 4 * d, 8 * d, 8 * d]
         freq_down = list(reversed(config.freq_upsample))
-        self.n_heads = min(config.n_heads, D_MAX_HEADS)
+        self.n_heads = min(config.n_heads, config.d_max_heads)
         self.blocks = nn.ModuleList(
             ResBlockDown(widths[i], widths[i + 1], (freq_down[i], 2), first=i == 0) for i in range(5))
         self.attention = nn.ModuleList(
@@ -80,9 +77,13 @@ class Discriminator(nn.Module):
                  lengths: torch.Tensor | None = None) -> torch.Tensor:
         """D1 trunk: ReLU of the last block, [B, 8d, F', T']. Validates the inputs."""
         cfg = self.config
-        if not isinstance(mel, torch.Tensor) or mel.dim() != 4 or tuple(mel.shape[1:]) != (1, cfg.n_mels, cfg.frames):
+        step = cfg.frames_per_base_frame
+        fits = isinstance(mel, torch.Tensor) and mel.dim() == 4 and tuple(mel.shape[1:3]) == (1, cfg.n_mels) and (
+            mel.shape[3] % step == 0 and mel.shape[3] >= step if cfg.any_length else mel.shape[3] == cfg.frames)
+        if not fits:
             got = _shape(mel) if isinstance(mel, torch.Tensor) else type(mel).__name__
-            raise InputError(f"mel must have shape [batch, 1, {cfg.n_mels}, {cfg.frames}] "
+            frames = f"a multiple of {step} frames" if cfg.any_length else f"{cfg.frames}"
+            raise InputError(f"mel must have shape [batch, 1, {cfg.n_mels}, {frames}] "
                              f"(n_mels, frames of the model config), got {got}")
         _check_finite("mel", mel)
         sentence, words, lengths = validate_text_features(cfg, sentence, words, lengths, batch=mel.shape[0])
@@ -105,7 +106,8 @@ class Discriminator(nn.Module):
 
     # D2, D3 -------------------------------------------------------------------------------
     def global_from_features(self, h: torch.Tensor) -> torch.Tensor:
-        return self.global_proj(h.sum(dim=(2, 3)))  # [B, Ds]
+        pooled = h.mean(dim=(2, 3)) if self.config.d_pooling == "mean" else h.sum(dim=(2, 3))  # [B, 8d]
+        return self.global_proj(pooled)  # [B, Ds]
 
     def logit_from_global(self, g: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
         """Projection head: linear(g) + <g, embed(s)>, [B]."""

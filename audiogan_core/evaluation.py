@@ -24,7 +24,6 @@ set are the numbers comparable with the tables of the papers.
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import warnings
@@ -36,12 +35,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .errors import AudioGANError, DataError, InputError
+from .library import AUDIO_EXTENSIONS, caption_table, find_audio, read_caption_file, sidecar_caption
 from .metrics import (MIN_CLIPS, UnstableMetricWarning, cosine_matrix, covariance_note, frechet_distance,
                       inception_score, kl_divergence, text_audio_similarity)
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc", ".au", ".snd", ".w64",
-                    ".caf", ".rf64")
-CAPTION_FILES = ("captions.jsonl", "captions.csv")
 MIN_FLOOR_CLIPS = 2 * MIN_CLIPS  # the floor splits the reference set in two halves of >= 2 clips
 IS_SPLITS_FROM = 100  # >= this many clips: 10 shuffled splits (audioldm_eval); fewer: one split
 REPORT_VERSION = 1
@@ -85,56 +82,24 @@ class AudioCollection:
 
 
 def read_captions(path: str | Path) -> dict[str, str]:
-    """{file stem: caption} from captions.jsonl (objects with "file" and "caption") or a CSV
-    with a header row naming `file` and `caption` columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"captions file not found: {path}")
+    """{file stem: caption} from a captions .jsonl (objects with "file" and "caption") or .csv
+    (a header naming `file` and `caption` columns), read strictly: the first bad row is an
+    InputError. The first row naming a stem wins."""
+    rows, _ = read_caption_file(path, strict=True)
     out: dict[str, str] = {}
-    rows: list[tuple[int, dict]] = []
-    try:
-        if path.suffix.lower() == ".jsonl":
-            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if line.strip():
-                    try:
-                        rows.append((n, json.loads(line)))
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-        elif path.suffix.lower() == ".csv":
-            with open(path, newline="", encoding="utf-8") as fh:
-                reader = csv.DictReader(fh)
-                if not reader.fieldnames or not {"file", "caption"} <= {f.strip() for f in reader.fieldnames}:
-                    raise InputError(f"{path}: the CSV needs a header with 'file' and 'caption' columns, "
-                                     f"got {reader.fieldnames}")
-                rows = [(n, {k.strip(): v for k, v in r.items() if k}) for n, r in enumerate(reader, 2)]
-        else:
-            raise InputError(f"captions file must be .jsonl or .csv, got {path.name}")
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not UTF-8 text") from None
-    for n, row in rows:
-        if not isinstance(row, dict) or not row.get("file") or not isinstance(row.get("caption"), str):
-            raise InputError(f"{path}:{n}: each entry needs a 'file' and a 'caption'")
-        caption = row["caption"].strip()
-        if not caption:
-            raise InputError(f"{path}:{n}: empty caption for {row['file']}")
-        out[Path(str(row["file"])).stem] = caption
+    for row in rows:
+        out.setdefault(Path(row.file).stem, row.caption)
     if not out:
         raise InputError(f"{path} holds no captions")
     return out
 
 
-def find_captions(folder: Path) -> Path | None:
-    for name in CAPTION_FILES:
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
 def load_folder(folder: str | Path, *, name: str = "reference", captions: str | Path | None = None,
                 max_seconds: float | None = None) -> AudioCollection:
-    """Every audio file under `folder` (recursively), mono float32 at its own rate; unreadable
-    or empty files are skipped and listed. Captions come from `captions` or the folder's
-    captions.jsonl / captions.csv (matched by file stem)."""
+    """Every audio file under `folder` (recursively, audiogan_core.library's rules), mono float32
+    at its own rate; unreadable or empty files are skipped and listed. Captions come from
+    `captions` (matched by file stem), else from the folder's own caption files and sidecars
+    (audiogan_core.library's order of precedence; problems become notes)."""
     import soundfile as sf
 
     root = Path(folder)
@@ -142,13 +107,13 @@ def load_folder(folder: str | Path, *, name: str = "reference", captions: str | 
         raise DataError(f"{name} folder not found: {root}")
     if not root.is_dir():
         raise DataError(f"{name} must be a folder of audio files, got the file {root}")
-    cap_file = Path(captions) if captions else find_captions(root)
-    caps = read_captions(cap_file) if cap_file else {}
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
-                   and not p.name.startswith("."))
+    by_stem = read_captions(captions) if captions else None
+    table, problems = ({}, []) if captions else caption_table(root)
+    files, _ = find_audio(root)
     if not files:
-        raise DataError(f"no audio files in {root} (looked for {', '.join(AUDIO_EXTENSIONS)})")
+        raise DataError(f"no audio files in {root} (looked for {', '.join(sorted(AUDIO_EXTENSIONS))})")
     coll = AudioCollection(name, str(root))
+    coll.notes += [f"{p.where}: {p.message}" for p in problems if p.kind != "duplicate"]
     seen: dict[str, str] = {}
     for path in files:
         try:
@@ -170,14 +135,21 @@ def load_folder(folder: str | Path, *, name: str = "reference", captions: str | 
             coll.skipped.append((str(path), f"same name as {seen[key]} (pairing is by file stem)"))
             continue
         seen[key] = str(path)
-        coll.items.append(AudioItem(key, np.ascontiguousarray(audio, np.float32), int(rate), caps.get(key), str(path)))
+        rel = path.relative_to(root).as_posix()
+        if by_stem is not None:
+            caption = by_stem.get(key)
+        elif rel in table:
+            caption = table[rel].caption
+        else:
+            caption, sidecar_problems = sidecar_caption(path, rel)
+            coll.notes += [f"{p.where}: {p.message}" for p in sidecar_problems]
+        coll.items.append(AudioItem(key, np.ascontiguousarray(audio, np.float32), int(rate), caption, str(path)))
     if not coll.items:
         raise DataError(f"no usable audio in {root}: all {len(files)} file(s) failed "
                         f"({'; '.join(f'{Path(p).name}: {r}' for p, r in coll.skipped[:5])})")
-    if caps:
-        missing = sum(1 for i in coll.items if i.caption is None)
-        if missing:
-            coll.notes.append(f"{missing} clip(s) have no caption in {cap_file.name}")
+    captioned = sum(1 for i in coll.items if i.caption is not None)
+    if 0 < captioned < len(coll.items):
+        coll.notes.append(f"{len(coll.items) - captioned} clip(s) have no caption")
     return coll
 
 
@@ -191,7 +163,9 @@ def generate_collection(model, captions: dict[str, str] | Sequence[tuple[str, st
     coll = AudioCollection(name, getattr(model, "source", "model"))
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
-        clips = model.generate([c for _, c in chunk], seed=seed, seconds=seconds, batch_size=batch_size)
+        # The model's raw level: metrics measure the model, and the published figures were made so.
+        clips = model.generate([c for _, c in chunk], seed=seed, seconds=seconds, batch_size=batch_size,
+                               normalize=None)
         for (key, caption), clip in zip(chunk, clips):
             coll.items.append(AudioItem(key, clip.audio, clip.sample_rate, caption))
         if progress:
@@ -374,7 +348,7 @@ def evaluate(generated: AudioCollection, reference: AudioCollection, *, embedder
     (name, options) pairs or Embedder instances. Ceiling: `ceiling_model` if given, else an
     untrained copy of `model`, else the `ceiling_preset` (default `small`) preset; or clips such a
     model already made (`ceiling_collection`, so a caller that needs them too makes them once)."""
-    from audiogan_plugins.manager import get_embedder
+    from .plugins import get_embedder
 
     say = progress or (lambda msg: None)
     for coll in (generated, reference):
@@ -546,8 +520,9 @@ def run_eval(*, reference: str | Path, generated: str | Path | None = None, mode
              captions: str | Path | None = None, embedders: Sequence = ("aisfx",), floor: bool = True,
              ceiling: bool = True, ceiling_preset: str | None = None, seed: int = 0, seconds: float | None = None,
              device: str = "cpu", out: str | Path | None = None,
-             progress: Callable[[str], None] | None = None) -> dict:
-    """What `audiogan eval` does: load or generate, evaluate, optionally write JSON."""
+             progress: Callable[[str], None] | None = None, load_options: dict | None = None) -> dict:
+    """What `audiogan eval` does: load or generate, evaluate, optionally write JSON.
+    `load_options`: AudioGAN.load's plugin choices for `model` (text_encoder, vocoder, ...)."""
     if (generated is None) == (model is None):
         raise InputError("give either a folder of generated audio or --model with --captions, not both")
     ref = load_folder(reference, name="reference")
@@ -558,7 +533,7 @@ def run_eval(*, reference: str | Path, generated: str | Path | None = None, mode
         if captions is None:
             raise InputError("--model needs --captions FILE (captions.jsonl or .csv with file,caption)")
         caps = read_captions(captions)
-        loaded_model = AudioGAN.load(model, device=device)
+        loaded_model = AudioGAN.load(model, device=device, **(load_options or {}))
         gen = generate_collection(loaded_model, caps, seed=seed, seconds=seconds, progress=progress)
         gen.source = f"model {model} ({len(caps)} captions from {captions})"
     else:

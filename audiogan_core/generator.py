@@ -9,9 +9,11 @@ from torch import nn
 from .attention import SDTAttention, padding_mask
 from .config import ModelConfig
 from .errors import InputError
-from .layers import ResBlockUp, SNConv1d, SNLinear
+from .layers import ResBlockUp, SNConv1d, SNLinear, wrapped_time
 
-__all__ = ["Generator", "validate_text_features"]
+__all__ = ["Generator", "validate_text_features", "position_channels"]
+
+POSITION_TAU_SECONDS = 0.25  # channel k saturates with time constant 0.25 * 4^k s: 0.25, 1, 4, 16 s ...
 
 
 def _shape(t: torch.Tensor) -> str:
@@ -70,10 +72,27 @@ def validate_text_features(config: ModelConfig, sentence, words, lengths, batch:
     return sentence, words, lengths
 
 
-class Generator(nn.Module):
-    """z [B, noise_dim] + text features -> log-mel [B, 1, n_mels, frames].
+def position_channels(config: ModelConfig, base_frames: int, loop: bool = False) -> torch.Tensor:
+    """[P, T0] saturating clock for the base grid: channel k is 1 - 2 exp(-t / tau_k), from -1 at the
+    clip's start towards +1 (t is the time of each base frame's start). A loop has no start, so
+    every frame gets the saturated value (+1): the clip is all "middle" and can wrap around."""
+    p = config.position_channels
+    if loop:
+        return torch.ones(p, base_frames)
+    seconds = torch.arange(base_frames, dtype=torch.float32) * config.mel.seconds_for(config.frames_per_base_frame)
+    tau = POSITION_TAU_SECONDS * 4.0 ** torch.arange(p, dtype=torch.float32)
+    return 1.0 - 2.0 * torch.exp(-seconds[None, :] / tau[:, None])  # [P, T0]
 
-        lin_code (SN linear) -> [B, c, base_freq, base_frames]
+
+class Generator(nn.Module):
+    """z + text features -> log-mel [B, 1, n_mels, frames].
+
+    noise_input "global" (the paper): z [B, noise_dim]; frames = base_frames * 32, fixed.
+    noise_input "sequence": z [B, noise_dim, T0], one noise vector per base frame, any T0;
+    frames = T0 * 32. `loop=True` (sequence only) pads time circularly in every conv and holds
+    the position channels at their saturated value, so the clip's end runs into its start.
+
+        lin_code (SN linear, or SN 1x1 conv over [z; position]) -> [B, c, base_freq, T0]
         conv1 (up) conv2 (up)  -> multi_triple_attention_1   at c/2, plan[0] (paper: triple)
         conv3 (up) conv4       -> multi_triple_attention_2   at c/4, plan[1] (paper: double)
         conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (paper: single)
@@ -90,7 +109,10 @@ class Generator(nn.Module):
         c, s = config.channels, config.sentence_dim
         widths = [c, c, c // 2, c // 2, c // 4, c // 4, c // 4, c // 8]
         f1, f2, f3, f5, f7 = config.freq_upsample
-        self.lin_code = SNLinear(config.noise_dim, c * config.base_freq * config.base_frames)
+        if config.any_length:
+            self.lin_code = SNConv1d(config.noise_dim + config.position_channels, c * config.base_freq, 1)
+        else:
+            self.lin_code = SNLinear(config.noise_dim, c * config.base_freq * config.base_frames)
         self.conv1 = ResBlockUp(widths[0], widths[1], s, (f1, 2))
         self.conv2 = ResBlockUp(widths[1], widths[2], s, (f2, 2))
         self.multi_triple_attention_1 = self._stage(widths[2], config.attention_plan[0])
@@ -115,19 +137,37 @@ class Generator(nn.Module):
         return (1, self.config.n_mels, self.config.frames)
 
     def forward(self, z: torch.Tensor, sentence: torch.Tensor, words: torch.Tensor,
-                lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """z [B, noise_dim], sentence [B, Ds], words [B, L, Dw], lengths [B] (None = all L real)
-        -> log-mel [B, 1, n_mels, frames]."""
+                lengths: torch.Tensor | None = None, *, loop: bool = False) -> torch.Tensor:
+        """z [B, noise_dim] (global) or [B, noise_dim, T0] (sequence), sentence [B, Ds], words
+        [B, L, Dw], lengths [B] (None = all L real) -> log-mel [B, 1, n_mels, frames]."""
         cfg = self.config
-        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != cfg.noise_dim:
+        want = (f"[batch, {cfg.noise_dim}, base frames]" if cfg.any_length else f"[batch, {cfg.noise_dim}]")
+        if not isinstance(z, torch.Tensor) or z.dim() != (3 if cfg.any_length else 2) or z.shape[1] != cfg.noise_dim \
+                or z.shape[-1] < 1:
             got = _shape(z) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise InputError(f"noise z must have shape [batch, {cfg.noise_dim}] (config.noise_dim), got {got}")
+            raise InputError(f"noise z must have shape {want} (config.noise_dim), got {got}")
+        if loop and not cfg.any_length:
+            raise InputError(f"model {cfg.name!r} makes fixed-length clips (noise_input 'global'); loops need "
+                             f"a model with noise_input 'sequence'")
         _check_finite("noise z", z)
         sentence, words, lengths = validate_text_features(cfg, sentence, words, lengths, batch=z.shape[0])
+        if not loop:
+            return self._forward(z, sentence, words, lengths, False)
+        with wrapped_time(self):
+            return self._forward(z, sentence, words, lengths, True)
+
+    def _forward(self, z, sentence, words, lengths, loop: bool) -> torch.Tensor:
+        cfg = self.config
         mask = padding_mask(lengths, words.shape[1])  # [B, L]
         b = z.shape[0]
-
-        x = self.lin_code(z).view(b, cfg.channels, cfg.base_freq, cfg.base_frames)  # [B, c, F0, T0]
+        if cfg.any_length:
+            t0 = z.shape[-1]
+            if cfg.position_channels:
+                pos = position_channels(cfg, t0, loop).to(z)  # [P, T0]
+                z = torch.cat([z, pos.expand(b, -1, -1)], dim=1)  # [B, noise + P, T0]
+            x = self.lin_code(z).view(b, cfg.channels, cfg.base_freq, t0)  # [B, c, F0, T0]
+        else:
+            x = self.lin_code(z).view(b, cfg.channels, cfg.base_freq, cfg.base_frames)  # [B, c, F0, T0]
         x = self.conv1(x, sentence)  # [B, c, F0*f1, 2*T0]
         x = self.conv2(x, sentence)  # [B, c/2, ..., 4*T0]
         x = self.multi_triple_attention_1(x, sentence, words, mask)  # [B, c/2, ..., 4*T0]

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,15 @@ import numpy as np
 from .errors import InputError
 
 BIT_DEPTHS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}  # 32 = 32-bit float
+
+
+def slug(text: str, limit: int = 40, sep: str = "-") -> str:
+    """A safe file-name stem from free text: lowercase ASCII letters and digits (accents dropped,
+    "ünïcode" -> "unicode"), runs of anything else as one `sep`, at most `limit` characters;
+    never empty ("clip"), never a path."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    s = re.sub(r"[^a-z0-9]+", sep, ascii_text).strip(sep)
+    return s[:limit].strip(sep) or "clip"
 
 
 def _atomic_write(path: Path, write, *, overwrite: bool = True) -> Path:
@@ -78,9 +89,11 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, target_rate: int | None = None,
-              bit_depth: int = 16, overwrite: bool = False) -> Path:
+              bit_depth: int = 16, overwrite: bool = False, recipe=None, level=None) -> Path:
     """Write a mono clip as WAV, resampled to `target_rate`, atomically, never silently
-    overwriting. Float input is clipped to [-1, 1] for integer formats."""
+    overwriting. Float input is clipped to [-1, 1] for integer formats. Every file gets a
+    Broadcast Wave bext chunk and an iXML chunk (recipe.py), with the clip's recipe
+    (a recipe.Recipe) and level report (levels.LevelReport) when given."""
     import soundfile as sf
 
     if bit_depth not in BIT_DEPTHS:
@@ -97,11 +110,17 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, *, target_r
     path = Path(path)
     if path.suffix.lower() != ".wav":
         raise InputError(f"output must be a .wav file, got {path.name}")
-    # Encode in memory, then write plain bytes: a full disk then raises OSError(ENOSPC) with its
-    # real cause, where libsndfile writing to the file itself says only "System error.".
+    from .recipe import metadata_chunks
+    from .riff import insert_chunks
+
+    # Encode in memory, add the metadata chunks, then write plain bytes: a full disk then raises
+    # OSError(ENOSPC) with its real cause, where libsndfile writing to the file itself says only
+    # "System error.".
     buffer = io.BytesIO()
     sf.write(buffer, audio, rate, subtype=BIT_DEPTHS[bit_depth], format="WAV")
-    return atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
+    chunks = metadata_chunks(recipe, level, audio=audio, sample_rate=rate, bit_depth=bit_depth,
+                             model_rate=sample_rate)
+    return atomic_write_bytes(path, insert_chunks(buffer.getvalue(), chunks, path.name), overwrite=overwrite)
 
 
 def read_audio(path: str | Path, target_rate: int | None = None) -> tuple[np.ndarray, int]:

@@ -6,13 +6,14 @@ estimate in the buffer `weight_u`. Same names as theirs, so their state dict loa
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SNLinear", "SNConv1d", "SNConv2d", "ConditionalNorm", "ResBlockUp", "ResBlockDown"]
+__all__ = ["SNLinear", "SNConv1d", "SNConv2d", "ConditionalNorm", "ResBlockUp", "ResBlockDown", "wrapped_time"]
 
 RELU_GAIN = math.sqrt(2.0)  # xavier gain of convs followed by ReLU (blocks, attention)
 
@@ -72,15 +73,36 @@ class SNConv1d(_SpectralNorm, nn.Conv1d):
 
 
 class SNConv2d(_SpectralNorm, nn.Conv2d):
-    """Spectrally normalised nn.Conv2d."""
+    """Spectrally normalised nn.Conv2d. With `wrap_time` set (see `wrapped_time`), the time axis
+    is padded circularly instead of with zeros, so the layer maps a periodic signal to a periodic
+    one (seamless loops); frequency keeps its zero padding."""
+
+    wrap_time = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int] = 3,
                  stride: int = 1, padding: int | tuple[int, int] = 1, bias: bool = True, gain: float = 1.0):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
         self._init_spectral_norm(gain)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, Cin, F, T] -> [B, Cout, F', T']
+        pf, pt = self.padding
+        if self.wrap_time and pt:
+            x = F.pad(F.pad(x, (pt, pt, 0, 0), mode="circular"), (0, 0, pf, pf))
+            return F.conv2d(x, self.normalized_weight(), self.bias, self.stride, 0, self.dilation, self.groups)
         return self._conv_forward(x, self.normalized_weight(), self.bias)
+
+
+@contextlib.contextmanager
+def wrapped_time(module: nn.Module):
+    """Inside the block, every SNConv2d of `module` pads time circularly (loops)."""
+    convs = [m for m in module.modules() if isinstance(m, SNConv2d)]
+    for m in convs:
+        m.wrap_time = True
+    try:
+        yield module
+    finally:
+        for m in convs:
+            m.wrap_time = False
 
 
 class ConditionalNorm(nn.Module):

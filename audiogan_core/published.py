@@ -10,22 +10,19 @@ ours in two ways that this module bridges:
 """
 from __future__ import annotations
 
-import pickle
-import warnings
-import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
+from .checkpoint import check_state_dict, load_state_dict, read_torch_checkpoint
 from .config import ModelConfig, preset
-from .errors import CheckpointError, ConfigMismatchError, MissingResourceError
+from .errors import CheckpointError, MissingResourceError
 from .generator import Generator
 
 __all__ = ["convert_published_state_dict", "load_published_generator"]
 
 _WRAPPER_KEYS = ("state_dict", "generator", "model", "netG", "G")
-_LIST_LIMIT = 8  # names shown per category in error messages
 
 
 def _unwrap(sd: Any) -> dict[str, Any]:
@@ -45,11 +42,6 @@ def _unwrap(sd: Any) -> dict[str, Any]:
     return out
 
 
-def _names(items: list[str]) -> str:
-    shown = ", ".join(items[:_LIST_LIMIT])
-    return shown + (f" ... ({len(items) - _LIST_LIMIT} more)" if len(items) > _LIST_LIMIT else "")
-
-
 def convert_published_state_dict(sd: Mapping[str, Any], config: ModelConfig | None = None) -> dict[str, torch.Tensor]:
     """The released generator's state dict -> one that `Generator(config).load_state_dict`
     accepts with strict=True. `config` defaults to preset("paper").
@@ -65,7 +57,8 @@ def _convert(sd: Mapping[str, Any], config: ModelConfig, model: Generator) -> di
     sd = _unwrap(sd)
     bad = sorted(k for k, v in sd.items() if not isinstance(v, torch.Tensor))
     if bad:
-        raise CheckpointError(f"state dict entries that are not tensors: {_names(bad)}")
+        raise CheckpointError(f"state dict entries that are not tensors: {', '.join(bad[:8])}"
+                              + (f" ... ({len(bad) - 8} more)" if len(bad) > 8 else ""))
 
     derived = {k for k in sd if k.endswith(".weight") and k[: -len("weight")] + "weight_orig" in sd}
     derived |= {k for k in sd if k.endswith(".weight_sv")}
@@ -75,47 +68,8 @@ def _convert(sd: Mapping[str, Any], config: ModelConfig, model: Generator) -> di
     for name, ref in template.items():
         if name.endswith("head_gates") and name not in converted:
             converted[name] = torch.zeros(ref)  # the published gates: always 0
-
-    # in model order (missing, mis-shaped) and file order (unexpected): the first names shown
-    # are the earliest layers, usually the most telling
-    missing = [k for k in template if k not in converted]
-    unexpected = [k for k in converted if k not in template]
-    misshaped = [f"{k} (file {list(converted[k].shape)}, model {list(ref)})"
-                 for k, ref in template.items() if k in converted and converted[k].shape != ref]
-    if missing or unexpected or misshaped:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing: {_names(missing)}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected: {_names(unexpected)}")
-        if misshaped:
-            parts.append(f"{len(misshaped)} with another shape: {_names(misshaped)}")
-        raise ConfigMismatchError(f"checkpoint does not fit the {config.name!r} generator config; " + "; ".join(parts))
+    check_state_dict(template, converted, f"the {config.name!r} generator")
     return converted
-
-
-def _read(path: Path, device) -> Any:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path), device=str(device))
-        except Exception as exc:  # safetensors raises its own SafetensorError for bad headers
-            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
-    try:
-        # weights_only=True: the unpickler accepts tensors and plain containers only, never
-        # arbitrary objects, so a malicious file cannot run code.
-        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing them
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
-        raise CheckpointError(
-            f"{path}: refused or unreadable checkpoint ({first}). Only plain tensor state dicts are "
-            "loaded (torch.load weights_only=True); objects that need code to rebuild are not.") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise CheckpointError(f"{path}: truncated or corrupt checkpoint ({type(exc).__name__}: "
-                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'})") from None
 
 
 def load_published_generator(path: str | Path, device: str | torch.device = "cpu",
@@ -126,7 +80,8 @@ def load_published_generator(path: str | Path, device: str | torch.device = "cpu
     if not path.is_file():
         raise MissingResourceError(f"published generator weights not found: {path}")
     config = config or preset("paper")
-    raw = _read(path, device)
+    raw = load_state_dict(path, device) if path.suffix == ".safetensors" else \
+        read_torch_checkpoint(path, "published generator weights")
     model = Generator(config)
     model.load_state_dict(_convert(raw, config, model), strict=True)
     return model.to(device).eval()

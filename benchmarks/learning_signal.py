@@ -201,7 +201,7 @@ def step_time(name: str, library: Path, work: Path, batch: int, timed: int) -> d
     import torch
 
     from audiogan_core.config import preset
-    from audiogan_plugins.manager import get_text_encoder
+    from audiogan_core.plugins import get_text_encoder
     from audiogan_training.config import TrainConfig
     from audiogan_training.trainer import Trainer
 

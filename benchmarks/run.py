@@ -1,4 +1,4 @@
-"""Speed benchmark: AudioGAN (paper and small presets, HiFi-GAN and Griffin-Lim vocoders) and,
+"""Speed benchmark: AudioGAN (paper, small and foley2 presets; HiFi-GAN, Griffin-Lim and vocos vocoders) and,
 in the same run, the diffusion peer AudioLDM-S at several DDIM step counts.
 
     python -m benchmarks.run                 # full run (CPU: many minutes; AudioLDM at 200 steps dominates)
@@ -48,6 +48,8 @@ CONFIGS = {
     "paper-griffinlim": {"preset": "paper", "vocoder": "griffinlim", "text": "clap-random"},
     "small-hifigan": {"preset": "small", "vocoder": "hifigan", "text": "minilm"},
     "small-griffinlim": {"preset": "small", "vocoder": "griffinlim", "text": "minilm"},
+    "small-vocos": {"preset": "small", "vocoder": "vocos", "text": "minilm"},
+    "foley2-vocos": {"preset": "foley2", "vocoder": "vocos", "text": "minilm"},
 }
 TINY_CONFIGS = {"tiny-griffinlim": {"preset": "tiny", "vocoder": "griffinlim", "text": "hash"}}
 CLAP_TOKENS = 77  # laion_clap tokenizer: padding="max_length", max_length=77
@@ -126,7 +128,7 @@ class ClapTextTiming:
     def encode(self, texts):
         import torch
 
-        from audiogan_plugins.interfaces import TextFeatures
+        from audiogan_core.interfaces import TextFeatures
 
         ids, mask = self.ids(len(texts))
         out = self.model(input_ids=ids, attention_mask=mask, output_hidden_states=False)

@@ -210,6 +210,45 @@ class Player:
             self._done_one()
             raise InputError(f"busy: {self._requests.maxsize} clips already waiting to play") from None
 
+    def play_stream(self, chunks, sample_rate: int) -> int:
+        """Play a clip whose audio arrives in pieces (e.g. `AudioGAN.stream()`): the device starts
+        on the first piece while later ones are still being made. Runs the iterator on the
+        caller's thread (the caller is the producer) and returns the number of samples played
+        from it. Pieces are resampled as one continuous stream (soxr), so the joins are seamless;
+        if the producer falls behind, the device plays silence until the next piece arrives."""
+        import soxr
+
+        if self._stream is None:
+            raise AudioDeviceError("player not started")
+        rate = int(sample_rate)
+        resampler = soxr.ResampleStream(rate, self.sample_rate, 1, dtype="float32") if rate != self.sample_rate \
+            else None
+        entry = [np.zeros(0, np.float32), 0, True]  # audio, position, still open
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+            self._buffers.append(entry)
+        total = 0
+        try:
+            pieces = iter(chunks)
+            while True:
+                piece = next(pieces, None)
+                last = piece is None
+                piece = np.zeros(0, np.float32) if last else np.asarray(piece, np.float32).reshape(-1)
+                if resampler is not None:
+                    piece = resampler.resample_chunk(piece, last=last)
+                piece = np.clip(piece, -1.0, 1.0).astype(np.float32)
+                total += piece.size
+                with self._lock:  # keep only what is not played yet, plus the new piece
+                    entry[0] = np.concatenate([entry[0][entry[1]:], piece])
+                    entry[1] = 0
+                if last:
+                    break
+        finally:
+            with self._lock:
+                entry[2] = False  # closed: the callback finishes it and counts it done
+        return total
+
     def play_file(self, path) -> None:
         """Queue a sound file (read on the player's thread, mixed to mono); returns at once."""
         self.play(None, 0, path=path)
@@ -258,12 +297,14 @@ class Player:
         with self._lock:
             while filled < frames and self._buffers:
                 entry = self._buffers[0]
-                audio, pos = entry
+                audio, pos = entry[0], entry[1]
                 n = min(frames - filled, len(audio) - pos)
                 outdata[filled:filled + n, :] = audio[pos:pos + n, None]
                 filled += n
                 entry[1] = pos + n
                 if entry[1] >= len(audio):
+                    if len(entry) > 2 and entry[2]:
+                        break  # a stream still being made: wait for its next piece
                     self._buffers.popleft()
                     finished += 1
             self.frames_played += filled

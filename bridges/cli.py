@@ -1,5 +1,6 @@
-"""`audiogan serve`: the OSC server for DAWs, Max and Pure Data. Imports stay light until
-the command runs (the `audiogan` group lists it without loading torch)."""
+"""`audiogan serve`: the OSC server for DAWs, Max and Pure Data, added to `audiogan` through the
+register_commands hook (entry point `serve` of the `audiogan.commands` group). Imports stay
+light until the command runs (the `audiogan` group lists it without loading torch)."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,10 @@ import sys
 
 import click
 
-from audiogan_core.errors import InputError
+from audiogan_core.cli_delivery import delivery_from_options, level_options
+from audiogan_core.cli_options import model_options, wav_options
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.limits import MAX_VARIATIONS
 
 
 @click.command(name="serve")
@@ -20,36 +24,27 @@ from audiogan_core.errors import InputError
               help="Send replies to the sender's host at this port (default: the port the request came from).")
 @click.option("--out", "out_dir", default="audiogan-out", show_default=True, metavar="DIR",
               help="Folder for the WAV files (created if missing). File names are made by the server.")
-@click.option("--model", "-m", default="default", show_default=True,
-              help="Bundled model name, a model folder, the published generator.pt, or untrained:PRESET.")
-@click.option("--text-encoder", default=None, help="Text encoder plugin (default: the model's own).")
-@click.option("--vocoder", default=None, help="Vocoder plugin, e.g. hifigan or griffinlim (default: the model's own).")
-@click.option("--text-encoder-option", "te_options", multiple=True, metavar="KEY=VALUE",
-              help="Option for the text encoder (repeatable).")
-@click.option("--vocoder-option", "vo_options", multiple=True, metavar="KEY=VALUE",
-              help="Option for the vocoder (repeatable).")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@model_options()
 @click.option("--audio-device", default=None, metavar="NAME",
               help="Also play every finished clip (and /audiogan/play) on this output: a device name or a "
                    "unique part of one, an index, a host API such as 'jack', or 'default'.")
 @click.option("--list-audio-devices", is_flag=True, help="List output devices and exit.")
-@click.option("--sample-rate", type=int, default=None,
-              help="Sample rate of the files (resampled with soxr), e.g. 48000; default: the model's rate.")
-@click.option("--bit-depth", type=click.Choice(["16", "24", "32"]), default="16", show_default=True,
-              help="WAV sample format; 32 means 32-bit float.")
+@wav_options
 @click.option("--queue-size", type=click.IntRange(1, 100_000), default=32, show_default=True,
               help="Requests that may wait; more get /audiogan/error 'busy'.")
-@click.option("--max-variations", type=click.IntRange(1, 256), default=16, show_default=True,
+@click.option("--max-variations", type=click.IntRange(1, MAX_VARIATIONS), default=16, show_default=True,
               help="Most variations one request may ask for.")
+@level_options
 @click.option("-v", "--verbose", count=True,
               help="Log each request and error reply to stderr (-vv: also debugging detail). "
                    "Without it only the server's own failures are logged.")
-def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_options, vo_options, device,
-          audio_device, list_audio_devices, sample_rate, bit_depth, queue_size, max_variations, verbose):
+def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_devices, sample_rate, bit_depth,
+          queue_size, max_variations, loudness, no_normalize, trim, verbose):
     """Listen for OSC requests and answer with WAV files.
 
     \b
-    /audiogan/generate s:text [i:seed] [f:seconds] [i:variations]
+    /audiogan/generate s:text [i:seed] [f:seconds] [i:variations] [s:KEY=VALUE ...]
+        options (after a number): normalize=peak|loudness|none, loudness=LUFS, trim=1|0
         -> /audiogan/accepted i:job, /audiogan/progress i:job f:fraction,
            /audiogan/done i:job s:path (one per file) or /audiogan/error i:job s:message
     /audiogan/play i:job [i:variation]   /audiogan/cancel i:job
@@ -63,14 +58,10 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
     if list_audio_devices:
         click.echo("output devices:\n" + describe_devices(list_output_devices()))
         return
-    if sample_rate is not None and not 8000 <= sample_rate <= 384000:
-        raise InputError(f"--sample-rate must be between 8000 and 384000 Hz, got {sample_rate}")
+    delivery = delivery_from_options(loudness, no_normalize, trim)
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"audiogan serve: warning: listening on {host}: other machines can send requests and fill "
                    f"{out_dir} (there is no authentication)", err=True)
-
-    from audiogan_core.api import AudioGAN
-    from audiogan_core.cli import parse_options
 
     from .osc_server import OscServer
 
@@ -79,12 +70,15 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
         from .audio_device import Player
 
         player = Player(audio_device)
-    tts = AudioGAN.load(model, text_encoder=text_encoder, vocoder=vocoder, device=device,
-                        text_encoder_options=parse_options(te_options, "text encoder"),
-                        vocoder_options=parse_options(vo_options, "vocoder"))
+    tts = model.load()
     server = OscServer(tts, host=host, port=osc_port, reply_port=reply_port, out_dir=out_dir,
                        sample_rate=sample_rate, bit_depth=int(bit_depth), queue_size=queue_size,
-                       max_variations=max_variations, player=player)
+                       max_variations=max_variations, player=player, delivery=delivery)
+    import warnings
+
+    from audiogan_core.delivery import LevelWarning
+
+    warnings.filterwarnings("ignore", category=LevelWarning)  # the server logs them, with the job number
     if player is not None:
         player.start()
     try:
@@ -96,7 +90,8 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
     replies = f"sender's host, port {reply_port}" if reply_port else "the sender's address"
     click.echo(f"audiogan serve: listening on udp://{host}:{server.port} ({tts.config.name} on {tts.device}, "
                f"{tts.text_encoder.name} -> {tts.vocoder.name}); replies to {replies}; files in {server.out_dir} "
-               f"({server.sample_rate} Hz, {'32-bit float' if bit_depth == '32' else bit_depth + '-bit'})"
+               f"({server.sample_rate} Hz, {'32-bit float' if bit_depth == '32' else bit_depth + '-bit'}, "
+               f"{delivery.describe()})"
                + (f"; playing on {player.device['name']} ({player.device['hostapi']}, {player.sample_rate} Hz)"
                   if player else "") + ". Ctrl-C stops.", err=True)
     sys.stderr.flush()
@@ -125,3 +120,8 @@ def serve(osc_port, host, reply_port, out_dir, model, text_encoder, vocoder, te_
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(serve)

@@ -7,6 +7,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audiogan_core.delivery import Delivery
+from audiogan_core.request import Request
+
 FINISHED = ("done", "error", "cancelled")
 
 
@@ -17,16 +20,33 @@ class QueueFull(Exception):
 @dataclass
 class Job:
     id: int
-    text: str
-    seed: int
-    seconds: float
-    variations: int
+    request: Request  # checked (audiogan_core.request), one text
     reply_to: tuple
     state: str = "queued"  # queued, running, writing, then done, error or cancelled
     files: list = field(default_factory=list)
     cancel: threading.Event = field(default_factory=threading.Event)
     canceller: tuple | None = None  # who asked to cancel, when the worker must answer
     announced: threading.Event = field(default_factory=threading.Event)  # "accepted" went out first
+
+    @property
+    def text(self) -> str:
+        return self.request.texts[0]
+
+    @property
+    def seed(self) -> int:
+        return self.request.seed
+
+    @property
+    def seconds(self) -> float:
+        return self.request.seconds
+
+    @property
+    def variations(self) -> int:
+        return self.request.variations
+
+    @property
+    def delivery(self) -> Delivery:
+        return self.request.delivery
 
 
 class FinishedJob:

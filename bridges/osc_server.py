@@ -15,7 +15,10 @@ the files; a full queue answers "busy" at once. Playback (optional) has its own 
 Address space (stable; replies go to the sender's host and port, or to the sender's host at
 --reply-port when set):
 
-  /audiogan/generate s:text [i:seed] [f:seconds] [i:variations]
+  /audiogan/generate s:text [i:seed] [f:seconds] [i:variations] [s:KEY=VALUE ...]
+        options, after at least one number (seed -1 = random): normalize=peak|loudness|none,
+        loudness=LUFS (implies normalize=loudness), trim=1|0; unset ones keep the server's
+        level settings (serve --loudness / --no-normalize / --trim; default: true peak -1 dBTP)
         -> /audiogan/accepted i:job
         -> /audiogan/progress i:job f:fraction      (0.0 first, 1.0 last, a few in between)
         -> /audiogan/done i:job s:path              (once per file, text-major, variation order)
@@ -32,6 +35,8 @@ Errors that belong to no job (bad arguments, unknown address) carry job -1. Ever
 read by our own bounded walker (osc_wire.py) before anything acts on it; refused ones are
 answered or dropped by the rules in its docstring and the README. A datagram gets at most
 MAX_ERRORS_PER_DATAGRAM error replies, then one that counts the rest.
+Every file is normalised as its request asks and carries its recipe (bext + iXML chunks;
+`audiogan info FILE` shows it).
 """
 from __future__ import annotations
 
@@ -40,14 +45,15 @@ import errno
 import logging
 import math
 import os
-import re
 import socket
 import threading
 import time
-import unicodedata
 from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
+from audiogan_core.delivery import Delivery
+from audiogan_core.io import slug
+from audiogan_core.limits import MAX_VARIATIONS, check_output_rate
 
 from . import osc_wire
 from .log_limit import LIMIT as LOG_LIMIT
@@ -58,14 +64,12 @@ log = logging.getLogger(__name__)
 log.addFilter(LOG_LIMIT)  # no client can fill a disk through this log
 
 PREFIX = "/audiogan"
-MAX_TEXT_CHARS = 1000
 DEFAULT_PORT = 9000
 DEFAULT_QUEUE_SIZE = 32
 DEFAULT_MAX_VARIATIONS = 16
 MAX_REPLY_CHARS = 600  # error messages quote client input; keep replies small
 MAX_ERRORS_PER_DATAGRAM = 8  # then one more error saying how many were not sent
 PROGRESS_STEP = 0.1  # send a progress reply when the fraction moved at least this much
-SLUG_CHARS = 40
 INT32 = 2**31
 INT64 = 2**63
 STOP_SECONDS = 1.5  # stop() waits at most this long for the threads (SIGTERM: gone within 2 s)
@@ -95,14 +99,6 @@ class _ErrorBudget:
             return True
         self.held += 1
         return False
-
-
-def slug(text: str, limit: int = SLUG_CHARS) -> str:
-    """Lowercase ASCII letters, digits and single hyphens; never empty, never a path."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    s = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
-    s = s[:limit].strip("-")
-    return s or "clip"
 
 
 def _tag(value) -> str:
@@ -158,17 +154,16 @@ class OscServer:
     def __init__(self, model, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, reply_port: int | None = None,
                  out_dir: str | os.PathLike = "audiogan-out", sample_rate: int | None = None, bit_depth: int = 16,
                  queue_size: int = DEFAULT_QUEUE_SIZE, max_variations: int = DEFAULT_MAX_VARIATIONS,
-                 player=None, autoplay: bool = True, keep_jobs: int = 1000):
+                 player=None, autoplay: bool = True, keep_jobs: int = 1000, delivery: Delivery | None = None):
         from audiogan_core.io import BIT_DEPTHS
 
         if bit_depth not in BIT_DEPTHS:
             raise InputError(f"bit depth must be one of {sorted(BIT_DEPTHS)} (32 = float), got {bit_depth}")
-        if sample_rate is not None and not 8000 <= int(sample_rate) <= 384000:
-            raise InputError(f"sample rate must be between 8000 and 384000 Hz, got {sample_rate}")
+        check_output_rate(sample_rate)
         if not 1 <= queue_size <= 100_000:
             raise InputError(f"queue size must be between 1 and 100000, got {queue_size}")
-        if not 1 <= max_variations <= 256:
-            raise InputError(f"max variations must be between 1 and 256, got {max_variations}")
+        if not 1 <= max_variations <= MAX_VARIATIONS:
+            raise InputError(f"max variations must be between 1 and {MAX_VARIATIONS}, got {max_variations}")
         if reply_port is not None and not 1 <= reply_port <= 65535:
             raise InputError(f"reply port must be between 1 and 65535, got {reply_port}")
         if not 0 <= port <= 65535:
@@ -186,6 +181,7 @@ class OscServer:
         self.player = player
         self.autoplay = autoplay
         self.keep_jobs = keep_jobs
+        self.delivery = delivery or Delivery()
         self._queue = JobQueue(queue_size)
         self._active: dict[int, Job] = {}  # queued, running or writing: at most queue_size + 1
         self._finished: collections.OrderedDict[int, FinishedJob] = collections.OrderedDict()  # oldest first
@@ -408,7 +404,12 @@ class OscServer:
             self._error(to, -1, f"{address}: internal error: {type(exc).__name__}: {exc}", budget)
 
     # Handlers -------------------------------------------------------------------------
-    def _parse_generate(self, args: list) -> tuple[str, int | None, float | None, int]:
+    def _parse_generate(self, args: list, delivery: Delivery | None = None):
+        """OSC arguments (options already split off) -> a checked Request with `delivery` (default:
+        the server's). Only what is OSC's is done here: words joined, argument types coerced, -1
+        read as "random seed"; the request rules are the model's."""
+        from audiogan_core.request import check_request
+
         where = f"{PREFIX}/generate"
         args = list(args)
         if not args:
@@ -419,11 +420,6 @@ class OscServer:
         if not words:
             raise InputError(f"{where}: text must be a string (s), got {_show(args[0])}; "
                              f"usage: {where} s:text [i:seed] [f:seconds] [i:variations]")
-        text = " ".join(words)
-        if len(text) > MAX_TEXT_CHARS:
-            raise InputError(f"{where}: text is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}")
-        if not text.strip():
-            raise InputError(f"{where}: text is empty")
         if len(args) > 3:
             raise InputError(f"{where}: too many arguments ({len(words) + len(args)}); "
                              f"usage: {where} s:text [i:seed] [f:seconds] [i:variations]")
@@ -437,26 +433,38 @@ class OscServer:
                 raise InputError(f"{where}: seed must be >= 0 (or -1 for a random one), got {seed}")
         if len(args) >= 2:
             seconds = _as_float(args[1], "seconds", where)
-            if not math.isfinite(seconds) or seconds <= 0:
-                raise InputError(f"{where}: seconds must be a positive finite number, got {seconds}")
-            if seconds > self.model.max_seconds + 1e-6:
-                raise InputError(f"{where}: this model makes at most {self.model.max_seconds:g} s per clip, "
-                                 f"got seconds={seconds:g}")
         if len(args) >= 3:
             variations = _as_int(args[2], "variations", where)
-            if not 1 <= variations <= self.max_variations:
-                raise InputError(f"{where}: variations must be between 1 and {self.max_variations}, "
-                                 f"got {variations}")
         try:
-            _, seconds, variations, seed = self.model.check_request([text], seconds, variations, seed)
+            return self.model.check_request(check_request(" ".join(words), seed=seed, variations=variations,
+                                                          seconds=seconds, delivery=delivery or self.delivery,
+                                                          max_variations=self.max_variations))
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
-        return text, seed, seconds, variations
+
+    def _split_options(self, args: list) -> tuple[list, Delivery]:
+        """Strings after /audiogan/generate's first number are KEY=VALUE options: the positional
+        arguments without them, and this request's delivery."""
+        where = f"{PREFIX}/generate"
+        first_number = next((i for i, a in enumerate(args) if not isinstance(a, str)), len(args))
+        first_option = next((i for i, a in enumerate(args) if i > first_number and isinstance(a, str)), len(args))
+        options = {}
+        for arg in args[first_option:]:
+            if not isinstance(arg, str) or "=" not in arg:
+                raise InputError(f"{where}: options come last, as KEY=VALUE strings (normalize=peak|loudness|none, "
+                                 f"loudness=LUFS, trim=1|0), got {_show(arg)}")
+            key, value = arg.split("=", 1)
+            options[key.strip().lower()] = value
+        try:
+            return args[:first_option], self.delivery.with_options(options)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
 
     def _on_generate(self, args: list, to: tuple) -> None:
-        text, seed, seconds, variations = self._parse_generate(args)
+        args, delivery = self._split_options(args)
+        request = self._parse_generate(args, delivery)
         with self._jobs_lock:
-            job = Job(self._next_job, text, seed, seconds, variations, to)
+            job = Job(self._next_job, request, to)
             self._next_job += 1
             try:
                 self._queue.put_nowait(job)
@@ -464,8 +472,8 @@ class OscServer:
                 raise JobError(job.id, f"busy: queue full ({self._queue.maxsize} waiting)") from None
             self._active[job.id] = job
         self._idle.clear()
-        log.info("job %d from %s: %r seed %d, %.3g s, %d variation(s)", job.id, _peer(to), text, seed,
-                 seconds, variations)
+        log.info("job %d from %s: %r seed %d, %.3g s, %d variation(s)", job.id, _peer(to), job.text, job.seed,
+                 job.seconds, job.variations)
         self.send(to, f"{PREFIX}/accepted", job.id)
         job.announced.set()
 
@@ -589,8 +597,10 @@ class OscServer:
         self.send(to, f"{PREFIX}/progress", job.id, 0.0)
         t0 = time.perf_counter()
         try:
-            clips = self.model.generate([job.text], seed=job.seed, variations=job.variations,
-                                        seconds=job.seconds, progress=progress)
+            clips = self.model.generate(job.request, progress=progress)
+            for clip in clips:
+                if getattr(clip, "level", None) is not None and clip.level.warning:
+                    log.warning("job %d, seed %d: %s", job.id, clip.seed, clip.level.warning)
             with self._jobs_lock:  # a cancel from now on is answered "too late"
                 if job.cancel.is_set() or self._stopping.is_set():
                     raise _Cancelled
@@ -652,7 +662,8 @@ class OscServer:
                 continue
             try:
                 return write_wav(path, clip.audio, clip.sample_rate, target_rate=self.sample_rate,
-                                 bit_depth=self.bit_depth, overwrite=False)
+                                 bit_depth=self.bit_depth, overwrite=False, recipe=getattr(clip, "recipe", None),
+                                 level=getattr(clip, "level", None))
             except InputError:
                 if os.path.lexists(path):  # lost a race for the name: take the next suffix
                     continue

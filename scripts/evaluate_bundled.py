@@ -12,7 +12,7 @@ instead of about 12.
 Only held-out clips and captions (the library's holdout.json) are generated from or compared
 with; the training clips are used only to fit the category classifier and as the corpus for
 the near-copy check. Real clips are prepared exactly like training targets: the first
-`model.max_seconds` seconds, mono, loudness-normalised, zero-padded to the model's clip
+`--seconds` seconds (default: the model's default length), mono, loudness-normalised, zero-padded to the clip
 length, so real and generated clips have the same length and level conventions.
 
 Writes OUT/report.json (the model card takes it: scripts/export_bundled.py --eval) and
@@ -39,21 +39,24 @@ def say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def prepare_real(path: Path, model) -> np.ndarray:
-    from audiogan_training.data import load_audio, normalise_loudness
+def prepare_real(path: Path, model, seconds: float) -> np.ndarray:
+    from audiogan_training.mel_dataset import load_audio, normalise_loudness
 
     rate = model.config.mel.sample_rate
-    audio = load_audio(path, rate, max_seconds=model.max_seconds)
+    audio = load_audio(path, rate, max_seconds=seconds)
     audio = normalise_loudness(audio, rate)
-    n = int(round(model.max_seconds * rate))
+    n = int(round(seconds * rate))
     return np.pad(audio[:n], (0, max(0, n - audio[:n].size))).astype(np.float32)
 
 
 def embed(embedder, name: str, clips: list[np.ndarray], rate: int, cache: Path | None = None):
-    """[n, 512] embeddings and [n, classes] probabilities, cached by content hash."""
+    """[n, dim] embeddings and [n, classes] probabilities, cached by embedder and content hash."""
     from audiogan_core.evaluation import AudioCollection, AudioItem, embed_collection
 
-    key = hashlib.blake2b(b"".join(c.tobytes() for c in clips), digest_size=12).hexdigest()
+    # another embedder's embeddings must not be taken from the cache; aisfx keys stay as they were
+    # (existing caches stay valid)
+    tag = b"" if embedder.name == "aisfx" else embedder.name.encode() + b"\0"
+    key = hashlib.blake2b(tag + b"".join(c.tobytes() for c in clips), digest_size=12).hexdigest()
     if cache is not None:
         f = cache / f"{name}-{key}.npz"
         if f.exists():
@@ -98,6 +101,10 @@ def main() -> int:
     ap.add_argument("--data", type=Path, required=True, help="the foley library (captions.jsonl, holdout.json)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--model", default="default")
+    ap.add_argument("--vocoder", default=None, help="vocoder plugin (default: the model's own)")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="clip length of generated and real clips (default: the model's default length; 2.97 "
+                         "compares an any-length model with the fixed-length bundled model's figures)")
     ap.add_argument("--images", type=Path, default=None, help="write 8 generated-vs-real spectrogram PNGs here")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=None, help="embedding cache of the real clips (default OUT/cache)")
@@ -105,6 +112,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="debug: use every k-th clip only (k = --limit)")
     ap.add_argument("--quick", action="store_true",
                     help="only the category check (2-5 min instead of about 12): writes OUT/quick.json")
+    ap.add_argument("--embedder", default="aisfx",
+                    help="evaluation embedder (default aisfx; the report and model card are written for aisfx)")
     ap.add_argument("--seeds", default=None,
                     help="with --quick: comma-separated generation seeds, e.g. 0,1,2 (default: --seed)")
     args = ap.parse_args()
@@ -118,7 +127,8 @@ def main() -> int:
                                           pairwise_diversity, untrained_model)
     from audiogan_core.io import write_wav
     from audiogan_core.metrics import cosine_matrix, frechet_distance
-    from audiogan_plugins.manager import get_embedder
+    from audiogan_core.plugins import get_embedder
+    from audiogan_training.sampling import library_split
 
     if args.seeds and not args.quick:
         ap.error("--seeds needs --quick (the full report uses one seed: --seed)")
@@ -129,15 +139,13 @@ def main() -> int:
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.cache or args.out / "cache"
-    rows = [json.loads(line) for line in (args.data / "captions.jsonl").read_text().splitlines() if line.strip()]
-    holdout = set(json.loads((args.data / "holdout.json").read_text())["files"])
-    model = AudioGAN.load(args.model)
+    train_rows, test_rows = library_split(args.data)  # the library's captions, read as training reads them
+    model = AudioGAN.load(args.model, vocoder=args.vocoder)
     rate = model.config.mel.sample_rate
-    say(f"model {args.model} ({model.config.name}, {model.max_seconds:.2f} s clips); {len(rows)} library clips, "
-        f"{len(holdout)} held out")
+    args.seconds = args.seconds or model.default_seconds
+    say(f"model {args.model} ({model.config.name}, {args.seconds:.2f} s clips); "
+        f"{len(train_rows) + len(test_rows)} library clips, {len(test_rows)} held out")
 
-    train_rows = [r for r in rows if r["file"] not in holdout]
-    test_rows = sorted((r for r in rows if r["file"] in holdout), key=lambda r: r["file"])
     if args.limit > 1:
         train_rows, test_rows = train_rows[::args.limit], test_rows[::max(1, args.limit // 4)]
     train_counts = Counter(r["category"] for r in train_rows)
@@ -149,7 +157,7 @@ def main() -> int:
         out, keep = [], []
         for r in rs:
             try:
-                clip = prepare_real(args.data / r["file"], model)
+                clip = prepare_real(args.data / r["file"], model, args.seconds)
             except Exception as exc:  # an unreadable clip is reported and left out, not fatal
                 say(f"skipping {r['file']}: {exc}")
                 continue
@@ -181,15 +189,17 @@ def main() -> int:
         reference.items.append(AudioItem(f"{i:04d}", test_clips[i], rate, r["caption"]))
     captions = [r["caption"] for r in test_rows]
     keyed = [(f"{i:04d}", c) for i, c in enumerate(captions)]
-    gen = generate_collection(model, keyed, seed=args.seed, batch_size=16)
+    gen = generate_collection(model, keyed, seed=args.seed, seconds=args.seconds, batch_size=16)
 
     # audiogan eval's report: FD / IS / KL with floor (real half vs half) and ceiling (untrained)
-    say("audiogan eval metrics (aisfx), floor and ceiling")
-    ceiling = generate_collection(untrained_model(model), keyed, seed=args.seed, batch_size=16, name="ceiling")
-    report = evaluate(gen, reference, embedders=["aisfx"], model=model, seed=args.seed, ceiling_collection=ceiling)
+    say(f"audiogan eval metrics ({args.embedder}), floor and ceiling")
+    ceiling = generate_collection(untrained_model(model), keyed, seed=args.seed, seconds=args.seconds, batch_size=16,
+                                  name="ceiling")
+    report = evaluate(gen, reference, embedders=[args.embedder], model=model, seed=args.seed,
+                      ceiling_collection=ceiling)
     print(format_report(report))
 
-    emb = get_embedder("aisfx").load("cpu")
+    emb = get_embedder(args.embedder).load("cpu")
     g_emb, _ = embed(emb, "generated", [c.audio for c in gen.items], rate)
     t_emb, _ = embed(emb, "heldout_real", test_clips, rate, cache)
     tr_emb, _ = embed(emb, "train_real", train_clips, rate, cache)
@@ -227,8 +237,8 @@ def main() -> int:
                   "real_heldout_accuracy": acc_real, "generated_accuracy": acc_gen,
                   "untrained_accuracy": acc_untrained, "target_met": bool(acc_gen >= 0.6),
                   "per_category": per_cat, "generated_misses": misses,
-                  "method": "multinomial logistic regression on standardised aisfx embeddings of training real "
-                            "clips (L2 1e-3, L-BFGS)"}
+                  "method": f"multinomial logistic regression on standardised {args.embedder} embeddings of "
+                            "training real clips (L2 1e-3, L-BFGS)"}
 
     # Diversity (--variations 4) and no copying ----------------------------------------------
     prompts = []
@@ -240,7 +250,8 @@ def main() -> int:
             break
     per_prompt = []
     for c, i in prompts:
-        clips = model.generate([test_rows[i]["caption"]], seed=args.seed, variations=args.variations)
+        clips = model.generate([test_rows[i]["caption"]], seed=args.seed, variations=args.variations,
+                               seconds=args.seconds, normalize=None)  # raw level, as generate_collection measures
         e, _ = embed(emb, f"variations-{c}", [cl.audio for cl in clips], rate)
         same_cat = tr_emb[[k for k, r in enumerate(train_rows) if r["category"] == c]]
         per_prompt.append({"category": c, "caption": test_rows[i]["caption"], "pairwise_cosine_distance":
@@ -275,7 +286,7 @@ def main() -> int:
     # Spectrogram images: generated next to a held-out real clip of the same category --------
     images = []
     if args.images:
-        from audiogan_training.data import compute_log_mel
+        from audiogan_training.mel_dataset import compute_log_mel
         from audiogan_training.previews import save_spectrogram_pair
 
         args.images.mkdir(parents=True, exist_ok=True)
@@ -293,14 +304,14 @@ def main() -> int:
     step = read_safetensors_metadata(weights).get("step") if weights.exists() else None
     out = {"model": args.model, "source": str(model.source), "step": step,
            "heldout_clips": len(test_rows), "train_clips": len(train_rows), "seed": args.seed,
-           "real_clip_preparation": f"first {model.max_seconds:.2f} s, mono, loudness-normalised like training, "
-                                    f"zero-padded", "fd_aisfx": fd, "category_classifier": classifier,
+           "real_clip_preparation": f"first {args.seconds:.2f} s, mono, loudness-normalised like training, "
+                                    f"zero-padded", f"fd_{args.embedder}": fd, "category_classifier": classifier,
            "diversity": diversity, "no_copying": copying, "images": images,
            "audiogan_eval": report, "seconds": time.time() - t0, "torch_threads": torch.get_num_threads()}
     tmp = args.out / "report.json.tmp"
     tmp.write_text(json.dumps(out, indent=1, default=float) + "\n")
     tmp.replace(args.out / "report.json")
-    print(json.dumps({k: out[k] for k in ("fd_aisfx",)}, indent=1, default=float))
+    print(json.dumps({k: out[k] for k in (f"fd_{args.embedder}",)}, indent=1, default=float))
     print(json.dumps({k: v for k, v in classifier.items() if k not in ("per_category", "category_names")},
                      indent=1, default=float))
     print(json.dumps({k: v for k, v in diversity.items() if k != "per_prompt"}, indent=1))
@@ -313,10 +324,10 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
     """The "text controls the sound" check alone, for several generation seeds: the same
     classifier, clips and captions as the full report, without FD, diversity or images."""
     from audiogan_core.evaluation import generate_collection
-    from audiogan_plugins.manager import get_embedder
+    from audiogan_core.plugins import get_embedder
 
     rate = model.config.mel.sample_rate
-    emb = get_embedder("aisfx").load("cpu")
+    emb = get_embedder(args.embedder).load("cpu")
     tr_emb, _ = embed(emb, "train_real", train_clips, rate, cache)
     cat_train, cat_test, ytr, yte = category_split(categories, train_rows, test_rows)
     captions = [test_rows[i]["caption"] for i in cat_test]
@@ -324,7 +335,7 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
     generated = []
     for seed in seeds:
         say(f"seed {seed}: generating {len(keyed)} clips")
-        gen = generate_collection(model, keyed, seed=seed, batch_size=16)
+        gen = generate_collection(model, keyed, seed=seed, seconds=args.seconds, batch_size=16)
         generated.append(embed(emb, f"generated-seed{seed}", [c.audio for c in gen.items], rate)[0])
     runs = []
     for seed, pred in zip(seeds, classify_sets(tr_emb[cat_train], ytr, generated)):
@@ -333,7 +344,8 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
                      "predicted_counts": dict(Counter(pred).most_common()),
                      "generated_misses": list_misses(captions, yte, pred)})
         say(f"seed {seed}: {correct}/{len(yte)} = {100 * correct / len(yte):.1f}%")
-    out = {"model": args.model, "source": str(model.source), "categories": len(categories),
+    out = {"model": args.model, "source": str(model.source), "seconds_per_clip": args.seconds,
+           "vocoder": model.vocoder.name, "categories": len(categories),
            "test_clips": len(yte), "seeds": seeds, "runs": runs,
            "mean_accuracy": float(np.mean([r["generated_accuracy"] for r in runs])),
            "seconds": time.time() - t0}

@@ -29,8 +29,8 @@ def main() -> int:
     from audiogan_core.checkpoint import load_state_dict_checked
     from audiogan_core.discriminator import Discriminator
     from audiogan_core.losses import cosine_matrix
-    from audiogan_plugins.manager import get_text_encoder
-    from audiogan_training.data import FoleyDataset
+    from audiogan_core.plugins import get_text_encoder
+    from audiogan_training.mel_dataset import FoleyDataset
     from audiogan_training.trainer import CHECKPOINT_NAME, TextFeatureCache, read_checkpoint, training_split
 
     state, cfg = read_checkpoint(args.run / CHECKPOINT_NAME)

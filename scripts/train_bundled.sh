@@ -17,7 +17,8 @@ CACHE=${CACHE:-$DATA.cache}
 AG=${AG:-.venv/bin/audiogan}
 PY=${PY:-.venv/bin/python}
 COMMON=(--data "$DATA" --out "$RUN" --cache-dir "$CACHE" --device auto --no-progress)
-[[ -f "$DATA/captions.jsonl" ]] || "$AG" data debian-foley --out "$DATA" --install
+# the bundled model was trained on the first library ("v1"), not the wider default set
+[[ -f "$DATA/captions.jsonl" ]] || "$AG" data debian-foley --out "$DATA" --packages v1 --install
 
 step=0
 if [[ -f "$RUN/checkpoint.pt" ]]; then

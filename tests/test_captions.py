@@ -205,3 +205,59 @@ def test_categories_table():
     assert dict(CATEGORIES).keys() == set(names)
     counts = category_counts(["sword hit", "sword hit", "A rubber duck."])
     assert counts == {"sword_melee_hit": 2, "uncategorised": 1}
+
+
+def _phrase_examples(pattern: str) -> list[str]:
+    """Every string a phrase rule's (simple) regex matches, with each \\w+ standing for one word."""
+    try:
+        import re._constants as c
+        import re._parser as parser
+    except ImportError:  # Python < 3.11
+        import sre_constants as c
+        import sre_parse as parser
+
+    def expand(parsed) -> list[str]:
+        outs = [""]
+        for op, av in parsed:
+            if op is c.LITERAL:
+                opts = [chr(av)]
+            elif op is c.AT:
+                opts = [""]
+            elif op is c.SUBPATTERN:
+                opts = expand(av[-1])
+            elif op is c.BRANCH:
+                opts = [s for branch in av[1] for s in expand(branch)]
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[:2] == (0, 1):
+                opts = [""] + expand(av[2])
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT):  # \w+
+                opts = ["wordy"]
+            else:
+                raise AssertionError(f"phrase rule {pattern!r} uses {op}: extend this helper")
+            outs = [a + b for a in outs for b in opts]
+        return outs
+
+    return expand(parser.parse(pattern))
+
+
+def test_every_phrase_rule_can_fire():
+    """A rule whose every input an earlier rule already matches is dead weight (and a trap: editing
+    it changes nothing). Each rule must be the first match for at least one input it accepts."""
+    from audiogan_training.captions import _PHRASES
+
+    dead = []
+    for i, (pattern, _) in enumerate(_PHRASES):
+        firsts = {next(j for j, (p, _) in enumerate(_PHRASES) if p.search(text))
+                  for text in _phrase_examples(pattern.pattern)}
+        if i not in firsts:
+            dead.append(f"{pattern.pattern} (shadowed by {[_PHRASES[j][0].pattern for j in sorted(firsts)]})")
+    assert dead == []
+
+
+@pytest.mark.parametrize("raw, caption", [
+    ("flint and steel", "striking flint and steel"), ("fire flint and steel", "striking flint and steel"),
+    ("gunpowder burning", "gunpowder fuse burning"), ("extinguish flame", "extinguishing a flame"),
+    ("magic missile", "magic missile"), ("magic missile miss", "missed magic missile"),
+    ("faerie fire", "faerie fire spell"), ("faerie fire miss", "missed faerie fire spell"),
+])
+def test_rules_that_stay_after_removing_the_dead_ones(raw, caption):
+    assert normalise_path_caption(raw) == caption

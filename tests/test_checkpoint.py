@@ -195,3 +195,44 @@ def test_crash_during_folder_save_keeps_loadable_folder(tmp_path, monkeypatch):
 def test_load_config_helper(tmp_path):
     save_model(tmp_path, Small(), preset("tiny"))
     assert load_config(tmp_path).name == "tiny"
+
+
+# torch.save files from elsewhere: one weights-only reader -----------------------------------------
+def test_read_torch_checkpoint(tmp_path):
+    import numpy as np
+
+    state = {"w": torch.arange(6.0).reshape(2, 3), "meta": {"epoch": np.int64(3), "name": "x"}}
+    torch.save(state, tmp_path / "a.pt")
+    for mmap in (False, True):
+        got = ckpt.read_torch_checkpoint(tmp_path / "a.pt", "test checkpoint", mmap=mmap)
+        assert torch.equal(got["w"], state["w"]) and int(got["meta"]["epoch"]) == 3  # numpy scalars allowed
+    legacy = tmp_path / "legacy.pt"
+    torch.save(state, legacy, _use_new_zipfile_serialization=False)  # no mmap for this format: read whole
+    assert torch.equal(ckpt.read_torch_checkpoint(legacy, mmap=True)["w"], state["w"])
+    with pytest.raises(MissingResourceError, match="test checkpoint not found"):
+        ckpt.read_torch_checkpoint(tmp_path / "absent.pt", "test checkpoint")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "a.pt").read_bytes()[:300])
+    with pytest.raises(CheckpointError, match=r"cannot read test checkpoint .*cut\.pt: truncated or corrupt"):
+        ckpt.read_torch_checkpoint(tmp_path / "cut.pt", "test checkpoint")
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("pickled code ran",))
+
+
+def test_read_torch_checkpoint_never_runs_pickled_code(tmp_path, capsys):
+    torch.save({"w": torch.zeros(1), "evil": _Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match=r"refused by the safe loader \(torch.load weights_only=True\): "
+                                              r"it pickles (builtins\.)?print,"):
+        ckpt.read_torch_checkpoint(tmp_path / "evil.pt", mmap=True)
+    assert "pickled code ran" not in capsys.readouterr().out
+
+
+def test_one_mismatch_report_for_shapes_given_as_a_mapping():
+    expected = {"a": torch.Size([2, 3]), "b": torch.Size([4])}
+    ckpt.check_state_dict(expected, {"a": torch.zeros(2, 3), "b": torch.zeros(4)})
+    with pytest.raises(ConfigMismatchError, match=r"^gen: the checkpoint does not fit the model config; tensors "
+                                                  r"1 missing: b; 1 unexpected: c; 1 with another shape: "
+                                                  r"a \(model \[2, 3\], checkpoint \[3, 2\]\)$"):
+        ckpt.check_state_dict(expected, {"a": torch.zeros(3, 2), "c": torch.zeros(1)}, "gen")

@@ -17,8 +17,9 @@ from click.testing import CliRunner
 
 from audiogan_core import api
 from audiogan_core.api import AudioGAN
-from audiogan_core.cli import main, plan_outputs, slug
+from audiogan_core.cli import main, plan_outputs
 from audiogan_core.config import preset
+from audiogan_core.io import slug
 
 TINY = preset("tiny")
 RATE = TINY.mel.sample_rate
@@ -194,12 +195,12 @@ def test_seconds_gives_the_requested_length(tiny_folder, tmp_path, seconds):
     (["--text-encoder", "hash", "--text-encoder-option", "word_dim=7"], 2, "word_dim=7"),
     (["--vocoder-option", "nope"], 2, "KEY=VALUE"),
     (["--vocoder-option", "bogus=1"], 2, "bogus"),
-    (["--seconds", 0], 2, "--seconds must be a positive number"),
-    (["--seconds", -1], 2, "--seconds must be a positive number"),
-    (["--seconds", "nan"], 2, "--seconds must be a positive number"),
-    (["--seconds", 60], 2, "at most 0.26 s"),
-    (["--variations", 0], 2, "--variations must be between 1"),
-    (["--variations", -3], 2, "--variations must be between 1"),
+    (["--seconds", 0], 2, "seconds must be a positive finite number"),
+    (["--seconds", -1], 2, "seconds must be a positive finite number"),
+    (["--seconds", "nan"], 2, "seconds must be a positive finite number"),
+    (["--seconds", 60], 2, "at most 0.256 s"),
+    (["--variations", 0], 2, "variations must be between 1"),
+    (["--variations", -3], 2, "variations must be between 1"),
     (["--sample-rate", 10], 2, "--sample-rate"),
     (["--device", "tpu"], 2, "unknown device"),
     (["--seed", 2**70], 2, "seed"),
@@ -211,7 +212,7 @@ def test_bad_options(tiny_folder, tmp_path, args, code, contains):
 
 
 @pytest.mark.parametrize("texts, contains", [
-    ([""], "text 1 is empty"),
+    ([""], "text is empty"),
     (["fine", "  "], "text 2 is empty"),
     (["x" * 10_000], "10000 characters"),
 ])
@@ -356,3 +357,32 @@ def test_help(command):
 
 def test_version():
     assert "audiogan" in ok(run("--version")).stdout
+
+
+# The command line is composed by the register_commands hook ----------------------------------
+def test_serve_train_and_data_come_from_the_register_commands_hook():
+    import click
+
+    from audiogan_core.plugins import load_commands
+
+    group = click.Group()
+    load_commands(group)
+    assert {"serve", "train", "data"} <= set(group.commands)
+    assert group.commands["serve"].callback.__module__ == "audiogan_bridges.cli"
+    assert group.commands["train"].callback.__module__ == "audiogan_training.cli"
+    assert set(main.commands) >= {"generate", "plugins", "eval", "serve", "train", "data"}
+
+
+def test_generate_serve_and_eval_share_the_model_options():
+    def model_opts(command):
+        return {p.name: (tuple(p.opts), p.help, p.multiple) for p in command.params
+                if p.name in ("model_name", "text_encoder", "vocoder", "te_options", "vo_options", "device")}
+
+    generate, serve, evaluate = (main.commands[n] for n in ("generate", "serve", "eval"))
+    assert len(model_opts(generate)) == 6
+    assert model_opts(serve) == model_opts(generate)
+    shared = {k: v for k, v in model_opts(generate).items() if k != "model_name"}  # eval's --model has no default
+    assert {k: v for k, v in model_opts(evaluate).items() if k != "model_name"} == shared
+    for name in ("sample_rate", "bit_depth"):  # the WAV options of generate and serve, also shared
+        assert [(p.opts, p.help) for p in generate.params if p.name == name] == \
+            [(p.opts, p.help) for p in serve.params if p.name == name]

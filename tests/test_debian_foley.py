@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from audiogan_core.config import MelConfig
 from audiogan_core.errors import DataError, InputError
 from audiogan_training import debian_foley as df
+from audiogan_training.foley_sources import common as df_common
 from audiogan_training.categories import category_for
 from audiogan_training.cli_data import data_group
 from audiogan_training.data import scan_library
@@ -85,7 +86,7 @@ def test_licences(tmp_path):
 
 
 def test_missing_package_names_the_install_command(monkeypatch, tmp_path):
-    monkeypatch.setattr(df, "package_installed", lambda name: name != "0ad-data")
+    monkeypatch.setattr(df_common, "package_installed", lambda name: name != "0ad-data")
     with pytest.raises(DataError, match=r"apt-get install -y 0ad-data"):
         df.build_debian_foley(tmp_path / "out", packages=["0ad-data"], install=False)
     with pytest.raises(InputError, match="unknown package"):
@@ -164,10 +165,16 @@ def test_discover_widelands_captions_from_the_table():
     assert {c.caption_source for c in clips} == {"table"} and all(c.licence == "GPL-2+" for c in clips)
     # the captions land in the categories the evaluation uses
     assert [category_for(by_rel[r]) for r in sorted(by_rel)] == ["bird", "bird", "farm_animal", "wood_chopping"]
-    # known to the builder, but not part of the default library the bundled model was trained on
-    assert "widelands-data" in df.DISCOVER and "widelands-data" not in df.PACKAGES
+    # in the default set since issue #23, but not in the first library the bundled model was trained on
+    assert "widelands-data" in df.PACKAGES and "widelands-data" not in df.V1_PACKAGES
 
 
 def test_unknown_package_lists_every_known_one(tmp_path):
-    with pytest.raises(InputError, match="widelands-data"):
+    with pytest.raises(InputError, match="widelands-data.*triplea.*or a set: default, v1, all"):
         df.build_debian_foley(tmp_path, packages=["no-such-data"])
+
+
+def test_package_sets_expand_in_order_without_repeats():
+    assert df.expand_packages(["v1"]) == list(df.V1_PACKAGES)
+    assert df.expand_packages(["triplea", "v1", "0ad-data"]) == ["triplea", *df.V1_PACKAGES]
+    assert df.expand_packages(["all"]) == list(df.DISCOVER) and len(df.PACKAGES) == 18

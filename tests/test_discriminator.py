@@ -119,3 +119,36 @@ def test_blind_trunk_ignores_the_caption_but_the_head_does_not(tiny):
                                    opened(mel, s2, w2, lengths2, blind=True).global_feature)
     with pytest.raises(InputError, match="sentence features must have shape"):
         tiny(mel, s[:, :3], w, lengths, blind=True)  # the caption is still checked
+
+
+def test_d_max_heads_is_part_of_the_model_config(tmp_path):
+    """The discriminator's head count is a field of ModelConfig (it was a module constant, so a
+    saved config could not say which shape its discriminator had)."""
+    from audiogan_core.checkpoint import load_config, load_discriminator_state_dict, load_state_dict_checked, save_model
+    from audiogan_core.config import ModelConfig
+    from audiogan_core.errors import ConfigError, ConfigMismatchError
+
+    tiny = preset("tiny").replace(n_heads=4)
+    assert tiny.d_max_heads == 2 and Discriminator(tiny).n_heads == 2  # the default keeps today's shape
+    wide = tiny.replace(d_max_heads=4)
+    assert Discriminator(wide).n_heads == 4
+    assert ModelConfig.from_json(wide.to_json()).d_max_heads == 4
+    save_model(tmp_path, Generator(wide), wide, discriminator=Discriminator(wide))
+    assert load_config(tmp_path).d_max_heads == 4
+    load_state_dict_checked(Discriminator(load_config(tmp_path)), load_discriminator_state_dict(tmp_path))
+    with pytest.raises(ConfigMismatchError):
+        load_state_dict_checked(Discriminator(tiny), load_discriminator_state_dict(tmp_path))
+    with pytest.raises(ConfigError, match="d_max_heads"):
+        tiny.replace(d_max_heads=0)
+
+
+def test_bundled_model_config_has_no_d_max_heads_and_still_loads():
+    import json
+    from pathlib import Path
+
+    from audiogan_core.api import MODELS_DIR
+    from audiogan_core.checkpoint import load_config, load_discriminator_state_dict, load_state_dict_checked
+
+    folder = Path(MODELS_DIR) / "default"
+    assert "d_max_heads" not in json.loads((folder / "config.json").read_text())
+    load_state_dict_checked(Discriminator(load_config(folder)), load_discriminator_state_dict(folder))

@@ -190,6 +190,11 @@ def test_cli_eval_folder_and_model(tmp_path):
                                                "-e", "fake", "--no-ceiling", "-q"])
     assert result.exit_code == 0, result.output
     assert "paired: 4 (by file stem)" in result.output
+    # the model options are the shared ones (as generate and serve): plugin choices reach the model
+    result = CliRunner().invoke(eval_command, ["-m", "untrained:tiny", "--captions", str(caps), "-r", str(ref),
+                                               "-e", "fake", "--no-ceiling", "-q", "--vocoder", "griffinlim",
+                                               "--vocoder-option", "n_iter=0", "--text-encoder-option", "seed=3"])
+    assert result.exit_code == 2 and "unexpected keyword argument 'seed'" in result.output, result.output
     result = CliRunner().invoke(eval_command, [str(gen), "-r", str(tmp_path / "nope"), "-e", "fake", "-q"])
     assert result.exit_code == 2 and "reference folder not found" in result.output
     result = CliRunner().invoke(eval_command, [str(gen), "-r", str(ref), "-E", "panns.checkpoint=x", "-q"])

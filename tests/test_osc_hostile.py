@@ -438,11 +438,11 @@ real = AudioGAN.from_config(preset("tiny"))
 class Slow:
     def __getattr__(self, name):
         return getattr(real, name)
-    def generate(self, texts, **kw):  # model calls that report no progress for ~20 s
+    def generate(self, request, **kw):  # model calls that report no progress for ~20 s
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            real.generate(texts, seconds=kw.get("seconds"), seed=1)
-        return real.generate(texts, seconds=kw.get("seconds"), seed=1)
+            real.generate(request)
+        return real.generate(request)
 API.load = classmethod(lambda cls, *a, **k: Slow())
 from audiogan_core.cli import main
 main(["serve", "--osc-port", "0", "--out", sys.argv[1], "--queue-size", "2"])

@@ -201,7 +201,25 @@ function M.EnumerateFiles(dir, i)
   end
   return cache[i + 1]
 end
-function M.InsertMedia(path, mode) print("INSERT " .. mode .. " " .. path) end
+local selected = {}
+function M.InsertMedia(path, mode)
+  print("INSERT " .. mode .. " " .. path)
+  local take = { source = { file = path } }
+  selected = { { take = take, path = path } }  -- REAPER selects the new item, and only it
+end
+function M.CountSelectedMediaItems() return #selected end
+function M.GetSelectedMediaItem(_, k) return selected[k + 1] end
+function M.GetActiveTake(item) return item.take end
+function M.GetMediaItemTake_Source(take) return take.source end
+function M.GetMediaSourceFileName(source, _) return source.file end
+function M.GetSetMediaItemTakeInfo_String(take, key, value, set)
+  assert(key == "P_NAME" and set)
+  print("TAKENAME " .. take.source.file .. "\t" .. value)
+end
+function M.GetSetMediaItemInfo_String(item, key, value, set)
+  assert(key == "P_NOTES" and set)
+  print("NOTES " .. item.path .. "\t" .. value:gsub("\n", "|"))
+end
 function M.Undo_BeginBlock() end
 function M.Undo_EndBlock() end
 function M.UpdateArrange() end
@@ -250,6 +268,16 @@ def test_reaper_script_with_a_mock_reaper(model, tmp_path, procs, route):
         assert names == ["00001_a-dog-barks-loudly_seed41.wav", "00001_a-dog-barks-loudly_seed42.wav"]
         for _, _, p in inserts:
             check_wav(p, 0.2, model.sample_rate, "PCM_16")
+        # Each take is named after the prompt; the item notes hold the recipe read from the file.
+        takes = dict(line[len("TAKENAME "):].split("\t", 1) for line in lines if line.startswith("TAKENAME "))
+        notes = dict(line[len("NOTES "):].split("\t", 1) for line in lines if line.startswith("NOTES "))
+        assert [takes[p] for _, _, p in inserts] == ["a dog barks, loudly (seed 41)", "a dog barks, loudly (seed 42)"]
+        for seed, (_, _, p) in zip((41, 42), inserts):
+            rows = notes[p].split("|")
+            assert rows[:3] == ["prompt: a dog barks, loudly", f"seed: {seed}", f"variation: {seed - 41}"], rows
+            assert "model: untrained:tiny" in rows and "normalize: peak" in rows and "loop: false" in rows
+            command = next(r for r in rows if r.startswith("command: "))
+            assert f"--seed {seed}" in command and command.endswith("-- 'a dog barks, loudly'")
     finally:
         server.stop()
 

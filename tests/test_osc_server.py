@@ -111,11 +111,10 @@ class SlowModel:
         if self.fake:  # skip the network: a quiet tone of the right length
             from audiogan_core.api import Clip
 
-            texts, seconds, variations, seed = self._model.check_request(texts, kw.get("seconds"),
-                                                                         kw.get("variations", 1), kw.get("seed"))
+            request = self._model.check_request(texts, kw.get("seconds"), kw.get("variations", 1), kw.get("seed"))
             sr = self._model.sample_rate
-            tone = (0.1 * np.sin(np.arange(round(seconds * sr)) * 0.1)).astype(np.float32)
-            return [Clip(t, seed + v, v, tone, sr) for t in texts for v in range(variations)]
+            tone = (0.1 * np.sin(np.arange(round(request.seconds * sr)) * 0.1)).astype(np.float32)
+            return [Clip(t, s, v, tone, sr) for _, t, s, v in request.clips]
         return self._model.generate(texts, progress=progress, **kw)
 
 

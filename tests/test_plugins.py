@@ -113,3 +113,103 @@ def test_env_var_restricts_entry_points(fresh, monkeypatch):
         get_text_encoder("hash")
     register_plugin(InTestPlugin(), name="in-test")  # direct registration still works
     assert set(registered("vocoders")) == {"silence"}
+
+
+def test_contract_belongs_to_core_and_old_names_still_import():
+    import audiogan_core.hookspecs
+    import audiogan_core.interfaces
+    import audiogan_core.plugins
+    import audiogan_plugins
+    import audiogan_plugins.hookspecs
+    import audiogan_plugins.interfaces
+    import audiogan_plugins.manager
+
+    assert audiogan_plugins.hookimpl is audiogan_plugins.hookspecs.hookimpl is audiogan_core.hookspecs.hookimpl
+    for name in ("TextEncoder", "TextFeatures", "Vocoder", "Embedder", "EmbeddingResult"):
+        assert getattr(audiogan_plugins, name) is getattr(audiogan_plugins.interfaces, name) \
+            is getattr(audiogan_core.interfaces, name)
+    assert audiogan_plugins.manager.get_vocoder is audiogan_plugins.get_vocoder is audiogan_core.plugins.get_vocoder
+    assert audiogan_plugins.manager.registered is audiogan_core.plugins.registered
+
+
+class CountingPlugin:
+    """Counts how often its hook runs: the registry should call it once, not per lookup."""
+
+    calls = 0
+
+    @hookimpl
+    def register_vocoders(self, register):
+        CountingPlugin.calls += 1
+        register("counted", SilenceVocoder)
+
+
+def test_registry_is_built_once_and_rebuilt_when_plugins_change(fresh):
+    CountingPlugin.calls = 0
+    register_plugin(CountingPlugin(), name="counting")
+    for _ in range(3):
+        assert "counted" in registered("vocoders")
+        get_vocoder("counted")
+    assert CountingPlugin.calls == 1
+    register_plugin(InTestPlugin(), name="in-test")  # a change: the next lookup sees the new plugin
+    assert {"counted", "silence"} <= set(registered("vocoders"))
+    assert CountingPlugin.calls == 2
+    unregister_plugin("in-test")
+    assert "silence" not in registered("vocoders") and CountingPlugin.calls == 3
+
+
+def test_build_vocoder_always_passes_the_models_mel_config(in_test_plugin):
+    from audiogan_core.config import preset
+    from audiogan_core.errors import ConfigError, MelConfigMismatchError
+    from audiogan_core.plugins import build_vocoder
+
+    tiny = preset("tiny")
+    voc = build_vocoder(tiny, "silence", {"level": 0.25})
+    assert voc.mel_config == tiny.mel and voc.level == 0.25
+    assert build_vocoder(tiny).mel_config == tiny.mel  # the model's own (griffinlim)
+    with pytest.raises(ConfigError, match="mel_config is not an option"):
+        build_vocoder(tiny, "silence", {"mel_config": {}})
+    # a fixed front end refuses the model's, naming the model and the fields that differ
+    with pytest.raises(MelConfigMismatchError, match=r"model 'tiny': hifigan vocoder .* expects another mel "
+                                                     r"front end \(sample_rate: model 16000 vs vocoder 22050"):
+        build_vocoder(tiny, "hifigan")
+
+
+def test_vocoder_base_class_checks_the_input_for_every_vocoder():
+    from audiogan_core.errors import InputError, MelConfigMismatchError
+
+    voc = SilenceVocoder()  # paper mel config: 64 bins
+    batch, squeezed = voc.check_input([[0.0] * 5] * 64)  # a list, one clip
+    assert batch.shape == (1, 64, 5) and squeezed
+    batch, squeezed = voc.check_input(torch.zeros(3, 64, 5))
+    assert batch.shape == (3, 64, 5) and not squeezed
+    with pytest.raises(InputError, match=r"silence vocoder: log-mel must be \[B, n_mels, T\]"):
+        voc.check_input(torch.zeros(64))
+    with pytest.raises(MelConfigMismatchError, match="silence vocoder takes 64 mel bins, got 80"):
+        voc.check_input(torch.zeros(1, 80, 5))
+    for name in ("griffinlim", "hifigan"):  # the built-ins use it
+        with pytest.raises(InputError, match=f"{name} vocoder: log-mel must be"):
+            get_vocoder(name)(torch.zeros(2, 2, 2, 2))
+
+
+@pytest.mark.parametrize("name", ["hash", "minilm"])
+def test_text_encoder_base_class_checks_the_texts(name):
+    from audiogan_core.errors import InputError
+
+    encoder = get_text_encoder(name)
+    assert encoder.check_texts("one") == ["one"] and encoder.check_texts(("a", "b")) == ["a", "b"]
+    with pytest.raises(InputError, match=f"{name} text encoder: no texts to encode"):
+        encoder.encode([])
+    with pytest.raises(InputError, match=f"{name} text encoder: texts must be strings, got NoneType"):
+        encoder.encode(["fine", None])
+
+
+def test_fixed_front_end_vocoders_name_the_mel_fields_that_differ():
+    from audiogan_core.errors import MelConfigMismatchError
+
+    voc = SilenceVocoder()  # paper front end
+    voc.check_mel_config(None)
+    voc.check_mel_config(MelConfig.paper().to_dict())
+    with pytest.raises(MelConfigMismatchError, match=r"silence vocoder x expects another mel front end "
+                                                     r"\(sample_rate: model 22050 vs vocoder 16000; .*n_mels: "
+                                                     r"model 80 vs vocoder 64"):
+        voc.check_mel_config(MelConfig.hifigan_universal(), "x")

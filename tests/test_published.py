@@ -282,7 +282,7 @@ def test_state_dict_of_another_config_is_refused_with_names():
     with pytest.raises(ConfigMismatchError) as info:
         convert_published_state_dict(small_like)  # defaults to the paper config
     msg = str(info.value)
-    assert "lin_code.weight_orig (file [2048, 128], model [8192, 128])" in msg
+    assert "lin_code.weight_orig (model [8192, 128], checkpoint [2048, 128])" in msg
     assert "missing" in msg and "multi_triple_attention_1.self_attention_modules.2.f_query.weight_orig" in msg
 
     sd = published_state_dict(c=16, heads=2, sent=12, word=10)

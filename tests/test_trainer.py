@@ -34,6 +34,9 @@ from audiogan_training.trainer import CHECKPOINT_NAME, Trainer, TrainingDiverged
 REPO = Path(__file__).resolve().parents[1]
 # The switches the bundled recipe's phase 3 adds (training/recipes/bundled-foley-category.json)
 PHASE3_SWITCHES = dict(d_text="blind", mismatch_weight=1.0, category_weight=1.0)
+# An any-length model on crops of three lengths, with every augmentation of D's inputs
+ANY_LENGTH_SWITCHES = dict(model=preset("tiny").replace(noise_input="sequence", position_channels=2, d_pooling="mean"),
+                           crop_frames=(32, 64, 96), augment=("gain", "shift", "timemask", "freqmask"))
 LOSS_KEYS = {"d_hinge", "d_g2s", "d_l2w", "d_occ", "d_total", "g_hinge", "g_g2s", "g_l2w", "g_f2r", "g_occ",
              "g_total"}
 N_CLIPS = 7  # odd: epochs (7 clips) and batches (4) do not line up, so batches span epochs
@@ -157,14 +160,16 @@ def test_few_dozen_steps_on_real_clips(library, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # 2. Exact resume
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("switches", [{}, PHASE3_SWITCHES], ids=["default", "category-head"])
+@pytest.mark.parametrize("switches", [{}, PHASE3_SWITCHES, ANY_LENGTH_SWITCHES],
+                         ids=["default", "category-head", "any-length-augmented"])
 def test_stopped_and_resumed_run_equals_uninterrupted_run(library, shared_cache, tmp_path, monkeypatch, switches):
     """Run B gets Ctrl-C (SIGINT) inside step k: it finishes that step, checkpoints and stops;
     a fresh Trainer resumes it to 2k. Everything must equal run A's, bit for bit (with the
     bundled phase-3 switches too: the category head and its optimiser)."""
     k = 3
     config = tiny_config(steps=2 * k, **switches)
-    keys = ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler") + (("C", "opt_c") if switches else ())
+    keys = ("step", "G", "D", "G_ema", "opt_g", "opt_d", "sampler") + (("C", "opt_c") if "category_weight" in switches
+                                                                        else ())
     a = Trainer(config, library, tmp_path / "A", cache_dir=shared_cache, progress=False)
     a.fit()
     assert a.step == 2 * k
@@ -266,6 +271,38 @@ def test_category_head_trains_and_joins_a_run_without_one(library, shared_cache,
     assert_states_equal(again.opt_c.state_dict(), trainer.opt_c.state_dict(), "opt_c")
     with pytest.raises(ConfigError, match="category_weight must be a number >= 0"):
         tiny_config(category_weight=-0.5)
+
+
+def test_a_head_from_before_the_categories_grew_resumes_with_their_rows_added(library, shared_cache, tmp_path,
+                                                                             capsys, monkeypatch):
+    """A checkpoint whose head knows only the first table's 26 categories (+ "generated")
+    resumes under the grown table: the old rows keep their classes and logits, the added
+    categories get zero rows before the "generated" one."""
+    from audiogan_training import trainer as trainer_mod
+    from audiogan_training.categories import V1_CATEGORIES, category_names
+
+    run = tmp_path / "run"
+    config = tiny_config(steps=2, d_text="blind", category_weight=1.0, category_fakes=True)
+    monkeypatch.setattr(trainer_mod, "category_names", lambda: list(V1_CATEGORIES))
+    Trainer(config, library, run, cache_dir=shared_cache, progress=False).fit()
+    monkeypatch.undo()
+    old_state, _ = read_checkpoint(run / CHECKPOINT_NAME)
+    k_old, k_new = len(V1_CATEGORIES), len(category_names())
+    assert old_state["C"]["linear.weight_orig"].shape[0] == k_old + 1 and k_new > k_old
+    trainer = Trainer(config.replace(steps=3), library, run, resume=True, cache_dir=shared_cache, progress=False)
+    assert trainer.C.n_categories == k_new + 1
+    assert f"head gains the {k_new - k_old} categories added since" in capsys.readouterr().err
+    old_head = type(trainer.C)(trainer.config.model.sentence_dim, k_old + 1).eval()
+    old_head.load_state_dict(old_state["C"])
+    trainer.C.eval()
+    g = torch.randn(4, trainer.config.model.sentence_dim)
+    with torch.no_grad():
+        before, after = old_head(g), trainer.C(g)
+    torch.testing.assert_close(after[:, :k_old], before[:, :k_old])  # same classes, same logits
+    torch.testing.assert_close(after[:, k_new], before[:, k_old])  # "generated" is still the last class
+    torch.testing.assert_close(after[:, k_old:k_new], torch.zeros(4, k_new - k_old))
+    trainer.fit()  # and it trains on
+    assert trainer.step == 3
 
 
 def test_category_fakes_grows_the_head_and_teaches_it_the_generated_class(library, shared_cache, tmp_path, capsys):
@@ -573,3 +610,74 @@ def test_python_m_audiogan_training_usage_error_has_no_traceback(tmp_path):
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no audio files found" in proc.stderr
+
+
+def test_mel_frechet_distance_is_the_metrics_one():
+    from audiogan_core.metrics import frechet_distance
+    from audiogan_training.trainer import mel_frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    fake, real = torch.randn(3, 4, 20, generator=g), torch.randn(3, 4, 20, generator=g) + 0.5
+    frames = lambda m: m.permute(0, 2, 1).reshape(-1, 4).double().numpy()  # noqa: E731 (per-frame vectors)
+    assert mel_frechet_distance(fake, real) == frechet_distance(frames(fake), frames(real), warn=False)
+    assert mel_frechet_distance(fake, fake) == 0.0
+
+
+def test_init_from_resolves_models_like_audiogan_load(tmp_path):
+    from audiogan_core.api import MODELS_DIR, locate_model
+    from audiogan_core.errors import MissingResourceError
+
+    assert locate_model("default") == ("folder", MODELS_DIR / "default")
+    (tmp_path / "release").mkdir()
+    torch.save({}, tmp_path / "release" / "generator.pt")
+    assert locate_model(tmp_path / "release") == ("published", tmp_path / "release" / "generator.pt")
+    assert locate_model(tmp_path / "release" / "generator.pt")[0] == "published"
+    with pytest.raises(MissingResourceError, match="not a bundled model"):
+        locate_model(tmp_path / "nothing")
+
+
+def test_noise_streams_never_share_a_seed():
+    """More than 8 ranks (a multi-node run), other ranks' crop and augmentation draws, or purposes
+    past 7 (d_steps_per_g >= 8) used to wrap into another step's or rank's seed and silently reuse
+    its noise."""
+    from audiogan_training.step_rng import (PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose,
+                                            d_noise_purpose, step_seed)
+
+    # every stream of twelve D updates, G, crops, augmentations and the preview, on 16 ranks, 4 steps
+    purposes = ([d_noise_purpose(k) for k in range(12)] + [PURPOSE_G, PURPOSE_CROP, PURPOSE_PREVIEW]
+                + [augment_purpose(k) for k in range(13)])
+    assert len(set(purposes)) == len(purposes)
+    streams = [(step, rank, purpose) for step in range(4) for rank in range(16) for purpose in purposes]
+    seeds = [step_seed(5, *s) for s in streams]
+    assert len(set(seeds)) == len(streams)
+    assert all(0 <= s < 2**63 for s in seeds)
+    # a single-process run keeps the seeds it was started with: resumed, it draws the same noise,
+    # crops and augmentations as before
+    for purpose in (0, 6, PURPOSE_G, PURPOSE_CROP, augment_purpose(2)):
+        assert step_seed(5, 3, 0, purpose) == 5 * 1_000_003 + 3 * 64 + purpose
+
+
+def test_any_length_run_draws_every_crop_length_and_starts_from_a_fixed_length_model(library, shared_cache,
+                                                                                      tmp_path, capsys):
+    """Crops of every configured length reach D, and --init-from a fixed-length model of the same
+    widths keeps every tensor except the noise projection."""
+    fixed = Trainer(tiny_config(steps=2), library, tmp_path / "fixed", cache_dir=shared_cache, progress=False)
+    fixed.fit()
+    config = tiny_config(steps=12, **ANY_LENGTH_SWITCHES)
+    run = Trainer(config, library, tmp_path / "any", cache_dir=shared_cache, progress=False,
+                  init_from=str(tmp_path / "fixed" / "model"))
+    assert "started afresh: lin_code" in capsys.readouterr().err
+    kept = fixed.G_ema.state_dict()
+    for name, tensor in run.G.state_dict().items():
+        if not name.startswith("lin_code"):
+            assert torch.equal(tensor, kept[name]), name
+    seen = []
+    original = run.D_train.forward
+
+    def spy(mel, *args, **kwargs):
+        seen.append(mel.shape[-1])
+        return original(mel, *args, **kwargs)
+
+    run.D_train.forward = spy
+    run.fit()
+    assert set(seen) == {32, 64, 96}

@@ -32,10 +32,9 @@ Human-written captions (caption files, sidecars, package metadata) only go throu
 from __future__ import annotations
 
 import re
-import unicodedata
+from pathlib import Path
 
-AUDIO_SUFFIXES = (".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au",
-                  ".snd", ".caf", ".w64", ".rf64")
+from audiogan_core.library import AUDIO_EXTENSIONS, clean_caption  # noqa: F401 (clean_caption: its old home)
 
 # Tokens that never describe a sound: formats, bookkeeping, folder conventions of game data,
 # and the names of the games/packages the files come from.
@@ -151,22 +150,9 @@ _SEPARATORS = re.compile(r"[\s_\-./\\,;:()\[\]{}+&#@!?'\"]+")
 
 
 # ---------------------------------------------------------------------------------------------
-def clean_caption(text: str) -> str:
-    """Whitespace-clean a human-written caption: NFC, control characters removed, runs of
-    whitespace (newlines included) collapsed to one space, stripped. Nothing is reworded."""
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFC", str(text))
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
-    return _SPACE.sub(" ", text).strip()
-
-
 def _strip_suffix(name: str) -> str:
-    lower = name.lower()
-    for suffix in AUDIO_SUFFIXES:
-        if lower.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+    suffix = Path(name).suffix
+    return name[: -len(suffix)] if suffix.lower() in AUDIO_EXTENSIONS else name
 
 
 def split_words(name: str) -> list[str]:
@@ -252,10 +238,7 @@ _PHRASES: list[tuple[re.Pattern, str]] = [(re.compile(p), r) for p, r in [
     (r"^(fire )?extinguish flame$", "extinguishing a flame"),
     (r"^item smoke$", "smoke puff"),
     (r"^furnace active$", "furnace burning"),
-    (r"^flint and steel$", "striking flint and steel"),
-    (r"^gunpowder burning$", "gunpowder fuse burning"),
     (r"^cool lava$", "lava cooling"),
-    (r"^extinguish flame$", "extinguishing a flame"),
     (r"^player damage$", "player hurt"),
     (r"^lava$", "bubbling lava"),
     (r"^water$", "flowing water"),
@@ -367,7 +350,7 @@ def _rewrite_head(words: list[str], context: list[str]) -> str:
         rest = [w for w in rest if w in SIZE_WORDS] + [w for w in rest if w not in SIZE_WORDS]
         spell = " ".join(rest + ["magic spell"]) if rest != ["missile"] else "magic missile"
         return ("missed " + spell) if "miss" in words else spell
-    if words[:2] == ["faerie", "fire"] or words[:2] == ["magic", "missile"]:
+    if words[:2] == ["faerie", "fire"]:  # ("magic missile" is handled just above)
         base = " ".join(w for w in words if w != "miss")
         return ("missed " if "miss" in words else "") + base + " spell"
 

@@ -1,4 +1,6 @@
-"""`audiogan train`: fine-tune or train AudioGAN on a folder of sounds."""
+"""`audiogan train`: fine-tune or train AudioGAN on a folder of sounds. This module adds `train`
+and `data` (training/cli_data.py) to `audiogan` through the register_commands hook (entry point
+`train` of the `audiogan.commands` group)."""
 from __future__ import annotations
 
 import os
@@ -11,6 +13,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import click
+
+from audiogan_core.hookspecs import hookimpl
 
 
 @click.command(name="train")
@@ -56,7 +60,7 @@ def train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, ini
     Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits; --resume
     then continues exactly where it stopped.
     """
-    from .trainer import shutdown_distributed
+    from .distributed import shutdown_distributed
 
     if threads is not None:
         import torch
@@ -93,3 +97,59 @@ def _train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, in
     if trainer.dist.is_main:
         click.echo(f"audiogan train: step {trainer.step}; model in {run_dir / 'model'} "
                    f"(use: audiogan generate --model {run_dir / 'model'} \"...\")")
+
+
+@click.command(name="train-vocoder")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of real recordings (the same library format as `audiogan train`); its holdout.json "
+                   "clips are never trained on.")
+@click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder: checkpoint.pt, vocos.safetensors + vocos.json, log.jsonl.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="VocoderTrainConfig JSON (training/recipes/vocos-foley.json is the shipped vocoder's).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Total updates to reach.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out (same optimiser, step and segment stream).")
+@click.option("--init-from", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Start from these vocos weights (.safetensors with its .json beside it).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the prepared corpus (audio, mels, teacher waveforms) is kept (default: RUN/cache).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs still go to log.jsonl).")
+def train_vocoder(data_dir, run_dir, config_file, steps, resume, init_from, cache_dir, threads, no_progress):
+    """Train audiogan's own fast vocoder (`--vocoder vocos`) on real recordings.
+
+    \b
+    Examples:
+      audiogan train-vocoder --data data/debian-foley --out runs/vocos --config training/recipes/vocos-foley.json
+      audiogan train-vocoder --data data/debian-foley --out runs/vocos --resume
+      audiogan generate "rain" --vocoder vocos --vocoder-option checkpoint=runs/vocos/vocos.safetensors
+
+    Ctrl-C writes a checkpoint before exiting; --resume continues from it.
+    """
+    import json
+
+    import torch
+
+    from .vocoder import VocoderTrainConfig, VocoderTrainer
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if resume and config_file is None and (run_dir / "train_config.json").is_file():
+        config_file = run_dir / "train_config.json"
+    config = (VocoderTrainConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
+              if config_file is not None else VocoderTrainConfig())
+    if steps is not None:
+        config.steps = steps
+    trainer = VocoderTrainer(config, data_dir, run_dir, resume=resume, cache_dir=cache_dir,
+                             progress=not no_progress, init_from=init_from)
+    trainer.fit()
+    click.echo(f"audiogan train-vocoder: step {trainer.step}; weights in {run_dir / 'vocos.safetensors'}")
+
+
+@hookimpl
+def register_commands(cli):
+    from .cli_data import data_group
+
+    cli.add_command(train)
+    cli.add_command(train_vocoder)
+    cli.add_command(data_group)

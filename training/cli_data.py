@@ -15,11 +15,11 @@ def data_group():
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder to build the library in (created if needed).")
 @click.option("--packages", default=None, metavar="A,B",
-              help="Comma-separated Debian packages (default: all of openttd-opensfx, tuxpaint-stamps-default, "
-                   "minetest-data, 0ad-data, wesnoth-1.16-data; widelands-data is known too, "
-                   "but left out by default).")
+              help="Comma-separated Debian packages or sets: 'default' (18 packages, see README), 'v1' (the "
+                   "first library: openttd-opensfx, tuxpaint-stamps-default, minetest-data, 0ad-data, "
+                   "wesnoth-1.16-data; the bundled model's data), 'all'. Default: 'default'.")
 @click.option("--install/--no-install", default=False, show_default=True,
-              help="Run 'apt-get install -y' for missing packages (needs root).")
+              help="Run 'apt-get install -y --no-install-recommends' for missing packages (needs root).")
 @click.option("--copy/--symlink", default=True, show_default=True,
               help="Copy installed sound files, or symlink them (archive members are always extracted).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
@@ -37,6 +37,9 @@ def debian_foley_command(out_dir, packages, install, copy, progress):
                    f"{', '.join(info['licences'])}")
     hist = ", ".join(f"{k}: {v}" for k, v in manifest["duration_histogram"].items())
     click.echo(f"{'total':26s} {manifest['clips']:5d} clips {manifest['duration_s'] / 60:7.1f} min  ({hist})")
+    calls = manifest.get("calls", {})
+    click.echo(f"{manifest['long_duration_s'] / 60:.1f} min in files of {manifest['long_seconds']:g} s or more; "
+               f"calls: {', '.join(f'{k} {v}' for k, v in calls.items() if k != 'by_category')}")
     click.echo(f"{manifest['categories_with_10_or_more']} categories with >= 10 clips; "
                f"held-out: {manifest['holdout']['clips']} clips in holdout.json")
     click.echo(f"wrote {out_dir}/captions.jsonl, manifest.json, holdout.json")

@@ -68,6 +68,14 @@ class TrainConfig:
     # every clip once per epoch; 1: every category equally often. Rare kinds (animal calls,
     # voices) are otherwise seen a few times an epoch.
     category_balance: float = 0.0
+    # Differentiable augmentation of everything D sees, real and generated alike (DiffAugment /
+    # ADA; training/augment.py): any of "gain", "shift", "timemask", "freqmask", each applied to a
+    # clip with probability augment_p. Empty (default): none.
+    augment: tuple[str, ...] = ()
+    augment_p: float = 0.5
+    # Any-length models (noise_input "sequence") only: the crop lengths to train on, in mel frames
+    # (multiples of 32); each step draws one. Empty (default): the model's base_frames * 32.
+    crop_frames: tuple[int, ...] = ()
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -96,6 +104,20 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.category_fakes must be true or false, got {self.category_fakes!r}")
         if self.category_fakes and not self.category_weight > 0:
             raise ConfigError("TrainConfig.category_fakes needs the category head: set category_weight > 0")
+        from .augment import OPS
+
+        self.augment = tuple(self.augment)
+        bad = [op for op in self.augment if op not in OPS]
+        if bad or len(set(self.augment)) != len(self.augment):
+            raise ConfigError(f"TrainConfig.augment must list distinct ops from {OPS}, got {list(self.augment)}")
+        if not _is_number(self.augment_p) or not 0.0 <= self.augment_p <= 1.0:
+            raise ConfigError(f"TrainConfig.augment_p must be a number in [0, 1], got {self.augment_p!r}")
+        self.crop_frames = tuple(self.crop_frames)
+        step = self.model.frames_per_base_frame
+        if self.crop_frames and not self.model.any_length:
+            raise ConfigError("TrainConfig.crop_frames needs an any-length model (noise_input 'sequence')")
+        if any(not isinstance(n, int) or isinstance(n, bool) or n < step or n % step for n in self.crop_frames):
+            raise ConfigError(f"TrainConfig.crop_frames must be multiples of {step} frames, got {list(self.crop_frames)}")
         if not 0.0 <= self.holdout_fraction < 1.0:
             raise ConfigError(f"TrainConfig.holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
 
@@ -104,6 +126,8 @@ class TrainConfig:
         data["model"] = self.model.to_dict()
         data["losses"] = self.losses.to_dict()
         data["betas"] = list(self.betas)
+        data["augment"] = list(self.augment)
+        data["crop_frames"] = list(self.crop_frames)
         return data
 
     def to_json(self) -> str:

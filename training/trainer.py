@@ -17,22 +17,27 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
-from audiogan_core.checkpoint import load_state_dict_checked, save_model
+from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint, save_model
 from audiogan_core.discriminator import CategoryHead, Discriminator
 from audiogan_core.errors import AudioGANError, CheckpointError, ConfigError, DataError, InputError
 from audiogan_core.generator import Generator
 from audiogan_core.io import atomic_save, atomic_write_text
 from audiogan_core.losses import category_loss, d_mismatch_hinge, discriminator_loss, generator_loss
 
+from .augment import augment
 from .categories import category_for, category_names
 from .config import TrainConfig
+from .distributed import DistInfo, init_distributed, shutdown_distributed  # noqa: F401 (cli imports it here)
+from .sampling import read_holdout as _read_holdout  # noqa: F401 (its old name here)
+from .step_rng import (PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose,  # noqa: F401
+                       step_generator, step_seed)
+from .text_features import TextFeatureCache
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -43,119 +48,22 @@ class TrainingDivergedError(AudioGANError, FloatingPointError):
     exit_code = 1
 
 
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-
-def init_distributed(device: torch.device) -> DistInfo:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1): NCCL for CUDA,
-    gloo for CPU processes."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def shutdown_distributed() -> None:
-    """Leave the process group (if one was joined); call once per process at exit."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
-def step_generator(seed: int, step: int, rank: int, purpose: int) -> torch.Generator:
-    """A CPU RNG for one (step, rank, purpose): noise never depends on what ran before."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step * 64 + rank * 8 + purpose) % (2**63 - 1))
-
-
-class TextFeatureCache:
-    """Frozen text encoder features per caption, computed once (and kept on the CPU)."""
-
-    def __init__(self, encoder, cache_file: Path | None = None):
-        self.encoder = encoder
-        self.cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.cache_file = cache_file
-        if cache_file is not None and cache_file.is_file():
-            try:
-                from safetensors.torch import load_file
-
-                data = load_file(str(cache_file))
-                captions = json.loads(cache_file.with_suffix(".json").read_text(encoding="utf-8"))
-                for i, caption in enumerate(captions):
-                    self.cache[caption] = (data[f"w{i}"], data[f"s{i}"])
-            except Exception:  # a stale or broken cache is only a cache
-                self.cache = {}
-
-    def save(self) -> None:
-        if self.cache_file is None:
-            return
-        from safetensors.torch import save_file
-
-        captions = sorted(self.cache)
-        tensors = {}
-        for i, caption in enumerate(captions):
-            tensors[f"w{i}"], tensors[f"s{i}"] = self.cache[caption]
-        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_save(self.cache_file, lambda tmp: save_file(tensors, tmp))
-        atomic_write_text(self.cache_file.with_suffix(".json"), json.dumps(captions))
-
-    def warm(self, captions, batch: int = 64) -> None:
-        todo = sorted({c for c in captions if c not in self.cache})
-        for start in range(0, len(todo), batch):
-            chunk = todo[start:start + batch]
-            feats = self.encoder.encode(chunk)
-            for j, caption in enumerate(chunk):
-                n = int(feats.lengths[j])
-                self.cache[caption] = (feats.words[j, :n].float().cpu().contiguous(),
-                                       feats.sentence[j].float().cpu().contiguous())
-
-    def batch(self, captions: list[str], device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        self.warm(captions)
-        words = [self.cache[c][0] for c in captions]
-        lengths = torch.tensor([w.shape[0] for w in words])
-        padded = torch.zeros(len(words), int(lengths.max()), words[0].shape[1])  # [B, L, Dw]
-        for i, w in enumerate(words):
-            padded[i, :w.shape[0]] = w
-        sentence = torch.stack([self.cache[c][1] for c in captions])  # [B, Ds]
-        return padded.to(device), lengths.to(device), sentence.to(device)
-
+# Model fields that may differ between --init-from and the run: a fixed-length model seeds an
+# any-length one of the same widths (`Trainer._transfer_to_any_length`).
+LENGTH_FIELDS = {"noise_input", "position_channels", "d_pooling", "base_frames"}
 
 def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
-    """Fréchet distance between Gaussians fitted to per-frame mel vectors: [N, F, T] each.
-    A cheap, model-free learning signal for training logs."""
+    """Fréchet distance (metrics.frechet_distance) between Gaussians fitted to per-frame mel
+    vectors: [N, F, T] each. A cheap, model-free learning signal for training logs; NaN when the
+    covariances are too degenerate to compare (a collapsed early generator), never an error."""
+    from audiogan_core.metrics import frechet_distance
+
     a = fake.permute(0, 2, 1).reshape(-1, fake.shape[1]).double().cpu().numpy()
     b = real.permute(0, 2, 1).reshape(-1, real.shape[1]).double().cpu().numpy()
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = _sqrtm(cov_a @ cov_b)
-    if not np.isfinite(covmean).all():
-        eps = np.eye(len(mu_a)) * 1e-6
-        covmean = _sqrtm((cov_a + eps) @ (cov_b + eps))
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean.real))
-
-
-def _sqrtm(matrix: np.ndarray) -> np.ndarray:
-    """Matrix square root; scipy's `disp` argument is deprecated (1.17) and its result type varies."""
-    import warnings
-
-    from scipy import linalg
-
-    with warnings.catch_warnings():  # "singular matrix" / "failed to find the square root": handled by the caller
-        warnings.simplefilter("ignore")
-        out = linalg.sqrtm(matrix)
-    return out[0] if isinstance(out, tuple) else out
+    try:
+        return frechet_distance(a, b, warn=False)
+    except InputError:
+        return float("nan")
 
 
 class Trainer:
@@ -259,7 +167,8 @@ class Trainer:
             dist.barrier()
 
     def _build_data(self) -> None:
-        from .data import FoleyDataset, ResumableSampler, balance_weights
+        from .mel_dataset import FoleyDataset
+        from .sampling import ResumableSampler, balance_weights
 
         cfg, mc = self.config, self.config.model
         scan, items, holdout = training_split(self.data_dir, cfg)
@@ -276,6 +185,10 @@ class Trainer:
                 [{"path": str(i.path), "caption": i.caption} for i in holdout], indent=1))
         self.dataset = FoleyDataset(items, mel_config=mc.mel, clip_frames=mc.frames, cache_dir=self.cache_dir,
                                     seed=cfg.seed)
+        # any-length models train on crops of several lengths: one view of the same cache per length
+        self.crop_datasets = {n: self.dataset if n == mc.frames else
+                              FoleyDataset(items, mel_config=mc.mel, clip_frames=n, cache_dir=self.cache_dir,
+                                           seed=cfg.seed) for n in cfg.crop_frames}
         weights = None
         if cfg.category_balance > 0:
             weights = balance_weights([category_for(i.caption) for i in items], cfg.category_balance)
@@ -285,41 +198,59 @@ class Trainer:
         self._batches = None  # made lazily, after a resume has positioned the sampler
 
     def _make_text_encoder(self):
-        from audiogan_plugins.manager import get_text_encoder
+        from audiogan_core.plugins import build_text_encoder
 
-        mc = self.config.model
-        return get_text_encoder(mc.text_encoder, **mc.text_encoder_options).load(self.device)
+        return build_text_encoder(self.config.model).load(self.device)
 
     def _init_from(self, source: str) -> None:
+        from audiogan_core.api import locate_model
         from audiogan_core.checkpoint import load_model_folder
 
-        path = Path(source)
-        if path.suffix == ".pt" or (path / "generator.pt").is_file():
+        kind, path = locate_model(source)
+        if kind == "published":
             from audiogan_core.published import convert_published_state_dict
 
-            pt = path if path.suffix == ".pt" else path / "generator.pt"
-            try:
-                raw = torch.load(pt, map_location="cpu", weights_only=True)
-            except Exception as exc:
-                raise CheckpointError(f"cannot read {pt}: {exc}") from None
+            raw = read_torch_checkpoint(path, "published generator weights")
             # Converted against this run's model config (not the paper preset): a mismatch then
             # names the tensors that do not fit this run's generator.
-            load_state_dict_checked(self.G, convert_published_state_dict(raw, self.config.model), f"generator {pt}")
+            load_state_dict_checked(self.G, convert_published_state_dict(raw, self.config.model), f"generator {path}")
             return
-        if not path.exists():
-            from audiogan_core.api import MODELS_DIR
-
-            path = MODELS_DIR / source
         config, state = load_model_folder(path)
-        if config.to_dict() | {"name": ""} != self.config.model.to_dict() | {"name": ""}:
-            diffs = [k for k, v in config.to_dict().items() if k != "name" and self.config.model.to_dict().get(k) != v]
+        diffs = [k for k, v in config.to_dict().items() if k != "name" and self.config.model.to_dict().get(k) != v]
+        if diffs and not set(diffs) <= LENGTH_FIELDS:
             raise ConfigError(f"--init-from {source}: its model config differs from this run's in {diffs}")
-        load_state_dict_checked(self.G, state, f"generator in {path}")
         d_file = path / "discriminator.safetensors"
+        d_state = None
         if d_file.is_file():
             from audiogan_core.checkpoint import load_state_dict
 
-            load_state_dict_checked(self.D, load_state_dict(d_file), f"discriminator in {path}")
+            d_state = load_state_dict(d_file)
+        if not diffs:
+            load_state_dict_checked(self.G, state, f"generator in {path}")
+            if d_state is not None:
+                load_state_dict_checked(self.D, d_state, f"discriminator in {path}")
+            return
+        self._transfer_to_any_length(config, state, d_state, source)
+
+    @torch.no_grad()
+    def _transfer_to_any_length(self, old, g_state: dict, d_state: dict | None, source: str) -> None:
+        """A fixed-length model's weights into this run's any-length model of the same widths:
+        every tensor of the same name and shape is kept; the noise projection (a linear layer onto
+        the fixed grid there, a 1x1 conv per base frame here) starts afresh. (With D's pooling
+        changed from sum to mean its logits start smaller by the old grid's size; spectral norm
+        leaves no weight to scale back, and D re-learns the scale in a few hundred steps.)"""
+        fresh = []
+        for model, state in ((self.G, g_state), (self.D, d_state or {})):
+            own = model.state_dict()
+            for name, tensor in state.items():
+                if name in own and own[name].shape == tensor.shape:
+                    own[name].copy_(tensor)
+                elif model is self.G:
+                    fresh.append(name)
+        if self.dist.is_main:
+            print(f"audiogan train: --init-from {source}: a fixed-length model into an any-length one; "
+                  f"started afresh: {', '.join(sorted(set(n.split('.')[0] for n in fresh))) or 'nothing'}",
+                  file=sys.stderr)
 
     # Checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:
@@ -363,31 +294,45 @@ class Trainer:
         self.step = int(state["step"])
         if self.C is not None:
             if "C" in state:
-                self._load_category_head(state)
+                self._load_category_head(state, saved)
             elif self.dist.is_main:
                 print(f"audiogan train: category_weight={self.config.category_weight} and the checkpoint has "
                       f"no category head: starting one at step {self.step}", file=sys.stderr)
         self._apply_optimiser_settings(saved)
 
-    def _load_category_head(self, state: dict) -> None:
-        """Restore the head; a K-class one grows to K+1 when this run adds category_fakes."""
+    def _load_category_head(self, state: dict, saved: TrainConfig) -> None:
+        """Restore the head. A smaller head grows: a K-class one gains the "generated" class
+        when this run adds category_fakes, and one trained before categories were added to
+        training/categories.py gains theirs (they come after the old ones in `category_names`).
+        A zero row leaves the largest singular value, so the old logits, unchanged; the new
+        ones start at 0 and are learnt from here. Adam's moments no longer fit the shapes, so
+        the head's optimiser starts afresh (it is one linear)."""
         saved_c = state["C"]
-        k_saved = saved_c["linear.weight_orig"].shape[0] if "linear.weight_orig" in saved_c else None
-        if self.config.category_fakes and k_saved == self.C.n_categories - 1:
-            # A zero row leaves the largest singular value, so the K real logits, unchanged;
-            # the "generated" logit starts at 0 and is learnt from here. Adam's moments no
-            # longer fit the shapes, so the head's optimiser starts afresh (it is one linear).
-            grown = dict(saved_c)
-            for key in ("linear.weight_orig", "linear.bias", "linear.weight_u"):
-                old = saved_c[key]
-                grown[key] = torch.cat([old, old.new_zeros((1, *old.shape[1:]))])
-            load_state_dict_checked(self.C, grown, "category head (checkpoint)")
-            if self.dist.is_main:
-                print(f"audiogan train: category_fakes: the checkpoint's {k_saved}-class head gains a "
-                      f"'generated' class at step {self.step}", file=sys.stderr)
+        rows = saved_c["linear.weight_orig"].shape[0] if "linear.weight_orig" in saved_c else None
+        fakes_then, fakes_now = bool(saved.category_fakes), bool(self.config.category_fakes)
+        k_now = len(self.category_index)
+        k_then = None if rows is None else rows - int(fakes_then)
+        if rows == self.C.n_categories and fakes_then == fakes_now or k_then is None \
+                or not (0 < k_then <= k_now and fakes_then <= fakes_now):
+            load_state_dict_checked(self.C, saved_c, "category head (checkpoint)")  # exact fit, or says why not
+            self.opt_c.load_state_dict(state["opt_c"])
             return
-        load_state_dict_checked(self.C, saved_c, "category head (checkpoint)")
-        self.opt_c.load_state_dict(state["opt_c"])
+        grown = dict(saved_c)
+        for key in ("linear.weight_orig", "linear.bias", "linear.weight_u"):
+            old = saved_c[key]
+            parts = [old[:k_then], old.new_zeros((k_now - k_then, *old.shape[1:]))]
+            if fakes_now:
+                parts.append(old[k_then:] if fakes_then else old.new_zeros((1, *old.shape[1:])))
+            grown[key] = torch.cat(parts)
+        load_state_dict_checked(self.C, grown, "category head (checkpoint)")
+        if self.dist.is_main:
+            if k_now > k_then:
+                print(f"audiogan train: the checkpoint's {k_then}-category head gains the {k_now - k_then} "
+                      f"categories added since ({', '.join(category_names()[k_then:])}) at step {self.step}",
+                      file=sys.stderr)
+            if fakes_now and not fakes_then:
+                print(f"audiogan train: category_fakes: the checkpoint's {k_then}-class head gains a "
+                      f"'generated' class at step {self.step}", file=sys.stderr)
 
     def _apply_optimiser_settings(self, saved: TrainConfig) -> None:
         """Optimizer.load_state_dict restores the saved learning rates and betas; this run's
@@ -402,10 +347,26 @@ class Trainer:
             print(f"audiogan train: resuming at step {self.step} with {', '.join(changed)}", file=sys.stderr)
 
     # One step -------------------------------------------------------------------------
-    def _real_batch(self):
+    def _crop_frames(self) -> int:
+        """This step's crop length: one of config.crop_frames (the same on every rank), else the model's."""
+        choices = self.config.crop_frames
+        if not choices:
+            return self.config.model.frames
+        gen = step_generator(self.config.seed, self.step, 0, PURPOSE_CROP)
+        return choices[int(torch.randint(len(choices), (1,), generator=gen))]
+
+    def _augment(self, mel: torch.Tensor, purpose: int) -> torch.Tensor:
+        cfg = self.config
+        if not cfg.augment:
+            return mel
+        gen = step_generator(cfg.seed, self.step, self.dist.rank, augment_purpose(purpose))
+        return augment(mel, cfg.augment, cfg.augment_p, gen)
+
+    def _real_batch(self, frames: int | None = None):
         if self._batches is None:
             self._batches = self.sampler.batches()
-        samples = [self.dataset[key] for key in next(self._batches)]  # keys are (epoch, index)
+        dataset = self.crop_datasets.get(frames, self.dataset)
+        samples = [dataset[key] for key in next(self._batches)]  # keys are (epoch, index)
         mel = torch.stack([s["mel"] for s in samples]).unsqueeze(1).to(self.device)  # [B, 1, F, T]
         captions = [s["caption"] for s in samples]
         words, lengths, sentence = self.text.batch(captions, self.device)
@@ -415,9 +376,13 @@ class Trainer:
         """Index of each caption's category (training/categories.py), -1 for none: [B]."""
         return torch.tensor([self.category_index.get(category_for(c), -1) for c in captions], device=self.device)
 
-    def _noise(self, n: int, purpose: int) -> torch.Tensor:
+    def _noise(self, n: int, purpose: int, frames: int | None = None) -> torch.Tensor:
+        mc = self.config.model
         gen = step_generator(self.config.seed, self.step, self.dist.rank, purpose)
-        return torch.randn(n, self.config.model.noise_dim, generator=gen).to(self.device)  # [B, noise]
+        if mc.any_length:  # one noise vector per base frame
+            t0 = mc.base_frames_for(frames or mc.frames)
+            return torch.randn(n, mc.noise_dim, t0, generator=gen).to(self.device)  # [B, noise, T0]
+        return torch.randn(n, mc.noise_dim, generator=gen).to(self.device)  # [B, noise]
 
     def _autocast(self):
         if self.amp:
@@ -432,12 +397,16 @@ class Trainer:
             if m is not None:
                 m.train()
         blind = cfg.d_text == "blind"
+        frames = self._crop_frames()
         for k in range(cfg.d_steps_per_g):
-            mel, captions, words, lengths, sentence = self._real_batch()
+            mel, captions, words, lengths, sentence = self._real_batch(frames)
             with torch.no_grad(), self._autocast():
-                fake = self.G(self._noise(mel.shape[0], k), sentence, words, lengths)  # [B, 1, F, T]
+                fake = self.G(self._noise(mel.shape[0], d_noise_purpose(k), frames), sentence, words,
+                              lengths)  # [B, 1, F, T]
             with self._autocast():
-                both = self.D_train(torch.cat([mel, fake.to(mel.dtype)]), sentence.repeat(2, 1),
+                seen = self._augment(torch.cat([mel, fake.to(mel.dtype)]), k)  # [2B, 1, F, T], what D judges
+                mel = seen[: mel.shape[0]]  # the augmented real clips (also for the mismatch hinge)
+                both = self.D_train(seen, sentence.repeat(2, 1),
                                     words.repeat(2, 1, 1), lengths.repeat(2), blind=blind)
                 real_out, fake_out = _split(both, mel.shape[0])
                 d_losses = discriminator_loss(real_out, fake_out, sentence, words, lengths, cfg.losses)
@@ -471,9 +440,10 @@ class Trainer:
         for m in frozen:
             m.requires_grad_(False)
         with self._autocast():
-            fake = self.G_train(self._noise(mel.shape[0], 7), sentence, words, lengths)
-            both = self.D(torch.cat([mel, fake]), sentence.repeat(2, 1), words.repeat(2, 1, 1), lengths.repeat(2),
-                          blind=blind)
+            fake = self.G_train(self._noise(mel.shape[0], PURPOSE_G, frames), sentence, words, lengths)
+            # the real half was augmented in the last D step already; G's clips get their own draw
+            both = self.D(torch.cat([mel, self._augment(fake, cfg.d_steps_per_g)]), sentence.repeat(2, 1),
+                          words.repeat(2, 1, 1), lengths.repeat(2), blind=blind)
             real_out, fake_out = _split(both, mel.shape[0])
             g_losses = generator_loss(fake_out, real_out, sentence, words, lengths, cfg.losses)
             if self.C is not None:
@@ -559,8 +529,10 @@ class Trainer:
         real = torch.stack([torch.from_numpy(self.dataset.crop(self.dataset.full_mel(i), 0)) for i in picks])
         real = real.to(self.device)  # [n, F, T], each file's start
         words, lengths, sentence = self.text.batch(captions, self.device)
-        gen = step_generator(self.config.seed, 0, 0, 99)  # same noise at every preview
-        z = torch.randn(n, self.config.model.noise_dim, generator=gen).to(self.device)
+        gen = step_generator(self.config.seed, 0, 0, PURPOSE_PREVIEW)  # same noise at every preview
+        mc = self.config.model
+        shape = (n, mc.noise_dim, mc.base_frames) if mc.any_length else (n, mc.noise_dim)
+        z = torch.randn(*shape, generator=gen).to(self.device)
         fake = self.G_ema(z, sentence, words, lengths)[:, 0].float()  # [n, F, T]
         folder = self.run_dir / "previews" / f"step_{self.step:07d}"
         write_previews(folder, captions, fake.cpu(), real.cpu(), self.config.model.mel, self._preview_vocoder())
@@ -568,14 +540,9 @@ class Trainer:
 
     def _preview_vocoder(self):
         if getattr(self, "_vocoder", None) is None:
-            from audiogan_plugins.manager import get_vocoder, registered
+            from audiogan_core.plugins import build_vocoder
 
-            name = self.preview_vocoder_name or self.config.model.vocoder
-            opts = dict(self.config.model.vocoder_options) if name == self.config.model.vocoder else {}
-            reg = registered("vocoders").get(name)
-            if reg is not None and "mel_config" in _params(reg.factory):
-                opts.setdefault("mel_config", self.config.model.mel)
-            self._vocoder = get_vocoder(name, **opts).load("cpu")
+            self._vocoder = build_vocoder(self.config.model, self.preview_vocoder_name).load("cpu")
         return self._vocoder
 
     # Loop -----------------------------------------------------------------------------
@@ -693,10 +660,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict, TrainConfig]:
     """A training checkpoint (loaded with weights_only=True) and its TrainConfig. Raises
     CheckpointError for an unreadable file or one that is not an audiogan training checkpoint."""
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"cannot read training checkpoint {path}: {exc}") from None
+    state = read_torch_checkpoint(path, "training checkpoint")
     if not isinstance(state, dict) or state.get("format") != "audiogan-train-1":
         raise CheckpointError(f"{path} is not an audiogan training checkpoint")
     return state, TrainConfig.from_dict(json.loads(state["config"]))
@@ -711,38 +675,17 @@ def _ends_with_newline(path: Path) -> bool:
 def training_split(data_dir: str | Path, config: TrainConfig):
     """Scan a library the way `config` trains on it: (scan, training items, held-out items).
     The held-out clips come from `config.holdout_file`, else `config.holdout_fraction`."""
-    from .data import scan_library, split_holdout
+    from .library_scan import scan_library
+    from .sampling import read_holdout, split_holdout
 
     data_dir, mc = Path(data_dir), config.model
     scan = scan_library(data_dir, mel_config=mc.mel, clip_frames=mc.frames, max_seconds=config.max_file_seconds)
     items, holdout = scan.items, []
     if config.holdout_file:
-        items, holdout = split_holdout(items, _read_holdout(data_dir / config.holdout_file), seed=config.seed)
+        items, holdout = split_holdout(items, read_holdout(data_dir / config.holdout_file), seed=config.seed)
     elif config.holdout_fraction > 0:
         items, holdout = split_holdout(items, config.holdout_fraction, seed=config.seed)
     return scan, items, holdout
-
-
-def _read_holdout(path: Path) -> list[str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"holdout file not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"holdout file {path} is not valid JSON: {exc}") from None
-    files = data.get("files") if isinstance(data, dict) else data
-    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
-        raise DataError(f"holdout file {path} must hold a list of relative paths (or {{'files': [...]}})")
-    return files
-
-
-def _params(factory) -> set[str]:
-    import inspect
-
-    try:
-        return set(inspect.signature(factory).parameters)
-    except (TypeError, ValueError):
-        return set()
 
 
 def _split(out, n: int):

@@ -19,6 +19,9 @@
 --     ours and is complete. Nothing blocks; several requests can run at once.
 --   Errors (bad seconds, busy queue) are not seen this way: the script times out with a hint.
 --   `oscdump PORT` in a terminal with `audiogan serve --reply-port PORT` shows them.
+--   * Naming. Each take is named after the prompt (and its seed), and the item notes get the
+--     recipe the server wrote into the file (its iXML chunk: prompt, seed, model and weights
+--     hash, plugins, level, and the `audiogan generate` command that makes it again).
 
 local HOST = "127.0.0.1"
 local PORT = 9000
@@ -101,6 +104,49 @@ local function list_wavs(dir)
   return names
 end
 
+local function xml_unescape(s)
+  return (s:gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&quot;", '"'):gsub("&apos;", "'"):gsub("&#(%d+);",
+    function(n) return utf8.char(tonumber(n)) end):gsub("&amp;", "&"))
+end
+
+-- The <AUDIOGAN> recipe in a WAV's iXML chunk as "key: value" lines, or nil.
+local function read_recipe(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local head, xml = f:read(12), nil
+  if head and #head == 12 and head:sub(1, 4) == "RIFF" and head:sub(9, 12) == "WAVE" then
+    while true do
+      local h = f:read(8)
+      if not h or #h < 8 then break end
+      local id, size = h:sub(1, 4), string.unpack("<I4", h, 5)
+      if id == "iXML" then xml = f:read(size) break end
+      if not f:seek("cur", size + size % 2) then break end
+    end
+  end
+  f:close()
+  local block = xml and xml:match("<AUDIOGAN>(.-)</AUDIOGAN>")
+  if not block then return nil end
+  local lines = {}
+  for tag, value in block:gmatch("<([%w_]+)[^>]*>(.-)</%1>") do
+    if value ~= "{}" then
+      lines[#lines + 1] = tag:lower():gsub("_", " ") .. ": " .. xml_unescape(value)
+    end
+  end
+  return table.concat(lines, "\n")
+end
+
+-- The item REAPER just made for this file (InsertMedia leaves it selected).
+local function inserted_item(path)
+  for k = 0, reaper.CountSelectedMediaItems(0) - 1 do
+    local item = reaper.GetSelectedMediaItem(0, k)
+    local take = item and reaper.GetActiveTake(item)
+    if take and reaper.GetMediaSourceFileName(reaper.GetMediaItemTake_Source(take), "") == path then
+      return item, take
+    end
+  end
+  return nil
+end
+
 local function ours(name, seed)
   -- {job}_{slug}_seed{SEED}.wav, or _seed{SEED}_{n}.wav when that name was taken
   local s = name:match("_seed(%d+)%.wav$") or name:match("_seed(%d+)_%d+%.wav$")
@@ -175,7 +221,15 @@ local function main()
         reaper.Undo_BeginBlock()
         for k, name in ipairs(names) do
           -- First clip on the selected track at the edit cursor, further variations on new tracks.
-          reaper.InsertMedia(out_dir .. sep .. name, k == 1 and 0 or 1)
+          local path = out_dir .. sep .. name
+          reaper.InsertMedia(path, k == 1 and 0 or 1)
+          local item, take = inserted_item(path)
+          if item then
+            local clip_seed = name:match("_seed(%d+)")
+            reaper.GetSetMediaItemTakeInfo_String(take, "P_NAME", text .. " (seed " .. clip_seed .. ")", true)
+            reaper.GetSetMediaItemInfo_String(item, "P_NOTES", read_recipe(path)
+              or ("prompt: " .. text .. "\nseed: " .. clip_seed .. "\nseconds: " .. tostring(seconds)), true)
+          end
         end
         reaper.Undo_EndBlock("audiogan: " .. text, -1)
         reaper.UpdateArrange()

@@ -34,11 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint
 from audiogan_core.errors import CheckpointError, InputError, MissingResourceError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import Embedder, EmbeddingResult
 
-from ..hookspecs import hookimpl
-from ..interfaces import Embedder, EmbeddingResult
-from .common import load_checked, pick_device, prepare_audio, safe_torch_load
+from .common import ConvBlock, pick_device, prepare_audio
 
 SAMPLE_RATE = 44100
 N_FFT = 2048
@@ -51,30 +52,16 @@ DEFAULT_HEAD = "ucsMixed"
 CHECKPOINT_IN_PACKAGE = "aisfx/models/checkpoint.pth"
 
 
-class _ConvBlock(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.bn2 = nn.BatchNorm2d(cout)
-
-    def forward(self, x, pool):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        return F.max_pool2d(x, kernel_size=pool)
-
-
 class _EmbeddingNet(nn.Module):
     """aisfx.models.cnn2d.EmbeddingNet('max', 3, 1, 64) (same parameter names)."""
 
     def __init__(self, width=64):
         super().__init__()
         w = [width, width * 2, width * 4, width * 8]
-        self.conv_block1 = _ConvBlock(1, w[0])
-        self.conv_block2 = _ConvBlock(w[0], w[1])
-        self.conv_block3 = _ConvBlock(w[1], w[2])
-        self.conv_block4 = _ConvBlock(w[2], w[3])
+        self.conv_block1 = ConvBlock(F.max_pool2d, 1, w[0])
+        self.conv_block2 = ConvBlock(F.max_pool2d, w[0], w[1])
+        self.conv_block3 = ConvBlock(F.max_pool2d, w[1], w[2])
+        self.conv_block4 = ConvBlock(F.max_pool2d, w[2], w[3])
 
     def forward(self, x):  # [B, frames, bands]
         x = x.unsqueeze(1)
@@ -128,11 +115,11 @@ def packaged_checkpoint() -> Path:
 def load_packaged_weights() -> tuple[dict, dict]:
     """(state_dict, heads) from the package's checkpoint: a pickled (OrderedDict, ds_dict) tuple
     whose ds_dict holds numpy int64 indices. It loads with weights_only=True once numpy's
-    scalar constructor is allowed (see common.safe_torch_load); full unpickling
+    scalar constructor is allowed (audiogan_core.checkpoint.read_torch_checkpoint); full unpickling
     (weights_only=False) is never needed, and the path comes only from the installed
     distribution, checked against its RECORD hash, so no user-supplied pickle is read here."""
     path = packaged_checkpoint()
-    obj = safe_torch_load(path, "aisfx embedder")
+    obj = read_torch_checkpoint(path, "aisfx checkpoint")
     if not (isinstance(obj, (tuple, list)) and len(obj) == 2 and isinstance(obj[0], dict) and isinstance(obj[1], dict)):
         raise CheckpointError(f"aisfx checkpoint {path} is not the expected (weights, datasets) pair")
     weights, ds = obj
@@ -208,7 +195,7 @@ class AisfxEmbedder(Embedder):
             if self.head not in heads:
                 raise InputError(f"aisfx has no classifier head {self.head!r}; heads: {', '.join(sorted(heads))}")
             model = _CrossNet(heads)
-            load_checked(model, weights, "aisfx embedder")
+            load_state_dict_checked(model, weights, "aisfx embedder")
             self._model = model.eval()
             self.heads = heads
             self.num_classes = heads[self.head][1]

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from audiogan_core.checkpoint import check_state_dict, read_torch_checkpoint
 from audiogan_core.errors import CheckpointError, InputError, MissingResourceError
+from audiogan_core.interfaces import Embedder, EmbeddingResult
 
-from ..interfaces import Embedder, EmbeddingResult
-from .common import pick_device, prepare_audio, require_file, safe_torch_load, state_dict_from
+from .common import pick_device, prepare_audio, require_file, state_dict_from
 
 SAMPLE_RATE = 48000
 MAX_SECONDS = 10
@@ -117,17 +118,14 @@ def config_from_state(state: dict):
 def load_laion_checkpoint(path: Path):
     from transformers import ClapModel
 
-    state = state_dict_from(safe_torch_load(path, "clap embedder"), "clap embedder", keys=("state_dict", "model"))
+    checkpoint = read_torch_checkpoint(path, "clap checkpoint")
+    state = state_dict_from(checkpoint, "clap embedder", keys=("state_dict", "model"))
     renamed = rename_laion_state_dict(state)
     model = ClapModel(config_from_state(renamed)).eval()
-    own = model.state_dict()
-    missing = [k for k in own if k not in renamed and not k.endswith(OPTIONAL_BUFFERS)]
-    unexpected = [k for k in renamed if k not in own]
-    shapes = [k for k in own if k in renamed and tuple(own[k].shape) != tuple(renamed[k].shape)]
-    if missing or unexpected or shapes:
-        raise CheckpointError(f"clap embedder: {path} does not fit ClapModel (missing {missing[:3]}, unexpected "
-                              f"{unexpected[:3]}, shape mismatch {shapes[:3]})")
-    model.load_state_dict({k: v for k, v in renamed.items()}, strict=False)
+    own = {k: v for k, v in model.state_dict().items() if not k.endswith(OPTIONAL_BUFFERS)}
+    check_state_dict(own, {k: v for k, v in renamed.items() if not k.endswith(OPTIONAL_BUFFERS)},
+                     f"clap embedder {path} (ClapModel)")
+    model.load_state_dict(renamed, strict=False)
     return model
 
 

@@ -1,4 +1,5 @@
-"""Shared helpers for the evaluation embedders: input checking, resampling, safe checkpoint loading."""
+"""Shared helpers for the evaluation embedders: input checking, resampling, finding the state dict in a
+checkpoint (read with audiogan_core.checkpoint.read_torch_checkpoint, checked with load_state_dict_checked)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,10 +7,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from audiogan_core.errors import CheckpointError, InputError, MissingResourceError
+from audiogan_core.interfaces import EmbeddingResult
 
-from ..interfaces import EmbeddingResult
+
+class ConvBlock(nn.Module):
+    """Two 3x3 conv + BN + ReLU, then pooling: the block of PANNs CNN14 (`F.avg_pool2d`) and of
+    aisfx's EmbeddingNet (`F.max_pool2d`), with their parameter names (conv1, bn1, conv2, bn2)."""
+
+    def __init__(self, pool, cin: int, cout: int):
+        super().__init__()
+        self.pool = pool
+        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.bn2 = nn.BatchNorm2d(cout)
+
+    def forward(self, x, pool):  # [B, cin, T, F] -> [B, cout, T / pool[0], F / pool[1]]
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(x)))
+        return self.pool(x, kernel_size=pool)
 
 
 @dataclass
@@ -62,50 +82,6 @@ def require_file(path, what: str, where: str) -> Path:
     if not p.exists():
         raise MissingResourceError(f"{what} checkpoint not found: {p} ({where})")
     return p
-
-
-def _numpy_safe_globals():
-    """The numpy scalar/dtype constructors that training scripts leave in checkpoint metadata
-    (an epoch counter, a class count). Allowing exactly these keeps torch.load at
-    weights_only=True: tensors and plain containers, no arbitrary code."""
-    allowed = [np.dtype]
-    core = getattr(np, "_core", None) or getattr(np, "core")
-    allowed.append((core.multiarray.scalar, "numpy.core.multiarray.scalar"))
-    allowed.append(core.multiarray.scalar)
-    for name in ("Int64DType", "Int32DType", "Float64DType", "Float32DType", "BoolDType"):
-        dtype_cls = getattr(getattr(np, "dtypes", None), name, None)
-        if dtype_cls is not None:
-            allowed.append(dtype_cls)
-    return allowed
-
-
-def safe_torch_load(path: Path, what: str):
-    """torch.load(weights_only=True) with numpy scalars allowed; CheckpointError on failure."""
-    try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated file, wrong format, or pickled code
-        raise CheckpointError(f"{what}: cannot read checkpoint {path}: {str(exc).splitlines()[0][:300]}") from None
-
-
-def load_checked(module: torch.nn.Module, state: dict, what: str, *, ignore_prefixes=()) -> None:
-    """load_state_dict(strict) with a message listing missing / unexpected / mis-shaped keys."""
-    state = {k: v for k, v in state.items() if not any(k.startswith(p) for p in ignore_prefixes)}
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} key(s), e.g. {missing[:3]}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} key(s), e.g. {unexpected[:3]}")
-        if shapes:
-            parts.append(f"shape mismatch: {shapes[:3]}")
-        raise CheckpointError(f"{what}: checkpoint does not fit the model ({'; '.join(parts)})")
-    module.load_state_dict(state, strict=True)
 
 
 def state_dict_from(obj, what: str, keys=("model", "state_dict")) -> dict:

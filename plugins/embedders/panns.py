@@ -23,10 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint
 from audiogan_core.errors import CheckpointError, InputError
+from audiogan_core.interfaces import Embedder, EmbeddingResult
 
-from ..interfaces import Embedder, EmbeddingResult
-from .common import load_checked, pick_device, prepare_audio, require_file, safe_torch_load, state_dict_from
+from .common import ConvBlock, pick_device, prepare_audio, require_file, state_dict_from
 
 CONFIGS = {
     32000: dict(n_fft=1024, hop=320, fmin=50.0, fmax=14000.0),
@@ -39,20 +40,6 @@ WHERE = ("PANNs CNN14, Cnn14_mAP=0.431.pth (32 kHz) or Cnn14_16k_mAP=0.438.pth (
 FRONT_END_PREFIXES = ("spectrogram_extractor.", "logmel_extractor.")
 
 
-class _ConvBlock(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1, bias=False)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.bn2 = nn.BatchNorm2d(cout)
-
-    def forward(self, x, pool):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.relu(self.bn2(self.conv2(x)))
-        return F.avg_pool2d(x, kernel_size=pool)
-
-
 class _Cnn14(nn.Module):
     """PANNs Cnn14 without its torchlibrosa front end (same parameter names otherwise)."""
 
@@ -61,7 +48,7 @@ class _Cnn14(nn.Module):
         self.bn0 = nn.BatchNorm2d(n_mels)
         cin = 1
         for i, w in enumerate(widths, 1):
-            setattr(self, f"conv_block{i}", _ConvBlock(cin, w))
+            setattr(self, f"conv_block{i}", ConvBlock(F.avg_pool2d, cin, w))
             cin = w
         self.fc1 = nn.Linear(cin, hidden)
         self.fc_audioset = nn.Linear(hidden, classes)
@@ -117,7 +104,7 @@ def build_cnn14(state: dict) -> _Cnn14:
     if n_mels != N_MELS:
         raise CheckpointError(f"panns embedder: checkpoint expects {n_mels} mel bins; CNN14 uses {N_MELS}")
     model = _Cnn14(widths, n_mels, hidden, classes)
-    load_checked(model, state, "panns embedder", ignore_prefixes=FRONT_END_PREFIXES)
+    load_state_dict_checked(model, state, "panns embedder", ignore_prefixes=FRONT_END_PREFIXES)
     return model.eval()
 
 
@@ -141,7 +128,7 @@ class PannsEmbedder(Embedder):
             self._device = device
         if self._model is None:
             path = require_file(self.checkpoint, "panns embedder", WHERE)
-            state = state_dict_from(safe_torch_load(path, "panns embedder"), "panns embedder")
+            state = state_dict_from(read_torch_checkpoint(path, "panns checkpoint"), "panns embedder")
             self.sample_rate = checkpoint_rate(state, self.sample_rate)
             self._model = build_cnn14(state)
             self._front = PannsFrontEnd(self.sample_rate)

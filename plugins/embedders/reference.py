@@ -5,7 +5,8 @@ Each loads a checkpoint the user supplies (checkpoint=PATH; nothing is downloade
 checkpoints, on the AudioCaps test set, the numbers are comparable with the published tables;
 with any other embedder (the default `aisfx` included) they are not.
 """
-from ..hookspecs import hookimpl
+from audiogan_core.hookspecs import hookimpl
+
 from .clap import ClapEmbedder
 from .panns import PannsEmbedder
 from .vggish import VGGishEmbedder

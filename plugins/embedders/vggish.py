@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint
 from audiogan_core.errors import CheckpointError
+from audiogan_core.interfaces import Embedder
 
-from ..interfaces import Embedder
-from .common import (FramedEmbeddingResult, load_checked, pick_device, prepare_audio, require_file, safe_torch_load,
-                     state_dict_from)
+from .common import FramedEmbeddingResult, pick_device, prepare_audio, require_file, state_dict_from
 
 SAMPLE_RATE = 16000
 WINDOW = 400
@@ -119,7 +119,7 @@ def build_vggish(state: dict) -> _VGG:
         raise CheckpointError(f"vggish embedder: embeddings.0 takes {fin} inputs, but the conv stack gives "
                               f"{widths[-1]} x 4 x 6 = {widths[-1] * 24}")
     model = _VGG(widths, fcs)
-    load_checked(model, state, "vggish embedder", ignore_prefixes=("pproc.",))
+    load_state_dict_checked(model, state, "vggish embedder", ignore_prefixes=("pproc.",))
     return model.eval()
 
 
@@ -142,7 +142,7 @@ class VGGishEmbedder(Embedder):
             self._device = device
         if self._model is None:
             path = require_file(self.checkpoint, "vggish embedder", WHERE)
-            state = state_dict_from(safe_torch_load(path, "vggish embedder"), "vggish embedder")
+            state = state_dict_from(read_torch_checkpoint(path, "vggish checkpoint"), "vggish embedder")
             self._model = build_vggish(state)
             self.dim = int(state["embeddings.4.weight"].shape[0])
         self._dev = pick_device(self._device)

@@ -36,19 +36,17 @@ What the features are ("variant"):
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import threading
-import zipfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from audiogan_core.errors import CheckpointError, ConfigError, InputError, MissingResourceError
-
-from ..hookspecs import hookimpl
-from ..interfaces import TextEncoder, TextFeatures
+from audiogan_core.checkpoint import check_state_dict, read_torch_checkpoint
+from audiogan_core.errors import CheckpointError, ConfigError, MissingResourceError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import TextEncoder, TextFeatures
 
 CHECKPOINT_NAME = "music_speech_audioset_epoch_15_esc_89.98.pt"
 CHECKPOINT_URL = f"https://huggingface.co/lukewys/laion_clap/resolve/main/{CHECKPOINT_NAME}"
@@ -63,28 +61,6 @@ def _optional_path(value, env: str) -> Path | None:
     if value is None:
         value = os.environ.get(env) or None
     return Path(value).expanduser() if value is not None else None
-
-
-def load_torch_checkpoint(path: Path, what: str):
-    """torch.load with weights_only=True (and mmap when the file format allows it); every failure
-    becomes a CheckpointError naming the file."""
-    try:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
-            return torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
-    except pickle.UnpicklingError as exc:
-        match = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
-        if match is None:  # garbage bytes also end up here ("Unsupported operand", "invalid load key")
-            raise CheckpointError(f"{what} {path} is not a readable torch checkpoint (corrupt or truncated?)") from None
-        raise CheckpointError(f"{what} {path}: refused by the safe (weights_only) loader: it pickles "
-                              f"{match.group(1)}, not just tensors and plain containers") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as exc:
-        reason = str(exc).strip().split(". ")[0]
-        raise CheckpointError(f"{what} {path} cannot be read (truncated or corrupt?): "
-                              f"{type(exc).__name__}: {reason}") from None
 
 
 def load_roberta_tokenizer(path: Path, max_length: int):
@@ -278,7 +254,8 @@ class CLAPTextEncoder(TextEncoder):
                 ckpt_path = self._checkpoint_file()
                 tok_path = self._tokenizer_folder()
                 tokenizer, ids = load_roberta_tokenizer(tok_path, self.max_words)
-                text_state = extract_text_branch(load_torch_checkpoint(ckpt_path, "CLAP checkpoint"), ckpt_path)
+                text_state = extract_text_branch(read_torch_checkpoint(ckpt_path, "CLAP checkpoint", mmap=True),
+                                                 ckpt_path)
                 config = roberta_config_from_state(text_state, ids["<pad>"], self.num_heads)
                 proj0, proj2 = text_state["text_projection.0.weight"], text_state["text_projection.2.weight"]
                 if proj0.shape[1] != config.hidden_size:
@@ -292,11 +269,12 @@ class CLAPTextEncoder(TextEncoder):
                     raise ConfigError(f"clap text encoder: max_words={self.max_words} exceeds the checkpoint's "
                                       f"{config.max_position_embeddings - 2} positions")
                 model = CLAPTextBranch(config, proj0.shape[1], proj0.shape[0], proj2.shape[0])
-                result = model.load_state_dict(text_state, strict=False)
-                missing = [k for k in result.missing_keys if not k.endswith(("position_ids", "token_type_ids"))]
-                if missing:
-                    raise CheckpointError(f"CLAP checkpoint {ckpt_path}: text branch lacks {len(missing)} "
-                                          f"tensor(s), e.g. {missing[:3]}")
+                # index buffers are rebuilt by transformers; LAION files may hold extra ones
+                expected = {k: v for k, v in model.state_dict().items()
+                            if not k.endswith(("position_ids", "token_type_ids"))}
+                known = {k: v for k, v in text_state.items() if k in expected}
+                check_state_dict(expected, known, f"CLAP checkpoint {ckpt_path} (text branch)")
+                model.load_state_dict(known, strict=False)
                 model.eval().requires_grad_(False)
                 self.word_dim = config.hidden_size
                 self.sentence_dim = proj2.shape[0]
@@ -319,13 +297,7 @@ class CLAPTextEncoder(TextEncoder):
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> TextFeatures:
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        if not texts:
-            raise InputError("clap text encoder: no texts to encode")
-        if any(not isinstance(t, str) for t in texts):
-            raise InputError("clap text encoder: texts must be strings")
+        texts = self.check_texts(texts)
         if self._model is None:
             self.load(self.device)
         batch = {k: v.to(self.device) for k, v in self.tokenize(texts).items()}

@@ -16,10 +16,9 @@ import re
 import numpy as np
 import torch
 
-from audiogan_core.errors import ConfigError, InputError
-
-from ..hookspecs import hookimpl
-from ..interfaces import TextEncoder, TextFeatures
+from audiogan_core.errors import ConfigError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import TextEncoder, TextFeatures
 
 TOKEN_RE = re.compile(r"[a-z0-9']+")
 EMPTY_TOKEN = "<empty>"  # stands in for a text without any word so that lengths >= 1
@@ -58,15 +57,9 @@ class HashTextEncoder(TextEncoder):
         return self
 
     def encode(self, texts: list[str]) -> TextFeatures:
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        if not texts:
-            raise InputError("hash text encoder: no texts to encode")
+        texts = self.check_texts(texts)
         token_lists = []
         for text in texts:
-            if not isinstance(text, str):
-                raise InputError(f"hash text encoder: texts must be strings, got {type(text).__name__}")
             tokens = tokenize(text)[: self.max_words] or [EMPTY_TOKEN]
             token_lists.append(tokens)
         longest = max(len(t) for t in token_lists)

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import torch
 
-from audiogan_core.errors import InputError, MissingResourceError
-
-from ..hookspecs import hookimpl
-from ..interfaces import TextEncoder, TextFeatures
+from audiogan_core.errors import MissingResourceError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import TextEncoder, TextFeatures
 
 HIDDEN = 384
 
@@ -92,13 +91,7 @@ class MiniLMTextEncoder(TextEncoder):
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> TextFeatures:
-        if isinstance(texts, str):
-            texts = [texts]
-        texts = list(texts)
-        if not texts:
-            raise InputError("minilm text encoder: no texts to encode")
-        if any(not isinstance(t, str) for t in texts):
-            raise InputError("minilm text encoder: texts must be strings")
+        texts = self.check_texts(texts)
         if self._model is None:
             self.load(self.device)
         batch = self._tokenizer(texts, padding=True, truncation=True, max_length=self.max_words,

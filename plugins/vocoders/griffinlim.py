@@ -15,11 +15,10 @@ import math
 import torch
 
 from audiogan_core.config import MelConfig
-from audiogan_core.errors import ConfigError, InputError, MelConfigMismatchError
+from audiogan_core.errors import ConfigError, InputError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import Vocoder
 from audiogan_core.mel import mel_to_linear
-
-from ..hookspecs import hookimpl
-from ..interfaces import Vocoder
 
 
 def as_mel_config(value) -> MelConfig:
@@ -95,17 +94,7 @@ class GriffinLimVocoder(Vocoder):
     @torch.no_grad()
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
         cfg = self.mel_config
-        if not torch.is_tensor(log_mel):
-            log_mel = torch.as_tensor(log_mel)
-        squeeze = log_mel.dim() == 2
-        if squeeze:
-            log_mel = log_mel.unsqueeze(0)
-        if log_mel.dim() != 3:
-            raise InputError(f"griffinlim vocoder: log-mel must be [B, n_mels, T] (or [n_mels, T]), "
-                             f"got {tuple(log_mel.shape)}")
-        if log_mel.shape[1] != cfg.n_mels:
-            raise MelConfigMismatchError(f"griffinlim vocoder is set up for {cfg.n_mels} mel bins, "
-                                         f"got {log_mel.shape[1]}")
+        log_mel, squeeze = self.check_input(log_mel)
         if not torch.isfinite(log_mel).all():
             raise InputError("griffinlim vocoder: log-mel contains NaN or infinity")
         in_device = log_mel.device

@@ -35,13 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint
 from audiogan_core.config import MelConfig
-from audiogan_core.errors import (CheckpointError, ConfigError, InputError, MelConfigMismatchError,
-                                  MissingResourceError)
-
-from ..hookspecs import hookimpl
-from ..interfaces import Vocoder
-from ..text_encoders.clap import load_torch_checkpoint
+from audiogan_core.errors import CheckpointError, ConfigError, MissingResourceError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import Vocoder
 
 LRELU_SLOPE = 0.1
 AUDIOGAN_VOCODER = "hifigan_16k_64bins.ckpt"
@@ -232,11 +230,7 @@ class HiFiGANVocoder(Vocoder):
             raise MissingResourceError(f"hifigan vocoder: config JSON {self.config_path} is missing")
         self.h = read_config(self.config_path)
         self.mel_config = mel_config_from_hifigan(self.h)
-        if mel_config is not None:  # the caller's expectation (e.g. the generator's): must agree
-            expected = mel_config if isinstance(mel_config, MelConfig) else MelConfig.from_dict(mel_config)
-            if expected != self.mel_config:
-                raise MelConfigMismatchError(
-                    f"hifigan vocoder {self.source} works on {self.mel_config} but {expected} was asked for")
+        self.check_mel_config(mel_config, self.source)  # the caller's (e.g. the generator's) must agree
         self.device = torch.device("cpu")
         self._model: HiFiGANGenerator | None = None
         self._lock = threading.Lock()
@@ -259,22 +253,11 @@ class HiFiGANVocoder(Vocoder):
                         f"hifigan vocoder: checkpoint {path} is missing"
                         + (f"; download {AUDIOGAN_VOCODER} from {AUDIOGAN_VOCODER_URL}"
                            if path.name == AUDIOGAN_VOCODER else ""))
-                state = fold_weight_norm(generator_state(load_torch_checkpoint(path, "HiFi-GAN checkpoint"), path))
+                state = fold_weight_norm(generator_state(read_torch_checkpoint(path, "HiFi-GAN checkpoint", mmap=True),
+                                                         path))
                 model = HiFiGANGenerator(self.h)
-                expected = model.state_dict()
-                missing = sorted(set(expected) - set(state))
-                unexpected = sorted(set(state) - set(expected))
-                if missing or unexpected:
-                    raise CheckpointError(
-                        f"HiFi-GAN checkpoint {path} does not fit config {self.config_path}: "
-                        f"missing {missing[:4]}{'...' if len(missing) > 4 else ''}, "
-                        f"unexpected {unexpected[:4]}{'...' if len(unexpected) > 4 else ''}")
-                bad = [k for k in expected if expected[k].shape != state[k].shape]
-                if bad:
-                    k = bad[0]
-                    raise CheckpointError(f"HiFi-GAN checkpoint {path} does not fit config {self.config_path}: "
-                                          f"{k} is {tuple(state[k].shape)}, expected {tuple(expected[k].shape)}")
-                model.load_state_dict({k: v.float() for k, v in state.items()})
+                load_state_dict_checked(model, {k: v.float() for k, v in state.items()},
+                                        f"HiFi-GAN checkpoint {path} (config {self.config_path})")
                 model.eval().requires_grad_(False)
                 self._model = model
             self._model.to(device)
@@ -283,17 +266,7 @@ class HiFiGANVocoder(Vocoder):
 
     @torch.no_grad()
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
-        if not torch.is_tensor(log_mel):
-            log_mel = torch.as_tensor(log_mel)
-        squeeze = log_mel.dim() == 2
-        if squeeze:
-            log_mel = log_mel.unsqueeze(0)
-        if log_mel.dim() != 3:
-            raise InputError(f"hifigan vocoder: log-mel must be [B, n_mels, T] (or [n_mels, T]), "
-                             f"got {tuple(log_mel.shape)}")
-        if log_mel.shape[1] != self.mel_config.n_mels:
-            raise MelConfigMismatchError(f"hifigan vocoder {self.source} takes {self.mel_config.n_mels} mel bins, "
-                                         f"got {log_mel.shape[1]}")
+        log_mel, squeeze = self.check_input(log_mel)
         if self._model is None:
             self.load(self.device)
         in_device = log_mel.device

@@ -14,7 +14,7 @@ import math
 import torch
 
 from audiogan_core.config import MelConfig
-from audiogan_core.errors import ConfigError, InputError, MelConfigMismatchError
+from audiogan_core.errors import ConfigError
 from audiogan_plugins import Vocoder, hookimpl
 
 __version__ = "0.1.0"
@@ -54,14 +54,7 @@ class SineBankVocoder(Vocoder):
     @torch.no_grad()
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
         cfg = self.mel_config
-        log_mel = torch.as_tensor(log_mel)
-        squeeze = log_mel.dim() == 2
-        if squeeze:
-            log_mel = log_mel.unsqueeze(0)
-        if log_mel.dim() != 3:
-            raise InputError(f"sine-bank: log-mel must be [B, n_mels, T], got {tuple(log_mel.shape)}")
-        if log_mel.shape[1] != cfg.n_mels:
-            raise MelConfigMismatchError(f"sine-bank is set up for {cfg.n_mels} mel bins, got {log_mel.shape[1]}")
+        log_mel, squeeze = self.check_input(log_mel)  # [B, n_mels, T]; the base class checks the shape
         device = log_mel.device
         energy = (log_mel.detach().float().cpu().exp() - 1e-5).clamp(min=0.0)  # digital silence -> 0
         amplitude = energy * self.gain[None, :, None]

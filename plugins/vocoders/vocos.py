@@ -1,0 +1,294 @@
+"""`vocos`: audiogan's own fast vocoder, a ConvNeXt backbone at frame rate + an inverse-STFT head
+(the Vocos family: Siuzdak 2023, "Vocos: Closing the gap between time-domain and Fourier-based
+neural vocoders"), trained by `audiogan train-vocoder` on the project's real recordings.
+
+Why this shape on a CPU: HiFi-GAN up-samples to the sample rate inside the network, so most of
+its work runs at 22,050 positions a second; here every layer runs at the frame rate (86 frames a
+second at hop 256) and one inverse FFT makes the waveform. On 2 cores a 10-second clip takes
+about a tenth of a second (`benchmarks/`).
+
+    log-mel [B, n_mels, T]
+      -> Conv1d(k7) -> LayerNorm                              # [B, dim, T]
+      -> ConvNeXt block x layers (dwconv k7, LN, MLP x3, layer scale, residual)
+      -> LayerNorm -> Linear(dim, n_fft + 2)                  # [B, T, n_fft + 2]
+      -> magnitude exp(m) (capped), phase p: S = mag * e^{ip}   # [B, n_fft / 2 + 1, T]
+      -> irfft, Hann window, overlap-add / window^2 sum        # [B, T * hop]
+
+The head's frames line up with the mel front end's (frame t centred on sample t * hop + hop / 2,
+reflect padding (n_fft - hop) / 2), so T frames give exactly T * hop samples.
+
+`stream(log_mel, chunk_frames)` yields the same waveform piece by piece: each piece is computed on
+the chunk plus `context_frames()` frames of real context each side (the backbone's receptive
+field and the overlap-add's reach), so the concatenation equals the one-pass output to float
+rounding, and playback can start after the first chunk.
+
+The weights that ship in the package (`weights/vocos-foley.*`) cover the universal mel
+configuration (22.05 kHz, 80 mels, hop 256); `checkpoint=PATH` loads another `.safetensors` with
+its `.json` config beside it. A checkpoint made for another mel config is refused with
+MelConfigMismatchError, a damaged file with CheckpointError.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audiogan_core.checkpoint import load_state_dict_checked
+from audiogan_core.config import MelConfig, _from_dict
+from audiogan_core.errors import ConfigError, InputError, MelConfigMismatchError, MissingResourceError
+from audiogan_core.hookspecs import hookimpl
+from audiogan_core.interfaces import Vocoder
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+BUNDLED = WEIGHTS_DIR / "vocos-foley.safetensors"
+MAX_LOG_MAGNITUDE = math.log(100.0)  # caps exp(m): a wild frame cannot blow up the overlap-add
+
+
+@dataclass
+class VocosConfig:
+    """Architecture + the mel front end it reads. Saved as JSON beside the weights."""
+
+    mel: MelConfig = field(default_factory=MelConfig.hifigan_universal)
+    dim: int = 256
+    intermediate: int = 768
+    layers: int = 8
+    kernel: int = 7
+    head_n_fft: int = 1024  # the inverse STFT's size; its hop is the mel hop
+
+    def __post_init__(self):
+        if isinstance(self.mel, dict):
+            self.mel = MelConfig.from_dict(self.mel)
+        for name in ("dim", "intermediate", "layers", "kernel", "head_n_fft"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"VocosConfig.{name} must be a positive integer, got {value!r}")
+        if self.kernel % 2 == 0:
+            raise ConfigError(f"VocosConfig.kernel must be odd, got {self.kernel}")
+        if self.head_n_fft < self.mel.hop_length or (self.head_n_fft - self.mel.hop_length) % 2:
+            raise ConfigError(f"VocosConfig.head_n_fft ({self.head_n_fft}) must be >= the hop "
+                              f"({self.mel.hop_length}) and differ from it by an even number")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mel"] = self.mel.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VocosConfig":
+        return _from_dict(cls, dict(data), "VocosConfig")
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv (time mixing) -> LN -> pointwise MLP (channel mixing), scaled residual."""
+
+    def __init__(self, dim: int, intermediate: int, kernel: int, layer_scale: float):
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, kernel, padding=kernel // 2, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, intermediate)
+        self.pwconv2 = nn.Linear(intermediate, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T] -> [B, dim, T]
+        y = self.dwconv(x).transpose(1, 2)  # [B, T, dim]
+        y = self.pwconv2(F.gelu(self.pwconv1(self.norm(y))))
+        return x + (self.gamma * y).transpose(1, 2)
+
+
+class ISTFTHead(nn.Module):
+    """[B, dim, T] features -> waveform [B, T * hop]; frames aligned with MelFrontEnd's."""
+
+    def __init__(self, dim: int, n_fft: int, hop: int):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        self.pad = (n_fft - hop) // 2
+        self.out = nn.Linear(dim, n_fft + 2)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def spectrum(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T] -> complex [B, n_fft / 2 + 1, T]
+        m, p = self.out(x.transpose(1, 2)).transpose(1, 2).chunk(2, dim=1)
+        mag = torch.exp(m.clamp(max=MAX_LOG_MAGNITUDE))
+        return torch.complex(mag * torch.cos(p), mag * torch.sin(p))
+
+    def overlap_add(self, spec: torch.Tensor) -> torch.Tensor:
+        """complex [B, F, T] -> [B, (T - 1) * hop + n_fft] windowed overlap-add and its window^2 sum."""
+        B, _, T = spec.shape
+        frames = torch.fft.irfft(spec, n=self.n_fft, dim=1) * self.window[None, :, None]  # [B, n_fft, T]
+        total = self.n_fft + (T - 1) * self.hop
+        ola = F.fold(frames, output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.hop))
+        sq = (self.window ** 2)[None, :, None].expand(1, self.n_fft, T)
+        env = F.fold(sq, output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.hop))
+        return ola.reshape(B, total), env.reshape(1, total)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T] -> [B, T * hop]
+        T = x.shape[-1]
+        ola, env = self.overlap_add(self.spectrum(x))
+        return (ola / env.clamp(min=1e-8))[:, self.pad: self.pad + T * self.hop]
+
+
+class VocosModel(nn.Module):
+    def __init__(self, cfg: VocosConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Conv1d(cfg.mel.n_mels, cfg.dim, cfg.kernel, padding=cfg.kernel // 2)
+        self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+        self.blocks = nn.ModuleList(ConvNeXtBlock(cfg.dim, cfg.intermediate, cfg.kernel, 1.0 / cfg.layers)
+                                    for _ in range(cfg.layers))
+        self.final_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+        self.head = ISTFTHead(cfg.dim, cfg.head_n_fft, cfg.mel.hop_length)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module):
+        if isinstance(module, (nn.Conv1d, nn.Linear)):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+
+    def features(self, log_mel: torch.Tensor) -> torch.Tensor:  # [B, n_mels, T] -> [B, dim, T]
+        x = self.norm(self.embed(log_mel).transpose(1, 2)).transpose(1, 2)
+        for block in self.blocks:
+            x = block(x)
+        return self.final_norm(x.transpose(1, 2)).transpose(1, 2)
+
+    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:  # [B, n_mels, T] -> [B, T * hop]
+        return self.head(self.features(log_mel))
+
+    def context_frames(self) -> tuple[int, int]:
+        """(backbone radius, overlap-add radius) in frames: what a chunk needs on each side."""
+        radius = (self.cfg.kernel // 2) * (self.cfg.layers + 1)
+        reach = math.ceil((self.head.pad + self.head.hop) / self.head.hop)
+        return radius, reach
+
+
+# ------------------------------------------------------------------------------------------
+# Weights
+# ------------------------------------------------------------------------------------------
+def config_path_for(weights: Path) -> Path:
+    return weights.with_suffix(".json")
+
+
+def read_vocos_config(path: Path) -> VocosConfig:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MissingResourceError(f"vocos vocoder: config {path} is missing (it sits beside the weights)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"vocos vocoder: config {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"vocos vocoder: config {path} must be a JSON object")
+    return VocosConfig.from_dict(data.get("model", data))
+
+
+def save_vocos(path: str | os.PathLike, model: VocosModel, *, half: bool = True, extra: dict | None = None) -> Path:
+    """Weights (float16 by default: half the size, no audible change) + `<name>.json` beside them."""
+    from audiogan_core.checkpoint import save_state_dict
+    from audiogan_core.io import atomic_write_text
+
+    path = Path(path)
+    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    save_state_dict(path, state, metadata={"format": "audiogan-vocos", "config": model.cfg.to_dict()})
+    atomic_write_text(config_path_for(path), json.dumps({"model": model.cfg.to_dict(), **(extra or {})}, indent=2))
+    return path
+
+
+def load_vocos(path: str | os.PathLike, expected_mel: MelConfig | None = None,
+               device: str | torch.device = "cpu") -> VocosModel:
+    from audiogan_core.checkpoint import load_state_dict
+
+    path = Path(path).expanduser()
+    cfg = read_vocos_config(config_path_for(path))
+    if expected_mel is not None and cfg.mel != expected_mel:
+        raise MelConfigMismatchError(f"vocos vocoder {path} expects another mel front end "
+                                     f"({expected_mel.differences(cfg.mel)})")
+    model = VocosModel(cfg)
+    load_state_dict_checked(model, {k: v.float() for k, v in load_state_dict(path).items()}, f"vocos vocoder {path}")
+    return model.eval().requires_grad_(False).to(device)
+
+
+class VocosVocoder(Vocoder):
+    """log-mel [B, n_mels, T] -> waveform [B, T * hop] with a VocosModel; `stream()` for playback."""
+
+    name = "vocos"
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, mel_config=None):
+        self.checkpoint_path = Path(checkpoint).expanduser() if checkpoint is not None else BUNDLED
+        if checkpoint is None and not BUNDLED.is_file():
+            raise MissingResourceError(f"vocos vocoder: the bundled weights {BUNDLED} are missing from the "
+                                       f"installation; reinstall audiogan or pass checkpoint=PATH")
+        self.config = read_vocos_config(config_path_for(self.checkpoint_path))
+        self.mel_config = self.config.mel
+        self.check_mel_config(mel_config, str(self.checkpoint_path))
+        self.device = torch.device("cpu")
+        self._model: VocosModel | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.mel_config.sample_rate
+
+    @property
+    def model(self) -> VocosModel:
+        if self._model is None:
+            self.load(self.device)
+        return self._model
+
+    def load(self, device="cpu") -> "VocosVocoder":
+        device = torch.device(device)
+        with self._lock:
+            if self._model is None:
+                self._model = load_vocos(self.checkpoint_path, self.mel_config, device)
+            self._model.to(device)
+            self.device = device
+        return self
+
+    def _check(self, log_mel) -> tuple[torch.Tensor, bool]:
+        log_mel, squeeze = self.check_input(log_mel)
+        if log_mel.shape[-1] < 1:
+            raise InputError("vocos vocoder: log-mel has no frames")
+        return log_mel, squeeze
+
+    @torch.no_grad()
+    def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
+        log_mel, squeeze = self._check(log_mel)
+        in_device = log_mel.device
+        wave = self.model(log_mel.to(self.device, torch.float32)).clamp(-1.0, 1.0).to(in_device)
+        return wave[0] if squeeze else wave
+
+    @torch.no_grad()
+    def stream(self, log_mel: torch.Tensor, chunk_frames: int = 32) -> Iterator[torch.Tensor]:
+        """Yield waveform chunks ([B, chunk * hop], the last one shorter) whose concatenation equals
+        `self(log_mel)` to float rounding; the first arrives after one chunk's work."""
+        log_mel, squeeze = self._check(log_mel)
+        if not isinstance(chunk_frames, int) or isinstance(chunk_frames, bool) or chunk_frames < 1:
+            raise InputError(f"vocos vocoder: chunk_frames must be a positive integer, got {chunk_frames!r}")
+        model = self.model
+        in_device = log_mel.device
+        x = log_mel.to(self.device, torch.float32)
+        T = x.shape[-1]
+        radius, reach = model.context_frames()
+        head = model.head
+        for a in range(0, T, chunk_frames):
+            b = min(T, a + chunk_frames)
+            fa, fb = max(0, a - reach), min(T, b + reach)  # spectral frames that reach samples [a, b) * hop
+            xa, xb = max(0, fa - radius), min(T, fb + radius)  # mel frames those frames depend on
+            spec = head.spectrum(model.features(x[..., xa:xb])[..., fa - xa: fb - xa])
+            ola, env = head.overlap_add(spec)
+            start = head.pad + (a - fa) * head.hop
+            piece = (ola / env.clamp(min=1e-8))[:, start: start + (b - a) * head.hop]
+            piece = piece.clamp(-1.0, 1.0).to(in_device)
+            yield piece[0] if squeeze else piece
+
+
+@hookimpl
+def register_vocoders(register):
+    register("vocos", VocosVocoder,
+             description="audiogan's own ConvNeXt + inverse-STFT vocoder (Vocos family), weights in the package "
+                         "(22.05 kHz, 80 mels, hop 256); ~20x HiFi-GAN's speed on a CPU; checkpoint=PATH.safetensors")

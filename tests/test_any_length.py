@@ -1,0 +1,183 @@
+"""Any-length generation (noise_input "sequence"), seamless loops, and a discriminator that takes
+any multiple of the base grid."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from audiogan_core.config import ModelConfig, preset
+from audiogan_core.discriminator import Discriminator
+from audiogan_core.errors import ConfigError, InputError
+from audiogan_core.generator import Generator, position_channels
+
+
+def any_length_tiny(**changes) -> ModelConfig:
+    settings = dict(name="tiny-any", noise_input="sequence", position_channels=2, d_pooling="mean")
+    return preset("tiny").replace(**{**settings, **changes})
+
+
+def text(config, batch=2, n_words=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(batch, config.sentence_dim, generator=g),
+            torch.randn(batch, n_words, config.word_dim, generator=g), torch.tensor([n_words] * batch))
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    cfg = any_length_tiny()
+    G = Generator(cfg)
+    with torch.no_grad():  # give the gates of the attention stages some weight, as training would
+        for name, p in G.named_parameters():
+            if name.endswith("gamma") or name.endswith("head_gates"):
+                p.fill_(0.5)
+    return G.eval()
+
+
+@pytest.mark.parametrize("t0", [1, 3, 8, 20])
+def test_one_set_of_weights_makes_any_length(generator, t0):
+    cfg = generator.config
+    z = torch.randn(2, cfg.noise_dim, t0)
+    with torch.no_grad():
+        out = generator(z, *text(cfg))
+    assert out.shape == (2, 1, cfg.n_mels, t0 * 32)
+    assert torch.isfinite(out).all()
+
+
+def test_loop_is_circular(generator):
+    """In loop mode the generator commutes with a circular shift of its noise: shifting the noise
+    by k base frames shifts the mel by 32k frames, so no frame (the seam included) is special."""
+    cfg = generator.config
+    z = torch.randn(2, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = generator(z, *text(cfg), loop=True)
+        shifted = generator(torch.roll(z, 2, dims=-1), *text(cfg), loop=True)
+        plain = generator(z, *text(cfg))
+        plain_shifted = generator(torch.roll(z, 2, dims=-1), *text(cfg))
+    assert torch.allclose(torch.roll(out, 64, dims=-1), shifted, atol=1e-4)
+    # without the loop switch, the clip has a start (position clock, zero padding): no such symmetry
+    assert not torch.allclose(torch.roll(plain, 64, dims=-1), plain_shifted, atol=1e-3)
+    for m in generator.modules():  # the switch is undone after the call
+        assert not getattr(m, "wrap_time", False)
+
+
+def test_position_clock():
+    cfg = any_length_tiny(position_channels=3)
+    pos = position_channels(cfg, 40)
+    assert pos.shape == (3, 40)
+    assert torch.all(pos[:, 0] == -1.0)  # every channel starts at -1 ...
+    assert torch.all(pos[:, 1:] >= pos[:, :-1]) and torch.all(pos[2, 1:] > pos[2, :-1])  # ... rises ...
+    assert pos[0, -1] > 0.99 and pos[2, -1] < pos[0, -1]  # ... and the fast one saturates first
+    assert torch.all(position_channels(cfg, 7, loop=True) == 1.0)
+
+
+def test_fixed_length_models_refuse_loops_and_sequences():
+    cfg = preset("tiny")
+    G = Generator(cfg).eval()
+    with pytest.raises(InputError, match="loops need"):
+        G(torch.randn(1, cfg.noise_dim), *text(cfg, 1), loop=True)
+    with pytest.raises(InputError, match="noise z must have shape"):
+        G(torch.randn(1, cfg.noise_dim, 3), *text(cfg, 1))
+    with pytest.raises(InputError, match="base frames"):
+        Generator(any_length_tiny())(torch.randn(1, cfg.noise_dim), *text(cfg, 1))
+
+
+def test_config_checks():
+    with pytest.raises(ConfigError, match="noise_input"):
+        preset("tiny").replace(noise_input="grid")
+    with pytest.raises(ConfigError, match="needs noise_input"):
+        preset("tiny").replace(position_channels=2)
+    with pytest.raises(ConfigError, match="d_pooling"):
+        preset("tiny").replace(d_pooling="max")
+    cfg = ModelConfig.from_dict(any_length_tiny().to_dict())
+    assert cfg.any_length and cfg.position_channels == 2 and cfg.base_frames_for(33) == 2
+
+
+def test_discriminator_takes_any_multiple_of_the_grid():
+    torch.manual_seed(0)
+    cfg = any_length_tiny()
+    D = Discriminator(cfg).eval()
+    s, w, n = text(cfg)
+    with torch.no_grad():
+        for frames in (32, 64, 160):
+            out = D(torch.randn(2, 1, cfg.n_mels, frames), s, w, n)
+            assert out.logit.shape == (2,) and out.local_features.shape[-1] == frames // 32
+        # mean pooling: a clip repeated end to end has (nearly) the same global feature
+        x = torch.randn(2, 1, cfg.n_mels, 64)
+        g1 = D(x, s, w, n).global_feature
+        g2 = D(torch.cat([x, x, x], dim=-1), s, w, n).global_feature
+    assert (g1 - g2).norm() < 0.35 * g1.norm()
+    with pytest.raises(InputError, match="multiple of 32"):
+        D(torch.randn(2, 1, cfg.n_mels, 40), s, w, n)
+    fixed = Discriminator(preset("tiny"))
+    with pytest.raises(InputError, match="64"):
+        fixed(torch.randn(2, 1, 16, 128), s, w, n)
+
+
+def test_foley2_preset_shape():
+    cfg = preset("foley2")
+    assert cfg.any_length and cfg.frames == 864 and abs(cfg.clip_seconds - 10.03) < 0.01
+    G = Generator(cfg).eval()
+    z = torch.randn(1, cfg.noise_dim, 2)
+    with torch.no_grad():
+        assert G(z, *text(cfg, 1)).shape == (1, 1, 80, 64)
+
+
+# The public API -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def any_length_model():
+    from audiogan_core import AudioGAN
+
+    cfg = any_length_tiny()
+    model = AudioGAN.from_config(cfg, seed=0)
+    with torch.no_grad():
+        for name, p in model.generator.named_parameters():
+            if name.endswith("gamma") or name.endswith("head_gates"):
+                p.fill_(0.5)
+    return model
+
+
+def test_any_length_model_lengths_and_limits(any_length_model):
+    m = any_length_model
+    assert m.max_seconds == 60.0 and m.default_seconds == 10.0
+    for seconds in (0.1, 2.0, 12.5):
+        clip = m.generate("rain", seed=1, seconds=seconds, normalize=None)[0]
+        assert clip.audio.size == round(seconds * m.sample_rate)
+    assert m.generate("rain", seed=1, normalize=None)[0].seconds == pytest.approx(10.0, abs=1e-3)
+    for bad in (0, -1, float("nan"), 60.5, 0.05):
+        with pytest.raises(InputError, match="seconds"):
+            m.generate("rain", seed=1, seconds=bad)
+
+
+def test_a_longer_clip_starts_from_the_same_noise(any_length_model):
+    m = any_length_model
+    short, long = m.noise(3, 4), m.noise(3, 9)
+    assert short.shape == (m.config.noise_dim, 4) and long.shape == (m.config.noise_dim, 9)
+    assert torch.equal(long[:, :4], short)
+
+
+def test_loop_wraps_around_in_the_waveform(any_length_model):
+    """The loop played twice end to end has no step at the join larger than its inner steps,
+    and its mel is a whole number of the generator's grid."""
+    m = any_length_model
+    clip = m.generate("wind", seed=2, seconds=1.0, loop=True, normalize=None)[0]
+    frames = clip.audio.size // m.config.mel.hop_length
+    assert clip.audio.size % m.config.mel.hop_length == 0 and frames % 32 == 0
+    assert clip.recipe.loop and "--loop" in clip.recipe.command()
+    twice = np.concatenate([clip.audio, clip.audio])
+    steps = np.abs(np.diff(twice))
+    seam = steps[clip.audio.size - 1]
+    assert seam <= np.percentile(steps, 99.5)
+    plain = m.generate("wind", seed=2, seconds=clip.seconds, normalize=None)[0].audio
+    assert plain.size == clip.audio.size and not np.allclose(plain, clip.audio)  # a loop is not the plain clip
+
+
+def test_loops_need_an_any_length_model_and_exclude_trim(any_length_model):
+    from audiogan_core import AudioGAN
+
+    fixed = AudioGAN.from_config(preset("tiny"), seed=0)
+    with pytest.raises(InputError, match="loops need"):
+        fixed.generate("rain", seed=1, loop=True)
+    with pytest.raises(InputError, match="trim and loop"):
+        any_length_model.generate("rain", seed=1, loop=True, trim=True)

@@ -1,0 +1,220 @@
+"""The `vocos` vocoder: the shipped weights, streaming, checkpoint checks, and its trainer."""
+import json
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiogan_core.config import MelConfig
+from audiogan_core.errors import CheckpointError, MelConfigMismatchError
+from audiogan_core.mel import log_mel
+from audiogan_plugins import get_vocoder, reset_plugin_manager
+from audiogan_plugins.vocoders.vocos import BUNDLED, VocosConfig, VocosModel, VocosVocoder, load_vocos, save_vocos
+
+from test_vocoders import resynthesis_errors
+
+TINY = dict(dim=16, intermediate=32, layers=2)
+
+
+def small_checkpoint(tmp_path, mel=None, name="v.safetensors", seed=0, **arch):
+    torch.manual_seed(seed)
+    cfg = VocosConfig(mel=mel or MelConfig.hifigan_universal(), **(arch or TINY))
+    return save_vocos(tmp_path / name, VocosModel(cfg), half=False)
+
+
+def test_bundled_vocos_resynthesises_a_mel():
+    """The shipped weights turn a real mel back into audio much closer to it than noise is."""
+    assert BUNDLED.is_file() and BUNDLED.stat().st_size <= 10 * 2**20
+    reset_plugin_manager()
+    voc = get_vocoder("vocos", mel_config=MelConfig.hifigan_universal().to_dict()).load()
+    (mae, sc), (noise_mae, noise_sc) = resynthesis_errors(voc, voc.mel_config)
+    assert mae < 0.6 and mae < 0.25 * noise_mae, (mae, noise_mae)
+    assert sc < 0.6 and sc < 0.6 * noise_sc, (sc, noise_sc)
+    silence = torch.full((1, 80, 8), math.log(1e-5))
+    assert voc(silence).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 32, 1000])
+def test_stream_equals_one_pass(tmp_path, chunk):
+    voc = VocosVocoder(checkpoint=small_checkpoint(tmp_path, layers=3, dim=16, intermediate=32)).load()
+    mel = torch.randn(2, 80, 70)
+    whole = voc(mel)
+    pieces = list(voc.stream(mel, chunk_frames=chunk))
+    assert len(pieces) == math.ceil(70 / chunk)
+    assert all(p.shape[-1] == min(chunk, 70 - i * chunk) * 256 for i, p in enumerate(pieces))
+    assert torch.allclose(torch.cat(pieces, -1), whole, atol=1e-4, rtol=0)
+    single = list(voc.stream(mel[0], chunk_frames=chunk))
+    assert torch.allclose(torch.cat(single, -1), whole[0], atol=1e-4, rtol=0)
+
+
+def test_stream_differs_without_context(tmp_path):
+    """The context is what makes streaming exact: chunks vocoded alone do not join up."""
+    voc = VocosVocoder(checkpoint=small_checkpoint(tmp_path)).load()
+    mel = torch.randn(1, 80, 40)
+    alone = torch.cat([voc(mel[..., a:a + 8]) for a in range(0, 40, 8)], -1)
+    assert (alone - voc(mel)).abs().max() > 1e-3
+
+
+def test_checkpoint_for_another_mel_config_is_refused(tmp_path):
+    path = small_checkpoint(tmp_path, mel=MelConfig.paper())
+    with pytest.raises(MelConfigMismatchError):
+        VocosVocoder(checkpoint=path, mel_config=MelConfig.hifigan_universal())
+    with pytest.raises(MelConfigMismatchError):
+        load_vocos(path, MelConfig.hifigan_universal())
+    voc = VocosVocoder(checkpoint=path).load()
+    with pytest.raises(MelConfigMismatchError):
+        voc(torch.zeros(1, 80, 4))
+    assert voc(torch.zeros(1, 64, 4)).shape == (1, 4 * 160)
+
+
+def test_truncated_or_mismatched_weights_give_checkpoint_error(tmp_path):
+    path = small_checkpoint(tmp_path)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(data[: len(data) // 2])
+    (tmp_path / "cut.json").write_text((tmp_path / "v.json").read_text())
+    with pytest.raises(CheckpointError):
+        VocosVocoder(checkpoint=cut).load()
+    other = json.loads((tmp_path / "v.json").read_text())
+    other["model"]["layers"] = 3  # the config says 3 blocks, the weights hold 2
+    (tmp_path / "v.json").write_text(json.dumps(other))
+    with pytest.raises(CheckpointError, match="blocks.2"):
+        VocosVocoder(checkpoint=path).load()
+
+
+def test_float16_weights_change_little(tmp_path):
+    torch.manual_seed(0)
+    model = VocosModel(VocosConfig(**TINY))
+    save_vocos(tmp_path / "h.safetensors", model, half=True)
+    assert (tmp_path / "h.safetensors").stat().st_size < 0.6 * sum(p.numel() * 4 for p in model.parameters())
+    mel = torch.randn(1, 80, 20)
+    with torch.no_grad():
+        ref = model.eval()(mel)
+    got = VocosVocoder(checkpoint=tmp_path / "h.safetensors").load()(mel)
+    assert (got - ref.clamp(-1, 1)).abs().max() < 1e-2 * ref.abs().max()
+
+
+# The trainer ---------------------------------------------------------------------------------
+@pytest.fixture
+def library(tmp_path):
+    """Six short clips (tones and noise bursts) with captions and a one-clip held-out list."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(6):
+        t = np.arange(int(22050 * (0.6 + 0.2 * i))) / 22050
+        x = 0.3 * np.sin(2 * np.pi * (200 + 90 * i) * t) + 0.05 * rng.standard_normal(t.size)
+        sf.write(root / f"clip{i}.wav", x.astype(np.float32), 22050)
+        rows.append(json.dumps({"file": f"clip{i}.wav", "caption": f"tone number {i}"}))
+    (root / "captions.jsonl").write_text("\n".join(rows) + "\n")
+    (root / "holdout.json").write_text(json.dumps({"files": ["clip5.wav"]}))
+    return root
+
+
+def tiny_config(**changes):
+    from audiogan_training.vocoder import VocoderTrainConfig
+
+    base = dict(model=VocosConfig(**TINY), steps=4, batch_size=2, segment_frames=16, teacher="", w_phase=0.0,
+                checkpoint_every=2, log_every=2, eval_every=2, eval_clips=1, eval_seconds=0.3, warmup_steps=1)
+    base.update(changes)
+    return VocoderTrainConfig(**base)
+
+
+def test_trainer_learns_and_resumes_bit_exactly(library, tmp_path):
+    from audiogan_training.vocoder import VocoderTrainer, read_vocoder_checkpoint
+
+    whole = VocoderTrainer(tiny_config(), library, tmp_path / "a", progress=False)
+    assert [e["file"] for e in whole.held.entries] == ["clip5.wav"]  # held out: scored, never trained on
+    assert "clip5.wav" not in {e["file"] for e in whole.train.entries}
+    whole.fit()
+    first = VocoderTrainer(tiny_config(), library, tmp_path / "b", progress=False)
+    first.fit(steps=2)
+    again = VocoderTrainer(tiny_config(), library, tmp_path / "b", resume=True, progress=False)
+    assert again.step == 2
+    again.fit()
+    a, b = read_vocoder_checkpoint(tmp_path / "a/checkpoint.pt"), read_vocoder_checkpoint(tmp_path / "b/checkpoint.pt")
+    assert a["step"] == b["step"] == 4
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    log = [json.loads(line) for line in (tmp_path / "a/log.jsonl").read_text().splitlines()]
+    assert {"eval_mel_l1", "eval_mel_l1_hifigan", "eval_mrstft"} <= set(log[-1])
+    voc = VocosVocoder(checkpoint=tmp_path / "a/vocos.safetensors").load()
+    assert voc(torch.randn(1, 80, 5)).shape == (1, 5 * 256)
+
+
+def test_trainer_refuses_to_clobber_a_run(library, tmp_path):
+    from audiogan_core.errors import ConfigError
+    from audiogan_training.vocoder import VocoderTrainer
+
+    VocoderTrainer(tiny_config(steps=1), library, tmp_path / "r", progress=False).fit()
+    with pytest.raises(ConfigError, match="--resume"):
+        VocoderTrainer(tiny_config(steps=1), library, tmp_path / "r", progress=False)
+
+
+def test_training_lowers_the_loss(library, tmp_path):
+    from audiogan_training.vocoder import VocoderTrainer
+
+    trainer = VocoderTrainer(tiny_config(steps=40, lr=3e-3, eval_every=1000, checkpoint_every=1000),
+                             library, tmp_path / "l", progress=False)
+    first = np.mean([trainer.train_step()["loss"] for _ in range(5)])
+    for _ in range(30):
+        trainer.train_step()
+    last = np.mean([trainer.train_step()["loss"] for _ in range(5)])
+    assert last < 0.8 * first, (first, last)
+
+
+def test_teacher_waveform_chunks_join_seamlessly():
+    """A long clip's teacher audio made in chunks (with context) equals one pass."""
+    from audiogan_training.vocoder import teacher_waveform
+
+    class Smearing:  # a stand-in teacher whose output at a frame depends on frames up to 3 away
+        mel_config = MelConfig.hifigan_universal()
+
+        def __call__(self, m):  # [1, n_mels, T] -> [1, T * hop]
+            smooth = torch.nn.functional.avg_pool1d(m.mean(1, keepdim=True), 7, 1, 3)[:, 0]  # [1, T]
+            ramp = torch.linspace(0, 1, 256)
+            return (smooth[..., None] * ramp).reshape(1, -1)
+
+    mel = torch.randn(80, 300).numpy()
+    whole = Smearing()(torch.from_numpy(mel)[None])[0].numpy()
+    chunked = teacher_waveform(Smearing(), mel, chunk=64, context=8)
+    assert chunked.shape == whole.shape == (300 * 256,)
+    assert np.abs(chunked - whole).max() < 1e-6
+    assert np.abs(teacher_waveform(Smearing(), mel, chunk=64, context=0) - whole).max() > 1e-3
+
+
+def test_set_scores_are_not_blown_up_by_a_near_silent_clip():
+    from audiogan_core.mel import MelFrontEnd
+    from audiogan_training.vocoder import aggregate_scores, resynthesis_scores
+
+    front, res = MelFrontEnd(MelConfig.hifigan_universal()), ((512, 128), (1024, 256))
+    g = torch.Generator().manual_seed(0)
+    loud = torch.randn(8192, generator=g) * 0.3
+    quiet = torch.randn(8192, generator=g) * 1e-6
+    same = aggregate_scores([resynthesis_scores(loud, loud, front, res)])
+    assert same["mel_l1"] < 1e-5 and same["spectral_convergence"] < 1e-5
+    # a slightly-off loud clip plus a near-silent one whose "resynthesis" is a little noise
+    scores = [resynthesis_scores(loud * 0.9, loud, front, res), resynthesis_scores(quiet * 50, quiet, front, res)]
+    total = aggregate_scores(scores)
+    assert 0.05 < total["spectral_convergence"] < 0.2  # the loud clip's 10% error, not the quiet clip's 4900%
+
+
+def test_sigterm_finishes_the_step_and_checkpoints(library, tmp_path, monkeypatch):
+    import signal
+
+    from audiogan_training.vocoder import VocoderTrainer, read_vocoder_checkpoint
+
+    trainer = VocoderTrainer(tiny_config(steps=50, checkpoint_every=1000), library, tmp_path / "t", progress=False)
+    original = trainer.train_step
+
+    def step():
+        if trainer.step == 2:
+            signal.raise_signal(signal.SIGTERM)  # arrives during step 3
+        return original()
+
+    monkeypatch.setattr(trainer, "train_step", step)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        trainer.fit()
+    assert read_vocoder_checkpoint(tmp_path / "t/checkpoint.pt")["step"] == 3

@@ -1,0 +1,478 @@
+"""Train the `vocos` vocoder (plugins/vocoders/vocos.py) on a library of real recordings.
+
+    audiogan train-vocoder --data data/debian-foley --out runs/vocos            # or --resume
+
+Targets, per random segment of `segment_frames` mel frames:
+- the real audio: log-mel L1 and a multi-resolution STFT loss (spectral convergence + log
+  magnitude) at three resolutions: these fix the magnitudes;
+- optionally a teacher vocoder's waveform for the same mel (`teacher: "hifigan"`, the universal
+  HiFi-GAN): a magnitude-weighted phase loss at two resolutions. A mel does not determine the
+  real recording's phase, so magnitude losses alone leave phase free (the "phasey" sound of
+  non-adversarial vocoders); the teacher's output is a deterministic function of the mel, so its
+  phase is a target the student can learn.
+
+The corpus is prepared once into `<cache>/vocoder-corpus/` (per clip: the loudness-normalised
+waveform at the model's rate, its log-mel and the teacher's waveform, as .npy keyed by the file's
+hash) and memory-mapped. The held-out clips of the library (`holdout.json`) are never trained on;
+a fixed subset of them is scored every `eval_every` steps (log-mel L1 and MR-STFT distance to the
+real audio, beside the teacher's own scores on the same clips) and written to `log.jsonl`.
+
+A run folder holds `checkpoint.pt` (model, optimiser, step; `weights_only=True`, written
+atomically), `vocos.safetensors` + `vocos.json` (the exported weights, float16), `log.jsonl` and
+`train_config.json`. Segment choice and everything random at step s come from a generator seeded
+by (seed, s), so `--resume` continues the same stream.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from audiogan_core.config import MelConfig, _from_dict
+from audiogan_core.errors import CheckpointError, ConfigError, DataError
+from audiogan_core.io import atomic_save, atomic_write_text
+from audiogan_core.mel import MelFrontEnd
+from audiogan_plugins.vocoders.vocos import VocosConfig, VocosModel, save_vocos
+
+from .precision import bf16_autocast
+
+CORPUS_VERSION = "vocoder-corpus-v1"
+CHECKPOINT_FORMAT = "audiogan-vocoder-train-1"
+SILENT_SEGMENT_RMS = 10 ** (-60 / 20)
+
+
+@dataclass
+class VocoderTrainConfig:
+    model: VocosConfig = field(default_factory=VocosConfig)
+    steps: int = 60000
+    batch_size: int = 16
+    segment_frames: int = 64
+    lr: float = 5e-4
+    lr_min: float = 1e-5
+    warmup_steps: int = 200
+    betas: tuple = (0.8, 0.99)
+    weight_decay: float = 0.01
+    w_mel: float = 1.0
+    w_stft: float = 1.0
+    w_phase: float = 1.0  # the teacher's phase; 0 (or teacher "") trains on the real audio alone
+    teacher: str = "hifigan"
+    bf16: bool = True  # bf16 autocast for the backbone and the teacher (where the CPU has bf16 units)
+    stft_resolutions: tuple = ((512, 128), (1024, 256), (2048, 512))
+    phase_resolutions: tuple = ((1024, 256), (512, 128))
+    max_clip_seconds: float = 10.0  # longer files: only their first 10 s enter the corpus
+    # A near-silent segment (RMS below -60 dBFS) is drawn again up to this many times. 0 keeps the
+    # library's own share of silence, which the vocoder must learn to reproduce as silence.
+    silent_redraws: int = 3
+    holdout_file: str = "holdout.json"
+    eval_clips: int = 48
+    eval_seconds: float = 4.0
+    eval_every: int = 1000
+    checkpoint_every: int = 200
+    snapshot_every: int = 1000  # also keep the weights of every such step (snapshots/vocos-STEP.safetensors)
+    log_every: int = 20
+    seed: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = VocosConfig.from_dict(self.model)
+        self.betas = tuple(self.betas)
+        self.stft_resolutions = tuple(tuple(r) for r in self.stft_resolutions)
+        self.phase_resolutions = tuple(tuple(r) for r in self.phase_resolutions)
+        for name in ("steps", "batch_size", "segment_frames", "checkpoint_every", "snapshot_every", "log_every",
+                     "eval_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"VocoderTrainConfig.{name} must be a positive integer, got {value!r}")
+        if self.teacher not in ("", "hifigan"):
+            raise ConfigError(f"VocoderTrainConfig.teacher must be 'hifigan' or '', got {self.teacher!r}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "VocoderTrainConfig":
+        data = {k: v for k, v in data.items() if k != "about"}  # recipes carry a note for people
+        return _from_dict(cls, data, "VocoderTrainConfig")
+
+
+# ------------------------------------------------------------------------------------------
+# Corpus
+# ------------------------------------------------------------------------------------------
+def _teacher(name: str, mel: MelConfig):
+    if not name:
+        return None
+    from audiogan_core.plugins import get_vocoder
+
+    return get_vocoder(name, mel_config=mel).load("cpu")
+
+
+@torch.no_grad()
+def teacher_waveform(teacher, mel: np.ndarray, chunk: int = 1024, context: int = 64, bf16: bool = False) -> np.ndarray:
+    """The teacher's waveform for a whole clip's log-mel [n_mels, T], in chunks of `chunk` frames
+    with `context` frames of real mel either side (HiFi-GAN's receptive field is ~30 frames), so
+    a long clip needs bounded memory and the joins are seamless."""
+    hop = teacher.mel_config.hop_length
+    T = mel.shape[1]
+    out = []
+    for a in range(0, T, chunk):
+        b = min(T, a + chunk)
+        lo, hi = max(0, a - context), min(T, b + context)
+        with bf16_autocast("cpu", bf16):
+            wave = teacher(torch.from_numpy(np.ascontiguousarray(mel[:, lo:hi]))[None])[0].float().numpy()
+        out.append(wave[(a - lo) * hop: (b - lo) * hop])
+    return np.concatenate(out).astype(np.float32)
+
+
+class VocoderCorpus:
+    """Memory-mapped (audio, mel, teacher) per clip; see the module docstring."""
+
+    def __init__(self, entries: list[dict], folder: Path, hop: int):
+        self.entries, self.folder, self.hop = entries, folder, hop
+        self._arrays: dict[tuple[int, str], np.ndarray] = {}
+
+    def array(self, i: int, kind: str) -> np.ndarray:
+        key = (i, kind)
+        if key not in self._arrays:
+            self._arrays[key] = np.load(self.folder / f"{self.entries[i]['key']}.{kind}.npy", mmap_mode="r")
+        return self._arrays[key]
+
+    def frames(self, i: int) -> int:
+        return int(self.entries[i]["frames"])
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def _save_npy(path, array: np.ndarray) -> None:
+    with open(path, "wb") as fh:  # a file object: np.save would append ".npy" to a temp name
+        np.save(fh, array)
+
+
+def corpus_key(file_hash: str, mel: MelConfig, max_seconds: float | None, teacher: str) -> str:
+    """max_seconds is None for a file shorter than the cap: its entry is the same whatever the cap."""
+    payload = json.dumps({"v": CORPUS_VERSION, "file": file_hash, "mel": mel.to_dict(), "max": max_seconds,
+                          "teacher": teacher}, sort_keys=True)
+    return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+
+
+def prepare_corpus(items, cache_dir: Path, mel: MelConfig, *, max_seconds: float, teacher: str,
+                   bf16: bool = False, progress: bool = True) -> VocoderCorpus:
+    """Decode, normalise, mel and (optionally) run the teacher once per clip; cached by file hash."""
+    from tqdm import tqdm
+
+    from .mel_dataset import compute_log_mel, file_hash, load_audio, normalise_loudness
+
+    folder = cache_dir / "vocoder-corpus"
+    folder.mkdir(parents=True, exist_ok=True)
+    teacher_model = None
+    entries = []
+    for item in tqdm(items, desc="vocoder corpus", disable=not progress, unit="clip"):
+        cap = max_seconds if item.duration > max_seconds else None
+        key = corpus_key(file_hash(item.path), mel, cap, f"{teacher}@bf16" if teacher and bf16 else teacher)
+        meta_path = folder / f"{key}.json"
+        if not meta_path.is_file():
+            audio = normalise_loudness(load_audio(item.path, mel.sample_rate, max_seconds), mel.sample_rate)
+            log_mel = compute_log_mel(audio, mel)
+            frames = log_mel.shape[1]
+            audio = np.pad(audio, (0, max(0, frames * mel.hop_length - audio.size)))[: frames * mel.hop_length]
+            arrays = {"audio": audio.astype(np.float32), "mel": log_mel}
+            if teacher:
+                teacher_model = teacher_model or _teacher(teacher, mel)
+                arrays["teacher"] = teacher_waveform(teacher_model, log_mel, bf16=bf16)
+            for kind, value in arrays.items():
+                atomic_save(folder / f"{key}.{kind}.npy", lambda tmp, v=value: _save_npy(tmp, v))
+            atomic_write_text(meta_path, json.dumps({"file": item.rel, "frames": frames}))
+        meta = json.loads(meta_path.read_text())
+        entries.append({"key": key, "file": item.rel, "frames": meta["frames"]})
+    return VocoderCorpus(entries, folder, mel.hop_length)
+
+
+# ------------------------------------------------------------------------------------------
+# Losses and scores
+# ------------------------------------------------------------------------------------------
+def _stft(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:  # [B, N] -> complex [B, F, frames]
+    window = torch.hann_window(n_fft, device=x.device, dtype=x.dtype)
+    return torch.stft(x, n_fft, hop_length=hop, win_length=n_fft, window=window, center=True,
+                      pad_mode="reflect", return_complex=True)
+
+
+def mrstft_loss(fake: torch.Tensor, real: torch.Tensor, resolutions) -> torch.Tensor:
+    """Spectral convergence + log-magnitude L1, averaged over resolutions (Parallel WaveGAN's).
+    The spectral convergence is taken over the whole batch (Frobenius norms of all its
+    spectrograms, as Parallel WaveGAN does): per clip, a near-silent one divides by almost 0."""
+    total = fake.new_zeros(())
+    for n_fft, hop in resolutions:
+        f = _stft(fake, n_fft, hop).abs().clamp(min=1e-7)
+        r = _stft(real, n_fft, hop).abs().clamp(min=1e-7)
+        sc = torch.linalg.vector_norm(r - f) / torch.linalg.vector_norm(r).clamp(min=1e-7)
+        total = total + sc + (r.log() - f.log()).abs().mean()
+    return total / len(resolutions)
+
+
+def phase_loss(fake: torch.Tensor, teacher: torch.Tensor, real: torch.Tensor, resolutions) -> torch.Tensor:
+    """|e^{i angle(fake)} - e^{i angle(teacher)}| weighted by the real clip's compressed magnitude
+    (|S|^0.3), so phase counts where there is energy and not in silence."""
+    total = fake.new_zeros(())
+    for n_fft, hop in resolutions:
+        f, t = _stft(fake, n_fft, hop), _stft(teacher, n_fft, hop)
+        w = _stft(real, n_fft, hop).abs().pow(0.3)
+        fu = f / (f.abs() + 1e-5)
+        tu = t / (t.abs() + 1e-5)
+        total = total + ((fu - tu).abs() * w).sum() / w.sum().clamp(min=1e-7)
+    return total / len(resolutions)
+
+
+@torch.no_grad()
+def resynthesis_scores(fake: torch.Tensor, real: torch.Tensor, front_end: MelFrontEnd, resolutions) -> dict:
+    """One clip's distances of `fake` to `real` (both [N]): log-mel L1, log-magnitude L1 averaged
+    over the STFT resolutions, and the squared error and energy of the magnitudes (summed over
+    resolutions) from which `aggregate_scores` forms the set's spectral convergence."""
+    n = min(fake.shape[-1], real.shape[-1])
+    fake, real = fake[None, :n].float(), real[None, :n].float()
+    logmag, err2, ref2 = 0.0, 0.0, 0.0
+    for n_fft, hop in resolutions:
+        f = _stft(fake, n_fft, hop).abs().clamp(min=1e-7)
+        r = _stft(real, n_fft, hop).abs().clamp(min=1e-7)
+        logmag += float((r.log() - f.log()).abs().mean()) / len(resolutions)
+        err2 += float((r - f).pow(2).sum()) / len(resolutions)
+        ref2 += float(r.pow(2).sum()) / len(resolutions)
+    return {"mel_l1": float((front_end(fake) - front_end(real)).abs().mean()), "logmag_l1": logmag,
+            "err2": err2, "ref2": ref2}
+
+
+def aggregate_scores(scores: list[dict]) -> dict:
+    """Set-level distances: mean log-mel L1, and the MR-STFT distance = spectral convergence of the
+    whole set (sqrt(sum err^2 / sum ref^2): a near-silent clip cannot blow it up the way a per-clip
+    ratio does) + mean log-magnitude L1."""
+    sc = math.sqrt(sum(x["err2"] for x in scores) / max(sum(x["ref2"] for x in scores), 1e-12))
+    return {"mel_l1": float(np.mean([x["mel_l1"] for x in scores])),
+            "mrstft": sc + float(np.mean([x["logmag_l1"] for x in scores])), "spectral_convergence": sc}
+
+
+# ------------------------------------------------------------------------------------------
+# Trainer
+# ------------------------------------------------------------------------------------------
+class VocoderTrainer:
+    def __init__(self, config: VocoderTrainConfig, data_dir: str | Path, run_dir: str | Path, *,
+                 resume: bool = False, cache_dir: str | Path | None = None, progress: bool = True,
+                 init_from: str | Path | None = None):
+        self.config, self.data_dir, self.run_dir = config, Path(data_dir), Path(run_dir)
+        self.progress = progress
+        self.cache_dir = Path(cache_dir) if cache_dir else self.run_dir / "cache"
+        if (self.run_dir / "checkpoint.pt").exists() and not resume:
+            raise ConfigError(f"{self.run_dir} already holds a vocoder run; pass --resume to continue it")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        mel = config.model.mel
+        self.front_end = MelFrontEnd(mel)
+        with torch.random.fork_rng():  # the same seed gives the same initial weights
+            torch.manual_seed(config.seed)
+            self.model = VocosModel(config.model)
+        self.optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.lr, betas=config.betas,
+                                           weight_decay=config.weight_decay)
+        self.step = 0
+        if resume:
+            self._load(self.run_dir / "checkpoint.pt")
+        elif init_from is not None:
+            from audiogan_plugins.vocoders.vocos import load_vocos
+
+            self.model.load_state_dict(load_vocos(init_from, mel).state_dict())
+        atomic_write_text(self.run_dir / "train_config.json", json.dumps(config.to_dict(), indent=2))
+        self._build_data()
+
+    def _build_data(self) -> None:
+        from .library_scan import scan_library
+        from .sampling import read_holdout, split_holdout
+
+        cfg = self.config
+        scan = scan_library(self.data_dir, mel_config=cfg.model.mel, clip_frames=cfg.segment_frames,
+                            exclude=[self.cache_dir])
+        holdout_path = self.data_dir / cfg.holdout_file
+        if holdout_path.is_file():
+            train, held = split_holdout(scan.items, read_holdout(holdout_path))
+        else:
+            train, held = split_holdout(scan.items, 0.08, seed=cfg.seed)
+        if not train:
+            raise DataError(f"no training clips in {self.data_dir} after the held-out split")
+        self.train = prepare_corpus(train, self.cache_dir, cfg.model.mel, max_seconds=cfg.max_clip_seconds,
+                                    teacher=cfg.teacher if cfg.w_phase > 0 else "", bf16=cfg.bf16,
+                                    progress=self.progress)
+        held = sorted(held, key=lambda it: hashlib.blake2b(it.rel.encode(), digest_size=8).digest())[: cfg.eval_clips]
+        self.held = prepare_corpus(held, self.cache_dir, cfg.model.mel, max_seconds=cfg.max_clip_seconds,
+                                   teacher="hifigan", progress=self.progress) if held else None  # scores: float32
+        # draw clips in proportion to their length (a 30 s rain bed offers more segments than a click)
+        frames = np.array([max(1, self.train.frames(i) - cfg.segment_frames + 1) for i in range(len(self.train))],
+                          dtype=np.float64)
+        self.weights = torch.from_numpy(np.sqrt(frames) / np.sqrt(frames).sum())
+
+    # batches ------------------------------------------------------------------------------
+    def batch(self, step: int) -> dict[str, torch.Tensor]:
+        cfg, hop, S = self.config, self.train.hop, self.config.segment_frames
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        audio, teacher, mels = [], [], []
+        for _ in range(cfg.batch_size):
+            for attempt in range(cfg.silent_redraws + 1):  # redraw near-silent segments (silent_redraws)
+                i = int(torch.multinomial(self.weights, 1, generator=gen))
+                T = self.train.frames(i)
+                f0 = int(torch.randint(0, max(1, T - S + 1), (1,), generator=gen))
+                seg = np.asarray(self.train.array(i, "audio")[f0 * hop: (f0 + S) * hop])
+                if attempt == cfg.silent_redraws or seg.size and \
+                        float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))) > SILENT_SEGMENT_RMS:
+                    break
+            pad = S * hop - seg.size
+            audio.append(np.pad(seg, (0, pad)))
+            if self.config.w_phase > 0 and self.config.teacher:
+                teacher.append(np.pad(np.asarray(self.train.array(i, "teacher")[f0 * hop: (f0 + S) * hop]), (0, pad)))
+        real = torch.from_numpy(np.stack(audio).astype(np.float32))
+        out = {"real": real, "mel": self.front_end(real)}  # the segment's own mel: what the student hears
+        if teacher:
+            out["teacher"] = torch.from_numpy(np.stack(teacher))
+        return out
+
+    def lr_at(self, step: int) -> float:
+        cfg = self.config
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * t))
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.config
+        self.model.train()
+        b = self.batch(self.step)
+        for group in self.optimiser.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        with bf16_autocast("cpu", cfg.bf16):
+            features = self.model.features(b["mel"])  # [B, dim, S]
+        fake = self.model.head(features.float())  # [B, S * hop]: the inverse STFT in float32
+        mel_l1 = (self.front_end(fake) - b["mel"]).abs().mean()
+        stft = mrstft_loss(fake, b["real"], cfg.stft_resolutions)
+        loss = cfg.w_mel * mel_l1 + cfg.w_stft * stft
+        logs = {"mel_l1": mel_l1.item(), "mrstft": stft.item()}
+        if "teacher" in b:
+            ph = phase_loss(fake, b["teacher"], b["real"], cfg.phase_resolutions)
+            loss = loss + cfg.w_phase * ph
+            logs["phase"] = ph.item()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"vocoder loss is {float(loss)} at step {self.step}")
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        logs["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1000.0))
+        self.optimiser.step()
+        self.step += 1
+        logs["loss"] = loss.item()
+        return logs
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Mean scores on the held-out subset (first `eval_seconds` of each), with the teacher's."""
+        if self.held is None:
+            return {}
+        cfg, hop = self.config, self.held.hop
+        self.model.eval()
+        frames = max(1, int(cfg.eval_seconds * cfg.model.mel.sample_rate / hop))
+        ours, theirs = [], []
+        for i in range(len(self.held)):
+            n = min(frames, self.held.frames(i))
+            mel = torch.from_numpy(np.ascontiguousarray(self.held.array(i, "mel")[:, :n]))[None]
+            real = torch.from_numpy(np.array(self.held.array(i, "audio")[: n * hop]))
+            teacher = torch.from_numpy(np.array(self.held.array(i, "teacher")[: n * hop]))
+            ours.append(resynthesis_scores(self.model(mel)[0], real, self.front_end, cfg.stft_resolutions))
+            theirs.append(resynthesis_scores(teacher, real, self.front_end, cfg.stft_resolutions))
+        ours, theirs = aggregate_scores(ours), aggregate_scores(theirs)
+        out = {}
+        for k in ("mel_l1", "mrstft"):
+            out[f"eval_{k}"], out[f"eval_{k}_hifigan"] = ours[k], theirs[k]
+            out[f"eval_{k}_ratio"] = ours[k] / max(theirs[k], 1e-9)
+        return out
+
+    # checkpoints ----------------------------------------------------------------------------
+    def save(self) -> None:
+        state = {"format": CHECKPOINT_FORMAT, "config": json.dumps(self.config.to_dict()), "step": self.step,
+                 "model": self.model.state_dict(), "optimiser": self.optimiser.state_dict()}
+        atomic_save(self.run_dir / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
+        save_vocos(self.run_dir / "vocos.safetensors", self.model, extra={"step": self.step})
+
+    def _load(self, path: Path) -> None:
+        state = read_vocoder_checkpoint(path)
+        saved = VocoderTrainConfig.from_dict(json.loads(state["config"]))
+        if saved.model != self.config.model:
+            raise ConfigError(f"{path} was trained with model {saved.model}, not {self.config.model}")
+        self.model.load_state_dict(state["model"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.step = int(state["step"])
+
+    def _log(self, record: dict) -> None:
+        with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def fit(self, steps: int | None = None) -> None:
+        from tqdm import tqdm
+
+        target = steps or self.config.steps
+        bar = tqdm(total=target, initial=self.step, disable=not self.progress, unit="step", desc="vocoder")
+        started, window = time.time(), []
+        stop = []  # SIGTERM (and SIGINT) finish the step, write a checkpoint and stop
+        restore = _on_stop_signals(lambda name: stop.append(name))
+        try:
+            while self.step < target and not stop:
+                logs = self.train_step()
+                window.append(logs)
+                bar.update(1)
+                if self.step % self.config.log_every == 0:
+                    record = {"step": self.step, "time": round(time.time() - started, 1),
+                              "lr": self.lr_at(self.step - 1)}
+                    record.update({k: float(np.mean([w[k] for w in window])) for k in window[0]})
+                    window = []
+                    bar.set_postfix(mel=f"{record['mel_l1']:.3f}", stft=f"{record['mrstft']:.3f}")
+                    if self.step % self.config.eval_every == 0:
+                        record.update(self.evaluate())
+                    self._log(record)
+                if self.step % self.config.checkpoint_every == 0:
+                    self.save()
+                if self.step % self.config.snapshot_every == 0:
+                    (self.run_dir / "snapshots").mkdir(exist_ok=True)
+                    save_vocos(self.run_dir / "snapshots" / f"vocos-{self.step:07d}.safetensors", self.model,
+                               extra={"step": self.step})
+        finally:
+            restore()
+            bar.close()
+            self.save()
+        if stop:
+            raise KeyboardInterrupt(f"stopped by {stop[0]} at step {self.step}")
+
+
+def _on_stop_signals(callback):
+    """Route SIGINT/SIGTERM to `callback(name)` (main thread only); returns a function that puts
+    the previous handlers back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.signal(sig, lambda signum, frame: callback(signal.Signals(signum).name))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore():
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def read_vocoder_checkpoint(path: str | Path) -> dict:
+    from audiogan_core.checkpoint import read_torch_checkpoint
+
+    path = Path(path)
+    state = read_torch_checkpoint(path, "vocoder training checkpoint")
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not an audiogan vocoder training checkpoint")
+    return state
