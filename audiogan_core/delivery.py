@@ -23,6 +23,15 @@ SILENT_DBFS = -70.0  # below this the clip is left alone: amplifying it would on
 TRIM_THRESHOLD_DB = -50.0  # relative to the clip's loudest 10 ms (levels.trim_silence)
 
 
+def parse_switch(name: str, value) -> bool:
+    """A client's on/off string (OSC KEY=VALUE options: trim=1, loop=0): 1/0, true/false,
+    yes/no, on/off, any case."""
+    text = str(value).strip().lower()
+    if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise InputError(f"{name} must be 1 or 0, got {value!r}")
+    return text in ("1", "true", "yes", "on")
+
+
 class LevelWarning(UserWarning):
     """A clip left quieter than asked: near silent, or a loudness target it cannot reach."""
 
@@ -98,9 +107,7 @@ class Delivery:
                     raise InputError(f"loudness must be a finite number of LUFS, got {value!r}")
                 d["loudness"], d["normalize"] = lufs, "loudness"
             elif key == "trim":
-                if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-                    raise InputError(f"trim must be 1 or 0, got {value!r}")
-                d["trim"] = text in ("1", "true", "yes", "on")
+                d["trim"] = parse_switch("trim", value)
             else:
                 raise InputError(f"unknown option {key!r}; known: normalize, loudness, trim")
         if d["normalize"] is None:

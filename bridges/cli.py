@@ -44,7 +44,7 @@ def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_d
 
     \b
     /audiogan/generate s:text [i:seed] [f:seconds] [i:variations] [s:KEY=VALUE ...]
-        options (after a number): normalize=peak|loudness|none, loudness=LUFS, trim=1|0
+        options (after a number): normalize=peak|loudness|none, loudness=LUFS, trim=1|0, loop=1|0
         -> /audiogan/accepted i:job, /audiogan/progress i:job f:fraction,
            /audiogan/done i:job s:path (one per file) or /audiogan/error i:job s:message
     /audiogan/play i:job [i:variation]   /audiogan/cancel i:job

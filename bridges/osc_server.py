@@ -17,8 +17,9 @@ Address space (stable; replies go to the sender's host and port, or to the sende
 
   /audiogan/generate s:text [i:seed] [f:seconds] [i:variations] [s:KEY=VALUE ...]
         options, after at least one number (seed -1 = random): normalize=peak|loudness|none,
-        loudness=LUFS (implies normalize=loudness), trim=1|0; unset ones keep the server's
-        level settings (serve --loudness / --no-normalize / --trim; default: true peak -1 dBTP)
+        loudness=LUFS (implies normalize=loudness), trim=1|0, loop=1|0 (a seamless loop, any-length
+        models); unset ones keep the server's level settings (serve --loudness / --no-normalize /
+        --trim; default: true peak -1 dBTP) and make no loop
         -> /audiogan/accepted i:job
         -> /audiogan/progress i:job f:fraction      (0.0 first, 1.0 last, a few in between)
         -> /audiogan/done i:job s:path              (once per file, text-major, variation order)
@@ -51,7 +52,7 @@ import time
 from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
-from audiogan_core.delivery import Delivery
+from audiogan_core.delivery import Delivery, parse_switch
 from audiogan_core.io import slug
 from audiogan_core.limits import MAX_VARIATIONS, check_output_rate
 
@@ -70,6 +71,7 @@ DEFAULT_MAX_VARIATIONS = 16
 MAX_REPLY_CHARS = 600  # error messages quote client input; keep replies small
 MAX_ERRORS_PER_DATAGRAM = 8  # then one more error saying how many were not sent
 PROGRESS_STEP = 0.1  # send a progress reply when the fraction moved at least this much
+GENERATE_OPTIONS = ("normalize", "loudness", "trim", "loop")  # /audiogan/generate's KEY=VALUE keys
 INT32 = 2**31
 INT64 = 2**63
 STOP_SECONDS = 1.5  # stop() waits at most this long for the threads (SIGTERM: gone within 2 s)
@@ -404,10 +406,10 @@ class OscServer:
             self._error(to, -1, f"{address}: internal error: {type(exc).__name__}: {exc}", budget)
 
     # Handlers -------------------------------------------------------------------------
-    def _parse_generate(self, args: list, delivery: Delivery | None = None):
+    def _parse_generate(self, args: list, delivery: Delivery | None = None, loop: bool = False):
         """OSC arguments (options already split off) -> a checked Request with `delivery` (default:
-        the server's). Only what is OSC's is done here: words joined, argument types coerced, -1
-        read as "random seed"; the request rules are the model's."""
+        the server's) and `loop`. Only what is OSC's is done here: words joined, argument types
+        coerced, -1 read as "random seed"; the request rules are the model's."""
         from audiogan_core.request import check_request
 
         where = f"{PREFIX}/generate"
@@ -438,13 +440,13 @@ class OscServer:
         try:
             return self.model.check_request(check_request(" ".join(words), seed=seed, variations=variations,
                                                           seconds=seconds, delivery=delivery or self.delivery,
-                                                          max_variations=self.max_variations))
+                                                          loop=loop, max_variations=self.max_variations))
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
 
-    def _split_options(self, args: list) -> tuple[list, Delivery]:
+    def _split_options(self, args: list) -> tuple[list, Delivery, bool]:
         """Strings after /audiogan/generate's first number are KEY=VALUE options: the positional
-        arguments without them, and this request's delivery."""
+        arguments without them, this request's delivery, and whether it asks for a loop."""
         where = f"{PREFIX}/generate"
         first_number = next((i for i, a in enumerate(args) if not isinstance(a, str)), len(args))
         first_option = next((i for i, a in enumerate(args) if i > first_number and isinstance(a, str)), len(args))
@@ -452,17 +454,25 @@ class OscServer:
         for arg in args[first_option:]:
             if not isinstance(arg, str) or "=" not in arg:
                 raise InputError(f"{where}: options come last, as KEY=VALUE strings (normalize=peak|loudness|none, "
-                                 f"loudness=LUFS, trim=1|0), got {_show(arg)}")
+                                 f"loudness=LUFS, trim=1|0, loop=1|0), got {_show(arg)}")
             key, value = arg.split("=", 1)
-            options[key.strip().lower()] = value
+            key = key.strip().lower()
+            if key not in GENERATE_OPTIONS:
+                raise InputError(f"{where}: unknown option {key!r}; known: {', '.join(GENERATE_OPTIONS)}")
+            options[key] = value
         try:
-            return args[:first_option], self.delivery.with_options(options)
+            loop = parse_switch("loop", options.pop("loop")) if "loop" in options else False
+            delivery = self.delivery.with_options(options)
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
+        if loop and delivery.trim and "trim" not in options:  # the trim is the server's, not the client's
+            raise InputError(f"{where}: trim and loop exclude each other, and this server trims every file "
+                             f"(serve --trim): send trim=0 with loop=1")
+        return args[:first_option], delivery, loop
 
     def _on_generate(self, args: list, to: tuple) -> None:
-        args, delivery = self._split_options(args)
-        request = self._parse_generate(args, delivery)
+        args, delivery, loop = self._split_options(args)
+        request = self._parse_generate(args, delivery, loop)
         with self._jobs_lock:
             job = Job(self._next_job, request, to)
             self._next_job += 1
@@ -472,8 +482,8 @@ class OscServer:
                 raise JobError(job.id, f"busy: queue full ({self._queue.maxsize} waiting)") from None
             self._active[job.id] = job
         self._idle.clear()
-        log.info("job %d from %s: %r seed %d, %.3g s, %d variation(s)", job.id, _peer(to), job.text, job.seed,
-                 job.seconds, job.variations)
+        log.info("job %d from %s: %r seed %d, %.3g s, %d variation(s)%s", job.id, _peer(to), job.text, job.seed,
+                 job.seconds, job.variations, ", loop" if request.loop else "")
         self.send(to, f"{PREFIX}/accepted", job.id)
         job.announced.set()
 

@@ -58,7 +58,7 @@ def model():
 def server(model, tmp_path):
     servers = []
 
-    def make(**kw):
+    def make(model=model, **kw):
         s = OscServer(model, port=0, out_dir=tmp_path / f"out{len(servers)}", **kw).start()
         servers.append(s)
         return s, Peer(s.port)
@@ -112,7 +112,7 @@ def test_server_defaults_and_per_request_overrides(server):
     (["x", 1, "loudness=3"], "loudness must be a number of LUFS between -60 and -5"),
     (["x", 1, "trim=maybe"], "trim must be 1 or 0"),
     (["x", 1, "normalize=rms"], "normalize must be peak, loudness or none"),
-    (["x", 1, "gain=3"], "unknown option 'gain'; known: normalize, loudness, trim"),
+    (["x", 1, "gain=3"], "unknown option 'gain'; known: normalize, loudness, trim, loop"),
     (["x", 1, "trim"], "options come last, as KEY=VALUE strings"),
     (["x", 1, "trim=1", 0.2], "options come last"),
     (["x", 1, 0.1, 2, 5, "trim=1"], "too many arguments"),
@@ -136,3 +136,43 @@ def test_serve_command_has_the_level_options():
         assert text in result.output, text
     result = runner.invoke(main, ["serve", "--loudness", "-20", "--no-normalize"])
     assert result.exit_code == 2 and "contradict" in result.output
+
+
+@pytest.fixture(scope="module")
+def any_length_model():
+    cfg = preset("tiny").replace(noise_input="sequence", position_channels=2, d_pooling="mean")
+    return AudioGAN.from_config(cfg, seed=0)
+
+
+def test_loop_option_makes_a_loop_of_whole_generator_frames(server, any_length_model):
+    model = any_length_model
+    assert model.config.any_length and model.config.frames_per_base_frame == 32
+    grid = 32 * model.config.mel.hop_length  # samples per generator frame (32 mel frames, hop 64)
+    srv, peer = server(model=model)
+    (path,) = peer.generate("rain loop", 5, (0.5, "f"), "loop=1")
+    audio, rate = sf.read(path, dtype="float32")
+    assert rate == model.sample_rate and len(audio) > 0 and len(audio) % grid == 0
+    recipe = read_metadata(path).recipe
+    assert recipe.loop is True and recipe.seed == 5 and recipe.prompt == "rain loop"
+    expected = model.generate("rain loop", seed=5, seconds=float(np.float32(0.5)), loop=True)[0].audio
+    assert len(audio) == len(expected) and np.abs(audio - expected).max() < 1e-4  # 16-bit rounding
+    (path,) = peer.generate("rain loop", 5, (0.5, "f"), "loop=0")  # the same request, not a loop
+    assert read_metadata(path).recipe.loop is False and len(sf.read(path)[0]) == round(np.float32(0.5) * rate)
+
+
+@pytest.mark.parametrize("server_kw, options, message", [
+    ({}, ["loop=1"], "loops need an any-length model"),
+    ({"any_length": True}, ["loop=1", "trim=1"], "trim and loop exclude each other"),
+    ({"any_length": True, "delivery": Delivery(trim=True)}, ["loop=1"], "send trim=0 with loop=1"),
+    ({"any_length": True}, ["loop=maybe"], "loop must be 1 or 0"),
+])
+def test_loop_option_refused_with_the_model_s_reason(server, model, any_length_model, server_kw, options, message):
+    kw = dict(server_kw)
+    srv, peer = server(model=any_length_model if kw.pop("any_length", False) else model, **kw)
+    peer.send("/audiogan/generate", "rain", 1, (0.5, "f"), *options)
+    address, (job, text) = peer.recv()
+    assert address == "/audiogan/error" and job == -1
+    assert text.startswith("/audiogan/generate: ") and message in text, text
+    peer.send("/audiogan/ping", 5)
+    assert peer.recv() == ("/audiogan/pong", [5])
+    assert srv.queue_length == 0 and not list(srv.out_dir.glob("*.wav"))
