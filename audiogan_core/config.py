@@ -260,12 +260,13 @@ def preset(name: str) -> ModelConfig:
             text_encoder="minilm", vocoder="hifigan")
     if name == "foley":
         # The bundled default model: trained on a 2-core CPU on game/foley sound effects, 85% of
-        # which are under 3 s. Same mel front end as `small` (universal HiFi-GAN, minilm text),
-        # 5 x 8 grid -> 80 mels x 256 frames = 2.97 s, and a lighter discriminator.
+        # which are under 3 s. Same mel front end as `small` (the universal HiFi-GAN's),
+        # minilm text, our shipped vocos vocoder; 5 x 8 grid -> 80 mels x 256 frames = 2.97 s,
+        # and a lighter discriminator.
         return ModelConfig(
             name="foley", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=8, freq_upsample=(2, 2, 2, 2, 1),
-            text_encoder="minilm", vocoder="hifigan")
+            text_encoder="minilm", vocoder="vocos")
     if name == "foley2":
         # The second-generation bundled model: `foley`'s shape with a noise sequence and a
         # position clock instead of the fixed grid (any length from one set of weights; loops)
@@ -274,7 +275,7 @@ def preset(name: str) -> ModelConfig:
             name="foley2", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=27, freq_upsample=(2, 2, 2, 2, 1),
             noise_input="sequence", position_channels=3, d_pooling="mean",
-            text_encoder="minilm", vocoder="hifigan")
+            text_encoder="minilm", vocoder="vocos")
     if name == "tiny":
         # For unit tests only: a few thousand parameters, 16 mels x 64 frames.
         return ModelConfig(
