@@ -119,6 +119,7 @@ class AudioGAN:
         # None: batch on a GPU, one clip at a time on the CPU (see generate_mel); True / False force it.
         self.batched: bool | None = None
         self.plugin_options: dict = {}  # name and given options of each plugin, for recipes
+        self.notes: list[str] = []  # what load() chose that the caller did not ask for (a fallback)
         check_compatible(config, text_encoder, vocoder)
 
     # Construction --------------------------------------------------------------------
@@ -176,10 +177,23 @@ class AudioGAN:
         from .plugins import build_text_encoder, build_vocoder
 
         te = build_text_encoder(config, text_encoder, te_opts)
-        vo = build_vocoder(config, vocoder, vo_opts)
+        notes = []
+        may_fall_back = vocoder is None and not vo_opts and config.vocoder_fallback  # the model's choice only
+        try:
+            vo = build_vocoder(config, vocoder, vo_opts)
+            if may_fall_back:
+                _check_resources(vo)
+        except MissingResourceError as exc:
+            if not may_fall_back:
+                raise
+            vocoder = config.vocoder_fallback
+            notes.append(f"{exc}; using the model's fallback vocoder {vocoder!r} "
+                         f"(--vocoder {vocoder} chooses it without this note)")
+            vo = build_vocoder(config, vocoder, {})
         check_compatible(config, te, vo)
         _check_resources(te, vo)
         model = cls(config, generator, te, vo, device=device, source=source)
+        model.notes = notes
         model.plugin_options = {"text_encoder": (text_encoder or config.text_encoder, dict(te_opts or {})),
                                 "vocoder": (vocoder or config.vocoder, dict(vo_opts or {}))}
         return model

@@ -54,7 +54,10 @@ class ModelChoice:
     def load(self):
         from .api import AudioGAN
 
-        return AudioGAN.load(self.name, **self.load_kwargs())
+        model = AudioGAN.load(self.name, **self.load_kwargs())
+        for note in model.notes:
+            click.echo(f"audiogan: note: {note}", err=True)
+        return model
 
 
 def model_options(*, default: str | None = "default", model_help: str = MODEL_HELP):

