@@ -14,7 +14,7 @@ demo: setup
 
 # 2. Set up (Python and Debian packages) and run the test suite.
 test: system
-	.venv/bin/python -m pytest -q -ra
+	.venv/bin/python -m pytest -q -ra --durations=10
 
 bench: setup
 	.venv/bin/python -m benchmarks.run

@@ -49,6 +49,22 @@ def prepare_real(path: Path, model, seconds: float) -> np.ndarray:
     return np.pad(audio[:n], (0, max(0, n - audio[:n].size))).astype(np.float32)
 
 
+def prepare_rows(data: Path, rows: list[dict], model, seconds: float) -> tuple[list[np.ndarray], list[dict]]:
+    """The audible clips of `rows`, prepared like training targets, and the rows they came from.
+    An unreadable clip is reported and left out, not fatal."""
+    clips, kept = [], []
+    for r in rows:
+        try:
+            clip = prepare_real(data / r["file"], model, seconds)
+        except Exception as exc:
+            say(f"skipping {r['file']}: {exc}")
+            continue
+        if float(np.abs(clip).max()) > 0:
+            clips.append(clip)
+            kept.append(r)
+    return clips, kept
+
+
 def embed(embedder, name: str, clips: list[np.ndarray], rate: int, cache: Path | None = None):
     """[n, dim] embeddings and [n, classes] probabilities, cached by embedder and content hash."""
     from audiogan_core.evaluation import AudioCollection, AudioItem, embed_collection
@@ -154,17 +170,7 @@ def main() -> int:
 
     # Real clips, prepared like training targets ----------------------------------------------
     def load_rows(rs):
-        out, keep = [], []
-        for r in rs:
-            try:
-                clip = prepare_real(args.data / r["file"], model, args.seconds)
-            except Exception as exc:  # an unreadable clip is reported and left out, not fatal
-                say(f"skipping {r['file']}: {exc}")
-                continue
-            if float(np.abs(clip).max()) > 0:
-                out.append(clip)
-                keep.append(r)
-        return out, keep
+        return prepare_rows(args.data, rs, model, args.seconds)
 
     say("preparing real clips")
     test_clips, test_rows = load_rows(test_rows)

@@ -103,12 +103,7 @@ def main() -> int:
 
     # The category classifier of evaluate_bundled: 2.97 s preparation of the training clips
     seconds = 256 * model.config.mel.hop_length / rate  # the bundled classifier's 2.97 s preparation
-    train_clips, train_kept = [], []
-    for r in train_rows:
-        clip = eb.prepare_real(args.data / r["file"], model, seconds)
-        if float(np.abs(clip).max()) > 0:
-            train_clips.append(clip)
-            train_kept.append(r)
+    train_clips, train_kept = eb.prepare_rows(args.data, train_rows, model, seconds)
     counts = Counter(r["category"] for r in train_kept)
     categories = sorted(c for c, n in counts.items() if n >= eb.MIN_TRAIN_PER_CATEGORY and c not in
                         eb.EXCLUDED_CATEGORIES)

@@ -120,18 +120,8 @@ def main() -> int:
     model = AudioGAN.load("default", vocoder="griffinlim")  # the bundled model's clip length: the classifier's
     seconds = model.config.clip_seconds
     rate = mel_cfg.sample_rate
-    test_clips, test_kept = [], []
-    for r in test_rows:
-        clip = eb.prepare_real(args.data / r["file"], model, seconds)
-        if float(np.abs(clip).max()) > 0:
-            test_clips.append(clip)
-            test_kept.append(r)
-    train_clips, train_kept = [], []
-    for r in train_rows:
-        clip = eb.prepare_real(args.data / r["file"], model, seconds)
-        if float(np.abs(clip).max()) > 0:
-            train_clips.append(clip)
-            train_kept.append(r)
+    test_clips, test_kept = eb.prepare_rows(args.data, test_rows, model, seconds)
+    train_clips, train_kept = eb.prepare_rows(args.data, train_rows, model, seconds)
     counts = Counter(r["category"] for r in train_kept)
     categories = sorted(c for c, n in counts.items() if n >= eb.MIN_TRAIN_PER_CATEGORY and c not in
                         eb.EXCLUDED_CATEGORIES and any(r["category"] == c for r in test_kept))
