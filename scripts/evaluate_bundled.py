@@ -118,6 +118,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--model", default="default")
     ap.add_argument("--vocoder", default=None, help="vocoder plugin (default: the model's own)")
+    ap.add_argument("--vocoder-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="vocoder option, e.g. checkpoint=runs/vocos/vocos.safetensors (repeatable)")
     ap.add_argument("--seconds", type=float, default=None,
                     help="clip length of generated and real clips (default: the model's default length; 2.97 "
                          "compares an any-length model with the fixed-length bundled model's figures)")
@@ -156,7 +158,10 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     cache = args.cache or args.out / "cache"
     train_rows, test_rows = library_split(args.data)  # the library's captions, read as training reads them
-    model = AudioGAN.load(args.model, vocoder=args.vocoder)
+    from audiogan_core.cli_options import parse_options
+
+    model = AudioGAN.load(args.model, vocoder=args.vocoder,
+                          vocoder_options=parse_options(args.vocoder_option, "--vocoder-option"))
     rate = model.config.mel.sample_rate
     args.seconds = args.seconds or model.default_seconds
     say(f"model {args.model} ({model.config.name}, {args.seconds:.2f} s clips); "
