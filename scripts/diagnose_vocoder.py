@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -46,12 +45,8 @@ def main() -> int:
     model = AudioGAN.load("default", vocoder="griffinlim")  # only for the clip length
     seconds = model.config.clip_seconds
     train_rows, test_rows = library_split(args.data)
-    test_clips, test_kept = eb.prepare_rows(args.data, test_rows, model, seconds)
-    train_clips, train_kept = eb.prepare_rows(args.data, train_rows, model, seconds)
-    counts = Counter(r["category"] for r in train_kept)
-    categories = sorted(c for c, n in counts.items() if n >= eb.MIN_TRAIN_PER_CATEGORY and c not in
-                        eb.EXCLUDED_CATEGORIES and any(r["category"] == c for r in test_kept))
-    cat_train, cat_test, ytr, yte = eb.category_split(categories, train_kept, test_kept)
+    train_clips, test_clips, _, (cat_train, cat_test, ytr, yte) = eb.real_clip_split(
+        args.data, train_rows, test_rows, model, seconds)
     embedder = get_embedder("aisfx").load("cpu")
     train_emb, _ = eb.embed(embedder, "train_real", train_clips, rate, args.cache)
 

@@ -97,6 +97,17 @@ def category_split(categories, train_rows, test_rows):
             [test_rows[i]["category"] for i in cat_test])
 
 
+def real_clip_split(data: Path, train_rows, test_rows, model, seconds: float):
+    """The classifier's real clips, for scripts that score resynthesised ones: (training clips, held-out
+    clips, the categories it knows, category_split's indices and labels)."""
+    test_clips, test_kept = prepare_rows(data, test_rows, model, seconds)
+    train_clips, train_kept = prepare_rows(data, train_rows, model, seconds)
+    counts = Counter(r["category"] for r in train_kept)
+    categories = sorted(c for c, n in counts.items() if n >= MIN_TRAIN_PER_CATEGORY and c not in
+                        EXCLUDED_CATEGORIES and any(r["category"] == c for r in test_kept))
+    return train_clips, test_clips, categories, category_split(categories, train_kept, test_kept)
+
+
 def classify_sets(fit, labels, sets: list[np.ndarray]) -> list[list]:
     """Labels for each of `sets` from one classifier fit once on (fit, labels): the fit sees
     only the training rows, so labelling the sets together equals labelling them apart."""

@@ -120,12 +120,8 @@ def main() -> int:
     model = AudioGAN.load("default", vocoder="griffinlim")  # the bundled model's clip length: the classifier's
     seconds = model.config.clip_seconds
     rate = mel_cfg.sample_rate
-    test_clips, test_kept = eb.prepare_rows(args.data, test_rows, model, seconds)
-    train_clips, train_kept = eb.prepare_rows(args.data, train_rows, model, seconds)
-    counts = Counter(r["category"] for r in train_kept)
-    categories = sorted(c for c, n in counts.items() if n >= eb.MIN_TRAIN_PER_CATEGORY and c not in
-                        eb.EXCLUDED_CATEGORIES and any(r["category"] == c for r in test_kept))
-    cat_train, cat_test, ytr, yte = eb.category_split(categories, train_kept, test_kept)
+    train_clips, test_clips, categories, (cat_train, cat_test, ytr, yte) = eb.real_clip_split(
+        args.data, train_rows, test_rows, model, seconds)
     emb = get_embedder("aisfx").load("cpu")
     tr_emb, _ = eb.embed(emb, "train_real", train_clips, rate, cache)
     sets = {"real": test_clips}
