@@ -316,7 +316,7 @@ def uninstalled_vocoder():
     unregister_plugin("test-uninstalled-vocoder")
 
 
-def test_missing_vocoder_falls_back_only_when_the_model_chose_it(uninstalled_vocoder, tmp_path):
+def test_missing_vocoder_falls_back_only_when_the_model_chose_it(uninstalled_vocoder, tiny_folder, tmp_path):
     from dataclasses import replace
 
     folder = tmp_path / "fallback"
@@ -332,13 +332,7 @@ def test_missing_vocoder_falls_back_only_when_the_model_chose_it(uninstalled_voc
     (folder / "config.json").write_text(replace(cfg, vocoder_fallback=None).to_json())
     with pytest.raises(MissingResourceError, match="not installed"):
         AudioGAN.load(folder)
-    assert AudioGAN.load(tiny_folder_of(tmp_path)).notes == []
-
-
-def tiny_folder_of(tmp_path):
-    folder = tmp_path / "plain"
-    AudioGAN.from_config(TINY, seed=1).save(folder)
-    return folder
+    assert AudioGAN.load(tiny_folder).notes == []
 
 
 @pytest.mark.parametrize("bad", ["", 3])

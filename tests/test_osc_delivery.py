@@ -68,6 +68,16 @@ def server(model, tmp_path):
         s.stop()
 
 
+def refused_and_still_serving(srv, peer, message):
+    """The request got one error naming `message`; the server answers a ping and made no file."""
+    address, (job, text) = peer.recv()
+    assert address == "/audiogan/error" and job == -1
+    assert text.startswith("/audiogan/generate: ") and message in text, text
+    peer.send("/audiogan/ping", 5)
+    assert peer.recv() == ("/audiogan/pong", [5])
+    assert srv.queue_length == 0 and not list(srv.out_dir.glob("*.wav"))
+
+
 def test_default_request_is_peak_normalised_and_carries_its_recipe(server, model):
     srv, peer = server(sample_rate=48000, bit_depth=24)
     (path,) = peer.generate("a dog barks", 7, 0.2)
@@ -120,12 +130,7 @@ def test_server_defaults_and_per_request_overrides(server):
 def test_bad_options_get_an_error_and_the_server_keeps_serving(server, args, message):
     srv, peer = server()
     peer.send("/audiogan/generate", *args)
-    address, (job, text) = peer.recv()
-    assert address == "/audiogan/error" and job == -1
-    assert text.startswith("/audiogan/generate: ") and message in text, text
-    peer.send("/audiogan/ping", 5)
-    assert peer.recv() == ("/audiogan/pong", [5])
-    assert srv.queue_length == 0 and not list(srv.out_dir.glob("*.wav"))
+    refused_and_still_serving(srv, peer, message)
 
 
 def test_serve_command_has_the_level_options():
@@ -170,9 +175,4 @@ def test_loop_option_refused_with_the_model_s_reason(server, model, any_length_m
     kw = dict(server_kw)
     srv, peer = server(model=any_length_model if kw.pop("any_length", False) else model, **kw)
     peer.send("/audiogan/generate", "rain", 1, (0.5, "f"), *options)
-    address, (job, text) = peer.recv()
-    assert address == "/audiogan/error" and job == -1
-    assert text.startswith("/audiogan/generate: ") and message in text, text
-    peer.send("/audiogan/ping", 5)
-    assert peer.recv() == ("/audiogan/pong", [5])
-    assert srv.queue_length == 0 and not list(srv.out_dir.glob("*.wav"))
+    refused_and_still_serving(srv, peer, message)
