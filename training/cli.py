@@ -110,7 +110,8 @@ def _train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, in
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Total updates to reach.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out (same optimiser, step and segment stream).")
 @click.option("--init-from", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Start from these vocos weights (.safetensors with its .json beside it).")
+              help="Start from these vocos weights (.safetensors with its .json beside it) or another run's "
+                   "checkpoint.pt.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the prepared corpus (audio, mels, teacher waveforms) is kept (default: RUN/cache).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")

@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from audiogan_core.config import MelConfig, _from_dict
 from audiogan_core.errors import CheckpointError, ConfigError, DataError
@@ -62,6 +61,14 @@ class VocoderTrainConfig:
     w_mel: float = 1.0
     w_stft: float = 1.0
     w_phase: float = 1.0  # the teacher's phase; 0 (or teacher "") trains on the real audio alone
+    # Adversarial phase (training/vocoder_discriminator.py): 0 leaves the critic out entirely.
+    w_adv: float = 0.0
+    w_fm: float = 0.0
+    disc_resolutions: tuple = ((512, 128), (1024, 256), (2048, 512))
+    disc_channels: int = 32
+    disc_lr: float = 2e-4
+    # the critic trains alone for this many steps first, so the vocoder never follows an untrained one
+    adv_start_step: int = 0
     teacher: str = "hifigan"
     bf16: bool = True  # bf16 autocast for the backbone and the teacher (where the CPU has bf16 units)
     stft_resolutions: tuple = ((512, 128), (1024, 256), (2048, 512))
@@ -85,8 +92,13 @@ class VocoderTrainConfig:
         self.betas = tuple(self.betas)
         self.stft_resolutions = tuple(tuple(r) for r in self.stft_resolutions)
         self.phase_resolutions = tuple(tuple(r) for r in self.phase_resolutions)
+        self.disc_resolutions = tuple(tuple(r) for r in self.disc_resolutions)
+        for name in ("w_adv", "w_fm"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+                raise ConfigError(f"VocoderTrainConfig.{name} must be a number >= 0, got {value!r}")
         for name in ("steps", "batch_size", "segment_frames", "checkpoint_every", "snapshot_every", "log_every",
-                     "eval_every"):
+                     "eval_every", "disc_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"VocoderTrainConfig.{name} must be a positive integer, got {value!r}")
@@ -278,13 +290,20 @@ class VocoderTrainer:
             self.model = VocosModel(config.model)
         self.optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.lr, betas=config.betas,
                                            weight_decay=config.weight_decay)
+        self.discriminator = self.disc_optimiser = None
+        if config.w_adv > 0 or config.w_fm > 0:
+            from .vocoder_discriminator import MultiResolutionDiscriminator
+
+            with torch.random.fork_rng():
+                torch.manual_seed(config.seed + 1)
+                self.discriminator = MultiResolutionDiscriminator(config.disc_resolutions, config.disc_channels)
+            self.disc_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=config.disc_lr,
+                                                    betas=config.betas, weight_decay=config.weight_decay)
         self.step = 0
         if resume:
             self._load(self.run_dir / "checkpoint.pt")
         elif init_from is not None:
-            from audiogan_plugins.vocoders.vocos import load_vocos
-
-            self.model.load_state_dict(load_vocos(init_from, mel).state_dict())
+            self.model.load_state_dict(_initial_weights(Path(init_from), mel))
         atomic_write_text(self.run_dir / "train_config.json", json.dumps(config.to_dict(), indent=2))
         self._build_data()
 
@@ -317,7 +336,7 @@ class VocoderTrainer:
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         cfg, hop, S = self.config, self.train.hop, self.config.segment_frames
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        audio, teacher, mels = [], [], []
+        audio, teacher = [], []
         for _ in range(cfg.batch_size):
             for attempt in range(cfg.silent_redraws + 1):  # redraw near-silent segments (silent_redraws)
                 i = int(torch.multinomial(self.weights, 1, generator=gen))
@@ -361,6 +380,8 @@ class VocoderTrainer:
             ph = phase_loss(fake, b["teacher"], b["real"], cfg.phase_resolutions)
             loss = loss + cfg.w_phase * ph
             logs["phase"] = ph.item()
+        if self.discriminator is not None:
+            loss = loss + self._adversarial_step(fake, b["real"], logs)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"vocoder loss is {float(loss)} at step {self.step}")
         self.optimiser.zero_grad(set_to_none=True)
@@ -370,6 +391,38 @@ class VocoderTrainer:
         self.step += 1
         logs["loss"] = loss.item()
         return logs
+
+    def _adversarial_step(self, fake: torch.Tensor, real: torch.Tensor, logs: dict) -> torch.Tensor:
+        """Update the critic on (real, fake), then return the vocoder's adversarial and
+        feature-matching terms (zero before adv_start_step)."""
+        from .vocoder_discriminator import discriminator_loss, feature_matching_loss, generator_adversarial_loss
+
+        cfg = self.config
+        self.discriminator.train()
+        for group in self.disc_optimiser.param_groups:
+            # the vocoder's cosine decay, scaled, but no warm-up: the critic starts from scratch
+            group["lr"] = cfg.disc_lr * self.lr_at(max(self.step, cfg.warmup_steps)) / cfg.lr
+        with bf16_autocast("cpu", cfg.bf16):
+            real_out = self.discriminator(real)
+            d_loss = discriminator_loss(real_out, self.discriminator(fake.detach()))
+        self.disc_optimiser.zero_grad(set_to_none=True)
+        d_loss.float().backward()
+        self.disc_optimiser.step()
+        logs["disc"] = d_loss.item()
+        if self.step < cfg.adv_start_step:
+            return fake.new_zeros(())
+        for p in self.discriminator.parameters():  # the vocoder's backward leaves the critic alone
+            p.requires_grad_(False)
+        try:
+            with bf16_autocast("cpu", cfg.bf16):
+                fake_out = self.discriminator(fake)
+                adv = generator_adversarial_loss(fake_out).float()
+                fm = feature_matching_loss(real_out, fake_out).float()
+        finally:
+            for p in self.discriminator.parameters():
+                p.requires_grad_(True)
+        logs["adv"], logs["fm"] = adv.item(), fm.item()
+        return cfg.w_adv * adv + cfg.w_fm * fm
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -398,6 +451,9 @@ class VocoderTrainer:
     def save(self) -> None:
         state = {"format": CHECKPOINT_FORMAT, "config": json.dumps(self.config.to_dict()), "step": self.step,
                  "model": self.model.state_dict(), "optimiser": self.optimiser.state_dict()}
+        if self.discriminator is not None:
+            state["discriminator"] = self.discriminator.state_dict()
+            state["disc_optimiser"] = self.disc_optimiser.state_dict()
         atomic_save(self.run_dir / "checkpoint.pt", lambda tmp: torch.save(state, tmp))
         save_vocos(self.run_dir / "vocos.safetensors", self.model, extra={"step": self.step})
 
@@ -409,6 +465,12 @@ class VocoderTrainer:
         self.model.load_state_dict(state["model"])
         self.optimiser.load_state_dict(state["optimiser"])
         self.step = int(state["step"])
+        if self.discriminator is not None:
+            if "discriminator" not in state:
+                raise ConfigError(f"{path} has no critic: start the adversarial phase in a new run folder with "
+                                  f"--init-from {path}")
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.disc_optimiser.load_state_dict(state["disc_optimiser"])
 
     def _log(self, record: dict) -> None:
         with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as fh:
@@ -466,6 +528,22 @@ def _on_stop_signals(callback):
             signal.signal(sig, handler)
 
     return restore
+
+
+def _initial_weights(path: Path, mel: MelConfig) -> dict:
+    """The vocoder weights to start from: exported vocos weights (.safetensors + .json) or another
+    run's checkpoint.pt (float32, where the export is float16)."""
+    if path.suffix == ".pt":
+        state = read_vocoder_checkpoint(path)
+        saved = VocoderTrainConfig.from_dict(json.loads(state["config"]))
+        if saved.model.mel != mel:
+            from audiogan_core.errors import MelConfigMismatchError
+
+            raise MelConfigMismatchError(f"{path} was trained for mel {saved.model.mel}, not {mel}")
+        return state["model"]
+    from audiogan_plugins.vocoders.vocos import load_vocos
+
+    return load_vocos(path, mel).state_dict()
 
 
 def read_vocoder_checkpoint(path: str | Path) -> dict:
