@@ -87,15 +87,6 @@ def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_d
         if player is not None:
             player.stop()
         raise
-    replies = f"sender's host, port {reply_port}" if reply_port else "the sender's address"
-    click.echo(f"audiogan serve: listening on udp://{host}:{server.port} ({tts.config.name} on {tts.device}, "
-               f"{tts.text_encoder.name} -> {tts.vocoder.name}); replies to {replies}; files in {server.out_dir} "
-               f"({server.sample_rate} Hz, {'32-bit float' if bit_depth == '32' else bit_depth + '-bit'}, "
-               f"{delivery.describe()})"
-               + (f"; playing on {player.device['name']} ({player.device['hostapi']}, {player.sample_rate} Hz)"
-                  if player else "") + ". Ctrl-C stops.", err=True)
-    sys.stderr.flush()
-
     signalled = []
 
     def on_signal(signum, frame):  # Ctrl-C, or a service manager's stop; a second one while stopping waits
@@ -105,10 +96,22 @@ def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_d
 
     import signal
 
+    # Before "listening on" is printed: a client that sees that line may stop us at once, and a
+    # signal taking Python's default path would skip the quick exit below.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
+        replies = f"sender's host, port {reply_port}" if reply_port else "the sender's address"
+        click.echo(f"audiogan serve: listening on udp://{host}:{server.port} ({tts.config.name} on {tts.device}, "
+                   f"{tts.text_encoder.name} -> {tts.vocoder.name}); replies to {replies}; files in "
+                   f"{server.out_dir} ({server.sample_rate} Hz, "
+                   f"{'32-bit float' if bit_depth == '32' else bit_depth + '-bit'}, {delivery.describe()})"
+                   + (f"; playing on {player.device['name']} ({player.device['hostapi']}, {player.sample_rate} Hz)"
+                      if player else "") + ". Ctrl-C stops.", err=True)
+        sys.stderr.flush()
         server.serve_forever()  # returns within 2 s of Ctrl-C or SIGTERM, whatever the server is doing
+    except KeyboardInterrupt:  # the signal came before serve_forever was waiting for it
+        server.stop()
     finally:
         if player is not None:
             player.stop()

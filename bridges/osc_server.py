@@ -74,7 +74,8 @@ PROGRESS_STEP = 0.1  # send a progress reply when the fraction moved at least th
 GENERATE_OPTIONS = ("normalize", "loudness", "trim", "loop")  # /audiogan/generate's KEY=VALUE keys
 INT32 = 2**31
 INT64 = 2**63
-STOP_SECONDS = 1.5  # stop() waits at most this long for the threads (SIGTERM: gone within 2 s)
+STOP_SECONDS = 1.0  # stop() waits at most this long for the threads; the rest of SIGTERM's 2 s is for signal
+# delivery and the exit itself on a busy machine
 
 
 class _Cancelled(Exception):
