@@ -34,21 +34,13 @@ def main() -> int:
 
     import torch
 
-    from audiogan_core import AudioGAN
     from audiogan_core.config import MelConfig
-    from audiogan_core.plugins import get_embedder, get_vocoder
+    from audiogan_core.plugins import get_vocoder
     from audiogan_training.mel_dataset import compute_log_mel
-    from audiogan_training.sampling import library_split
 
     mel_cfg = MelConfig.hifigan_universal()
     rate, cut = mel_cfg.sample_rate, mel_cfg.fmax
-    model = AudioGAN.load("default", vocoder="griffinlim")  # only for the clip length
-    seconds = model.config.clip_seconds
-    train_rows, test_rows = library_split(args.data)
-    train_clips, test_clips, _, (cat_train, cat_test, ytr, yte) = eb.real_clip_split(
-        args.data, train_rows, test_rows, model, seconds)
-    embedder = get_embedder("aisfx").load("cpu")
-    train_emb, _ = eb.embed(embedder, "train_real", train_clips, rate, args.cache)
+    test_clips, accuracies = eb.resynthesis_classifier(args.data, args.cache)
 
     options = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     vocoders = {"hifigan": get_vocoder("hifigan").load("cpu"), "vocos": get_vocoder("vocos", **options).load("cpu")}
@@ -90,11 +82,8 @@ def main() -> int:
         "real magnitude + vocos phase": [swap(r, v) for r, v in zip(real, vocos)],
         "real magnitude + random phase": [random_phase(r, i) for i, r in enumerate(real)],
     }
-    embedded = [eb.embed(embedder, name, [np.asarray(c, np.float32) for c in clips], rate, None)[0][cat_test]
-                for name, clips in variants.items()]
-    predictions = eb.classify_sets(train_emb[cat_train], ytr, embedded)
-    for name, pred in zip(variants, predictions):
-        print(f"{name:34s} {100 * np.mean([p == t for p, t in zip(pred, yte)]):5.1f}%")
+    for name, accuracy in accuracies(variants).items():
+        print(f"{name:34s} {100 * accuracy:5.1f}%")
     for name, clips in (("real", real), ("hifigan", hifi), ("vocos", vocos)):
         above = np.mean([np.sum(bands(x)[1] ** 2) / max(np.sum(x ** 2), 1e-12) for x in clips])
         print(f"energy above {cut:.0f} Hz, {name}: {100 * above:.1f}%")

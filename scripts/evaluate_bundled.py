@@ -108,6 +108,32 @@ def real_clip_split(data: Path, train_rows, test_rows, model, seconds: float):
     return train_clips, test_clips, categories, category_split(categories, train_kept, test_kept)
 
 
+def resynthesis_classifier(data: Path, cache: Path | None):
+    """What scripts that classify resynthesised held-out clips share: (the held-out real clips, in
+    this script's 2.97 s preparation; `accuracies({name: clips})`, the category accuracy of each
+    set of clips made from them, by the classifier fit on the training clips' embeddings)."""
+    from audiogan_core import AudioGAN
+    from audiogan_core.config import MelConfig
+    from audiogan_core.plugins import get_embedder
+    from audiogan_training.sampling import library_split
+
+    rate = MelConfig.hifigan_universal().sample_rate
+    model = AudioGAN.load("default", vocoder="griffinlim")  # only for the clip length the classifier knows
+    train_rows, test_rows = library_split(data)
+    train_clips, test_clips, _, (cat_train, cat_test, ytr, yte) = real_clip_split(
+        data, train_rows, test_rows, model, model.config.clip_seconds)
+    embedder = get_embedder("aisfx").load("cpu")
+    train_emb, _ = embed(embedder, "train_real", train_clips, rate, cache)
+
+    def accuracies(sets: dict) -> dict:
+        embedded = [embed(embedder, name, [np.asarray(c, np.float32) for c in clips], rate, None)[0][cat_test]
+                    for name, clips in sets.items()]
+        predictions = classify_sets(train_emb[cat_train], ytr, embedded)
+        return {name: float(np.mean([p == t for p, t in zip(pred, yte)])) for name, pred in zip(sets, predictions)}
+
+    return test_clips, accuracies
+
+
 def classify_sets(fit, labels, sets: list[np.ndarray]) -> list[list]:
     """Labels for each of `sets` from one classifier fit once on (fit, labels): the fit sees
     only the training rows, so labelling the sets together equals labelling them apart."""

@@ -5,7 +5,7 @@ not change between snapshots, so it is not recomputed). About 1.5 min on 2 cores
     python scripts/probe_vocoder_classifier.py --data data/debian-foley \
         --checkpoint runs/vocos-gan/snapshots/vocos-0001000.safetensors [--cache eval/cache]
 
-Prints one JSON line: the checkpoint, the accuracy and the number of scored clips. The full
+Prints one JSON line: the checkpoint, the accuracy and the number of held-out clips. The full
 evaluation (distances, HiFi-GAN beside it, images) is scripts/evaluate_vocoder.py.
 """
 from __future__ import annotations
@@ -15,8 +15,6 @@ import json
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import evaluate_bundled as eb  # noqa: E402  (the category classifier and the real-clip preparation)
@@ -31,26 +29,17 @@ def main() -> int:
 
     import torch
 
-    from audiogan_core import AudioGAN
     from audiogan_core.config import MelConfig
-    from audiogan_core.plugins import get_embedder, get_vocoder
+    from audiogan_core.plugins import get_vocoder
     from audiogan_training.mel_dataset import compute_log_mel
-    from audiogan_training.sampling import library_split
 
     t0 = time.time()
     mel_cfg = MelConfig.hifigan_universal()
     vocos = get_vocoder("vocos", checkpoint=args.checkpoint).load("cpu")
-    train_rows, test_rows = library_split(args.data)
-    model = AudioGAN.load("default", vocoder="griffinlim")  # the bundled model's clip length: the classifier's
-    train_clips, test_clips, _, (cat_train, cat_test, ytr, yte) = eb.real_clip_split(
-        args.data, train_rows, test_rows, model, model.config.clip_seconds)
-    emb = get_embedder("aisfx").load("cpu")
-    tr_emb, _ = eb.embed(emb, "train_real", train_clips, mel_cfg.sample_rate, args.cache)
+    test_clips, accuracies = eb.resynthesis_classifier(args.data, args.cache)
     clips = [vocos(torch.from_numpy(compute_log_mel(c, mel_cfg))[None])[0].numpy()[: c.size] for c in test_clips]
-    test_emb, _ = eb.embed(emb, "heldout_vocos", clips, mel_cfg.sample_rate, None)
-    pred, = eb.classify_sets(tr_emb[cat_train], ytr, [test_emb[cat_test]])
-    accuracy = float(np.mean([p == t for p, t in zip(pred, yte)]))
-    print(json.dumps({"checkpoint": args.checkpoint, "accuracy": accuracy, "test_clips": len(yte),
+    accuracy = accuracies({"heldout_vocos": clips})["heldout_vocos"]
+    print(json.dumps({"checkpoint": args.checkpoint, "accuracy": accuracy, "held_out_clips": len(test_clips),
                       "seconds": round(time.time() - t0, 1)}))
     return 0
 
