@@ -270,3 +270,13 @@ def generator_loss(fake_out: DiscriminatorOutputLike, real_out: DiscriminatorOut
         total = total + cfg.w_occ * terms["g_occ"]
     terms["total"] = total
     return terms
+
+
+def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """L1 between the per-mel-bin mean and standard deviation over time of each generated clip
+    and of the real clip its caption came with: [B, 1, F, T] each -> scalar. Not in the paper.
+    Only statistics over the whole crop are compared, since where an event falls in time is the
+    noise's to choose, while the sound's spectral shape and how much it moves are the caption's."""
+    f, r = fake.float(), real.float()
+    return ((f.mean(-1) - r.mean(-1)).abs().mean() + (f.std(-1) - r.std(-1)).abs().mean())
+

@@ -404,6 +404,30 @@ def test_resume_with_a_new_learning_rate_uses_it(library, shared_cache, tmp_path
     assert "resuming at step" not in capsys.readouterr().err
 
 
+def test_spectral_moment_loss_compares_shape_and_motion_not_timing():
+    from audiogan_core.losses import spectral_moment_loss
+
+    torch.manual_seed(0)
+    real = torch.randn(2, 1, 8, 32)
+    assert float(spectral_moment_loss(real, real)) == 0.0
+    assert float(spectral_moment_loss(real.roll(7, dims=-1), real)) < 1e-5  # the same sound, later
+    louder = real + 1.0  # 1 higher in every bin: the mean term is 1, the spread term 0
+    torch.testing.assert_close(spectral_moment_loss(louder, real), torch.tensor(1.0))
+    flat = real.mean(-1, keepdim=True).expand_as(real)  # same mean, no motion: the spread term alone
+    torch.testing.assert_close(spectral_moment_loss(flat, real), real.std(-1).mean())
+
+
+def test_moment_weight_pulls_the_generator_towards_its_captions_clips(library, shared_cache, tmp_path):
+    run = tmp_path / "run"
+    config = tiny_config(steps=30, moment_weight=20.0, lr_g=1e-2, augment=("gain", "timemask"), augment_p=1.0)
+    Trainer(config, library, run, cache_dir=shared_cache, progress=False).fit()
+    moments = [r["g_moments"] for r in read_log(run) if "g_moments" in r]
+    assert len(moments) == 30 and all(math.isfinite(m) for m in moments)
+    assert sum(moments[-5:]) / 5 < 0.6 * sum(moments[:3]) / 3, moments
+    with pytest.raises(ConfigError, match="moment_weight must be a number >= 0"):
+        tiny_config(moment_weight=-1.0)
+
+
 def test_category_loss_leaves_out_unlabelled_items():
     from audiogan_core.losses import category_loss
 

@@ -242,6 +242,10 @@ def test_adversarial_phase_resumes_bit_exactly_with_its_critic(library, tmp_path
     a, b = read_vocoder_checkpoint(tmp_path / "a/checkpoint.pt"), read_vocoder_checkpoint(tmp_path / "b/checkpoint.pt")
     for part in ("model", "discriminator"):
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
+    # a new phase started from this checkpoint takes its critic along (no solo warm-up needed)
+    follow = VocoderTrainer(tiny_config(**adv), library, tmp_path / "c", progress=False,
+                            init_from=tmp_path / "a/checkpoint.pt")
+    assert all(torch.equal(follow.discriminator.state_dict()[k], v) for k, v in a["discriminator"].items())
 
 
 def test_an_adversarial_config_will_not_resume_a_run_without_a_critic(library, tmp_path):
@@ -277,3 +281,42 @@ def test_the_critic_learns_to_tell_a_smooth_spectrum_from_a_textured_one():
         opt.step()
         losses.append(loss.item())
     assert np.mean(losses[-6:]) < 0.75 * np.mean(losses[:6]), losses  # from 2.0 (chance) to about 1.1
+
+
+def test_generated_mels_are_inputs_with_the_teachers_waveform_as_target(library, tmp_path, monkeypatch):
+    from audiogan_core.api import AudioGAN
+    from audiogan_training.vocoder import VocoderTrainer
+
+    cfg = tiny_config(teacher="hifigan", w_phase=0.25, generated_share=1.0, generated_seconds=0.5)
+    trainer = VocoderTrainer(cfg, library, tmp_path / "g", progress=False, cache_dir=tmp_path / "cache")
+    gen = trainer.generated
+    assert len(gen) == len(trainer.train) == 5  # one per training caption; the held-out caption is never used
+    meta = [json.loads((gen.folder / f"{e['key']}.json").read_text()) for e in gen.entries]
+    assert "tone number 5" not in {m["caption"] for m in meta}
+    assert [m["seed"] for m in meta] == [1000 + k for k in range(5)]
+    b = trainer.batch(0)
+    S, hop = cfg.segment_frames, 256
+    # every row's input is a stretch of a stored generated mel, and its target that mel's teacher waveform
+    for row in range(cfg.batch_size):
+        mel = b["mel"][row].numpy()
+        hits = [(i, f0) for i in range(len(gen)) for f0 in range(gen.frames(i) - S + 1)
+                if np.array_equal(np.asarray(gen.array(i, "mel")[:, f0:f0 + S]), mel)]
+        assert hits, row
+        i, f0 = hits[0]
+        assert np.array_equal(b["real"][row].numpy(), np.asarray(gen.array(i, "teacher")[f0 * hop:(f0 + S) * hop]))
+        assert torch.equal(b["teacher"][row], b["real"][row])
+    trainer.fit(steps=2)
+
+    # cached: a second run over the same library generates nothing
+    monkeypatch.setattr(AudioGAN, "generate_mel", lambda *a, **k: pytest.fail("regenerated a cached mel"))
+    again = VocoderTrainer(cfg, library, tmp_path / "g2", progress=False, cache_dir=tmp_path / "cache")
+    assert [e["key"] for e in again.generated.entries] == [e["key"] for e in gen.entries]
+
+
+def test_generated_mels_need_a_teacher():
+    from audiogan_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="teacher"):
+        tiny_config(generated_share=0.5)
+    with pytest.raises(ConfigError, match="generated_share"):
+        tiny_config(teacher="hifigan", w_phase=0.25, generated_share=1.5)

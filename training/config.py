@@ -62,6 +62,12 @@ class TrainConfig:
     # with clips it cannot tell from real ones of that category, not with any feature that
     # happens to move the K real-category logits. A K-class head in the checkpoint is grown.
     category_fakes: bool = False
+    # Paired spectral moments (not in the paper): L1 between the per-mel-bin mean and standard
+    # deviation over time of G's clip and of the real clip its caption came with
+    # (audiogan_core.losses.spectral_moment_loss), weighted by this. The adversarial terms leave
+    # G free to make any clip D cannot tell apart; this ties each caption to its recordings'
+    # spectral shape directly. 0 (default): off.
+    moment_weight: float = 0.0
     # Category-balanced batches (not in the paper): a clip whose caption's category
     # (training/categories.py; clips with none form one group) has c training clips is drawn
     # with probability proportional to c ** -category_balance, with replacement. 0 (default):
@@ -93,7 +99,7 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.d_text not in ("paired", "blind"):
             raise ConfigError(f"TrainConfig.d_text must be 'paired' or 'blind', got {self.d_text!r}")
-        for name in ("mismatch_weight", "category_weight"):
+        for name in ("mismatch_weight", "category_weight", "moment_weight"):
             value = getattr(self, name)
             if not _is_number(value) or not value >= 0:
                 raise ConfigError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")
@@ -135,6 +141,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        data = {k: v for k, v in data.items() if k != "about"}  # recipes carry a note for people
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

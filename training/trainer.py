@@ -28,7 +28,8 @@ from audiogan_core.discriminator import CategoryHead, Discriminator
 from audiogan_core.errors import AudioGANError, CheckpointError, ConfigError, DataError, InputError
 from audiogan_core.generator import Generator
 from audiogan_core.io import atomic_save, atomic_write_text
-from audiogan_core.losses import category_loss, d_mismatch_hinge, discriminator_loss, generator_loss
+from audiogan_core.losses import (category_loss, d_mismatch_hinge, discriminator_loss, generator_loss,
+                                  spectral_moment_loss)
 
 from .augment import augment
 from .categories import category_for, category_names
@@ -400,6 +401,7 @@ class Trainer:
         frames = self._crop_frames()
         for k in range(cfg.d_steps_per_g):
             mel, captions, words, lengths, sentence = self._real_batch(frames)
+            clean = mel  # before augmentation: the paired target of the moment loss
             with torch.no_grad(), self._autocast():
                 fake = self.G(self._noise(mel.shape[0], d_noise_purpose(k), frames), sentence, words,
                               lengths)  # [B, 1, F, T]
@@ -449,6 +451,9 @@ class Trainer:
             if self.C is not None:
                 g_losses["g_category"] = category_loss(self.C(fake_out.global_feature), labels)
                 g_losses["total"] = g_losses["total"] + cfg.category_weight * g_losses["g_category"]
+            if cfg.moment_weight > 0:
+                g_losses["g_moments"] = spectral_moment_loss(fake, clean)
+                g_losses["total"] = g_losses["total"] + cfg.moment_weight * g_losses["g_moments"]
         self.opt_g.zero_grad(set_to_none=True)
         g_losses["total"].float().backward()
         self.opt_g.step()

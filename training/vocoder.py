@@ -9,7 +9,11 @@ Targets, per random segment of `segment_frames` mel frames:
   HiFi-GAN): a magnitude-weighted phase loss at two resolutions. A mel does not determine the
   real recording's phase, so magnitude losses alone leave phase free (the "phasey" sound of
   non-adversarial vocoders); the teacher's output is a deterministic function of the mel, so its
-  phase is a target the student can learn.
+  phase is a target the student can learn;
+- optionally (`generated_share` > 0) segments of mels that a text-to-audio model made for the
+  library's training captions, with the teacher's waveform for them standing in for the real
+  audio in every loss: a generator's mels are not quite a recording's, and this is the input the
+  vocoder meets behind `audiogan generate`.
 
 The corpus is prepared once into `<cache>/vocoder-corpus/` (per clip: the loudness-normalised
 waveform at the model's rate, its log-mel and the teacher's waveform, as .npy keyed by the file's
@@ -37,7 +41,7 @@ import torch
 from audiogan_core.config import MelConfig, _from_dict
 from audiogan_core.errors import CheckpointError, ConfigError, DataError
 from audiogan_core.io import atomic_save, atomic_write_text
-from audiogan_core.mel import MelFrontEnd
+from audiogan_core.mel import SILENCE_LOG_MEL, MelFrontEnd
 from audiogan_plugins.vocoders.vocos import VocosConfig, VocosModel, save_vocos
 
 from .precision import bf16_autocast
@@ -70,6 +74,13 @@ class VocoderTrainConfig:
     # the critic trains alone for this many steps first, so the vocoder never follows an untrained one
     adv_start_step: int = 0
     teacher: str = "hifigan"
+    # Share of each batch taken from generated mels (see the module docstring; needs the teacher):
+    # one clip per training caption from `generated_model`, noise seed `generated_seed` + its index,
+    # `generated_seconds` long (0: the model's default length).
+    generated_share: float = 0.0
+    generated_model: str = "default"
+    generated_seconds: float = 0.0
+    generated_seed: int = 1000
     bf16: bool = True  # bf16 autocast for the backbone and the teacher (where the CPU has bf16 units)
     stft_resolutions: tuple = ((512, 128), (1024, 256), (2048, 512))
     phase_resolutions: tuple = ((1024, 256), (512, 128))
@@ -104,6 +115,14 @@ class VocoderTrainConfig:
                 raise ConfigError(f"VocoderTrainConfig.{name} must be a positive integer, got {value!r}")
         if self.teacher not in ("", "hifigan"):
             raise ConfigError(f"VocoderTrainConfig.teacher must be 'hifigan' or '', got {self.teacher!r}")
+        share = self.generated_share
+        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
+            raise ConfigError(f"VocoderTrainConfig.generated_share must be a number from 0 to 1, got {share!r}")
+        if share > 0 and not self.teacher:
+            raise ConfigError("VocoderTrainConfig.generated_share needs a teacher: generated mels have no real audio")
+        seconds = self.generated_seconds
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 60:
+            raise ConfigError(f"VocoderTrainConfig.generated_seconds must be from 0 to 60, got {seconds!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -208,6 +227,52 @@ def prepare_corpus(items, cache_dir: Path, mel: MelConfig, *, max_seconds: float
     return VocoderCorpus(entries, folder, mel.hop_length)
 
 
+def _model_fingerprint(model) -> str:
+    """A hash of the generator's weights and config: the generated corpus belongs to these weights."""
+    h = hashlib.blake2b(json.dumps(model.config.to_dict(), sort_keys=True).encode(), digest_size=12)
+    for name, tensor in sorted(model.generator.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def prepare_generated_corpus(items, cache_dir: Path, mel: MelConfig, *, model_name: str, seconds: float, seed: int,
+                             teacher: str, bf16: bool = False, progress: bool = True) -> VocoderCorpus:
+    """One generated log-mel per item's caption (noise seed `seed` + the item's index) and the
+    teacher's waveform for it, cached under `<cache>/vocoder-generated/` by (weights, caption,
+    seed, length, teacher). The entries' "audio" is the teacher's waveform: it is the target."""
+    from tqdm import tqdm
+
+    from audiogan_core.api import AudioGAN
+    from audiogan_core.errors import MelConfigMismatchError
+
+    model = AudioGAN.load(model_name, vocoder="griffinlim")  # only its mels are used
+    if model.config.mel != mel:
+        raise MelConfigMismatchError(f"model {model_name!r} makes mels for {model.config.mel}, not {mel}")
+    fingerprint = _model_fingerprint(model)
+    teacher_id = f"{teacher}@bf16" if bf16 else teacher
+    folder = cache_dir / "vocoder-generated"
+    folder.mkdir(parents=True, exist_ok=True)
+    teacher_model, entries = None, []
+    for k, item in enumerate(tqdm(items, desc="generated mels", disable=not progress, unit="clip")):
+        payload = json.dumps({"v": CORPUS_VERSION, "model": fingerprint, "caption": item.caption, "seed": seed + k,
+                              "seconds": seconds, "teacher": teacher_id}, sort_keys=True)
+        key = hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+        meta_path = folder / f"{key}.json"
+        if not meta_path.is_file():
+            mels, _, _ = model.generate_mel(item.caption, seed=seed + k, seconds=seconds or None)
+            log_mel = mels[0].numpy().astype(np.float32)  # [n_mels, frames]
+            teacher_model = teacher_model or _teacher(teacher, mel)
+            wave = teacher_waveform(teacher_model, log_mel, bf16=bf16)
+            for kind, value in (("mel", log_mel), ("teacher", wave)):
+                atomic_save(folder / f"{key}.{kind}.npy", lambda tmp, v=value: _save_npy(tmp, v))
+            atomic_write_text(meta_path, json.dumps({"caption": item.caption, "seed": seed + k,
+                                                     "frames": int(log_mel.shape[1])}))
+        meta = json.loads(meta_path.read_text())
+        entries.append({"key": key, "file": item.rel, "frames": meta["frames"]})
+    return VocoderCorpus(entries, folder, mel.hop_length)
+
+
 # ------------------------------------------------------------------------------------------
 # Losses and scores
 # ------------------------------------------------------------------------------------------
@@ -304,6 +369,9 @@ class VocoderTrainer:
             self._load(self.run_dir / "checkpoint.pt")
         elif init_from is not None:
             self.model.load_state_dict(_initial_weights(Path(init_from), mel))
+            critic = _initial_critic(Path(init_from), config) if self.discriminator is not None else None
+            if critic is not None:  # a trained critic needs no solo warm-up (its optimiser starts fresh)
+                self.discriminator.load_state_dict(critic)
         atomic_write_text(self.run_dir / "train_config.json", json.dumps(config.to_dict(), indent=2))
         self._build_data()
 
@@ -325,6 +393,12 @@ class VocoderTrainer:
                                     teacher=cfg.teacher if cfg.w_phase > 0 else "", bf16=cfg.bf16,
                                     progress=self.progress)
         held = sorted(held, key=lambda it: hashlib.blake2b(it.rel.encode(), digest_size=8).digest())[: cfg.eval_clips]
+        self.generated = None
+        if cfg.generated_share > 0:
+            self.generated = prepare_generated_corpus(
+                train, self.cache_dir, cfg.model.mel, model_name=cfg.generated_model,
+                seconds=cfg.generated_seconds, seed=cfg.generated_seed, teacher=cfg.teacher, bf16=cfg.bf16,
+                progress=self.progress)
         self.held = prepare_corpus(held, self.cache_dir, cfg.model.mel, max_seconds=cfg.max_clip_seconds,
                                    teacher="hifigan", progress=self.progress) if held else None  # scores: float32
         # draw clips in proportion to their length (a 30 s rain bed offers more segments than a click)
@@ -336,22 +410,36 @@ class VocoderTrainer:
     def batch(self, step: int) -> dict[str, torch.Tensor]:
         cfg, hop, S = self.config, self.train.hop, self.config.segment_frames
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        audio, teacher = [], []
-        for _ in range(cfg.batch_size):
+        audio, teacher, generated_mels = [], [], {}
+        for row in range(cfg.batch_size):
+            # generated_share 0 draws nothing here, so older recipes keep their exact stream
+            use_generated = self.generated is not None and float(torch.rand(1, generator=gen)) < cfg.generated_share
+            corpus = self.generated if use_generated else self.train
             for attempt in range(cfg.silent_redraws + 1):  # redraw near-silent segments (silent_redraws)
-                i = int(torch.multinomial(self.weights, 1, generator=gen))
-                T = self.train.frames(i)
+                if use_generated:
+                    i = int(torch.randint(0, len(corpus), (1,), generator=gen))
+                else:
+                    i = int(torch.multinomial(self.weights, 1, generator=gen))
+                T = corpus.frames(i)
                 f0 = int(torch.randint(0, max(1, T - S + 1), (1,), generator=gen))
-                seg = np.asarray(self.train.array(i, "audio")[f0 * hop: (f0 + S) * hop])
+                kind = "teacher" if use_generated else "audio"
+                seg = np.asarray(corpus.array(i, kind)[f0 * hop: (f0 + S) * hop])
                 if attempt == cfg.silent_redraws or seg.size and \
                         float(np.sqrt(np.mean(seg.astype(np.float64) ** 2))) > SILENT_SEGMENT_RMS:
                     break
             pad = S * hop - seg.size
             audio.append(np.pad(seg, (0, pad)))
-            if self.config.w_phase > 0 and self.config.teacher:
+            if use_generated:  # the generator's own mel is the input; the teacher's waveform the target
+                m = np.asarray(corpus.array(i, "mel")[:, f0: f0 + S], dtype=np.float32)
+                generated_mels[row] = np.pad(m, ((0, 0), (0, S - m.shape[1])), constant_values=SILENCE_LOG_MEL)
+                teacher.append(audio[-1])
+            elif self.config.w_phase > 0 and self.config.teacher:
                 teacher.append(np.pad(np.asarray(self.train.array(i, "teacher")[f0 * hop: (f0 + S) * hop]), (0, pad)))
         real = torch.from_numpy(np.stack(audio).astype(np.float32))
-        out = {"real": real, "mel": self.front_end(real)}  # the segment's own mel: what the student hears
+        mel = self.front_end(real)  # the segment's own mel: what the student hears
+        for row, m in generated_mels.items():
+            mel[row] = torch.from_numpy(m)
+        out = {"real": real, "mel": mel}
         if teacher:
             out["teacher"] = torch.from_numpy(np.stack(teacher))
         return out
@@ -544,6 +632,18 @@ def _initial_weights(path: Path, mel: MelConfig) -> dict:
     from audiogan_plugins.vocoders.vocos import load_vocos
 
     return load_vocos(path, mel).state_dict()
+
+
+def _initial_critic(path: Path, config: VocoderTrainConfig) -> dict | None:
+    """Another run's critic, when `path` is a checkpoint.pt holding one of the same shape."""
+    if path.suffix != ".pt":
+        return None
+    state = read_vocoder_checkpoint(path)
+    saved = VocoderTrainConfig.from_dict(json.loads(state["config"]))
+    if "discriminator" not in state or (saved.disc_resolutions, saved.disc_channels) != \
+            (config.disc_resolutions, config.disc_channels):
+        return None
+    return state["discriminator"]
 
 
 def read_vocoder_checkpoint(path: str | Path) -> dict:
