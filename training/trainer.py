@@ -217,7 +217,9 @@ class Trainer:
             load_state_dict_checked(self.G, convert_published_state_dict(raw, self.config.model), f"generator {path}")
             return
         config, state = load_model_folder(path)
-        diffs = [k for k, v in config.to_dict().items() if k != "name" and self.config.model.to_dict().get(k) != v]
+        # which vocoder a model folder names is an inference choice, not part of the weights
+        ignored = {"name", "vocoder", "vocoder_options", "vocoder_fallback"}
+        diffs = [k for k, v in config.to_dict().items() if k not in ignored and self.config.model.to_dict().get(k) != v]
         if diffs and not set(diffs) <= LENGTH_FIELDS:
             raise ConfigError(f"--init-from {source}: its model config differs from this run's in {diffs}")
         d_file = path / "discriminator.safetensors"
