@@ -10,6 +10,11 @@ classifier (fit on the training clips), so they compare with `scripts/evaluate_v
 - one signal's STFT magnitude (n_fft 1024, hop 256) with another's phase, and real magnitudes
   with random phase.
 Prints one accuracy per variant and the share of energy above fmax.
+
+With --generated, both vocoders render the bundled model's mels for the held-out captions instead
+(seed 0, 2.97 s: the clips of evaluate_bundled's text-control check, so "hifigan" and "vocos" here
+are that check's figures); it also prints the level difference between them and each one's
+log-mel L1 to the mel it was given.
 """
 from __future__ import annotations
 
@@ -30,6 +35,8 @@ def main() -> int:
     ap.add_argument("--data", type=Path, required=True, help="the foley library (captions.jsonl, holdout.json)")
     ap.add_argument("--checkpoint", default=None, help="vocos weights (default: the ones in the package)")
     ap.add_argument("--cache", type=Path, default=None, help="embedding cache of the training clips")
+    ap.add_argument("--generated", action="store_true",
+                    help="vocode the bundled model's mels for the held-out captions, not the real clips' mels")
     args = ap.parse_args()
 
     import torch
@@ -40,13 +47,20 @@ def main() -> int:
 
     mel_cfg = MelConfig.hifigan_universal()
     rate, cut = mel_cfg.sample_rate, mel_cfg.fmax
-    test_clips, accuracies = eb.resynthesis_classifier(args.data, args.cache)
+    test_clips, accuracies, captions = eb.resynthesis_classifier(args.data, args.cache, with_captions=True)
 
     options = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     vocoders = {"hifigan": get_vocoder("hifigan").load("cpu"), "vocos": get_vocoder("vocos", **options).load("cpu")}
     real = test_clips
-    out = {name: [v(torch.from_numpy(compute_log_mel(c, mel_cfg))[None])[0].numpy()[: c.size] for c in real]
-           for name, v in vocoders.items()}
+    if args.generated:
+        from audiogan_core import AudioGAN
+
+        model = AudioGAN.load("default", vocoder="griffinlim")  # only its mels
+        mels = [model.generate_mel(c, seed=0, seconds=model.config.clip_seconds)[0] for c in captions]  # [1, F, T]
+    else:
+        mels = [torch.from_numpy(compute_log_mel(c, mel_cfg))[None] for c in real]
+    with torch.no_grad():
+        out = {name: [v(m)[0].numpy()[: c.size] for m, c in zip(mels, real)] for name, v in vocoders.items()}
     hifi, vocos = out["hifigan"], out["vocos"]
 
     def bands(x):  # (below cut, above cut)
@@ -70,21 +84,49 @@ def main() -> int:
         phase = torch.rand(mag.shape, generator=torch.Generator().manual_seed(seed)) * 2 * np.pi
         return join(mag, phase, x.size)
 
-    variants = {
-        "real": real, "hifigan": hifi, "vocos": vocos,
-        "real, low-passed": [bands(x)[0] for x in real],
-        "hifigan, low-passed": [bands(x)[0] for x in hifi],
-        "vocos, low-passed": [bands(x)[0] for x in vocos],
-        "vocos below + hifigan above": [bands(v)[0] + bands(h)[1] for v, h in zip(vocos, hifi)],
-        "hifigan below + vocos above": [bands(h)[0] + bands(v)[1] for v, h in zip(vocos, hifi)],
-        "vocos magnitude + hifigan phase": [swap(v, h) for v, h in zip(vocos, hifi)],
-        "hifigan magnitude + vocos phase": [swap(h, v) for v, h in zip(vocos, hifi)],
-        "real magnitude + vocos phase": [swap(r, v) for r, v in zip(real, vocos)],
-        "real magnitude + random phase": [random_phase(r, i) for i, r in enumerate(real)],
-    }
+    if args.generated:
+        from audiogan_core.mel import MelFrontEnd
+
+        front_end = MelFrontEnd(mel_cfg)
+
+        def mel_l1(x, mel):
+            got = front_end(torch.from_numpy(np.asarray(x, np.float32))[None])
+            return float((got - mel[:, :, :got.shape[-1]]).abs().mean())
+
+        def rms(x):
+            return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
+
+        level = [20 * np.log10(rms(v) / rms(h)) for v, h in zip(vocos, hifi)]
+        print(f"level, vocos - hifigan: median {np.median(level):.2f} dB "
+              f"(quartiles {np.percentile(level, 25):.2f} .. {np.percentile(level, 75):.2f})")
+        for name, clips in (("hifigan", hifi), ("vocos", vocos)):
+            print(f"log-mel L1 of {name} to the mel it was given: {np.mean([mel_l1(x, m) for x, m in zip(clips, mels)]):.3f}")
+        variants = {
+            "hifigan": hifi, "vocos": vocos,
+            "vocos at hifigan's level": [v * rms(h) / rms(v) for v, h in zip(vocos, hifi)],
+            "hifigan magnitude + vocos phase": [swap(h, v) for v, h in zip(vocos, hifi)],
+            "vocos magnitude + hifigan phase": [swap(v, h) for v, h in zip(vocos, hifi)],
+            "hifigan, low-passed": [bands(x)[0] for x in hifi],
+            "vocos, low-passed": [bands(x)[0] for x in vocos],
+            "vocos below + hifigan above": [bands(v)[0] + bands(h)[1] for v, h in zip(vocos, hifi)],
+            "hifigan below + vocos above": [bands(h)[0] + bands(v)[1] for v, h in zip(vocos, hifi)],
+        }
+    else:
+        variants = {
+            "real": real, "hifigan": hifi, "vocos": vocos,
+            "real, low-passed": [bands(x)[0] for x in real],
+            "hifigan, low-passed": [bands(x)[0] for x in hifi],
+            "vocos, low-passed": [bands(x)[0] for x in vocos],
+            "vocos below + hifigan above": [bands(v)[0] + bands(h)[1] for v, h in zip(vocos, hifi)],
+            "hifigan below + vocos above": [bands(h)[0] + bands(v)[1] for v, h in zip(vocos, hifi)],
+            "vocos magnitude + hifigan phase": [swap(v, h) for v, h in zip(vocos, hifi)],
+            "hifigan magnitude + vocos phase": [swap(h, v) for v, h in zip(vocos, hifi)],
+            "real magnitude + vocos phase": [swap(r, v) for r, v in zip(real, vocos)],
+            "real magnitude + random phase": [random_phase(r, i) for i, r in enumerate(real)],
+        }
     for name, accuracy in accuracies(variants).items():
         print(f"{name:34s} {100 * accuracy:5.1f}%")
-    for name, clips in (("real", real), ("hifigan", hifi), ("vocos", vocos)):
+    for name, clips in ((("real", real),) if not args.generated else ()) + (("hifigan", hifi), ("vocos", vocos)):
         above = np.mean([np.sum(bands(x)[1] ** 2) / max(np.sum(x ** 2), 1e-12) for x in clips])
         print(f"energy above {cut:.0f} Hz, {name}: {100 * above:.1f}%")
     return 0

@@ -99,19 +99,20 @@ def category_split(categories, train_rows, test_rows):
 
 def real_clip_split(data: Path, train_rows, test_rows, model, seconds: float):
     """The classifier's real clips, for scripts that score resynthesised ones: (training clips, held-out
-    clips, the categories it knows, category_split's indices and labels)."""
+    clips, the categories it knows, category_split's indices and labels, the held-out rows kept)."""
     test_clips, test_kept = prepare_rows(data, test_rows, model, seconds)
     train_clips, train_kept = prepare_rows(data, train_rows, model, seconds)
     counts = Counter(r["category"] for r in train_kept)
     categories = sorted(c for c, n in counts.items() if n >= MIN_TRAIN_PER_CATEGORY and c not in
                         EXCLUDED_CATEGORIES and any(r["category"] == c for r in test_kept))
-    return train_clips, test_clips, categories, category_split(categories, train_kept, test_kept)
+    return train_clips, test_clips, categories, category_split(categories, train_kept, test_kept), test_kept
 
 
-def resynthesis_classifier(data: Path, cache: Path | None):
+def resynthesis_classifier(data: Path, cache: Path | None, *, with_captions: bool = False):
     """What scripts that classify resynthesised held-out clips share: (the held-out real clips, in
     this script's 2.97 s preparation; `accuracies({name: clips})`, the category accuracy of each
-    set of clips made from them, by the classifier fit on the training clips' embeddings)."""
+    set of clips made from them, by the classifier fit on the training clips' embeddings; with
+    `with_captions`, also the clips' captions, for sets generated from them)."""
     from audiogan_core import AudioGAN
     from audiogan_core.config import MelConfig
     from audiogan_core.plugins import get_embedder
@@ -120,7 +121,7 @@ def resynthesis_classifier(data: Path, cache: Path | None):
     rate = MelConfig.hifigan_universal().sample_rate
     model = AudioGAN.load("default", vocoder="griffinlim")  # only for the clip length the classifier knows
     train_rows, test_rows = library_split(data)
-    train_clips, test_clips, _, (cat_train, cat_test, ytr, yte) = real_clip_split(
+    train_clips, test_clips, _, (cat_train, cat_test, ytr, yte), test_kept = real_clip_split(
         data, train_rows, test_rows, model, model.config.clip_seconds)
     embedder = get_embedder("aisfx").load("cpu")
     train_emb, _ = embed(embedder, "train_real", train_clips, rate, cache)
@@ -131,6 +132,8 @@ def resynthesis_classifier(data: Path, cache: Path | None):
         predictions = classify_sets(train_emb[cat_train], ytr, embedded)
         return {name: float(np.mean([p == t for p, t in zip(pred, yte)])) for name, pred in zip(sets, predictions)}
 
+    if with_captions:
+        return test_clips, accuracies, [r["caption"] for r in test_kept]
     return test_clips, accuracies
 
 

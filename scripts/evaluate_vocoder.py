@@ -120,7 +120,7 @@ def main() -> int:
     model = AudioGAN.load("default", vocoder="griffinlim")  # the bundled model's clip length: the classifier's
     seconds = model.config.clip_seconds
     rate = mel_cfg.sample_rate
-    train_clips, test_clips, categories, (cat_train, cat_test, ytr, yte) = eb.real_clip_split(
+    train_clips, test_clips, categories, (cat_train, cat_test, ytr, yte), _ = eb.real_clip_split(
         args.data, train_rows, test_rows, model, seconds)
     emb = get_embedder("aisfx").load("cpu")
     tr_emb, _ = eb.embed(emb, "train_real", train_clips, rate, cache)
