@@ -188,6 +188,13 @@ def _save_npy(path, array: np.ndarray) -> None:
         np.save(fh, array)
 
 
+def _store_entry(folder: Path, key: str, arrays: dict, meta: dict) -> None:
+    """One corpus entry: each array as KEY.KIND.npy, then KEY.json, whose presence marks it complete."""
+    for kind, value in arrays.items():
+        atomic_save(folder / f"{key}.{kind}.npy", lambda tmp, v=value: _save_npy(tmp, v))
+    atomic_write_text(folder / f"{key}.json", json.dumps(meta))
+
+
 def corpus_key(file_hash: str, mel: MelConfig, max_seconds: float | None, teacher: str) -> str:
     """max_seconds is None for a file shorter than the cap: its entry is the same whatever the cap."""
     payload = json.dumps({"v": CORPUS_VERSION, "file": file_hash, "mel": mel.to_dict(), "max": max_seconds,
@@ -219,9 +226,7 @@ def prepare_corpus(items, cache_dir: Path, mel: MelConfig, *, max_seconds: float
             if teacher:
                 teacher_model = teacher_model or _teacher(teacher, mel)
                 arrays["teacher"] = teacher_waveform(teacher_model, log_mel, bf16=bf16)
-            for kind, value in arrays.items():
-                atomic_save(folder / f"{key}.{kind}.npy", lambda tmp, v=value: _save_npy(tmp, v))
-            atomic_write_text(meta_path, json.dumps({"file": item.rel, "frames": frames}))
+            _store_entry(folder, key, arrays, {"file": item.rel, "frames": frames})
         meta = json.loads(meta_path.read_text())
         entries.append({"key": key, "file": item.rel, "frames": meta["frames"]})
     return VocoderCorpus(entries, folder, mel.hop_length)
@@ -264,10 +269,8 @@ def prepare_generated_corpus(items, cache_dir: Path, mel: MelConfig, *, model_na
             log_mel = mels[0].numpy().astype(np.float32)  # [n_mels, frames]
             teacher_model = teacher_model or _teacher(teacher, mel)
             wave = teacher_waveform(teacher_model, log_mel, bf16=bf16)
-            for kind, value in (("mel", log_mel), ("teacher", wave)):
-                atomic_save(folder / f"{key}.{kind}.npy", lambda tmp, v=value: _save_npy(tmp, v))
-            atomic_write_text(meta_path, json.dumps({"caption": item.caption, "seed": seed + k,
-                                                     "frames": int(log_mel.shape[1])}))
+            _store_entry(folder, key, {"mel": log_mel, "teacher": wave},
+                         {"caption": item.caption, "seed": seed + k, "frames": int(log_mel.shape[1])})
         meta = json.loads(meta_path.read_text())
         entries.append({"key": key, "file": item.rel, "frames": meta["frames"]})
     return VocoderCorpus(entries, folder, mel.hop_length)
