@@ -311,6 +311,11 @@ def test_generated_mels_are_inputs_with_the_teachers_waveform_as_target(library,
     monkeypatch.setattr(AudioGAN, "generate_mel", lambda *a, **k: pytest.fail("regenerated a cached mel"))
     again = VocoderTrainer(cfg, library, tmp_path / "g2", progress=False, cache_dir=tmp_path / "cache")
     assert [e["key"] for e in again.generated.entries] == [e["key"] for e in gen.entries]
+    # without the phase loss no row carries a teacher target, generated or real
+    plain = VocoderTrainer(tiny_config(teacher="hifigan", w_phase=0.0, generated_share=0.5, generated_seconds=0.5),
+                           library, tmp_path / "g3", progress=False, cache_dir=tmp_path / "cache")
+    assert all("teacher" not in plain.batch(s) for s in range(4))
+    plain.fit(steps=2)
 
 
 def test_generated_mels_need_a_teacher():

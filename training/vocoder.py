@@ -435,9 +435,9 @@ class VocoderTrainer:
             if use_generated:  # the generator's own mel is the input; the teacher's waveform the target
                 m = np.asarray(corpus.array(i, "mel")[:, f0: f0 + S], dtype=np.float32)
                 generated_mels[row] = np.pad(m, ((0, 0), (0, S - m.shape[1])), constant_values=SILENCE_LOG_MEL)
-                teacher.append(audio[-1])
-            elif self.config.w_phase > 0 and self.config.teacher:
-                teacher.append(np.pad(np.asarray(self.train.array(i, "teacher")[f0 * hop: (f0 + S) * hop]), (0, pad)))
+            if cfg.w_phase > 0 and cfg.teacher:  # every row or none, so the phase loss lines up with the batch
+                teacher.append(audio[-1] if use_generated else
+                               np.pad(np.asarray(self.train.array(i, "teacher")[f0 * hop: (f0 + S) * hop]), (0, pad)))
         real = torch.from_numpy(np.stack(audio).astype(np.float32))
         mel = self.front_end(real)  # the segment's own mel: what the student hears
         for row, m in generated_mels.items():
