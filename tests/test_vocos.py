@@ -325,3 +325,30 @@ def test_generated_mels_need_a_teacher():
         tiny_config(generated_share=0.5)
     with pytest.raises(ConfigError, match="generated_share"):
         tiny_config(teacher="hifigan", w_phase=0.25, generated_share=1.5)
+
+
+def test_teacher_target_keeps_the_recordings_mel_as_input(library, tmp_path):
+    from audiogan_training.vocoder import VocoderTrainer
+
+    kw = dict(teacher="hifigan", w_phase=0.0, silent_redraws=0)
+    audio = VocoderTrainer(tiny_config(**kw), library, tmp_path / "a", progress=False, cache_dir=tmp_path / "cache")
+    distil = VocoderTrainer(tiny_config(target="teacher", **kw), library, tmp_path / "t", progress=False,
+                            cache_dir=tmp_path / "cache")
+    a, t = audio.batch(3), distil.batch(3)
+    assert "teacher" not in a and torch.equal(a["mel"], t["mel"])  # same segments, the recording's mel in
+    assert torch.equal(t["real"], t["teacher"]) and not torch.allclose(t["real"], a["real"])
+    S, hop = distil.config.segment_frames, 256
+    for row in range(distil.config.batch_size):  # the target is the teacher's waveform for that very segment
+        hits = [i for i in range(len(distil.train)) for f0 in range(distil.train.frames(i))
+                if np.array_equal(np.asarray(distil.train.array(i, "audio")[f0 * hop:(f0 + S) * hop]),
+                                  a["real"][row].numpy()[: len(distil.train.array(i, "audio")[f0 * hop:(f0 + S) * hop])])
+                and np.allclose(np.asarray(distil.train.array(i, "teacher")[f0 * hop:(f0 + S) * hop]),
+                                t["real"][row].numpy()[: len(distil.train.array(i, "teacher")[f0 * hop:(f0 + S) * hop])])]
+        assert hits, row
+    assert torch.allclose(t["mel_target"], distil.front_end(t["teacher"]))
+    distil.fit(steps=2)
+    from audiogan_core.errors import ConfigError
+    with pytest.raises(ConfigError, match="target"):
+        tiny_config(target="teacher")  # no teacher named
+    with pytest.raises(ConfigError, match="target"):
+        tiny_config(teacher="hifigan", target="recording")

@@ -74,6 +74,10 @@ class VocoderTrainConfig:
     # the critic trains alone for this many steps first, so the vocoder never follows an untrained one
     adv_start_step: int = 0
     teacher: str = "hifigan"
+    # What every loss and the critic compare against on real-mel rows: "audio" (the recording) or
+    # "teacher" (the teacher's waveform for that mel: pure distillation; the input is still the
+    # recording's mel). Generated-mel rows always use the teacher's waveform.
+    target: str = "audio"
     # Share of each batch taken from generated mels (see the module docstring; needs the teacher):
     # one clip per training caption from `generated_model`, noise seed `generated_seed` + its index,
     # `generated_seconds` long (0: the model's default length).
@@ -115,6 +119,10 @@ class VocoderTrainConfig:
                 raise ConfigError(f"VocoderTrainConfig.{name} must be a positive integer, got {value!r}")
         if self.teacher not in ("", "hifigan"):
             raise ConfigError(f"VocoderTrainConfig.teacher must be 'hifigan' or '', got {self.teacher!r}")
+        if self.target not in ("audio", "teacher"):
+            raise ConfigError(f"VocoderTrainConfig.target must be 'audio' or 'teacher', got {self.target!r}")
+        if self.target == "teacher" and not self.teacher:
+            raise ConfigError("VocoderTrainConfig.target 'teacher' needs a teacher")
         share = self.generated_share
         if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
             raise ConfigError(f"VocoderTrainConfig.generated_share must be a number from 0 to 1, got {share!r}")
@@ -133,6 +141,11 @@ class VocoderTrainConfig:
     def from_dict(cls, data: dict) -> "VocoderTrainConfig":
         data = {k: v for k, v in data.items() if k != "about"}  # recipes carry a note for people
         return _from_dict(cls, data, "VocoderTrainConfig")
+
+    @property
+    def needs_teacher_rows(self) -> bool:
+        """Whether every batch carries the teacher's waveform (for the phase loss or as the target)."""
+        return bool(self.teacher) and (self.w_phase > 0 or self.target == "teacher")
 
 
 # ------------------------------------------------------------------------------------------
@@ -393,7 +406,7 @@ class VocoderTrainer:
         if not train:
             raise DataError(f"no training clips in {self.data_dir} after the held-out split")
         self.train = prepare_corpus(train, self.cache_dir, cfg.model.mel, max_seconds=cfg.max_clip_seconds,
-                                    teacher=cfg.teacher if cfg.w_phase > 0 else "", bf16=cfg.bf16,
+                                    teacher=cfg.teacher if cfg.needs_teacher_rows else "", bf16=cfg.bf16,
                                     progress=self.progress)
         held = sorted(held, key=lambda it: hashlib.blake2b(it.rel.encode(), digest_size=8).digest())[: cfg.eval_clips]
         self.generated = None
@@ -435,7 +448,7 @@ class VocoderTrainer:
             if use_generated:  # the generator's own mel is the input; the teacher's waveform the target
                 m = np.asarray(corpus.array(i, "mel")[:, f0: f0 + S], dtype=np.float32)
                 generated_mels[row] = np.pad(m, ((0, 0), (0, S - m.shape[1])), constant_values=SILENCE_LOG_MEL)
-            if cfg.w_phase > 0 and cfg.teacher:  # every row or none, so the phase loss lines up with the batch
+            if cfg.needs_teacher_rows:  # every row or none, so the phase loss lines up with the batch
                 teacher.append(audio[-1] if use_generated else
                                np.pad(np.asarray(self.train.array(i, "teacher")[f0 * hop: (f0 + S) * hop]), (0, pad)))
         real = torch.from_numpy(np.stack(audio).astype(np.float32))
@@ -445,6 +458,9 @@ class VocoderTrainer:
         out = {"real": real, "mel": mel}
         if teacher:
             out["teacher"] = torch.from_numpy(np.stack(teacher))
+            if cfg.target == "teacher":  # the recording's mel in, the teacher's waveform as the target
+                out["real"] = out["teacher"]
+                out["mel_target"] = self.front_end(out["teacher"])
         return out
 
     def lr_at(self, step: int) -> float:
@@ -463,7 +479,7 @@ class VocoderTrainer:
         with bf16_autocast("cpu", cfg.bf16):
             features = self.model.features(b["mel"])  # [B, dim, S]
         fake = self.model.head(features.float())  # [B, S * hop]: the inverse STFT in float32
-        mel_l1 = (self.front_end(fake) - b["mel"]).abs().mean()
+        mel_l1 = (self.front_end(fake) - b.get("mel_target", b["mel"])).abs().mean()
         stft = mrstft_loss(fake, b["real"], cfg.stft_resolutions)
         loss = cfg.w_mel * mel_l1 + cfg.w_stft * stft
         logs = {"mel_l1": mel_l1.item(), "mrstft": stft.item()}
