@@ -11,7 +11,7 @@ from .config import ModelConfig
 from .errors import InputError
 from .layers import ResBlockUp, SNConv1d, SNLinear, wrapped_time
 
-__all__ = ["Generator", "validate_text_features", "position_channels"]
+__all__ = ["Generator", "validate_text_features", "position_channels", "sequence_projection_from_grid"]
 
 POSITION_TAU_SECONDS = 0.25  # channel k saturates with time constant 0.25 * 4^k s: 0.25, 1, 4, 16 s ...
 
@@ -82,6 +82,32 @@ def position_channels(config: ModelConfig, base_frames: int, loop: bool = False)
     seconds = torch.arange(base_frames, dtype=torch.float32) * config.mel.seconds_for(config.frames_per_base_frame)
     tau = POSITION_TAU_SECONDS * 4.0 ** torch.arange(p, dtype=torch.float32)
     return 1.0 - 2.0 * torch.exp(-seconds[None, :] / tau[:, None])  # [P, T0]
+
+
+@torch.no_grad()
+def sequence_projection_from_grid(grid: ModelConfig, sequence: ModelConfig, weight_orig: torch.Tensor,
+                                  bias: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A fixed-length generator's noise projection (SN linear: z -> the c x F0 x T0 grid) as an
+    any-length one's (SN 1x1 conv: [z_t; position_t] -> c x F0 per base frame), for fine-tuning.
+
+    The grid's per-position weights W_t are nearly orthogonal, so sum_t W_t / sqrt(T0) gives each
+    base frame's vector the grid positions' average covariance (their mean would shrink it by
+    sqrt(T0)); the bias is their mean and the position columns start at 0. Spectral norm divides
+    by the largest singular value, so that one is set to 1 and the rest stay as they are: only
+    the top direction changes scale. Returns lin_code's weight_orig, bias and weight_u."""
+    c, f0, t0 = grid.channels, grid.base_freq, grid.base_frames
+    if (sequence.channels, sequence.base_freq, sequence.noise_dim) != (c, f0, grid.noise_dim):
+        raise ValueError("the grid and sequence models differ in channels, base_freq or noise_dim")
+    w = weight_orig.reshape(c * f0 * t0, grid.noise_dim).double()
+    w = w / torch.linalg.matrix_norm(w, ord=2)  # the effective weight: what the grid model applied
+    w_z = w.view(c * f0, t0, -1).sum(1) / t0 ** 0.5  # [c*F0, noise]
+    u, s, vh = torch.linalg.svd(w_z, full_matrices=False)
+    s[0] = 1.0
+    w_z = u @ torch.diag(s) @ vh
+    weight = torch.cat([w_z, w_z.new_zeros(c * f0, sequence.position_channels)], dim=1)  # [c*F0, noise + P]
+    return {"weight_orig": weight[:, :, None].to(weight_orig.dtype),
+            "bias": bias.view(c * f0, t0).mean(1).to(bias.dtype),
+            "weight_u": u[:, 0].to(weight_orig.dtype)}
 
 
 class Generator(nn.Module):

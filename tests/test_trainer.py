@@ -709,3 +709,16 @@ def test_any_length_run_draws_every_crop_length_and_starts_from_a_fixed_length_m
     run.D_train.forward = spy
     run.fit()
     assert set(seen) == {32, 64, 96}
+    # init_noise_projection: the noise projection too starts from the fixed-length model's
+    from audiogan_core.generator import sequence_projection_from_grid
+
+    carried = Trainer(tiny_config(steps=2, init_noise_projection=True, **ANY_LENGTH_SWITCHES), library,
+                      tmp_path / "carried", cache_dir=shared_cache, progress=False,
+                      init_from=str(tmp_path / "fixed" / "model"))
+    assert "started afresh: nothing; the noise projection from its grid weights" in capsys.readouterr().err
+    want = sequence_projection_from_grid(fixed.config.model, carried.config.model,
+                                         kept["lin_code.weight_orig"], kept["lin_code.bias"])
+    for name, tensor in want.items():
+        assert torch.equal(carried.G.state_dict()[f"lin_code.{name}"], tensor), name
+    with pytest.raises(ConfigError, match="init_noise_projection"):
+        tiny_config(init_noise_projection="yes")

@@ -82,6 +82,9 @@ class TrainConfig:
     # Any-length models (noise_input "sequence") only: the crop lengths to train on, in mel frames
     # (multiples of 32); each step draws one. Empty (default): the model's base_frames * 32.
     crop_frames: tuple[int, ...] = ()
+    # --init-from a fixed-length model into an any-length one: start the noise projection from the
+    # old one's grid weights (audiogan_core.generator.sequence_projection_from_grid) rather than afresh.
+    init_noise_projection: bool = False
 
     def __post_init__(self):
         if isinstance(self.model, dict):
@@ -106,6 +109,9 @@ class TrainConfig:
         value = self.category_balance
         if not _is_number(value) or not 0.0 <= value <= 1.0:
             raise ConfigError(f"TrainConfig.category_balance must be a number in [0, 1], got {value!r}")
+        if not isinstance(self.init_noise_projection, bool):
+            raise ConfigError(f"TrainConfig.init_noise_projection must be true or false, "
+                              f"got {self.init_noise_projection!r}")
         if not isinstance(self.category_fakes, bool):
             raise ConfigError(f"TrainConfig.category_fakes must be true or false, got {self.category_fakes!r}")
         if self.category_fakes and not self.category_weight > 0:

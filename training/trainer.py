@@ -239,10 +239,20 @@ class Trainer:
     def _transfer_to_any_length(self, old, g_state: dict, d_state: dict | None, source: str) -> None:
         """A fixed-length model's weights into this run's any-length model of the same widths:
         every tensor of the same name and shape is kept; the noise projection (a linear layer onto
-        the fixed grid there, a 1x1 conv per base frame here) starts afresh. (With D's pooling
-        changed from sum to mean its logits start smaller by the old grid's size; spectral norm
-        leaves no weight to scale back, and D re-learns the scale in a few hundred steps.)"""
+        the fixed grid there, a 1x1 conv per base frame here) starts afresh, or from the grid's
+        weights with `init_noise_projection`. (With D's pooling changed from sum to mean its logits
+        start smaller by the old grid's size; spectral norm leaves no weight to scale back, and D
+        re-learns the scale in a few hundred steps.)"""
         fresh = []
+        g_state, carried = dict(g_state), ""
+        if self.config.init_noise_projection and old.noise_input == "global":
+            from audiogan_core.generator import sequence_projection_from_grid
+
+            part = sequence_projection_from_grid(old, self.config.model, g_state.pop("lin_code.weight_orig"),
+                                                 g_state.pop("lin_code.bias"))
+            g_state.pop("lin_code.weight_u", None)
+            g_state.update({f"lin_code.{k}": v for k, v in part.items()})
+            carried = "; the noise projection from its grid weights"
         for model, state in ((self.G, g_state), (self.D, d_state or {})):
             own = model.state_dict()
             for name, tensor in state.items():
@@ -252,7 +262,7 @@ class Trainer:
                     fresh.append(name)
         if self.dist.is_main:
             print(f"audiogan train: --init-from {source}: a fixed-length model into an any-length one; "
-                  f"started afresh: {', '.join(sorted(set(n.split('.')[0] for n in fresh))) or 'nothing'}",
+                  f"started afresh: {', '.join(sorted(set(n.split('.')[0] for n in fresh))) or 'nothing'}{carried}",
                   file=sys.stderr)
 
     # Checkpoints ----------------------------------------------------------------------
