@@ -47,7 +47,7 @@ def main() -> int:
 
     mel_cfg = MelConfig.hifigan_universal()
     rate, cut = mel_cfg.sample_rate, mel_cfg.fmax
-    test_clips, accuracies, captions = eb.resynthesis_classifier(args.data, args.cache, with_captions=True)
+    test_clips, accuracies, captions = eb.resynthesis_classifier(args.data, args.cache)
 
     options = {"checkpoint": args.checkpoint} if args.checkpoint else {}
     vocoders = {"hifigan": get_vocoder("hifigan").load("cpu"), "vocos": get_vocoder("vocos", **options).load("cpu")}

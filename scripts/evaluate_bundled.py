@@ -108,11 +108,11 @@ def real_clip_split(data: Path, train_rows, test_rows, model, seconds: float):
     return train_clips, test_clips, categories, category_split(categories, train_kept, test_kept), test_kept
 
 
-def resynthesis_classifier(data: Path, cache: Path | None, *, with_captions: bool = False):
+def resynthesis_classifier(data: Path, cache: Path | None):
     """What scripts that classify resynthesised held-out clips share: (the held-out real clips, in
     this script's 2.97 s preparation; `accuracies({name: clips})`, the category accuracy of each
-    set of clips made from them, by the classifier fit on the training clips' embeddings; with
-    `with_captions`, also the clips' captions, for sets generated from them)."""
+    set of clips made from them, by the classifier fit on the training clips' embeddings; the
+    clips' captions, for sets generated from them)."""
     from audiogan_core import AudioGAN
     from audiogan_core.config import MelConfig
     from audiogan_core.plugins import get_embedder
@@ -132,9 +132,7 @@ def resynthesis_classifier(data: Path, cache: Path | None, *, with_captions: boo
         predictions = classify_sets(train_emb[cat_train], ytr, embedded)
         return {name: float(np.mean([p == t for p, t in zip(pred, yte)])) for name, pred in zip(sets, predictions)}
 
-    if with_captions:
-        return test_clips, accuracies, [r["caption"] for r in test_kept]
-    return test_clips, accuracies
+    return test_clips, accuracies, [r["caption"] for r in test_kept]
 
 
 def classify_sets(fit, labels, sets: list[np.ndarray]) -> list[list]:

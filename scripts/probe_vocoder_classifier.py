@@ -36,7 +36,7 @@ def main() -> int:
     t0 = time.time()
     mel_cfg = MelConfig.hifigan_universal()
     vocos = get_vocoder("vocos", checkpoint=args.checkpoint).load("cpu")
-    test_clips, accuracies = eb.resynthesis_classifier(args.data, args.cache)
+    test_clips, accuracies, _ = eb.resynthesis_classifier(args.data, args.cache)
     clips = [vocos(torch.from_numpy(compute_log_mel(c, mel_cfg))[None])[0].numpy()[: c.size] for c in test_clips]
     accuracy = accuracies({"heldout_vocos": clips})["heldout_vocos"]
     print(json.dumps({"checkpoint": args.checkpoint, "accuracy": accuracy, "held_out_clips": len(test_clips),

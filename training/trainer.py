@@ -34,10 +34,8 @@ from audiogan_core.losses import (category_loss, d_mismatch_hinge, discriminator
 from .augment import augment
 from .categories import category_for, category_names
 from .config import TrainConfig
-from .distributed import DistInfo, init_distributed, shutdown_distributed  # noqa: F401 (cli imports it here)
-from .sampling import read_holdout as _read_holdout  # noqa: F401 (its old name here)
-from .step_rng import (PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose,  # noqa: F401
-                       step_generator, step_seed)
+from .distributed import init_distributed
+from .step_rng import PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose, step_generator
 from .text_features import TextFeatureCache
 
 CHECKPOINT_NAME = "checkpoint.pt"
