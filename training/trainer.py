@@ -26,7 +26,7 @@ import torch.distributed as dist
 from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint, save_model
 from audiogan_core.discriminator import CategoryHead, Discriminator
 from audiogan_core.errors import AudioGANError, CheckpointError, ConfigError, DataError, InputError
-from audiogan_core.generator import Generator
+from audiogan_core.generator import Generator, sequence_projection_from_grid
 from audiogan_core.io import atomic_save, atomic_write_text
 from audiogan_core.losses import (category_loss, d_mismatch_hinge, discriminator_loss, generator_loss,
                                   spectral_moment_loss)
@@ -48,8 +48,9 @@ class TrainingDivergedError(AudioGANError, FloatingPointError):
 
 
 # Model fields that may differ between --init-from and the run: a fixed-length model seeds an
-# any-length one of the same widths (`Trainer._transfer_to_any_length`).
+# any-length one of the same widths (`carry_into_any_length`).
 LENGTH_FIELDS = {"noise_input", "position_channels", "d_pooling", "base_frames"}
+
 
 def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
     """Fréchet distance (metrics.frechet_distance) between Gaussians fitted to per-frame mel
@@ -63,6 +64,33 @@ def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
         return frechet_distance(a, b, warn=False)
     except InputError:
         return float("nan")
+
+
+@torch.no_grad()
+def carry_into_any_length(G: Generator, D: Discriminator, old, g_state: dict, d_state: dict | None,
+                          carry_projection: bool = False) -> list[str]:
+    """A fixed-length model's weights (config `old`) into an any-length G and D of the same widths:
+    every tensor of the same name and shape is kept; the noise projection (a linear layer onto the
+    fixed grid there, a 1x1 conv per base frame here) starts afresh, or with `carry_projection`
+    from the grid's weights (audiogan_core.generator.sequence_projection_from_grid). (With D's
+    pooling changed from sum to mean its logits start smaller by the old grid's size; spectral norm
+    leaves no weight to scale back, and D re-learns the scale in a few hundred steps.) Returns the
+    generator layers that start afresh."""
+    g_state = dict(g_state)
+    if carry_projection and old.noise_input == "global":
+        part = sequence_projection_from_grid(old, G.config, g_state.pop("lin_code.weight_orig"),
+                                             g_state.pop("lin_code.bias"))
+        g_state.pop("lin_code.weight_u", None)
+        g_state.update({f"lin_code.{k}": v for k, v in part.items()})
+    fresh = set()
+    for model, state in ((G, g_state), (D, d_state or {})):
+        own = model.state_dict()
+        for name, tensor in state.items():
+            if name in own and own[name].shape == tensor.shape:
+                own[name].copy_(tensor)
+            elif model is G:
+                fresh.add(name.split(".")[0])
+    return sorted(fresh)
 
 
 class Trainer:
@@ -233,35 +261,12 @@ class Trainer:
             return
         self._transfer_to_any_length(config, state, d_state, source)
 
-    @torch.no_grad()
     def _transfer_to_any_length(self, old, g_state: dict, d_state: dict | None, source: str) -> None:
-        """A fixed-length model's weights into this run's any-length model of the same widths:
-        every tensor of the same name and shape is kept; the noise projection (a linear layer onto
-        the fixed grid there, a 1x1 conv per base frame here) starts afresh, or from the grid's
-        weights with `init_noise_projection`. (With D's pooling changed from sum to mean its logits
-        start smaller by the old grid's size; spectral norm leaves no weight to scale back, and D
-        re-learns the scale in a few hundred steps.)"""
-        fresh = []
-        g_state, carried = dict(g_state), ""
-        if self.config.init_noise_projection and old.noise_input == "global":
-            from audiogan_core.generator import sequence_projection_from_grid
-
-            part = sequence_projection_from_grid(old, self.config.model, g_state.pop("lin_code.weight_orig"),
-                                                 g_state.pop("lin_code.bias"))
-            g_state.pop("lin_code.weight_u", None)
-            g_state.update({f"lin_code.{k}": v for k, v in part.items()})
-            carried = "; the noise projection from its grid weights"
-        for model, state in ((self.G, g_state), (self.D, d_state or {})):
-            own = model.state_dict()
-            for name, tensor in state.items():
-                if name in own and own[name].shape == tensor.shape:
-                    own[name].copy_(tensor)
-                elif model is self.G:
-                    fresh.append(name)
+        fresh = carry_into_any_length(self.G, self.D, old, g_state, d_state, self.config.init_noise_projection)
         if self.dist.is_main:
+            carried = "; the noise projection from its grid weights" if self.config.init_noise_projection else ""
             print(f"audiogan train: --init-from {source}: a fixed-length model into an any-length one; "
-                  f"started afresh: {', '.join(sorted(set(n.split('.')[0] for n in fresh))) or 'nothing'}{carried}",
-                  file=sys.stderr)
+                  f"started afresh: {', '.join(fresh) or 'nothing'}{carried}", file=sys.stderr)
 
     # Checkpoints ----------------------------------------------------------------------
     def state(self) -> dict:
