@@ -57,6 +57,10 @@ class Vocoder(ABC):
     name: str = "?"
     mel_config: MelConfig
 
+    @property
+    def sample_rate(self) -> int:
+        return self.mel_config.sample_rate
+
     def load(self, device: str | torch.device = "cpu") -> "Vocoder":
         return self
 

@@ -50,10 +50,6 @@ class GriffinLimVocoder(Vocoder):
         self.seed = int(seed)
         self.device = torch.device("cpu")
 
-    @property
-    def sample_rate(self) -> int:
-        return self.mel_config.sample_rate
-
     def load(self, device="cpu") -> "GriffinLimVocoder":
         self.device = torch.device(device)
         return self

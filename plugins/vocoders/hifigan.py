@@ -236,10 +236,6 @@ class HiFiGANVocoder(Vocoder):
         self._lock = threading.Lock()
 
     @property
-    def sample_rate(self) -> int:
-        return self.mel_config.sample_rate
-
-    @property
     def loaded(self) -> bool:
         return self._model is not None
 

@@ -231,10 +231,6 @@ class VocosVocoder(Vocoder):
         self._lock = threading.Lock()
 
     @property
-    def sample_rate(self) -> int:
-        return self.mel_config.sample_rate
-
-    @property
     def model(self) -> VocosModel:
         if self._model is None:
             self.load(self.device)

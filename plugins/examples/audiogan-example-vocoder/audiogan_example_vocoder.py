@@ -47,10 +47,6 @@ class SineBankVocoder(Vocoder):
         generator = torch.Generator().manual_seed(seed)
         self.phases = torch.rand(cfg.n_mels, generator=generator, dtype=torch.float64) * 2 * math.pi
 
-    @property
-    def sample_rate(self) -> int:
-        return self.mel_config.sample_rate
-
     @torch.no_grad()
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
         cfg = self.mel_config
