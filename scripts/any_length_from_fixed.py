@@ -18,7 +18,7 @@ from audiogan_core.checkpoint import load_model_folder, save_model
 from audiogan_core.config import preset
 from audiogan_core.discriminator import Discriminator
 from audiogan_core.generator import Generator
-from audiogan_training.trainer import carry_into_any_length
+from audiogan_training.init_from import carry_into_any_length
 
 
 def main() -> None:

@@ -124,34 +124,3 @@ def test_bad_inputs_raise_input_error(tiny, mutate, message):
     args = mutate(*make_inputs(tiny.config))
     with pytest.raises(InputError, match=message):
         tiny(*args)
-
-
-def test_a_grid_noise_projection_becomes_a_sequence_one():
-    """The fixed-length model's noise projection, carried into an any-length model: each base
-    frame's z goes through sum_t W_t / sqrt(T0) of the grid's effective (spectrally normalised)
-    per-position weights, top singular value set to 1 (what spectral norm will divide by), the
-    bias is the grid's mean, and the position inputs start at 0."""
-    from audiogan_core.generator import sequence_projection_from_grid
-
-    grid_cfg = preset("tiny").replace(base_frames=4)
-    seq_cfg = grid_cfg.replace(noise_input="sequence", position_channels=2, d_pooling="mean")
-    torch.manual_seed(0)
-    grid, seq = Generator(grid_cfg), Generator(seq_cfg)
-    with torch.no_grad():
-        grid.lin_code.bias.normal_()
-        for _ in range(100):  # power iterations, as training does: weight_u converges to the top singular vector
-            grid.lin_code.train().normalized_weight()
-    old = grid.lin_code.state_dict()
-    seq.lin_code.load_state_dict(sequence_projection_from_grid(grid_cfg, seq_cfg, old["weight_orig"], old["bias"]))
-    rows, t0 = grid_cfg.channels * grid_cfg.base_freq, grid_cfg.base_frames
-    with torch.no_grad():
-        w_grid = grid.lin_code.eval().normalized_weight().view(rows, t0, -1)  # [c*F0, T0, noise]
-        w_seq = seq.lin_code.eval().normalized_weight()[:, :, 0]  # [c*F0, noise + P]
-    assert torch.equal(w_seq[:, grid_cfg.noise_dim:], torch.zeros(rows, 2))
-    want = torch.linalg.svdvals(w_grid.sum(1) / t0 ** 0.5)
-    got = torch.linalg.svdvals(w_seq[:, : grid_cfg.noise_dim])
-    assert got[0] == pytest.approx(1.0, abs=1e-4) and want[0] != pytest.approx(1.0, abs=1e-2)  # only the top moves
-    assert torch.allclose(got[1:], want[1:], atol=1e-5)
-    assert torch.allclose(seq.lin_code.bias.detach(), old["bias"].view(rows, t0).mean(1))
-    with pytest.raises(ValueError, match="channels"):
-        sequence_projection_from_grid(grid_cfg, seq_cfg.replace(channels=32), old["weight_orig"], old["bias"])

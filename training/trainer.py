@@ -26,7 +26,7 @@ import torch.distributed as dist
 from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint, save_model
 from audiogan_core.discriminator import CategoryHead, Discriminator
 from audiogan_core.errors import AudioGANError, CheckpointError, ConfigError, DataError, InputError
-from audiogan_core.generator import Generator, sequence_projection_from_grid
+from audiogan_core.generator import Generator
 from audiogan_core.io import atomic_save, atomic_write_text
 from audiogan_core.losses import (category_loss, d_mismatch_hinge, discriminator_loss, generator_loss,
                                   spectral_moment_loss)
@@ -35,6 +35,7 @@ from .augment import augment
 from .categories import category_for, category_names
 from .config import TrainConfig
 from .distributed import init_distributed
+from .init_from import LENGTH_FIELDS, carry_into_any_length
 from .step_rng import PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose, step_generator
 from .text_features import TextFeatureCache
 
@@ -45,11 +46,6 @@ class TrainingDivergedError(AudioGANError, FloatingPointError):
     """A loss became NaN/inf. The checkpoint on disk is left as it was (the last healthy one)."""
 
     exit_code = 1
-
-
-# Model fields that may differ between --init-from and the run: a fixed-length model seeds an
-# any-length one of the same widths (`carry_into_any_length`).
-LENGTH_FIELDS = {"noise_input", "position_channels", "d_pooling", "base_frames"}
 
 
 def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
@@ -64,33 +60,6 @@ def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
         return frechet_distance(a, b, warn=False)
     except InputError:
         return float("nan")
-
-
-@torch.no_grad()
-def carry_into_any_length(G: Generator, D: Discriminator, old, g_state: dict, d_state: dict | None,
-                          carry_projection: bool = False) -> list[str]:
-    """A fixed-length model's weights (config `old`) into an any-length G and D of the same widths:
-    every tensor of the same name and shape is kept; the noise projection (a linear layer onto the
-    fixed grid there, a 1x1 conv per base frame here) starts afresh, or with `carry_projection`
-    from the grid's weights (audiogan_core.generator.sequence_projection_from_grid). (With D's
-    pooling changed from sum to mean its logits start smaller by the old grid's size; spectral norm
-    leaves no weight to scale back, and D re-learns the scale in a few hundred steps.) Returns the
-    generator layers that start afresh."""
-    g_state = dict(g_state)
-    if carry_projection and old.noise_input == "global":
-        part = sequence_projection_from_grid(old, G.config, g_state.pop("lin_code.weight_orig"),
-                                             g_state.pop("lin_code.bias"))
-        g_state.pop("lin_code.weight_u", None)
-        g_state.update({f"lin_code.{k}": v for k, v in part.items()})
-    fresh = set()
-    for model, state in ((G, g_state), (D, d_state or {})):
-        own = model.state_dict()
-        for name, tensor in state.items():
-            if name in own and own[name].shape == tensor.shape:
-                own[name].copy_(tensor)
-            elif model is G:
-                fresh.add(name.split(".")[0])
-    return sorted(fresh)
 
 
 class Trainer:
