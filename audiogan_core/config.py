@@ -122,12 +122,18 @@ class ModelConfig:
     # "global": one noise vector through a linear layer onto the fixed base grid (the paper; the
     # clip length is fixed); "sequence": a noise vector per base frame through a 1x1 projection,
     # with `position_channels` saturating time channels beside it, so one set of weights makes any
-    # length (base_frames is then only the default length's grid).
+    # length (base_frames is then only the default length's grid); "blocks": one noise vector per
+    # block of `noise_block` base frames through the paper's linear layer onto a block-sized grid,
+    # blocks side by side along time (so a fixed-length model's weights carry over unchanged) and
+    # `position_channels` added through a 1x1 projection that starts at zero.
     noise_input: str = "global"
+    noise_block: int = 0
     position_channels: int = 0
     # D's global feature pools its last grid by "sum" (the paper's) or "mean" (any length: the
-    # feature's scale does not grow with the clip).
+    # feature's scale does not grow with the clip), the mean times `d_pool_scale` (the old grid's
+    # size keeps a sum-pooled D's weights at the scale they were trained at).
     d_pooling: str = "sum"
+    d_pool_scale: float = 1.0
     text_encoder: str = "clap"
     text_encoder_options: dict[str, Any] = field(default_factory=dict)
     vocoder: str = "hifigan"
@@ -158,8 +164,8 @@ class ModelConfig:
 
     @property
     def any_length(self) -> bool:
-        """True when the generator makes clips of any length (noise_input "sequence")."""
-        return self.noise_input == "sequence"
+        """True when the generator makes clips of any length (noise_input "sequence" or "blocks")."""
+        return self.noise_input in ("sequence", "blocks")
 
     @property
     def frames_per_base_frame(self) -> int:
@@ -193,15 +199,25 @@ class ModelConfig:
             bad = [k for k in kinds if k not in ATTENTION_KINDS]
             if not kinds or bad or len(set(kinds)) != len(kinds):
                 raise ConfigError(f"attention stage {stage!r}: use a comma list of {ATTENTION_KINDS}")
-        if self.noise_input not in ("global", "sequence"):
-            raise ConfigError(f"ModelConfig.noise_input must be 'global' or 'sequence', got {self.noise_input!r}")
+        if self.noise_input not in ("global", "sequence", "blocks"):
+            raise ConfigError(f"ModelConfig.noise_input must be 'global', 'sequence' or 'blocks', "
+                              f"got {self.noise_input!r}")
+        if not isinstance(self.noise_block, int) or isinstance(self.noise_block, bool) or self.noise_block < 0 \
+                or (self.noise_block > 0) != (self.noise_input == "blocks"):
+            raise ConfigError(f"ModelConfig.noise_block (base frames per noise vector) must be a positive integer "
+                              f"with noise_input 'blocks' and 0 otherwise, got {self.noise_block!r}")
         if not isinstance(self.position_channels, int) or isinstance(self.position_channels, bool) \
                 or not 0 <= self.position_channels <= 8:
             raise ConfigError(f"ModelConfig.position_channels must be an integer from 0 to 8, got {self.position_channels!r}")
-        if self.position_channels and self.noise_input != "sequence":
-            raise ConfigError("ModelConfig.position_channels needs noise_input 'sequence'")
+        if self.position_channels and not self.any_length:
+            raise ConfigError("ModelConfig.position_channels needs noise_input 'sequence' or 'blocks'")
         if self.d_pooling not in ("sum", "mean"):
             raise ConfigError(f"ModelConfig.d_pooling must be 'sum' or 'mean', got {self.d_pooling!r}")
+        if isinstance(self.d_pool_scale, bool) or not isinstance(self.d_pool_scale, (int, float)) \
+                or not math.isfinite(self.d_pool_scale) or self.d_pool_scale <= 0 \
+                or (self.d_pool_scale != 1 and self.d_pooling != "mean"):
+            raise ConfigError(f"ModelConfig.d_pool_scale must be a positive number, and 1 unless d_pooling is "
+                              f"'mean', got {self.d_pool_scale!r}")
         if self.vocoder_fallback is not None and (not isinstance(self.vocoder_fallback, str)
                                                   or not self.vocoder_fallback):
             raise ConfigError(f"ModelConfig.vocoder_fallback must be a vocoder name or null, "

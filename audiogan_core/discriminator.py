@@ -106,7 +106,8 @@ class Discriminator(nn.Module):
 
     # D2, D3 -------------------------------------------------------------------------------
     def global_from_features(self, h: torch.Tensor) -> torch.Tensor:
-        pooled = h.mean(dim=(2, 3)) if self.config.d_pooling == "mean" else h.sum(dim=(2, 3))  # [B, 8d]
+        cfg = self.config
+        pooled = h.mean(dim=(2, 3)) * cfg.d_pool_scale if cfg.d_pooling == "mean" else h.sum(dim=(2, 3))  # [B, 8d]
         return self.global_proj(pooled)  # [B, Ds]
 
     def logit_from_global(self, g: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:

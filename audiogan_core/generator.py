@@ -115,7 +115,10 @@ class Generator(nn.Module):
 
     noise_input "global" (the paper): z [B, noise_dim]; frames = base_frames * 32, fixed.
     noise_input "sequence": z [B, noise_dim, T0], one noise vector per base frame, any T0;
-    frames = T0 * 32. `loop=True` (sequence only) pads time circularly in every conv and holds
+    frames = T0 * 32. noise_input "blocks": z as for "sequence", of which the vector at each
+    block's first base frame is used: the paper's linear layer makes a noise_block-frame grid per
+    block, the grids lie side by side (cut to T0) and the position clock is added through a 1x1
+    projection that starts at zero, so a fixed-length model's weights make its own clips here. `loop=True` (sequence only) pads time circularly in every conv and holds
     the position channels at their saturated value, so the clip's end runs into its start.
 
         lin_code (SN linear, or SN 1x1 conv over [z; position]) -> [B, c, base_freq, T0]
@@ -135,7 +138,14 @@ class Generator(nn.Module):
         c, s = config.channels, config.sentence_dim
         widths = [c, c, c // 2, c // 2, c // 4, c // 4, c // 4, c // 8]
         f1, f2, f3, f5, f7 = config.freq_upsample
-        if config.any_length:
+        if config.noise_input == "blocks":
+            self.lin_code = SNLinear(config.noise_dim, c * config.base_freq * config.noise_block)
+            if config.position_channels:
+                # plain conv, zero at the start: spectral norm has no scale to give an all-zero weight
+                self.pos_code = nn.Conv1d(config.position_channels, c * config.base_freq, 1)
+                nn.init.zeros_(self.pos_code.weight)
+                nn.init.zeros_(self.pos_code.bias)
+        elif config.any_length:
             self.lin_code = SNConv1d(config.noise_dim + config.position_channels, c * config.base_freq, 1)
         else:
             self.lin_code = SNLinear(config.noise_dim, c * config.base_freq * config.base_frames)
@@ -182,11 +192,26 @@ class Generator(nn.Module):
         with wrapped_time(self):
             return self._forward(z, sentence, words, lengths, True)
 
+    def _blocks(self, z: torch.Tensor, loop: bool) -> torch.Tensor:
+        """noise_input "blocks": z [B, noise, T0] -> the base grid [B, c, F0, T0]."""
+        cfg = self.config
+        b, t0, n = z.shape[0], z.shape[-1], cfg.noise_block
+        blocks = z[:, :, ::n].transpose(1, 2)  # [B, K, noise], K = ceil(T0 / n)
+        k = blocks.shape[1]
+        x = self.lin_code(blocks.reshape(b * k, -1)).view(b, k, cfg.channels, cfg.base_freq, n)  # [B, K, c, F0, n]
+        x = x.permute(0, 2, 3, 1, 4).reshape(b, cfg.channels, cfg.base_freq, k * n)[..., :t0]  # [B, c, F0, T0]
+        if cfg.position_channels:
+            pos = position_channels(cfg, t0, loop).to(z)  # [P, T0]
+            x = x + self.pos_code(pos[None]).view(1, cfg.channels, cfg.base_freq, t0)  # [B, c, F0, T0]
+        return x
+
     def _forward(self, z, sentence, words, lengths, loop: bool) -> torch.Tensor:
         cfg = self.config
         mask = padding_mask(lengths, words.shape[1])  # [B, L]
         b = z.shape[0]
-        if cfg.any_length:
+        if cfg.noise_input == "blocks":
+            x = self._blocks(z, loop)  # [B, c, F0, T0]
+        elif cfg.any_length:
             t0 = z.shape[-1]
             if cfg.position_channels:
                 pos = position_channels(cfg, t0, loop).to(z)  # [P, T0]

@@ -1,4 +1,4 @@
-"""Any-length generation (noise_input "sequence"), seamless loops, and a discriminator that takes
+"""Any-length generation (noise_input "sequence" or "blocks"), seamless loops, and a discriminator that takes
 any multiple of the base grid."""
 from __future__ import annotations
 
@@ -212,3 +212,99 @@ def test_a_grid_noise_projection_becomes_a_sequence_one():
     assert torch.allclose(seq.lin_code.bias.detach(), old["bias"].view(rows, t0).mean(1))
     with pytest.raises(ValueError, match="channels"):
         sequence_projection_from_grid(grid_cfg, seq_cfg.replace(channels=32), old["weight_orig"], old["bias"])
+
+
+def blocks_tiny(**changes) -> ModelConfig:
+    """tiny's fixed grid (2 base frames) as the noise block of an any-length model; D's mean pooling
+    times tiny's last grid (1 x 2), which is its sum at the fixed length."""
+    settings = dict(name="tiny-blocks", noise_input="blocks", noise_block=2, position_channels=2,
+                    d_pooling="mean", d_pool_scale=2.0)
+    return preset("tiny").replace(**{**settings, **changes})
+
+
+def test_a_blocks_model_makes_the_fixed_length_models_clips_from_its_weights():
+    """--init-from a fixed-length model into a "blocks" one keeps every weight (the position
+    projection starts at zero): at the old length G makes the same mel from the same noise vector and
+    D gives the same outputs, so the fine-tune starts where the fixed-length model is."""
+    from audiogan_training.init_from import carry_into_any_length
+
+    torch.manual_seed(0)
+    fixed_cfg, blocks_cfg = preset("tiny"), blocks_tiny()
+    G_old, D_old = Generator(fixed_cfg), Discriminator(fixed_cfg)
+    with torch.no_grad():
+        for p in list(G_old.parameters()) + list(D_old.parameters()):
+            p.add_(0.1 * torch.randn_like(p))  # not the layers' own initial values
+    G, D = Generator(blocks_cfg), Discriminator(blocks_cfg)
+    fresh = carry_into_any_length(G, D, fixed_cfg, G_old.state_dict(), D_old.state_dict())
+    assert fresh == ["pos_code"] and torch.equal(G.pos_code.weight, torch.zeros_like(G.pos_code.weight))
+    G_old.eval(), G.eval(), D_old.eval(), D.eval()
+    z = torch.randn(2, fixed_cfg.noise_dim)
+    seq = torch.randn(2, fixed_cfg.noise_dim, 2)
+    seq[:, :, 0] = z  # the vector at the block's first base frame is the block's noise
+    with torch.no_grad():
+        assert torch.equal(G(seq, *text(fixed_cfg)), G_old(z, *text(fixed_cfg)))
+        mel = torch.randn(2, 1, fixed_cfg.n_mels, fixed_cfg.frames)
+        old_out, new_out = D_old(mel, *text(fixed_cfg)), D(mel, *text(fixed_cfg))
+    assert torch.allclose(new_out.logit, old_out.logit, atol=1e-5)
+    assert torch.allclose(new_out.global_feature, old_out.global_feature, atol=1e-5)
+    # the position clock reaches the grid once its projection has learnt something
+    with torch.no_grad():
+        G.pos_code.weight.fill_(0.5)
+        assert not torch.allclose(G(seq, *text(fixed_cfg)), G_old(z, *text(fixed_cfg)), atol=1e-3)
+
+
+@pytest.mark.parametrize("t0", [1, 2, 3, 7])
+def test_a_blocks_model_makes_any_length_and_new_blocks_get_new_noise(t0):
+    torch.manual_seed(0)
+    G = Generator(blocks_tiny()).eval()
+    cfg = G.config
+    z = torch.randn(1, cfg.noise_dim, t0)
+    with torch.no_grad():
+        out = G(z, *text(cfg, batch=1))
+        z2 = z.clone()
+        z2[:, :, 1::2] = torch.randn_like(z2[:, :, 1::2])  # the frames inside a block: not used
+        same = G(z2, *text(cfg, batch=1))
+    assert out.shape == (1, 1, cfg.n_mels, t0 * 32) and torch.isfinite(out).all()
+    assert torch.equal(out, same)
+    if t0 > 2:
+        z3 = z.clone()
+        z3[:, :, 2] = torch.randn(cfg.noise_dim)  # the second block's vector
+        with torch.no_grad():
+            other = G(z3, *text(cfg, batch=1))
+        assert not torch.allclose(other[..., 64:], out[..., 64:], atol=1e-4)
+
+
+def test_a_blocks_loop_is_circular():
+    """A loop of three whole blocks commutes with a shift by one block: no block is the start."""
+    torch.manual_seed(0)
+    G = Generator(blocks_tiny()).eval()
+    cfg = G.config
+    z = torch.randn(1, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        out = G(z, *text(cfg, batch=1), loop=True)
+        shifted = G(torch.roll(z, 2, dims=-1), *text(cfg, batch=1), loop=True)
+    assert torch.allclose(torch.roll(out, 64, dims=-1), shifted, atol=1e-4)
+
+
+def test_blocks_and_pool_scale_settings_are_checked():
+    with pytest.raises(ConfigError, match="noise_block"):
+        blocks_tiny(noise_block=0)
+    with pytest.raises(ConfigError, match="noise_block"):
+        any_length_tiny(noise_block=4)
+    with pytest.raises(ConfigError, match="noise_block"):
+        blocks_tiny(noise_block=True)
+    with pytest.raises(ConfigError, match="d_pool_scale"):
+        preset("tiny").replace(d_pool_scale=4.0)  # sum pooling has nothing to scale
+    for bad in (0.0, -1.0, float("nan"), "40"):
+        with pytest.raises(ConfigError, match="d_pool_scale"):
+            blocks_tiny(d_pool_scale=bad)
+    cfg = blocks_tiny()
+    assert cfg.any_length and ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_a_blocks_model_takes_no_carried_sequence_projection():
+    from audiogan_training.config import TrainConfig
+
+    assert TrainConfig(model=blocks_tiny(), crop_frames=[32, 64]).model.noise_block == 2
+    with pytest.raises(ConfigError, match="init_noise_projection"):
+        TrainConfig(model=blocks_tiny(), init_noise_projection=True)

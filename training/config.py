@@ -79,7 +79,7 @@ class TrainConfig:
     # clip with probability augment_p. Empty (default): none.
     augment: tuple[str, ...] = ()
     augment_p: float = 0.5
-    # Any-length models (noise_input "sequence") only: the crop lengths to train on, in mel frames
+    # Any-length models (noise_input "sequence" or "blocks") only: the crop lengths to train on, in mel frames
     # (multiples of 32); each step draws one. Empty (default): the model's base_frames * 32.
     crop_frames: tuple[int, ...] = ()
     # --init-from a fixed-length model into an any-length one: start the noise projection from the
@@ -112,6 +112,9 @@ class TrainConfig:
         if not isinstance(self.init_noise_projection, bool):
             raise ConfigError(f"TrainConfig.init_noise_projection must be true or false, "
                               f"got {self.init_noise_projection!r}")
+        if self.init_noise_projection and self.model.noise_input != "sequence":
+            raise ConfigError("TrainConfig.init_noise_projection is for noise_input 'sequence' (a 'blocks' model "
+                              "takes a fixed-length model's noise projection as it is)")
         if not isinstance(self.category_fakes, bool):
             raise ConfigError(f"TrainConfig.category_fakes must be true or false, got {self.category_fakes!r}")
         if self.category_fakes and not self.category_weight > 0:
@@ -127,7 +130,7 @@ class TrainConfig:
         self.crop_frames = tuple(self.crop_frames)
         step = self.model.frames_per_base_frame
         if self.crop_frames and not self.model.any_length:
-            raise ConfigError("TrainConfig.crop_frames needs an any-length model (noise_input 'sequence')")
+            raise ConfigError("TrainConfig.crop_frames needs an any-length model (noise_input 'sequence' or 'blocks')")
         if any(not isinstance(n, int) or isinstance(n, bool) or n < step or n % step for n in self.crop_frames):
             raise ConfigError(f"TrainConfig.crop_frames must be multiples of {step} frames, got {list(self.crop_frames)}")
         if not 0.0 <= self.holdout_fraction < 1.0:
