@@ -84,6 +84,7 @@ def main() -> int:
     ap.add_argument("--loops", type=int, default=100)
     ap.add_argument("--images", type=Path, default=None)
     ap.add_argument("--cache", type=Path, default=None)
+    ap.add_argument("--embedder", default="aisfx", help="the category classifier's embedder (tests use a cheap one)")
     args = ap.parse_args()
 
     from audiogan_core import AudioGAN
@@ -100,6 +101,7 @@ def main() -> int:
         return 2
     rate = model.sample_rate
     train_rows, test_rows = library_split(args.data)  # the library's captions, read as training reads them
+    rows = train_rows + test_rows  # real clips of a category: held-out and training alike
 
     # The category classifier of evaluate_bundled: 2.97 s preparation of the training clips
     seconds = 256 * model.config.mel.hop_length / rate  # the bundled classifier's 2.97 s preparation
@@ -107,7 +109,7 @@ def main() -> int:
     counts = Counter(r["category"] for r in train_kept)
     categories = sorted(c for c, n in counts.items() if n >= eb.MIN_TRAIN_PER_CATEGORY and c not in
                         eb.EXCLUDED_CATEGORIES)
-    emb = get_embedder("aisfx").load("cpu")
+    emb = get_embedder(args.embedder).load("cpu")
     tr_emb, _ = eb.embed(emb, "train_real", train_clips, rate, cache)
     cat_train = [i for i, r in enumerate(train_kept) if r["category"] in categories]
     ytr = [train_kept[i]["category"] for i in cat_train]
