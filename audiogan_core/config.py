@@ -291,13 +291,14 @@ def preset(name: str) -> ModelConfig:
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=8, freq_upsample=(2, 2, 2, 2, 1),
             text_encoder="minilm", vocoder="hifigan", vocoder_fallback="vocos")
     if name == "foley2":
-        # The second-generation bundled model: `foley`'s shape with a noise sequence and a
-        # position clock instead of the fixed grid (any length from one set of weights; loops)
-        # and a mean-pooled discriminator. base_frames 27 -> 864 frames = 10.03 s by default.
+        # The second-generation bundled model: `foley`'s shape with its 5 x 8 grid as a noise
+        # block repeated along time and a position clock (any length from one set of weights;
+        # loops), and a mean-pooled discriminator at the sum's scale for 2.97 s: `--init-from`
+        # the `foley` weights starts where that model is. base_frames 27 -> 864 frames = 10.03 s.
         return ModelConfig(
             name="foley2", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=27, freq_upsample=(2, 2, 2, 2, 1),
-            noise_input="sequence", position_channels=3, d_pooling="mean",
+            noise_input="blocks", noise_block=8, position_channels=3, d_pooling="mean", d_pool_scale=40.0,
             text_encoder="minilm", vocoder="hifigan", vocoder_fallback="vocos")
     if name == "tiny":
         # For unit tests only: a few thousand parameters, 16 mels x 64 frames.

@@ -2,7 +2,9 @@
 fine-tune (`audiogan train --init-from MODEL` with a "sequence" or "blocks" model) starts from,
 so its step 0 can be scored like any checkpoint.
 
-    python scripts/any_length_from_fixed.py --model default --out runs/foley2-step0 [--carry-projection]
+    python scripts/any_length_from_fixed.py --model default --out runs/foley2-step0
+    python scripts/any_length_from_fixed.py --recipe training/recipes/bundled-foley2-grid-init.json \
+        --out runs/sequence-step0 [--carry-projection]
     python scripts/any_length_from_fixed.py --recipe training/recipes/bundled-foley2-blocks.json --out runs/blocks-step0
     python scripts/evaluate_bundled.py --data data/debian-foley --quick --seeds 0 --seconds 2.97 \
         --model runs/foley2-step0 --out runs/foley2-step0-eval
@@ -38,6 +40,9 @@ def main() -> None:
     _, path = locate_model(args.model)
     old, g_state = load_model_folder(path)
     target = TrainConfig.load(args.recipe).model if args.recipe else preset(args.preset)
+    if args.carry_projection and target.noise_input != "sequence":
+        raise SystemExit(f"--carry-projection is for noise_input 'sequence'; {target.name} is {target.noise_input!r} "
+                         f"and takes the old noise projection as it is")
     # the old default length, so the folder's clips are the old model's length unless asked otherwise
     new = old.replace(name=target.name, **{k: getattr(target, k) for k in LENGTH_FIELDS - {"base_frames"}})
     torch.manual_seed(args.seed)  # as the trainer builds G, then D

@@ -118,6 +118,9 @@ def test_discriminator_takes_any_multiple_of_the_grid():
 def test_foley2_preset_shape():
     cfg = preset("foley2")
     assert cfg.any_length and cfg.frames == 864 and abs(cfg.clip_seconds - 10.03) < 0.01
+    # foley's grid is the noise block, and D's pooled scale is foley's sum over its 5 x 8 grid
+    foley = preset("foley")
+    assert cfg.noise_block == foley.base_frames and cfg.d_pool_scale == foley.base_freq * foley.base_frames
     G = Generator(cfg).eval()
     z = torch.randn(1, cfg.noise_dim, 2)
     with torch.no_grad():
