@@ -269,9 +269,10 @@ class AudioGAN:
         return torch.randn(t0, self.config.noise_dim, generator=gen).t()  # [noise_dim, T0]
 
     def loop_frames(self, seconds: float) -> int:
-        """Frames of a loop near `seconds`: whole base frames (32 mel frames, 0.37 s at 22.05 kHz),
-        since the generator's grid is what wraps around."""
-        step = self.config.frames_per_base_frame
+        """Frames of a loop near `seconds` (at least one step): whole base frames (32 mel frames,
+        0.37 s at 22.05 kHz), or whole noise blocks for a "blocks" model (foley2: 256 frames, 2.97 s),
+        since the generator's grid is what wraps around and the seam must join what training joined."""
+        step = self.config.loop_step_frames
         frames = max(1, round(seconds * self.sample_rate / self.config.mel.hop_length / step)) * step
         return frames
 
@@ -283,8 +284,8 @@ class AudioGAN:
         """Log-mels [N, n_mels, frames] for N = len(texts) * variations, text-major order,
         plus the list of (text, seed, variation) they belong to and the clip length in seconds.
         `frames` covers `seconds` (rounded up to whole frames) plus `extra_frames`, up to the
-        model's length. `loop=True` (any-length models): a seamless loop of whole base frames
-        near `seconds` (the seconds returned are the loop's)."""
+        model's length. `loop=True` (any-length models): a seamless loop of whole loop steps
+        (config.loop_step_frames) near `seconds` (the seconds returned are the loop's)."""
         request = self.check_request(texts, seconds, variations, seed, loop=loop)
         seconds, loop = request.seconds, request.loop
         hop = self.config.mel.hop_length

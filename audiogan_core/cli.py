@@ -87,7 +87,8 @@ def main():
                    "model's clip length (also the default) with a fixed-length one.")
 @click.option("--loop", is_flag=True,
               help="Make a seamless loop: the clip's end runs into its start (any-length models; the length is "
-                   "rounded to the generator's grid of 32 frames, 0.37 s at 22.05 kHz).")
+                   "rounded to whole noise blocks of the generator, 2.97 s for foley2, or to its grid of "
+                   "32 frames, 0.37 s at 22.05 kHz, for a 'sequence' model).")
 @wav_options
 @click.option("--overwrite", is_flag=True, help="Replace existing files instead of refusing.")
 @level_options

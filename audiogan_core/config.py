@@ -171,6 +171,12 @@ class ModelConfig:
     def frames_per_base_frame(self) -> int:
         return 2 ** len(self.freq_upsample)
 
+    @property
+    def loop_step_frames(self) -> int:
+        """Mel frames a loop's length is a whole number of: a base frame, or for a "blocks" model a
+        noise block, since its blocks (each the same learnt grid) are what follow one another."""
+        return self.frames_per_base_frame * max(1, self.noise_block)
+
     def base_frames_for(self, frames: int) -> int:
         """Base-grid length whose output covers `frames` mel frames (rounded up)."""
         return max(1, -(-int(frames) // self.frames_per_base_frame))

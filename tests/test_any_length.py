@@ -311,3 +311,18 @@ def test_a_blocks_model_takes_no_carried_sequence_projection():
     assert TrainConfig(model=blocks_tiny(), crop_frames=[32, 64]).model.noise_block == 2
     with pytest.raises(ConfigError, match="init_noise_projection"):
         TrainConfig(model=blocks_tiny(), init_noise_projection=True)
+
+
+def test_a_blocks_models_loops_are_whole_blocks():
+    """The seam of a blocks model's loop joins the last block's end to the first block's start, as
+    neighbouring blocks are joined in training: its length is a whole number of blocks (at least one)."""
+    from audiogan_core import AudioGAN
+
+    model = AudioGAN.from_config(blocks_tiny(), seed=0)
+    step = model.config.loop_step_frames
+    assert step == 64 and preset("foley2").loop_step_frames == 256 and any_length_tiny().loop_step_frames == 32
+    seconds_per_step = model.config.mel.seconds_for(step)
+    for asked, blocks in ((0.1, 1), (seconds_per_step * 2.4, 2), (seconds_per_step * 2.6, 3)):
+        assert model.loop_frames(asked) == blocks * step
+    clip = model.generate("rain", seed=1, seconds=seconds_per_step * 2.6, loop=True)[0]
+    assert abs(clip.seconds - 3 * seconds_per_step) < 1e-6
