@@ -200,17 +200,17 @@ def write_images(args, model, textures, one_shots, loop_rows, long_clips, rows) 
         return np.pad(audio, (0, max(0, int(CLIP_S * rate) - audio.size))), r["file"]
 
     picks = [("texture", r) for r in textures[:2]] + [("one-shot", r) for r in one_shots[:2]]
-    for kind, r in picks:
+    for i, (kind, r) in enumerate(picks):
         real, name = real_of(r["category"])
-        path = args.images / f"{kind}-{r['category']}.png"
+        path = args.images / f"{i + 1}-{kind}-{r['category']}.png"  # numbered: two picks may share a category
         save_spectrogram_pair(path, compute_log_mel(long_clips[r["file"]], mel_cfg), compute_log_mel(real, mel_cfg),
                               f"10 s, {kind}: \"{r['caption']}\" (right: {name})", mel_cfg)
         written.append(str(path))
-    for lr in loop_rows[:2]:
+    for i, lr in enumerate(loop_rows[:2]):
         loop = model.generate(lr["caption"], seed=lr["seed"], seconds=CLIP_S, loop=True, normalize=None)[0].audio
         cat = next(r["category"] for r in rows if r["caption"] == lr["caption"])
         real, name = real_of(cat)
-        path = args.images / f"loop-{cat}.png"
+        path = args.images / f"{len(picks) + i + 1}-loop-{cat}.png"
         save_spectrogram_pair(path, compute_log_mel(np.concatenate([loop, loop]), mel_cfg),
                               compute_log_mel(np.concatenate([real, real]), mel_cfg),
                               f"loop shown twice: \"{lr['caption']}\" (right: {name}, twice)", mel_cfg)
