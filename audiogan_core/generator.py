@@ -118,10 +118,11 @@ class Generator(nn.Module):
     frames = T0 * 32. noise_input "blocks": z as for "sequence", of which the vector at each
     block's first base frame is used: the paper's linear layer makes a noise_block-frame grid per
     block, the grids lie side by side (cut to T0) and the position clock is added through a 1x1
-    projection that starts at zero, so a fixed-length model's weights make its own clips here. `loop=True` (sequence only) pads time circularly in every conv and holds
-    the position channels at their saturated value, so the clip's end runs into its start.
+    projection that starts at zero, so a fixed-length model's weights make its own clips here.
+    `loop=True` (any-length models only) pads time circularly in every conv and holds the position
+    channels at their saturated value, so the clip's end runs into its start.
 
-        lin_code (SN linear, or SN 1x1 conv over [z; position]) -> [B, c, base_freq, T0]
+        lin_code (SN linear; per block; or SN 1x1 conv over [z; position]) -> [B, c, base_freq, T0]
         conv1 (up) conv2 (up)  -> multi_triple_attention_1   at c/2, plan[0] (paper: triple)
         conv3 (up) conv4       -> multi_triple_attention_2   at c/4, plan[1] (paper: double)
         conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (paper: single)
