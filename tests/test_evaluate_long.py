@@ -38,10 +38,10 @@ def test_evaluate_long_end_to_end(tmp_path, monkeypatch):
     import torch
 
     from audiogan_core.checkpoint import save_model
-    from audiogan_core.config import preset
     from audiogan_core.generator import Generator
     from audiogan_core.hookspecs import hookimpl
     from audiogan_core.plugins import register_plugin, unregister_plugin
+    from test_any_length import blocks_tiny
     from test_evaluate_bundled import RATE, BandEmbedder
 
     rng = np.random.default_rng(0)
@@ -62,8 +62,7 @@ def test_evaluate_long_end_to_end(tmp_path, monkeypatch):
     (lib / "captions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (lib / "holdout.json").write_text(json.dumps({"files": holdout}))
     torch.manual_seed(0)
-    cfg = preset("tiny").replace(name="tiny-blocks", noise_input="blocks", noise_block=2, position_channels=2,
-                                 d_pooling="mean", d_pool_scale=2.0, vocoder_options={"n_iter": 1})  # fast
+    cfg = blocks_tiny(vocoder_options={"n_iter": 1})  # one Griffin-Lim iteration: fast
     save_model(tmp_path / "model", Generator(cfg).eval(), cfg)
 
     @hookimpl
