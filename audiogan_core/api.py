@@ -23,6 +23,7 @@ Each clip carries what was done (`clip.level`) and how to make it again (`clip.r
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -41,6 +42,12 @@ from .limits import (ANY_LENGTH_DEFAULT_SECONDS, ANY_LENGTH_MAX_SECONDS, ANY_LEN
                      MAX_TEXT_CHARS, MAX_VARIATIONS)  # (MAX_*: their old home)
 from .recipe import Recipe, recipe_for
 from .request import Request, check_request
+
+def candidate_seed(seed: int, candidate: int) -> int:
+    """The noise seed of reranking candidate k > 0 of `seed`: hashed, so it is no other seed's
+    candidate 0 (variation k of seed S is seed S + k) and no other (seed, k)'s draw."""
+    return int(np.random.SeedSequence([int(seed), int(candidate)]).generate_state(1, np.uint64)[0] >> 1)
+
 
 LOOP_VOCODER_CONTEXT = 64  # frames of wrap-around context for the vocoder (HiFi-GAN's reach is ~30)
 MODELS_DIR = Path(__file__).parent / "models"
@@ -120,6 +127,7 @@ class AudioGAN:
         self.batched: bool | None = None
         self.plugin_options: dict = {}  # name and given options of each plugin, for recipes
         self.notes: list[str] = []  # what load() chose that the caller did not ask for (a fallback)
+        self.scorer = None  # a MelTextScorer that picks each clip among noise draws (scorer.py), if the model has one
         check_compatible(config, text_encoder, vocoder)
 
     # Construction --------------------------------------------------------------------
@@ -132,6 +140,7 @@ class AudioGAN:
         or "untrained:PRESET" (random weights, for tests and metric ceilings)."""
         from .checkpoint import load_model_folder, load_state_dict_checked
         from .generator import Generator
+        from .scorer import check_scorer, load_scorer
 
         name = str(name_or_path)
         dev = resolve_device(device)
@@ -148,7 +157,13 @@ class AudioGAN:
             config, state = load_model_folder(folder)
             generator = Generator(config)
             load_state_dict_checked(generator, state, f"generator in {folder}")
-            source = str(folder)
+            scorer = load_scorer(folder)
+            if scorer is not None:
+                check_scorer(scorer, config.n_mels, config.sentence_dim, str(folder))
+            model = cls._assemble(config, generator, dev, str(folder), text_encoder, vocoder, text_encoder_options,
+                                  vocoder_options)
+            model.scorer = scorer.to(dev) if scorer is not None else None
+            return model
         return cls._assemble(config, generator, dev, source, text_encoder, vocoder, text_encoder_options,
                              vocoder_options)
 
@@ -213,6 +228,10 @@ class AudioGAN:
         from .checkpoint import save_model
 
         save_model(Path(folder), self.generator, self.config, metadata=metadata)
+        if self.scorer is not None:
+            from .scorer import save_scorer
+
+            save_scorer(folder, self.scorer)
         return Path(folder)
 
     # Properties ----------------------------------------------------------------------
@@ -229,26 +248,39 @@ class AudioGAN:
     def default_seconds(self) -> float:
         return ANY_LENGTH_DEFAULT_SECONDS if self.config.any_length else self.config.clip_seconds
 
+    @property
+    def default_candidates(self) -> int:
+        """Noise draws each clip is chosen from when a request does not say: the scorer's default, 1 without one."""
+        return self.scorer.config.default_candidates if self.scorer is not None else 1
+
     def to(self, device) -> "AudioGAN":
         self.device = resolve_device(device)
         self.generator.to(self.device)
+        if self.scorer is not None:
+            self.scorer.to(self.device)
         self.text_encoder.load(self.device)
         self.vocoder.load(self.device)
         return self
 
     # Generation ----------------------------------------------------------------------
     def check_request(self, texts, seconds=None, variations=1, seed=None, *, delivery: Delivery | None = None,
-                      loop: bool = False) -> Request:
-        """A checked Request for this model (its length filled in); `texts` may already be a
-        Request (from audiogan_core.request.check_request), which only gets the model's side."""
+                      loop: bool = False, candidates: int | None = None) -> Request:
+        """A checked Request for this model (its length and candidates filled in); `texts` may already
+        be a Request (from audiogan_core.request.check_request), which only gets the model's side."""
         if isinstance(texts, Request):
-            if seconds is not None or variations != 1 or seed is not None or delivery is not None or loop:
-                raise InputError("pass either a Request or texts with seed/variations/seconds/delivery/loop, "
-                                 "not both")
+            if (seconds is not None or variations != 1 or seed is not None or delivery is not None or loop
+                    or candidates is not None):
+                raise InputError("pass either a Request or texts with seed/variations/seconds/delivery/loop/"
+                                 "candidates, not both")
             request = texts
         else:
             request = check_request(texts, seed=seed, variations=variations, seconds=seconds, delivery=delivery,
-                                    loop=loop)
+                                    loop=loop, candidates=candidates)
+        if request.candidates is None:
+            request = dataclasses.replace(request, candidates=self.default_candidates)
+        elif request.candidates > 1 and self.scorer is None:
+            raise InputError(f"candidates={request.candidates} needs a model with a scorer (scorer.safetensors in "
+                             f"its folder; `audiogan train-scorer` makes one); this model has none, use 1")
         if request.loop and not self.config.any_length:
             raise InputError(f"model {self.config.name!r} makes fixed-length clips; loops need an any-length "
                              f"model (such as the foley2 preset)")
@@ -258,11 +290,12 @@ class AudioGAN:
         return request.fit(min_seconds=self.config.mel.seconds_for(1), max_seconds=self.max_seconds,
                            min_label="one frame")
 
-    def noise(self, seed: int, base_frames: int | None = None) -> torch.Tensor:
+    def noise(self, seed: int, base_frames: int | None = None, candidate: int = 0) -> torch.Tensor:
         """The generator's noise for one seed, drawn on the CPU: [noise_dim], or for an any-length
         model [noise_dim, base_frames]. Drawn frame by frame, so a longer clip with the same seed
-        starts from the same noise as a shorter one."""
-        gen = torch.Generator().manual_seed(int(seed))
+        starts from the same noise as a shorter one. Candidate k > 0 of a seed (reranking) draws
+        from a stream of its own, apart from every seed's candidate 0 (so from other variations)."""
+        gen = torch.Generator().manual_seed(int(seed) if candidate == 0 else candidate_seed(seed, candidate))
         if not self.config.any_length:
             return torch.randn(self.config.noise_dim, generator=gen)
         t0 = base_frames or self.config.base_frames
@@ -280,13 +313,15 @@ class AudioGAN:
     def generate_mel(self, texts: str | Sequence[str] | Request, *, seed: int | None = None, variations: int = 1,
                      seconds: float | None = None, batch_size: int = 16,
                      progress: Callable[[float], None] | None = None, extra_frames: int = 0,
-                     loop: bool = False):
+                     loop: bool = False, candidates: int | None = None):
         """Log-mels [N, n_mels, frames] for N = len(texts) * variations, text-major order,
         plus the list of (text, seed, variation) they belong to and the clip length in seconds.
         `frames` covers `seconds` (rounded up to whole frames) plus `extra_frames`, up to the
         model's length. `loop=True` (any-length models): a seamless loop of whole loop steps
-        (config.loop_step_frames) near `seconds` (the seconds returned are the loop's)."""
-        request = self.check_request(texts, seconds, variations, seed, loop=loop)
+        (config.loop_step_frames) near `seconds` (the seconds returned are the loop's).
+        `candidates` (None: the model's default): each clip's noise is the one of that many draws
+        the model's scorer rates closest to its text (see pick_candidate)."""
+        request = self.check_request(texts, seconds, variations, seed, loop=loop, candidates=candidates)
         seconds, loop = request.seconds, request.loop
         hop = self.config.mel.hop_length
         if loop:
@@ -316,10 +351,16 @@ class AudioGAN:
         else:
             feats = self.text_encoder.encode(texts).to(self.device)
             _check_features(feats, self.config)
+        picks = [0] * len(jobs)
+        if request.candidates > 1:
+            for k, (i, _, s, _) in enumerate(jobs):
+                f = per_text[i] if alone else feats.select(i)
+                picks[k] = self.pick_candidate(f, s, request.candidates, frames)
         mels = []
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start:start + batch_size]
-            z = torch.stack([self.noise(j[2], t0) for j in chunk]).to(self.device)  # [b, noise_dim(, T0)]
+            z = torch.stack([self.noise(j[2], t0, picks[start + n]) for n, j in enumerate(chunk)]
+                            ).to(self.device)  # [b, noise_dim(, T0)]
             if alone:
                 f = per_text[chunk[0][0]]
                 mel = self.generator(z, f.sentence, f.words, f.lengths, loop=loop)  # [1, 1, F, T]
@@ -331,6 +372,21 @@ class AudioGAN:
             if progress is not None:
                 progress(0.5 * min(1.0, (start + len(chunk)) / len(jobs)))
         return torch.cat(mels), [(t, s, v) for _, t, s, v in jobs], request.seconds
+
+    def pick_candidate(self, features, seed: int, candidates: int, frames: int) -> int:
+        """Which of `candidates` noise draws for `seed` (candidate k: noise(seed, ..., k)) makes
+        the mel the scorer rates closest to the text (features of one text, batch 1). The draws
+        are generated together and scored on their first min(frames, scorer.config.score_frames)
+        frames, an any-length model making only that much: the scored part is the start of the
+        clip the chosen draw then makes."""
+        n = candidates
+        score_frames = min(frames, self.scorer.config.score_frames)
+        t0 = self.config.base_frames_for(score_frames) if self.config.any_length else None
+        z = torch.stack([self.noise(seed, t0, k) for k in range(n)]).to(self.device)  # [n, noise_dim(, T0)]
+        f = features.repeat_interleave(n)
+        mel = self.generator(z, f.sentence, f.words, f.lengths)  # [n, 1, F, T]
+        scores = self.scorer(mel[:, 0, :, :score_frames].float(), features.sentence.float())  # [n]
+        return int(scores.argmax())
 
     def _vocode_loop(self, mel: torch.Tensor, margin: int) -> torch.Tensor:
         """Vocode a loop [1, F, T] wrapped around: with `context` frames of its end before its start
@@ -346,7 +402,7 @@ class AudioGAN:
         return wave[..., context * hop: (context + T) * hop]
 
     def stream(self, text: str, *, seed: int | None = None, seconds: float | None = None, chunk_frames: int = 32,
-               normalize: bool = True):
+               normalize: bool = True, candidates: int | None = None):
         """Yield one clip's audio in chunks (float32 [chunk_frames * hop], the last shorter) as the
         vocoder makes them, so playback can start after the first. The generator's mel is made
         whole first (it is fast); with a vocoder that has `stream()` (vocos) the waveform comes
@@ -355,7 +411,7 @@ class AudioGAN:
         the true peak of the whole clip is known only at the end; a later chunk that would still
         go over is turned down (never clipped). `generate()` (and every written file) measures
         the true peak of the whole clip instead."""
-        mels, _, seconds = self.generate_mel([text], seed=seed, seconds=seconds,
+        mels, _, seconds = self.generate_mel([text], seed=seed, seconds=seconds, candidates=candidates,
                                              extra_frames=max(8, math.ceil(self.config.mel.n_fft /
                                                                            self.config.mel.hop_length)))
         mel = mels[:1]  # [1, F, T]
@@ -388,7 +444,8 @@ class AudioGAN:
     def generate(self, texts: str | Sequence[str] | Request, *, seed: int | None = None, variations: int = 1,
                  seconds: float | None = None, batch_size: int = 16,
                  progress: Callable[[float], None] | None = None, normalize: str | None = "peak",
-                 loudness: float | None = None, trim: bool = False, loop: bool = False) -> list[Clip]:
+                 loudness: float | None = None, trim: bool = False, loop: bool = False,
+                 candidates: int | None = None) -> list[Clip]:
         """Clips for every text and variation (text-major); `texts` may be a Request from
         check_request, used as it is (its delivery and loop included). `progress(fraction)` is
         called as work completes; raise from it to abandon the request. normalize: "peak" (true
@@ -396,7 +453,9 @@ class AudioGAN:
         (raw); a `loudness` target alone implies "loudness". trim: cut leading/trailing silence.
         loop (any-length models): a clip whose end runs into its start, `seconds` rounded to the
         generator's grid; the vocoder runs on the loop wrapped around, so the seam is like any
-        other point of the clip."""
+        other point of the clip. candidates (models with a scorer; None: the model's default, 1
+        without a scorer): each clip is the one of that many noise draws the scorer rates closest
+        to its text; the generator runs once more per draw, the vocoder once."""
         custom = (normalize, loudness, trim) != ("peak", None, False)
         delivery = Delivery(normalize=normalize, loudness=loudness, trim=trim) if custom else None
         # A few frames past the end for the vocoder: the clip's last samples are then not at the
@@ -404,7 +463,8 @@ class AudioGAN:
         # generator makes its whole length anyway, so a short clip is the start of the full one.
         mel = self.config.mel
         margin = max(8, math.ceil(mel.n_fft / mel.hop_length))
-        request = self.check_request(texts, seconds, variations, seed, delivery=delivery, loop=loop)
+        request = self.check_request(texts, seconds, variations, seed, delivery=delivery, loop=loop,
+                                     candidates=candidates)
         loop = request.loop
         mels, jobs, seconds = self.generate_mel(request, batch_size=batch_size, progress=progress,
                                                 extra_frames=0 if loop else margin)
@@ -422,7 +482,8 @@ class AudioGAN:
             if level.warning:
                 warnings.warn(f"{text!r} seed {s}: {level.warning}", LevelWarning, stacklevel=3)
             clips.append(Clip(text, s, v, audio, self.sample_rate, level,
-                              recipe_for(self, text, s, v, seconds, request.delivery, loop=loop)))
+                              recipe_for(self, text, s, v, seconds, request.delivery, loop=loop,
+                                         candidates=request.candidates)))
             if progress is not None:
                 progress(0.5 + 0.5 * (i + 1) / len(jobs))
         return clips

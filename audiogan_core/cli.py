@@ -89,11 +89,15 @@ def main():
               help="Make a seamless loop: the clip's end runs into its start (any-length models; the length is "
                    "rounded to whole noise blocks of the generator, 2.97 s for foley2, or to its grid of "
                    "32 frames, 0.37 s at 22.05 kHz, for a 'sequence' model).")
+@click.option("--candidates", type=int, default=None, metavar="N",
+              help="Generate N noise draws per clip and keep the one the model's scorer rates closest to the "
+                   "text (1 to 64; needs a model folder with a scorer, see `audiogan train-scorer`; default: "
+                   "the scorer's default_candidates, else 1). The generator runs N more times, the vocoder once.")
 @wav_options
 @click.option("--overwrite", is_flag=True, help="Replace existing files instead of refusing.")
 @level_options
-def generate(texts, output, model, seed, variations, seconds, loop, sample_rate, bit_depth, overwrite, loudness,
-             no_normalize, trim):
+def generate(texts, output, model, seed, variations, seconds, loop, candidates, sample_rate, bit_depth, overwrite,
+             loudness, no_normalize, trim):
     """Generate sounds from text descriptions and write WAV files.
 
     Every clip is normalised (true peak -1 dBTP, or --loudness) unless --no-normalize, and
@@ -104,7 +108,8 @@ def generate(texts, output, model, seed, variations, seconds, loop, sample_rate,
     # Check everything the user typed before loading a model; the seed is drawn here, so file
     # names are known before anything is generated.
     request = check_request(texts, seed=seed, variations=variations, seconds=seconds,
-                            delivery=delivery_from_options(loudness, no_normalize, trim), loop=loop)
+                            delivery=delivery_from_options(loudness, no_normalize, trim), loop=loop,
+                            candidates=candidates)
     n_clips = len(request.clips)
     out = Path(output)
     as_folder = out.is_dir() or output.endswith(("/", "\\"))

@@ -155,8 +155,10 @@ def load_folder(folder: str | Path, *, name: str = "reference", captions: str | 
 
 def generate_collection(model, captions: dict[str, str] | Sequence[tuple[str, str]], *, seed: int = 0,
                         seconds: float | None = None, batch_size: int = 8, name: str = "generated",
-                        progress: Callable[[str], None] | None = None) -> AudioCollection:
-    """One clip per (key, caption) from an AudioGAN model, seed `seed` for every clip."""
+                        progress: Callable[[str], None] | None = None,
+                        candidates: int | None = None) -> AudioCollection:
+    """One clip per (key, caption) from an AudioGAN model, seed `seed` for every clip
+    (`candidates`: reranking, None = the model's default)."""
     pairs = list(captions.items()) if isinstance(captions, dict) else list(captions)
     if not pairs:
         raise InputError("no captions to generate from")
@@ -165,7 +167,7 @@ def generate_collection(model, captions: dict[str, str] | Sequence[tuple[str, st
         chunk = pairs[start:start + batch_size]
         # The model's raw level: metrics measure the model, and the published figures were made so.
         clips = model.generate([c for _, c in chunk], seed=seed, seconds=seconds, batch_size=batch_size,
-                               normalize=None)
+                               normalize=None, candidates=candidates)
         for (key, caption), clip in zip(chunk, clips):
             coll.items.append(AudioItem(key, clip.audio, clip.sample_rate, caption))
         if progress:

@@ -20,6 +20,10 @@ class TextFeatures:
     def to(self, device) -> "TextFeatures":
         return TextFeatures(self.words.to(device), self.lengths.to(device), self.sentence.to(device))
 
+    def select(self, i: int) -> "TextFeatures":
+        """Text i alone (batch 1)."""
+        return TextFeatures(self.words[i:i + 1], self.lengths[i:i + 1], self.sentence[i:i + 1])
+
     def repeat_interleave(self, k: int) -> "TextFeatures":
         return TextFeatures(self.words.repeat_interleave(k, 0), self.lengths.repeat_interleave(k, 0),
                             self.sentence.repeat_interleave(k, 0))

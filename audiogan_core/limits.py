@@ -9,6 +9,7 @@ from .errors import InputError
 
 MAX_TEXT_CHARS = 1000  # CLAP and MiniLM read at most ~64-77 tokens; longer input is a mistake
 MAX_VARIATIONS = 256  # clips per text in one request
+MAX_CANDIDATES = 64  # noise draws a clip may be chosen from (the generator runs once per draw)
 SEED_LIMIT = 2**63 - MAX_VARIATIONS  # seed + variation must stay a valid 64-bit torch seed
 RANDOM_SEED_LIMIT = 2**31 - MAX_VARIATIONS  # drawn seeds stay small enough to type back
 # Any-length models (noise_input "sequence"): the default clip length, the shortest and the longest

@@ -58,6 +58,7 @@ class Recipe:
     delivery: Delivery = field(default_factory=Delivery)
     loop: bool = False
     version: str = field(default_factory=audiogan_version)
+    candidates: int = 1  # noise draws the clip was chosen from by the model's scorer
 
     def command(self, *, sample_rate: int | None = None, bit_depth: int = 16) -> str:
         """The `audiogan generate` command that makes this clip again, as a file with this
@@ -80,6 +81,7 @@ class Recipe:
             args.append("--trim")
         if self.loop:
             args.append("--loop")
+        args += ["--candidates", str(self.candidates)]  # always: a model's default may differ from 1
         if self.device != "cpu":
             args += ["--device", self.device]
         return " ".join(shlex.quote(a) for a in args) + " -- " + shlex.quote(self.prompt)
@@ -123,14 +125,14 @@ def model_name(source: str) -> str:
 
 
 def recipe_for(model, text: str, seed: int, variation: int, seconds: float, delivery: Delivery, *,
-               loop: bool = False) -> Recipe:
+               loop: bool = False, candidates: int = 1) -> Recipe:
     """The recipe of one clip made by an AudioGAN model (api.AudioGAN.generate calls this)."""
     plugins = getattr(model, "plugin_options", None) or {}
     te_name, te_opts = plugins.get("text_encoder", (getattr(model.text_encoder, "name", "?"), {}))
     vo_name, vo_opts = plugins.get("vocoder", (getattr(model.vocoder, "name", "?"), {}))
     return Recipe(text, int(seed), int(variation), float(seconds), model_name(str(model.source)),
                   _cached_weights_sha256(model), te_name, vo_name, int(model.sample_rate), _jsonable(te_opts),
-                  _jsonable(vo_opts), str(model.device), delivery, bool(loop))
+                  _jsonable(vo_opts), str(model.device), delivery, bool(loop), candidates=int(candidates))
 
 
 def _cached_weights_sha256(model) -> str:
@@ -210,7 +212,8 @@ def _ixml(recipe, level, uid, now, sample_rate, bit_depth, tp, lufs) -> bytes:
                            ("VOCODER_OPTIONS", json.dumps(recipe.vocoder_options, sort_keys=True)),
                            ("DEVICE", recipe.device), ("MODEL_SAMPLE_RATE", recipe.model_sample_rate),
                            ("NORMALIZE", d.normalize or "none"), ("LOUDNESS_TARGET", d.loudness),
-                           ("PEAK_CEILING", d.peak), ("TRIM", d.trim), ("LOOP", recipe.loop)):
+                           ("PEAK_CEILING", d.peak), ("TRIM", d.trim), ("LOOP", recipe.loop),
+                           ("CANDIDATES", recipe.candidates)):
             add(ours, tag, value)
         if level is not None:
             add(ours, "GAIN_DB", round(level.gain_db, 3))
@@ -287,6 +290,7 @@ def _recipe_from_fields(f: dict, name: str) -> Recipe | None:
         return Recipe(f["PROMPT"], int(f["SEED"]), int(f["VARIATION"]), float(f["SECONDS"]), f["MODEL"],
                       f["MODEL_SHA256"], f["TEXT_ENCODER"], f["VOCODER"], int(f["MODEL_SAMPLE_RATE"]),
                       json.loads(f.get("TEXT_ENCODER_OPTIONS") or "{}"), json.loads(f.get("VOCODER_OPTIONS") or "{}"),
-                      f.get("DEVICE", "cpu"), delivery, f.get("LOOP") == "true", f.get("VERSION", "?"))
+                      f.get("DEVICE", "cpu"), delivery, f.get("LOOP") == "true", f.get("VERSION", "?"),
+                      candidates=int(f.get("CANDIDATES", 1)))  # files from before reranking: 1
     except (KeyError, ValueError) as exc:
         raise InputError(f"{name}: the audiogan recipe in its iXML chunk is incomplete or damaged ({exc})") from None

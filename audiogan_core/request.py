@@ -18,7 +18,7 @@ import numpy as np
 
 from .delivery import Delivery
 from .errors import InputError
-from .limits import MAX_TEXT_CHARS, MAX_VARIATIONS, RANDOM_SEED_LIMIT, SEED_LIMIT
+from .limits import MAX_CANDIDATES, MAX_TEXT_CHARS, MAX_VARIATIONS, RANDOM_SEED_LIMIT, SEED_LIMIT
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Request:
     seconds: float | None = None
     delivery: Delivery = field(default_factory=Delivery)
     loop: bool = False  # a seamless loop (any-length models)
+    candidates: int | None = None  # noise draws each clip is chosen from by the model's scorer (None: its default)
 
     @property
     def clips(self) -> list[tuple[int, str, int, int]]:
@@ -65,10 +66,10 @@ def _is_int(value) -> bool:
 
 
 def check_request(texts, *, seed=None, variations=1, seconds=None, delivery: Delivery | None = None,
-                  loop: bool = False, max_variations: int = MAX_VARIATIONS) -> Request:
+                  loop: bool = False, candidates: int | None = None, max_variations: int = MAX_VARIATIONS) -> Request:
     """A Request from a text (or list of texts), a seed (None: drawn), variations, seconds
-    (None: the model's default), a Delivery (None: the default, true peak at -1 dBTP) and loop.
-    Checks everything that does not depend on the model."""
+    (None: the model's default), a Delivery (None: the default, true peak at -1 dBTP), loop and
+    candidates (None: the model's default). Checks everything that does not depend on the model."""
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)
@@ -104,4 +105,7 @@ def check_request(texts, *, seed=None, variations=1, seconds=None, delivery: Del
         raise InputError(f"loop must be true or false, got {loop!r}")
     if loop and delivery.trim:
         raise InputError("trim and loop exclude each other: a trimmed loop would no longer wrap around")
-    return Request(tuple(texts), int(seed), int(variations), seconds, delivery, loop)
+    if candidates is not None and (not _is_int(candidates) or not 1 <= candidates <= MAX_CANDIDATES):
+        raise InputError(f"candidates must be an integer from 1 to {MAX_CANDIDATES}, got {candidates!r}")
+    return Request(tuple(texts), int(seed), int(variations), seconds, delivery, loop,
+                   None if candidates is None else int(candidates))

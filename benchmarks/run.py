@@ -215,6 +215,17 @@ def worker_audiogan(args) -> dict:
             "vocoder": measure(lambda: bench.vocode(mel), repeats=args.repeats, device=bench.device),
             "total": measure(lambda: bench.pipeline(texts), repeats=args.repeats, device=bench.device),
         }
+        # Reranking (generate(candidates=8)): 8 draws generated at up to the scorer's length and
+        # scored, before the clip itself; a random-weight scorer when the model has none (its cost).
+        if bench.model.scorer is None:
+            from audiogan_core.scorer import MelTextScorer, ScorerConfig
+
+            cfg = bench.model.config
+            torch.manual_seed(0)
+            bench.model.scorer = MelTextScorer(ScorerConfig(n_mels=cfg.n_mels, sentence_dim=cfg.sentence_dim)
+                                               ).eval().to(bench.device)
+        stages["rerank_8"] = measure(lambda: bench.model.pick_candidate(feats, 0, 8, bench.frames),
+                                     repeats=args.repeats, device=bench.device)
         throughput = {}
         say(f"warm total {stages['total']['median_s']:.2f} s per clip")
         for b in args.batches:
@@ -307,7 +318,8 @@ def format_table(report: dict) -> str:
                  f"device {report['device']}{', GPU ' + m['gpu'] if m.get('gpu') else ''}, torch {m.get('torch', '?')}"
                  f", load average at start {tuple(round(x, 2) for x in report.get('load_average', ()))}")
     lines.append("latency per clip, warm, ms: median ±IQR")
-    head = ("config", "clip s", "text", "generator", "vocoder", "total", "RTF", "first clip s", "peak RSS MB",
+    head = ("config", "clip s", "text", "generator", "vocoder", "total", "+rerank 8", "RTF", "first clip s",
+            "peak RSS MB",
             "params G/T/V (M)") + tuple(f"b{b} clips/s" for b in report["batches"])
     rows = [head]
     for r in report["audiogan"]:
@@ -316,7 +328,8 @@ def format_table(report: dict) -> str:
             continue
         st, p = r["stages"], r["params"]
         rows.append((r["config"], f"{r['clip_seconds']:.2f}", _stage(st["text"]), _stage(st["generator"]),
-                     _stage(st["vocoder"]), _stage(st["total"]), f"{r['rtf']:.3f}",
+                     _stage(st["vocoder"]), _stage(st["total"]),
+                     _stage(st["rerank_8"]) if "rerank_8" in st else "-", f"{r['rtf']:.3f}",
                      f"{r['first_clip']['total_s']:.1f}", f"{r['first_clip']['peak_rss_mb']:.0f}",
                      f"{p['generator'] / 1e6:.1f}/{p['text_encoder'] / 1e6:.1f}/{p['vocoder'] / 1e6:.1f}")
                     + tuple(f"{r['throughput'][str(b)]['clips_per_s']:.2f}" if str(b) in r["throughput"] else "-"

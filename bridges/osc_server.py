@@ -71,7 +71,7 @@ DEFAULT_MAX_VARIATIONS = 16
 MAX_REPLY_CHARS = 600  # error messages quote client input; keep replies small
 MAX_ERRORS_PER_DATAGRAM = 8  # then one more error saying how many were not sent
 PROGRESS_STEP = 0.1  # send a progress reply when the fraction moved at least this much
-GENERATE_OPTIONS = ("normalize", "loudness", "trim", "loop")  # /audiogan/generate's KEY=VALUE keys
+GENERATE_OPTIONS = ("normalize", "loudness", "trim", "loop", "candidates")  # /audiogan/generate's KEY=VALUE keys
 INT32 = 2**31
 INT64 = 2**63
 STOP_SECONDS = 1.0  # stop() waits at most this long for the threads; the rest of SIGTERM's 2 s is for signal
@@ -407,9 +407,10 @@ class OscServer:
             self._error(to, -1, f"{address}: internal error: {type(exc).__name__}: {exc}", budget)
 
     # Handlers -------------------------------------------------------------------------
-    def _parse_generate(self, args: list, delivery: Delivery | None = None, loop: bool = False):
+    def _parse_generate(self, args: list, delivery: Delivery | None = None, loop: bool = False,
+                        candidates: int | None = None):
         """OSC arguments (options already split off) -> a checked Request with `delivery` (default:
-        the server's) and `loop`. Only what is OSC's is done here: words joined, argument types
+        the server's), `loop` and `candidates` (None: the model's default). Only what is OSC's is done here: words joined, argument types
         coerced, -1 read as "random seed"; the request rules are the model's."""
         from audiogan_core.request import check_request
 
@@ -441,13 +442,15 @@ class OscServer:
         try:
             return self.model.check_request(check_request(" ".join(words), seed=seed, variations=variations,
                                                           seconds=seconds, delivery=delivery or self.delivery,
-                                                          loop=loop, max_variations=self.max_variations))
+                                                          loop=loop, candidates=candidates,
+                                                          max_variations=self.max_variations))
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
 
-    def _split_options(self, args: list) -> tuple[list, Delivery, bool]:
+    def _split_options(self, args: list) -> tuple[list, Delivery, bool, int | None]:
         """Strings after /audiogan/generate's first number are KEY=VALUE options: the positional
-        arguments without them, this request's delivery, and whether it asks for a loop."""
+        arguments without them, this request's delivery, whether it asks for a loop, and its
+        candidates (None: the model's default)."""
         where = f"{PREFIX}/generate"
         first_number = next((i for i, a in enumerate(args) if not isinstance(a, str)), len(args))
         first_option = next((i for i, a in enumerate(args) if i > first_number and isinstance(a, str)), len(args))
@@ -455,7 +458,7 @@ class OscServer:
         for arg in args[first_option:]:
             if not isinstance(arg, str) or "=" not in arg:
                 raise InputError(f"{where}: options come last, as KEY=VALUE strings (normalize=peak|loudness|none, "
-                                 f"loudness=LUFS, trim=1|0, loop=1|0), got {_show(arg)}")
+                                 f"loudness=LUFS, trim=1|0, loop=1|0, candidates=N), got {_show(arg)}")
             key, value = arg.split("=", 1)
             key = key.strip().lower()
             if key not in GENERATE_OPTIONS:
@@ -463,17 +466,18 @@ class OscServer:
             options[key] = value
         try:
             loop = parse_switch("loop", options.pop("loop")) if "loop" in options else False
+            candidates = _option_int("candidates", options.pop("candidates")) if "candidates" in options else None
             delivery = self.delivery.with_options(options)
         except InputError as exc:
             raise InputError(f"{where}: {exc}") from None
         if loop and delivery.trim and "trim" not in options:  # the trim is the server's, not the client's
             raise InputError(f"{where}: trim and loop exclude each other, and this server trims every file "
                              f"(serve --trim): send trim=0 with loop=1")
-        return args[:first_option], delivery, loop
+        return args[:first_option], delivery, loop, candidates
 
     def _on_generate(self, args: list, to: tuple) -> None:
-        args, delivery, loop = self._split_options(args)
-        request = self._parse_generate(args, delivery, loop)
+        args, delivery, loop, candidates = self._split_options(args)
+        request = self._parse_generate(args, delivery, loop, candidates)
         with self._jobs_lock:
             job = Job(self._next_job, request, to)
             self._next_job += 1
@@ -680,6 +684,13 @@ class OscServer:
                     continue
                 raise
         raise InputError(f"could not find a free file name for {stem}.wav in {self.out_dir}")
+
+
+def _option_int(key: str, value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise InputError(f"{key} must be an integer, got {value!r}") from None
 
 
 def _peer(addr: tuple) -> str:

@@ -170,6 +170,9 @@ def main() -> int:
                     help="only the category check (2-5 min instead of about 12): writes OUT/quick.json")
     ap.add_argument("--embedder", default="aisfx",
                     help="evaluation embedder (default aisfx; the report and model card are written for aisfx)")
+    ap.add_argument("--candidates", type=int, default=None,
+                    help="noise draws per clip for the model's scorer to choose from (default: the model's own, "
+                         "1 without a scorer)")
     ap.add_argument("--seeds", default=None,
                     help="with --quick: comma-separated generation seeds, e.g. 0,1,2 (default: --seed)")
     args = ap.parse_args()
@@ -238,7 +241,8 @@ def main() -> int:
         reference.items.append(AudioItem(f"{i:04d}", test_clips[i], rate, r["caption"]))
     captions = [r["caption"] for r in test_rows]
     keyed = [(f"{i:04d}", c) for i, c in enumerate(captions)]
-    gen = generate_collection(model, keyed, seed=args.seed, seconds=args.seconds, batch_size=16)
+    gen = generate_collection(model, keyed, seed=args.seed, seconds=args.seconds, batch_size=16,
+                              candidates=args.candidates)
 
     # audiogan eval's report: FD / IS / KL with floor (real half vs half) and ceiling (untrained)
     say(f"audiogan eval metrics ({args.embedder}), floor and ceiling")
@@ -300,7 +304,7 @@ def main() -> int:
     per_prompt = []
     for c, i in prompts:
         clips = model.generate([test_rows[i]["caption"]], seed=args.seed, variations=args.variations,
-                               seconds=args.seconds, normalize=None)  # raw level, as generate_collection measures
+                               seconds=args.seconds, normalize=None, candidates=args.candidates)  # raw level, as generate_collection measures
         e, _ = embed(emb, f"variations-{c}", [cl.audio for cl in clips], rate)
         same_cat = tr_emb[[k for k, r in enumerate(train_rows) if r["category"] == c]]
         per_prompt.append({"category": c, "caption": test_rows[i]["caption"], "pairwise_cosine_distance":
@@ -352,6 +356,7 @@ def main() -> int:
     weights = Path(model.source) / "generator.safetensors"
     step = read_safetensors_metadata(weights).get("step") if weights.exists() else None
     out = {"model": args.model, "source": str(model.source), "step": step,
+           "candidates": model.check_request("x", candidates=args.candidates).candidates,
            "heldout_clips": len(test_rows), "train_clips": len(train_rows), "seed": args.seed,
            "real_clip_preparation": f"first {args.seconds:.2f} s, mono, loudness-normalised like training, "
                                     f"zero-padded", f"fd_{args.embedder}": fd, "category_classifier": classifier,
@@ -384,7 +389,8 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
     generated = []
     for seed in seeds:
         say(f"seed {seed}: generating {len(keyed)} clips")
-        gen = generate_collection(model, keyed, seed=seed, seconds=args.seconds, batch_size=16)
+        gen = generate_collection(model, keyed, seed=seed, seconds=args.seconds, batch_size=16,
+                                  candidates=args.candidates)
         generated.append(embed(emb, f"generated-seed{seed}", [c.audio for c in gen.items], rate)[0])
     runs = []
     for seed, pred in zip(seeds, classify_sets(tr_emb[cat_train], ytr, generated)):
@@ -394,7 +400,7 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
                      "generated_misses": list_misses(captions, yte, pred)})
         say(f"seed {seed}: {correct}/{len(yte)} = {100 * correct / len(yte):.1f}%")
     out = {"model": args.model, "source": str(model.source), "seconds_per_clip": args.seconds,
-           "vocoder": model.vocoder.name, "categories": len(categories),
+           "vocoder": model.vocoder.name, "candidates": model.check_request("x", candidates=args.candidates).candidates, "categories": len(categories),
            "test_clips": len(yte), "seeds": seeds, "runs": runs,
            "mean_accuracy": float(np.mean([r["generated_accuracy"] for r in runs])),
            "seconds": time.time() - t0}

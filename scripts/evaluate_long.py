@@ -85,6 +85,8 @@ def main() -> int:
     ap.add_argument("--images", type=Path, default=None)
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--embedder", default="aisfx", help="the category classifier's embedder (tests use a cheap one)")
+    ap.add_argument("--candidates", type=int, default=None,
+                    help="noise draws per clip for the model's scorer (default: the model's own)")
     args = ap.parse_args()
 
     from audiogan_core import AudioGAN
@@ -120,7 +122,8 @@ def main() -> int:
     eb.say(f"{len(textures)} texture and {len(one_shots)} one-shot held-out captions")
     long_clips = {}
     for r in textures + one_shots:
-        long_clips[r["file"]] = model.generate(r["caption"], seed=0, seconds=CLIP_S, normalize=None)[0].audio
+        long_clips[r["file"]] = model.generate(r["caption"], seed=0, seconds=CLIP_S, normalize=None,
+                                                candidates=args.candidates)[0].audio
     w = int(WINDOW_S * rate)
     windows = [[long_clips[r["file"]][k * w:(k + 1) * w] for r in textures] for k in range(3)]
     texture_report = {"clips": len(textures)}
@@ -158,7 +161,8 @@ def main() -> int:
     for k in range(args.loops):
         r = test_rows[k % len(test_rows)]
         seed = k // len(test_rows)
-        loop = model.generate(r["caption"], seed=seed, seconds=CLIP_S, loop=True, normalize=None)[0].audio
+        loop = model.generate(r["caption"], seed=seed, seconds=CLIP_S, loop=True, normalize=None,
+                              candidates=args.candidates)[0].audio
         check = seam_check(loop)
         seams.append(check)
         loop_rows.append({"caption": r["caption"], "seed": seed, **check})
@@ -172,7 +176,8 @@ def main() -> int:
     if args.images:
         images = write_images(args, model, textures, one_shots, loop_rows, long_clips, rows)
 
-    out = {"model": args.model, "vocoder": model.vocoder.name, "textures": texture_report,
+    out = {"model": args.model, "vocoder": model.vocoder.name,
+           "candidates": model.check_request("x", candidates=args.candidates).candidates, "textures": texture_report,
            "one_shots": one_shot_report, "loops": loops, "loop_clips": loop_rows, "images": images,
            "seconds": time.time() - t0}
     tmp = args.out / "report.json.tmp"
@@ -207,7 +212,8 @@ def write_images(args, model, textures, one_shots, loop_rows, long_clips, rows) 
                               f"10 s, {kind}: \"{r['caption']}\" (right: {name})", mel_cfg)
         written.append(str(path))
     for i, lr in enumerate(loop_rows[:2]):
-        loop = model.generate(lr["caption"], seed=lr["seed"], seconds=CLIP_S, loop=True, normalize=None)[0].audio
+        loop = model.generate(lr["caption"], seed=lr["seed"], seconds=CLIP_S, loop=True, normalize=None,
+                              candidates=args.candidates)[0].audio
         cat = next(r["category"] for r in rows if r["caption"] == lr["caption"])
         real, name = real_of(cat)
         path = args.images / f"{len(picks) + i + 1}-loop-{cat}.png"

@@ -75,7 +75,7 @@ def test_tiny_benchmark_runs_end_to_end(tmp_path):
     report = json.loads(out.read_text())
     (entry,) = report["audiogan"]
     assert entry["config"] == "tiny-griffinlim"
-    assert set(entry["stages"]) == {"text", "generator", "vocoder", "total"}
+    assert set(entry["stages"]) == {"text", "generator", "vocoder", "total", "rerank_8"}
     assert set(entry["throughput"]) == {"1", "2"} and entry["first_clip"]["total_s"] > 0
     assert entry["peak_rss_mb"] > 0 and entry["params"]["generator"] > 0
     assert "tiny-griffinlim" in proc.stdout and "RTF" in proc.stdout

@@ -91,7 +91,7 @@ def test_default_request_is_peak_normalised_and_carries_its_recipe(server, model
     assert meta.recipe.seconds == float(np.float32(0.2)) == 0.20000000298023224
     assert meta.recipe.model == "untrained:tiny" and meta.recipe.delivery == Delivery()
     (info,) = json.loads(CliRunner().invoke(main, ["info", "--json", path]).output)
-    assert ("--seed 7 --seconds 0.20000000298023224 --sample-rate 48000 --bit-depth 24 -- 'a dog barks'"
+    assert ("--seed 7 --seconds 0.20000000298023224 --sample-rate 48000 --bit-depth 24 --candidates 1 -- 'a dog barks'"
             in info["command"])
 
 
@@ -176,3 +176,29 @@ def test_loop_option_refused_with_the_model_s_reason(server, model, any_length_m
     srv, peer = server(model=any_length_model if kw.pop("any_length", False) else model, **kw)
     peer.send("/audiogan/generate", "rain", 1, (0.5, "f"), *options)
     refused_and_still_serving(srv, peer, message)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["candidates=2"], "needs a model with a scorer"),
+    (["candidates=lots"], "candidates must be an integer"),
+    (["candidates=0"], "candidates must be an integer from 1 to 64"),
+])
+def test_candidates_option_refused_with_the_reason(server, model, options, message):
+    srv, peer = server(model=model)
+    peer.send("/audiogan/generate", "rain", 1, (0.5, "f"), *options)
+    refused_and_still_serving(srv, peer, message)
+
+
+def test_candidates_option_reaches_the_recipe(server):
+    from audiogan_core import AudioGAN
+    from audiogan_core.config import preset
+    from audiogan_core.scorer import MelTextScorer, ScorerConfig
+
+    model = AudioGAN.from_config(preset("tiny"))
+    model.scorer = MelTextScorer(ScorerConfig(n_mels=16, sentence_dim=12, width=4, stages=2, dim=8,
+                                              default_candidates=5)).eval()
+    srv, peer = server(model=model)
+    (path,) = peer.generate("rain", 5, (0.25, "f"), "candidates=3")
+    assert read_metadata(path).recipe.candidates == 3
+    (path,) = peer.generate("rain", 5, (0.25, "f"))  # the model's default
+    assert read_metadata(path).recipe.candidates == 5

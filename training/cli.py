@@ -147,10 +147,60 @@ def train_vocoder(data_dir, run_dir, config_file, steps, resume, init_from, cach
     click.echo(f"audiogan train-vocoder: step {trainer.step}; weights in {run_dir / 'vocos.safetensors'}")
 
 
+@click.command(name="train-scorer")
+@click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of real recordings with captions (the library format of `audiogan train`); its "
+                   "holdout.json clips are never trained on.")
+@click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder: checkpoint.pt, scorer.safetensors + scorer.json, log.jsonl.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="ScorerTrainConfig JSON (training/recipes/scorer-foley.json is the bundled model's).")
+@click.option("--model", default=None, help="Model whose mel front end and text encoder the scorer serves "
+                                            "(default: the config's, 'default').")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Total updates.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out exactly where it stopped.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where decoded mels are cached (default: RUN/cache; `audiogan train`'s cache works too).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs still go to log.jsonl).")
+def train_scorer(data_dir, run_dir, config_file, model, steps, resume, cache_dir, threads, no_progress):
+    """Train the mel-text scorer that picks each clip among several noise draws (`generate
+    --candidates N`) on real recordings.
+
+    \b
+    Examples:
+      audiogan train-scorer --data ~/foley --out runs/scorer --config training/recipes/scorer-foley.json
+      audiogan train-scorer --data ~/foley --out runs/scorer --resume
+      cp runs/scorer/scorer.safetensors runs/scorer/scorer.json runs/foley/model/   # the model now reranks
+
+    Ctrl-C writes a checkpoint before exiting; --resume continues from it.
+    """
+    import json
+
+    import torch
+
+    from .scorer import ScorerTrainConfig, ScorerTrainer
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if resume and config_file is None and (run_dir / "train_config.json").is_file():
+        config_file = run_dir / "train_config.json"
+    config = (ScorerTrainConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
+              if config_file is not None else ScorerTrainConfig())
+    if steps is not None:
+        config.steps = steps
+    if model is not None:
+        config.model = model
+    trainer = ScorerTrainer(config, data_dir, run_dir, resume=resume, cache_dir=cache_dir, progress=not no_progress)
+    trainer.fit()
+    click.echo(f"audiogan train-scorer: step {trainer.step}; weights in {run_dir / 'scorer.safetensors'}")
+
+
 @hookimpl
 def register_commands(cli):
     from .cli_data import data_group
 
     cli.add_command(train)
     cli.add_command(train_vocoder)
+    cli.add_command(train_scorer)
     cli.add_command(data_group)
