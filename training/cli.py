@@ -154,7 +154,8 @@ def train_vocoder(data_dir, run_dir, config_file, steps, resume, init_from, cach
 @click.option("--out", "run_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run folder: checkpoint.pt, scorer.safetensors + scorer.json, log.jsonl.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="ScorerTrainConfig JSON (training/recipes/scorer-foley.json is the bundled model's).")
+              help="ScorerTrainConfig JSON (training/recipes/scorer-foley.json: the recipe measured on the bundled "
+                   "model, docs/bundled-model-experiments.md).")
 @click.option("--model", default=None, help="Model whose mel front end and text encoder the scorer serves "
                                             "(default: the config's, 'default').")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Total updates.")
@@ -171,7 +172,7 @@ def train_scorer(data_dir, run_dir, config_file, model, steps, resume, cache_dir
     Examples:
       audiogan train-scorer --data ~/foley --out runs/scorer --config training/recipes/scorer-foley.json
       audiogan train-scorer --data ~/foley --out runs/scorer --resume
-      cp runs/scorer/scorer.safetensors runs/scorer/scorer.json runs/foley/model/   # the model now reranks
+      cp runs/scorer/scorer.safetensors runs/scorer/scorer.json runs/foley/model/   # then --candidates N
 
     Ctrl-C writes a checkpoint before exiting; --resume continues from it.
     """
