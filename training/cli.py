@@ -99,6 +99,20 @@ def _train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, in
                    f"(use: audiogan generate --model {run_dir / 'model'} \"...\")")
 
 
+def _side_run_config(cls, config_file, run_dir: Path, resume: bool, threads):
+    """Thread count set, and the config of a vocoder or scorer run: --config, else (with --resume)
+    the run's own train_config.json, else the defaults."""
+    import json
+
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if resume and config_file is None and (run_dir / "train_config.json").is_file():
+        config_file = run_dir / "train_config.json"
+    return cls.from_dict(json.loads(config_file.read_text(encoding="utf-8"))) if config_file is not None else cls()
+
+
 @click.command(name="train-vocoder")
 @click.option("--data", "data_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder of real recordings (the same library format as `audiogan train`); its holdout.json "
@@ -127,18 +141,9 @@ def train_vocoder(data_dir, run_dir, config_file, steps, resume, init_from, cach
 
     Ctrl-C writes a checkpoint before exiting; --resume continues from it.
     """
-    import json
-
-    import torch
-
     from .vocoder import VocoderTrainConfig, VocoderTrainer
 
-    if threads is not None:
-        torch.set_num_threads(threads)
-    if resume and config_file is None and (run_dir / "train_config.json").is_file():
-        config_file = run_dir / "train_config.json"
-    config = (VocoderTrainConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
-              if config_file is not None else VocoderTrainConfig())
+    config = _side_run_config(VocoderTrainConfig, config_file, run_dir, resume, threads)
     if steps is not None:
         config.steps = steps
     trainer = VocoderTrainer(config, data_dir, run_dir, resume=resume, cache_dir=cache_dir,
@@ -176,18 +181,9 @@ def train_scorer(data_dir, run_dir, config_file, model, steps, resume, cache_dir
 
     Ctrl-C writes a checkpoint before exiting; --resume continues from it.
     """
-    import json
-
-    import torch
-
     from .scorer import ScorerTrainConfig, ScorerTrainer
 
-    if threads is not None:
-        torch.set_num_threads(threads)
-    if resume and config_file is None and (run_dir / "train_config.json").is_file():
-        config_file = run_dir / "train_config.json"
-    config = (ScorerTrainConfig.from_dict(json.loads(config_file.read_text(encoding="utf-8")))
-              if config_file is not None else ScorerTrainConfig())
+    config = _side_run_config(ScorerTrainConfig, config_file, run_dir, resume, threads)
     if steps is not None:
         config.steps = steps
     if model is not None:
