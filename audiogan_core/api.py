@@ -43,6 +43,7 @@ from .limits import (ANY_LENGTH_DEFAULT_SECONDS, ANY_LENGTH_MAX_SECONDS, ANY_LEN
 from .recipe import Recipe, recipe_for
 from .request import Request, check_request
 
+
 def candidate_seed(seed: int, candidate: int) -> int:
     """The noise seed of reranking candidate k > 0 of `seed`: hashed, so it is no other seed's
     candidate 0 (variation k of seed S is seed S + k) and no other (seed, k)'s draw."""
