@@ -1,0 +1,119 @@
+"""Bad input through `audiogan train` and `python -m audiogan_training`: one-line errors with
+meaningful exit codes, no tracebacks, and nothing written for a run that cannot start.
+The trainer's own must-shows are in test_trainer.py."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner, Result
+from test_trainer import CHECKPOINT_NAME, make_real_library
+
+from audiogan_core.config import preset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("library")
+    make_real_library(folder)
+    return folder
+
+
+def run_cli(*args) -> Result:
+    from audiogan_core.cli import main
+
+    return CliRunner().invoke(main, ["train", *map(str, args), "--device", "cpu", "--no-progress"])
+
+
+def assert_one_line_error(result, code: int, *needles: str) -> str:
+    assert result.exit_code == code, (result.exit_code, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("audiogan: error:")]
+    assert len(errors) == 1, result.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
+def test_bad_input_empty_and_all_bad_folders(tmp_path, library):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.md").write_text("no sounds here")
+    result = run_cli("--data", empty, "--out", tmp_path / "run1", "--preset", "tiny", "--steps", 2)
+    assert_one_line_error(result, 2, "no audio files found", str(empty))
+    assert not (tmp_path / "run1").exists()  # nothing created for a run that cannot start
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    good = sorted(library.glob("*.wav"))[0].read_bytes()
+    (bad / "cut.wav").write_bytes(good[: len(good) // 3])  # truncated WAV
+    (bad / "notes.wav").write_text("this is a text file renamed to .wav\n" * 20)
+    result = run_cli("--data", bad, "--out", tmp_path / "run2", "--preset", "tiny", "--steps", 2)
+    line = assert_one_line_error(result, 2, "no usable audio", "cut.wav", "notes.wav")
+    assert "truncated" in line
+    assert not (tmp_path / "run2").exists()
+
+
+def test_bad_input_some_corrupt_files_are_reported_and_skipped(tmp_path, library):
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for wav in sorted(library.glob("*.wav"))[:3]:
+        (mixed / wav.name).write_bytes(wav.read_bytes())
+        (mixed / wav.name).with_suffix(".txt").write_bytes(wav.with_suffix(".txt").read_bytes())
+    good = sorted(library.glob("*.wav"))[0].read_bytes()
+    (mixed / "cut.wav").write_bytes(good[: len(good) // 3])
+    (mixed / "notes.wav").write_text("this is a text file renamed to .wav\n" * 20)
+    run = tmp_path / "run"
+    result = run_cli("--data", mixed, "--out", run, "--preset", "tiny", "--steps", 2, "--batch-size", 2)
+    assert result.exit_code == 0, result.output
+    assert "2 skipped" in result.stderr and "data_report.json" in result.stderr
+    report = json.loads((run / "data_report.json").read_text())
+    assert report["accepted"] == 3
+    assert {s["path"]: s["kind"] for s in report["skipped"]} == {"cut.wav": "truncated", "notes.wav": "corrupt"}
+    assert torch.load(run / CHECKPOINT_NAME, weights_only=True)["step"] == 2
+
+    # re-using an --out that holds a run, without --resume
+    again = run_cli("--data", mixed, "--out", run, "--preset", "tiny", "--steps", 4, "--batch-size", 2)
+    assert_one_line_error(again, 2, "already holds a run", "--resume")
+    assert torch.load(run / CHECKPOINT_NAME, weights_only=True)["step"] == 2  # untouched
+
+    # --init-from a model folder of another config: the differing fields are named
+    from audiogan_core.checkpoint import save_model
+    from audiogan_core.generator import Generator
+
+    other = preset("tiny").replace(channels=24, noise_dim=32)
+    save_model(tmp_path / "other_model", Generator(other), other)
+    result = run_cli("--data", mixed, "--out", tmp_path / "run3", "--preset", "tiny", "--steps", 2,
+                     "--init-from", tmp_path / "other_model")
+    assert_one_line_error(result, 2, "model config differs", "channels", "noise_dim")
+    assert not (tmp_path / "run3").exists()  # fails before the data scan writes anything
+
+    # --init-from a generator.pt of another shape: ConfigMismatchError naming the tensors
+    torch.save(Generator(other).state_dict(), tmp_path / "generator.pt")
+    result = run_cli("--data", mixed, "--out", tmp_path / "run4", "--preset", "tiny", "--steps", 2,
+                     "--init-from", tmp_path / "generator.pt")
+    assert_one_line_error(result, 3, "does not fit", "with another shape", "lin_code.weight_orig")
+
+
+def test_bad_input_resume_without_a_run(tmp_path, library):
+    result = run_cli("--data", library, "--out", tmp_path / "nothing", "--resume")
+    assert_one_line_error(result, 2, "--resume", "no checkpoint", str(tmp_path / "nothing"))
+
+
+def test_python_m_audiogan_training_usage_error_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "audiogan_training", "--data", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "Missing option '--out'" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "audiogan_training", "--data", str(tmp_path), "--out",
+                           str(tmp_path / "run"), "--preset", "tiny", "--device", "cpu"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no audio files found" in proc.stderr
