@@ -369,7 +369,10 @@ class AudioGAN:
                 idx = torch.tensor([j[0] for j in chunk], device=self.device)
                 mel = self.generator(z, feats.sentence[idx], feats.words[idx], feats.lengths[idx],
                                      loop=loop)  # [b, 1, F, T]
-            mels.append(mel[:, 0, :, :frames].float())
+            mel = mel[:, 0, :, :frames].float()  # [b, F, frames]
+            if loop:  # the same circle, its file starting where config.loop_start_frame says
+                mel = torch.roll(mel, -self.config.loop_start_frame, dims=-1)
+            mels.append(mel)
             if progress is not None:
                 progress(0.5 * min(1.0, (start + len(chunk)) / len(jobs)))
         return torch.cat(mels), [(t, s, v) for _, t, s, v in jobs], request.seconds

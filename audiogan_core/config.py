@@ -177,6 +177,12 @@ class ModelConfig:
         noise block, since its blocks (each the same learnt grid) are what follow one another."""
         return self.frames_per_base_frame * max(1, self.noise_block)
 
+    @property
+    def loop_start_frame(self) -> int:
+        """Where a loop's file starts on its circle: half a noise block in for a "blocks" model, so
+        the file wraps inside a block and not at a join, where its blocks tend to start new events."""
+        return self.loop_step_frames // 2 if self.noise_input == "blocks" else 0
+
     def base_frames_for(self, frames: int) -> int:
         """Base-grid length whose output covers `frames` mel frames (rounded up)."""
         return max(1, -(-int(frames) // self.frames_per_base_frame))

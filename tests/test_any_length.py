@@ -313,6 +313,26 @@ def test_a_blocks_model_takes_no_carried_sequence_projection():
         TrainConfig(model=blocks_tiny(), init_noise_projection=True)
 
 
+def test_a_blocks_loop_file_starts_half_a_block_in():
+    """The file wraps inside a block, not at a join: it is the circle the generator makes, rolled
+    by half a block (a sequence model's loop file starts where its circle does)."""
+    from audiogan_core import AudioGAN
+
+    model = AudioGAN.from_config(blocks_tiny(), seed=0)
+    cfg = model.config
+    assert cfg.loop_start_frame == 32 and preset("foley2").loop_start_frame == 128
+    assert any_length_tiny().loop_start_frame == 0 and preset("tiny").loop_start_frame == 0
+    frames = 2 * cfg.loop_step_frames
+    mels, _, _ = model.generate_mel("rain", seed=1, seconds=cfg.mel.seconds_for(frames), loop=True)
+    f = model.text_encoder.encode(["rain"])
+    with torch.no_grad():
+        circle = model.generator(model.noise(1, cfg.base_frames_for(frames))[None], f.sentence, f.words,
+                                 f.lengths, loop=True)[:, 0]  # [1, F, frames]
+    assert mels.shape == circle.shape
+    assert torch.allclose(mels, torch.roll(circle, -32, dims=-1), atol=1e-6)
+    assert not torch.allclose(mels, circle, atol=1e-3)
+
+
 def test_a_blocks_models_loops_are_whole_blocks():
     """The seam of a blocks model's loop joins the last block's end to the first block's start, as
     neighbouring blocks are joined in training: its length is a whole number of blocks (at least one)."""

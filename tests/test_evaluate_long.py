@@ -86,3 +86,14 @@ def test_evaluate_long_end_to_end(tmp_path, monkeypatch):
     assert door["real_clips"] == 13 and len(door["generated"]) == 2  # real: held-out and training clips
     assert report["loops"]["clips"] == 3 and len(report["loop_clips"]) == 3
     assert len(set(report["images"])) == 6 and all(Path(p).is_file() for p in report["images"])
+    # --loops-only: the same loops, nothing else (no classifier, no 10 s clips)
+    only = tmp_path / "only"
+    monkeypatch.setattr(sys, "argv", ["evaluate_long.py", "--data", str(lib), "--out", str(only), "--model",
+                                      str(tmp_path / "model"), "--loops", "3", "--loops-only"])
+    try:
+        runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "evaluate_long.py"), run_name="__main__")
+    except SystemExit as exc:
+        assert exc.code == 0
+    alone = json.loads((only / "report.json").read_text())
+    assert alone["textures"] is None and alone["one_shots"] is None and alone["images"] == []
+    assert alone["loop_clips"] == report["loop_clips"]
