@@ -272,11 +272,18 @@ def generator_loss(fake_out: DiscriminatorOutputLike, real_out: DiscriminatorOut
     return terms
 
 
-def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """L1 between the per-mel-bin mean and standard deviation over time of each generated clip
-    and of the real clip its caption came with: [B, 1, F, T] each -> scalar. Not in the paper.
-    Only statistics over the whole crop are compared, since where an event falls in time is the
-    noise's to choose, while the sound's spectral shape and how much it moves are the caption's."""
+MOMENT_TERMS = ("mean", "std", "flux")
+
+
+def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", "std")) -> torch.Tensor:
+    """L1 between per-mel-bin statistics over time of each generated clip and of the real clip its
+    caption came with: [B, 1, F, T] each -> scalar. Not in the paper. Only statistics over the
+    whole crop are compared, since where an event falls in time is the noise's to choose, while
+    the sound's spectral shape and how much it moves are the caption's. `terms`: "mean" and "std"
+    of each bin; "flux", each bin's mean absolute change from one frame to the next (how fast the
+    band moves: the modulation statistic of sound-texture models, McDermott & Simoncelli 2011)."""
     f, r = fake.float(), real.float()
-    return ((f.mean(-1) - r.mean(-1)).abs().mean() + (f.std(-1) - r.std(-1)).abs().mean())
+    stats = {"mean": lambda x: x.mean(-1), "std": lambda x: x.std(-1),
+             "flux": lambda x: x.diff(dim=-1).abs().mean(-1)}
+    return sum((stats[k](f) - stats[k](r)).abs().mean() for k in terms)
 

@@ -417,6 +417,36 @@ def test_spectral_moment_loss_compares_shape_and_motion_not_timing():
     torch.testing.assert_close(spectral_moment_loss(flat, real), real.std(-1).mean())
 
 
+def test_the_flux_term_compares_how_fast_each_band_moves():
+    from audiogan_core.losses import spectral_moment_loss
+
+    torch.manual_seed(0)
+    real = torch.randn(2, 1, 8, 32)
+    both = ("mean", "std", "flux")
+    assert float(spectral_moment_loss(real, real, both)) == 0.0
+    # the same values in another order: mean and spread unchanged, the motion not
+    shuffled = real[..., torch.randperm(32)]
+    assert float(spectral_moment_loss(shuffled, real)) < 1e-5
+    flux = lambda x: x.diff(dim=-1).abs().mean(-1)  # noqa: E731
+    torch.testing.assert_close(spectral_moment_loss(shuffled, real, ("flux",)),
+                               (flux(shuffled) - flux(real)).abs().mean())
+    assert float(spectral_moment_loss(shuffled, real, both)) > 0.01
+    louder = real + 1.0  # a level change moves the mean term only
+    torch.testing.assert_close(spectral_moment_loss(louder, real, both), torch.tensor(1.0))
+
+
+@pytest.mark.parametrize("terms", [(), ("mean", "mean"), ("mean", "kurtosis"), "mean", None])
+def test_moment_terms_are_checked(terms):
+    with pytest.raises(ConfigError, match="moment_terms"):
+        TrainConfig(moment_terms=terms)
+
+
+def test_moment_terms_round_trip_through_json():
+    cfg = TrainConfig(moment_weight=10.0, moment_terms=["mean", "std", "flux"])
+    assert cfg.moment_terms == ("mean", "std", "flux")
+    assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg
+
+
 def test_moment_weight_pulls_the_generator_towards_its_captions_clips(library, shared_cache, tmp_path):
     run = tmp_path / "run"
     config = tiny_config(steps=30, moment_weight=20.0, lr_g=1e-2, augment=("gain", "timemask"), augment_p=1.0)
@@ -426,6 +456,17 @@ def test_moment_weight_pulls_the_generator_towards_its_captions_clips(library, s
     assert sum(moments[-5:]) / 5 < 0.6 * sum(moments[:3]) / 3, moments
     with pytest.raises(ConfigError, match="moment_weight must be a number >= 0"):
         tiny_config(moment_weight=-1.0)
+
+
+def test_the_trainer_compares_the_moment_terms_it_is_given(library, shared_cache, tmp_path):
+    """The same first step with "flux" added: the same clips, one more (positive) term."""
+    first = {}
+    for terms in (("mean", "std"), ("mean", "std", "flux")):
+        run = tmp_path / "-".join(terms)
+        Trainer(tiny_config(steps=1, moment_weight=1.0, moment_terms=terms), library, run, cache_dir=shared_cache,
+                progress=False).fit()
+        first[len(terms)] = [r["g_moments"] for r in read_log(run) if "g_moments" in r][0]
+    assert first[3] > first[2] > 0
 
 
 def test_category_loss_leaves_out_unlabelled_items():

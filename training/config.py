@@ -9,7 +9,7 @@ from typing import Any
 
 from audiogan_core.config import ModelConfig, preset
 from audiogan_core.errors import ConfigError
-from audiogan_core.losses import LossConfig
+from audiogan_core.losses import MOMENT_TERMS, LossConfig
 
 
 def _is_number(value: Any) -> bool:
@@ -68,6 +68,9 @@ class TrainConfig:
     # G free to make any clip D cannot tell apart; this ties each caption to its recordings'
     # spectral shape directly. 0 (default): off.
     moment_weight: float = 0.0
+    # Which per-bin statistics the moment loss compares (audiogan_core.losses.MOMENT_TERMS):
+    # "mean" and "std" (default), and "flux", each band's mean frame-to-frame change.
+    moment_terms: tuple[str, ...] = ("mean", "std")
     # Category-balanced batches (not in the paper): a clip whose caption's category
     # (training/categories.py; clips with none form one group) has c training clips is drawn
     # with probability proportional to c ** -category_balance, with replacement. 0 (default):
@@ -106,6 +109,11 @@ class TrainConfig:
             value = getattr(self, name)
             if not _is_number(value) or not value >= 0:
                 raise ConfigError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")
+        terms = self.moment_terms
+        if isinstance(terms, str) or not isinstance(terms, (list, tuple)) or not terms \
+                or any(t not in MOMENT_TERMS for t in terms) or len(set(terms)) != len(terms):
+            raise ConfigError(f"TrainConfig.moment_terms must be distinct names from {list(MOMENT_TERMS)}, got {terms!r}")
+        self.moment_terms = tuple(terms)
         value = self.category_balance
         if not _is_number(value) or not 0.0 <= value <= 1.0:
             raise ConfigError(f"TrainConfig.category_balance must be a number in [0, 1], got {value!r}")
@@ -143,6 +151,7 @@ class TrainConfig:
         data["betas"] = list(self.betas)
         data["augment"] = list(self.augment)
         data["crop_frames"] = list(self.crop_frames)
+        data["moment_terms"] = list(self.moment_terms)
         return data
 
     def to_json(self) -> str:
