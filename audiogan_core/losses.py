@@ -272,7 +272,10 @@ def generator_loss(fake_out: DiscriminatorOutputLike, real_out: DiscriminatorOut
     return terms
 
 
-MOMENT_TERMS = ("mean", "std", "flux")
+# Per-mel-bin statistics over time ([B, 1, F, T] -> [B, 1, F]) the moment loss can compare.
+MOMENT_STATS = {"mean": lambda x: x.mean(-1), "std": lambda x: x.std(-1),
+                "flux": lambda x: x.diff(dim=-1).abs().mean(-1)}
+MOMENT_TERMS = tuple(MOMENT_STATS)
 
 
 def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", "std")) -> torch.Tensor:
@@ -283,7 +286,5 @@ def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", 
     of each bin; "flux", each bin's mean absolute change from one frame to the next (how fast the
     band moves: the modulation statistic of sound-texture models, McDermott & Simoncelli 2011)."""
     f, r = fake.float(), real.float()
-    stats = {"mean": lambda x: x.mean(-1), "std": lambda x: x.std(-1),
-             "flux": lambda x: x.diff(dim=-1).abs().mean(-1)}
-    return sum((stats[k](f) - stats[k](r)).abs().mean() for k in terms)
+    return sum((MOMENT_STATS[k](f) - MOMENT_STATS[k](r)).abs().mean() for k in terms)
 

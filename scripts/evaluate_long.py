@@ -76,6 +76,66 @@ def seam_check(loop: np.ndarray, n_fft: int = 1024, hop: int = 256) -> dict:
     return out
 
 
+def length_checks(args, model, train_rows, test_rows, rows, cache):
+    """Part 1: 10 s clips for the held-out texture and one-shot captions, their texture windows
+    classified and their onsets counted beside real clips of the category. Returns (texture report,
+    one-shot report, texture rows, one-shot rows, the clips by file)."""
+    from audiogan_core.plugins import get_embedder
+
+    rate = model.sample_rate
+    # The category classifier of evaluate_bundled: 2.97 s preparation of the training clips
+    seconds = 256 * model.config.mel.hop_length / rate  # the bundled classifier's 2.97 s preparation
+    train_clips, train_kept = eb.prepare_rows(args.data, train_rows, model, seconds)
+    counts = Counter(r["category"] for r in train_kept)
+    categories = sorted(c for c, n in counts.items() if n >= eb.MIN_TRAIN_PER_CATEGORY and c not in
+                        eb.EXCLUDED_CATEGORIES)
+    emb = get_embedder(args.embedder).load("cpu")
+    tr_emb, _ = eb.embed(emb, "train_real", train_clips, rate, cache)
+    cat_train = [i for i, r in enumerate(train_kept) if r["category"] in categories]
+    ytr = [train_kept[i]["category"] for i in cat_train]
+
+    # 1a. textures: windows ---------------------------------------------------------------------
+    textures = [r for r in test_rows if r["category"] in TEXTURES and r["category"] in categories]
+    one_shots = [r for r in test_rows if r["category"] in ONE_SHOTS and r["category"] in categories]
+    eb.say(f"{len(textures)} texture and {len(one_shots)} one-shot held-out captions")
+    long_clips = {}
+    for r in textures + one_shots:
+        long_clips[r["file"]] = model.generate(r["caption"], seed=0, seconds=CLIP_S, normalize=None,
+                                                candidates=args.candidates)[0].audio
+    w = int(WINDOW_S * rate)
+    windows = [[long_clips[r["file"]][k * w:(k + 1) * w] for r in textures] for k in range(3)]
+    texture_report = {"clips": len(textures)}
+    if textures:
+        sets = [eb.embed(emb, f"texture-window{k}", windows[k], rate)[0] for k in range(3)]
+        preds = eb.classify_sets(tr_emb[cat_train], ytr, sets)
+        acc = [float(np.mean([p == r["category"] for p, r in zip(pred, textures)])) for pred in preds]
+        texture_report.update({"window_accuracy": acc, "captions": [r["caption"] for r in textures],
+                               "predicted": [list(p) for p in zip(*preds)],
+                               "target_met": bool(all(a >= acc[0] - 0.10 for a in acc[1:]))})
+        eb.say(f"texture windows: {', '.join(f'{100 * a:.0f}%' for a in acc)}")
+
+    # 1b. one-shots: onsets against real clips of the category ---------------------------------
+    def real_onsets(category):
+        counts = []
+        for r in rows:
+            if r["category"] == category:
+                clip = eb.prepare_real(args.data / r["file"], model, CLIP_S)
+                counts.append(onsets(clip, rate))
+        return counts
+
+    per_cat = {}
+    for cat in sorted({r["category"] for r in one_shots}):
+        gen = [onsets(long_clips[r["file"]], rate) for r in one_shots if r["category"] == cat]
+        real = real_onsets(cat)
+        per_cat[cat] = {"generated_mean": float(np.mean(gen)), "generated": gen, "real_mean": float(np.mean(real)),
+                        "real_clips": len(real), "ok": bool(np.mean(gen) <= np.mean(real))}
+    one_shot_report = {"clips": len(one_shots), "per_category": per_cat,
+                       "target_met": bool(all(v["ok"] for v in per_cat.values()))}
+    eb.say("one-shot onsets (generated / real): " +
+           ", ".join(f"{c} {v['generated_mean']:.1f}/{v['real_mean']:.1f}" for c, v in per_cat.items()))
+    return texture_report, one_shot_report, textures, one_shots, long_clips
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True)
@@ -87,7 +147,7 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--embedder", default="aisfx", help="the category classifier's embedder (tests use a cheap one)")
     ap.add_argument("--loops-only", action="store_true",
-                    help="the loop check alone (no 10 s clips, no classifier): a few minutes instead of half an hour")
+                    help="the loop check alone (no 10 s clips, no classifier)")
     ap.add_argument("--candidates", type=int, default=None,
                     help="noise draws per clip for the model's scorer (default: the model's own)")
     args = ap.parse_args()
@@ -95,7 +155,6 @@ def main() -> int:
         ap.error("--images needs the 10 s clips: leave out --loops-only")
 
     from audiogan_core import AudioGAN
-    from audiogan_core.plugins import get_embedder
     from audiogan_training.sampling import library_split
 
     t0 = time.time()
@@ -114,56 +173,8 @@ def main() -> int:
         texture_report = one_shot_report = None
         textures, one_shots, long_clips = [], [], {}
     else:
-        # The category classifier of evaluate_bundled: 2.97 s preparation of the training clips
-        seconds = 256 * model.config.mel.hop_length / rate  # the bundled classifier's 2.97 s preparation
-        train_clips, train_kept = eb.prepare_rows(args.data, train_rows, model, seconds)
-        counts = Counter(r["category"] for r in train_kept)
-        categories = sorted(c for c, n in counts.items() if n >= eb.MIN_TRAIN_PER_CATEGORY and c not in
-                            eb.EXCLUDED_CATEGORIES)
-        emb = get_embedder(args.embedder).load("cpu")
-        tr_emb, _ = eb.embed(emb, "train_real", train_clips, rate, cache)
-        cat_train = [i for i, r in enumerate(train_kept) if r["category"] in categories]
-        ytr = [train_kept[i]["category"] for i in cat_train]
-
-        # 1a. textures: windows ---------------------------------------------------------------------
-        textures = [r for r in test_rows if r["category"] in TEXTURES and r["category"] in categories]
-        one_shots = [r for r in test_rows if r["category"] in ONE_SHOTS and r["category"] in categories]
-        eb.say(f"{len(textures)} texture and {len(one_shots)} one-shot held-out captions")
-        long_clips = {}
-        for r in textures + one_shots:
-            long_clips[r["file"]] = model.generate(r["caption"], seed=0, seconds=CLIP_S, normalize=None,
-                                                    candidates=args.candidates)[0].audio
-        w = int(WINDOW_S * rate)
-        windows = [[long_clips[r["file"]][k * w:(k + 1) * w] for r in textures] for k in range(3)]
-        texture_report = {"clips": len(textures)}
-        if textures:
-            sets = [eb.embed(emb, f"texture-window{k}", windows[k], rate)[0] for k in range(3)]
-            preds = eb.classify_sets(tr_emb[cat_train], ytr, sets)
-            acc = [float(np.mean([p == r["category"] for p, r in zip(pred, textures)])) for pred in preds]
-            texture_report.update({"window_accuracy": acc, "captions": [r["caption"] for r in textures],
-                                   "predicted": [list(p) for p in zip(*preds)],
-                                   "target_met": bool(all(a >= acc[0] - 0.10 for a in acc[1:]))})
-            eb.say(f"texture windows: {', '.join(f'{100 * a:.0f}%' for a in acc)}")
-
-        # 1b. one-shots: onsets against real clips of the category ---------------------------------
-        def real_onsets(category):
-            counts = []
-            for r in rows:
-                if r["category"] == category:
-                    clip = eb.prepare_real(args.data / r["file"], model, CLIP_S)
-                    counts.append(onsets(clip, rate))
-            return counts
-
-        per_cat = {}
-        for cat in sorted({r["category"] for r in one_shots}):
-            gen = [onsets(long_clips[r["file"]], rate) for r in one_shots if r["category"] == cat]
-            real = real_onsets(cat)
-            per_cat[cat] = {"generated_mean": float(np.mean(gen)), "generated": gen, "real_mean": float(np.mean(real)),
-                            "real_clips": len(real), "ok": bool(np.mean(gen) <= np.mean(real))}
-        one_shot_report = {"clips": len(one_shots), "per_category": per_cat,
-                           "target_met": bool(all(v["ok"] for v in per_cat.values()))}
-        eb.say("one-shot onsets (generated / real): " +
-               ", ".join(f"{c} {v['generated_mean']:.1f}/{v['real_mean']:.1f}" for c, v in per_cat.items()))
+        texture_report, one_shot_report, textures, one_shots, long_clips = length_checks(
+            args, model, train_rows, test_rows, rows, cache)
 
     # 2. loops ---------------------------------------------------------------------------------
     loop_rows, seams = [], []
