@@ -272,9 +272,22 @@ def generator_loss(fake_out: DiscriminatorOutputLike, real_out: DiscriminatorOut
     return terms
 
 
-# Per-mel-bin statistics over time ([B, 1, F, T] -> [B, 1, F]) the moment loss can compare.
+ENVELOPE_FRAMES = 128  # the "envelope" moment's window: 1.5 s at the universal mel's hop
+
+
+def window_means(x: torch.Tensor, frames: int = ENVELOPE_FRAMES) -> torch.Tensor:
+    """[B, 1, F, T] -> [B, 1, F, K]: each bin's mean over consecutive windows of `frames` frames
+    (K = T // frames, a shorter tail left out; the whole clip when T < frames)."""
+    k = x.shape[-1] // frames
+    if k == 0:
+        return x.mean(-1, keepdim=True)
+    return x[..., :k * frames].unflatten(-1, (k, frames)).mean(-1)
+
+
+# Per-mel-bin statistics over time ([B, 1, F, T] -> [B, 1, F], or [B, 1, F, K] for "envelope")
+# the moment loss can compare.
 MOMENT_STATS = {"mean": lambda x: x.mean(-1), "std": lambda x: x.std(-1),
-                "flux": lambda x: x.diff(dim=-1).abs().mean(-1)}
+                "flux": lambda x: x.diff(dim=-1).abs().mean(-1), "envelope": window_means}
 MOMENT_TERMS = tuple(MOMENT_STATS)
 
 
@@ -284,7 +297,10 @@ def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", 
     whole crop are compared, since where an event falls in time is the noise's to choose, while
     the sound's spectral shape and how much it moves are the caption's. `terms`: "mean" and "std"
     of each bin; "flux", each bin's mean absolute change from one frame to the next (how fast the
-    band moves: the modulation statistic of sound-texture models, McDermott & Simoncelli 2011)."""
+    band moves: the modulation statistic of sound-texture models, McDermott & Simoncelli 2011);
+    "envelope", each bin's mean in 1.5 s windows from the crop's start: the one term that says
+    where in time, for an any-length model whose position clock tells it where the clip starts
+    (a one-shot's recording is its event and then silence; a texture's is the same throughout)."""
     f, r = fake.float(), real.float()
     return sum((MOMENT_STATS[k](f) - MOMENT_STATS[k](r)).abs().mean() for k in terms)
 

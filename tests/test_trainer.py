@@ -435,6 +435,21 @@ def test_the_flux_term_compares_how_fast_each_band_moves():
     torch.testing.assert_close(spectral_moment_loss(louder, real, both), torch.tensor(1.0))
 
 
+def test_the_envelope_term_tells_an_event_at_the_start_from_one_later():
+    from audiogan_core.losses import ENVELOPE_FRAMES, spectral_moment_loss, window_means
+
+    w = ENVELOPE_FRAMES
+    silence = torch.full((1, 1, 4, 3 * w), -11.5)
+    early, late = silence.clone(), silence.clone()
+    early[..., : w // 2] = 0.0  # a one-shot: the event, then silence
+    late[..., w: w + w // 2] = 0.0  # the same event one window later
+    assert float(spectral_moment_loss(late, early)) < 1e-5  # whole-crop moments cannot tell
+    torch.testing.assert_close(spectral_moment_loss(late, early, ("envelope",)), torch.tensor(2 * 11.5 / 2 / 3))
+    assert window_means(early).shape == (1, 1, 4, 3)
+    assert window_means(early[..., :100]).shape == (1, 1, 4, 1)  # shorter than a window: the whole crop
+    torch.testing.assert_close(window_means(early[..., : w + 5]), early[..., :w].mean(-1, keepdim=True))
+
+
 @pytest.mark.parametrize("terms", [(), ("mean", "mean"), ("mean", "kurtosis"), "mean", None])
 def test_moment_terms_are_checked(terms):
     with pytest.raises(ConfigError, match="moment_terms"):
@@ -442,8 +457,8 @@ def test_moment_terms_are_checked(terms):
 
 
 def test_moment_terms_round_trip_through_json():
-    cfg = TrainConfig(moment_weight=10.0, moment_terms=["mean", "std", "flux"])
-    assert cfg.moment_terms == ("mean", "std", "flux")
+    cfg = TrainConfig(moment_weight=10.0, moment_terms=["mean", "std", "flux", "envelope"])
+    assert cfg.moment_terms == ("mean", "std", "flux", "envelope")
     assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg
 
 

@@ -356,3 +356,28 @@ def test_teacher_target_keeps_the_recordings_mel_as_input(library, tmp_path):
         tiny_config(target="teacher")  # no teacher named
     with pytest.raises(ConfigError, match="target"):
         tiny_config(teacher="hifigan", target="recording")
+
+
+def test_init_from_shallower_weights_grows_blocks_that_start_as_the_identity(library, tmp_path):
+    from audiogan_training.vocoder import VocoderTrainer
+
+    shallow = small_checkpoint(tmp_path)
+    trainer = VocoderTrainer(tiny_config(model=VocosConfig(**{**TINY, "layers": 4}), steps=2), library,
+                             tmp_path / "deep", progress=False, init_from=shallow)
+    mel = torch.randn(1, 80, 12)
+    assert torch.allclose(trainer.model(mel), load_vocos(shallow)(mel), atol=1e-6)  # the same function
+    assert [float(b.gamma.detach().abs().max()) for b in trainer.model.blocks][2:] == [0.0, 0.0]
+    trainer.fit()  # and the new blocks learn: their scale moves off zero
+    assert float(trainer.model.blocks[3].gamma.detach().abs().max()) > 0
+
+
+def test_growing_refuses_weights_of_another_width(tmp_path):
+    from audiogan_core.errors import ConfigMismatchError
+    from audiogan_plugins.vocoders.vocos import deepen_state_dict
+
+    narrow = load_vocos(small_checkpoint(tmp_path)).state_dict()
+    with pytest.raises(ConfigMismatchError, match="does not fit"):
+        deepen_state_dict(narrow, VocosModel(VocosConfig(dim=24, intermediate=32, layers=4)))
+    with pytest.raises(ConfigMismatchError, match="cannot grow"):
+        deepen_state_dict({k: v for k, v in narrow.items() if not k.startswith("blocks.0.")},
+                          VocosModel(VocosConfig(**{**TINY, "layers": 4})))

@@ -69,7 +69,8 @@ class TrainConfig:
     # spectral shape directly. 0 (default): off.
     moment_weight: float = 0.0
     # Which per-bin statistics the moment loss compares (audiogan_core.losses.MOMENT_TERMS):
-    # "mean" and "std" (default), and "flux", each band's mean frame-to-frame change.
+    # "mean" and "std" (default), "flux", each band's mean frame-to-frame change, and "envelope",
+    # each band's mean in 1.5 s windows from the crop's start (an event, then its tail).
     moment_terms: tuple[str, ...] = ("mean", "std")
     # Category-balanced batches (not in the paper): a clip whose caption's category
     # (training/categories.py; clips with none form one group) has c training clips is drawn

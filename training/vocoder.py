@@ -384,7 +384,7 @@ class VocoderTrainer:
         if resume:
             self._load(self.run_dir / "checkpoint.pt")
         elif init_from is not None:
-            self.model.load_state_dict(_initial_weights(Path(init_from), mel))
+            self.model.load_state_dict(_initial_weights(Path(init_from), self.model))
             critic = _initial_critic(Path(init_from), config) if self.discriminator is not None else None
             if critic is not None:  # a trained critic needs no solo warm-up (its optimiser starts fresh)
                 self.discriminator.load_state_dict(critic)
@@ -637,9 +637,13 @@ def _on_stop_signals(callback):
     return restore
 
 
-def _initial_weights(path: Path, mel: MelConfig) -> dict:
+def _initial_weights(path: Path, model: VocosModel) -> dict:
     """The vocoder weights to start from: exported vocos weights (.safetensors + .json) or another
-    run's checkpoint.pt (float32, where the export is float16)."""
+    run's checkpoint.pt (float32, where the export is float16). Weights with fewer ConvNeXt blocks
+    than `model` are grown into it (the new blocks start as the identity: `deepen_state_dict`)."""
+    from audiogan_plugins.vocoders.vocos import deepen_state_dict, load_vocos
+
+    mel = model.cfg.mel
     if path.suffix == ".pt":
         state = read_vocoder_checkpoint(path)
         saved = VocoderTrainConfig.from_dict(json.loads(state["config"]))
@@ -647,10 +651,12 @@ def _initial_weights(path: Path, mel: MelConfig) -> dict:
             from audiogan_core.errors import MelConfigMismatchError
 
             raise MelConfigMismatchError(f"{path} was trained for mel {saved.model.mel}, not {mel}")
-        return state["model"]
-    from audiogan_plugins.vocoders.vocos import load_vocos
-
-    return load_vocos(path, mel).state_dict()
+        weights = state["model"]
+    else:
+        weights = load_vocos(path, mel).state_dict()
+    if sum(k.endswith(".gamma") for k in weights) < model.cfg.layers:
+        return deepen_state_dict(weights, model)
+    return weights
 
 
 def _initial_critic(path: Path, config: VocoderTrainConfig) -> dict | None:

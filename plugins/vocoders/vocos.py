@@ -43,7 +43,8 @@ from torch import nn
 
 from audiogan_core.checkpoint import load_state_dict_checked
 from audiogan_core.config import MelConfig, _from_dict
-from audiogan_core.errors import ConfigError, InputError, MelConfigMismatchError, MissingResourceError
+from audiogan_core.errors import (ConfigError, ConfigMismatchError, InputError, MelConfigMismatchError,
+                                  MissingResourceError)
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Vocoder
 
@@ -211,6 +212,29 @@ def load_vocos(path: str | os.PathLike, expected_mel: MelConfig | None = None,
     model = VocosModel(cfg)
     load_state_dict_checked(model, {k: v.float() for k, v in load_state_dict(path).items()}, f"vocos vocoder {path}")
     return model.eval().requires_grad_(False).to(device)
+
+
+def deepen_state_dict(state: dict, model: VocosModel) -> dict:
+    """`state` (weights of a vocos with fewer ConvNeXt blocks, otherwise the same) as weights for
+    `model`: the blocks it has keep their weights, the blocks after them keep `model`'s fresh
+    initialisation with their layer scale at zero, so each starts as the identity and the deeper
+    network begins as exactly the shallower one (growing a trained vocoder instead of retraining)."""
+    target = model.state_dict()
+    own_blocks = {int(k.split(".")[1]) for k in state if k.startswith("blocks.")}
+    have = len(own_blocks)
+    if own_blocks != set(range(have)) or not 0 < have <= model.cfg.layers:
+        raise ConfigMismatchError(f"vocos: cannot grow weights with blocks {sorted(own_blocks)} into "
+                                  f"{model.cfg.layers} blocks")
+    grown = dict(target)
+    for key, value in state.items():
+        if key not in target or target[key].shape != value.shape:
+            raise ConfigMismatchError(f"vocos: cannot grow these weights into this config: tensor {key!r} "
+                                      f"{tuple(value.shape)} does not fit "
+                                      f"{tuple(target[key].shape) if key in target else 'any tensor'}")
+        grown[key] = value
+    for i in range(have, model.cfg.layers):
+        grown[f"blocks.{i}.gamma"] = torch.zeros_like(target[f"blocks.{i}.gamma"])
+    return grown
 
 
 class VocosVocoder(Vocoder):
