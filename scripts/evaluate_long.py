@@ -15,9 +15,11 @@
 2. Loops: `--loops` clips made with loop=True (10 s, held-out captions in turn, seeds 0, 1, ...).
    For each, on the loop played twice end to end: spectral flux (L2 distance of consecutive
    log-magnitude frames, n_fft 1024, hop 256) of the frame pairs that straddle the seam (the
-   largest of them) against the 95th percentile of the flux inside the clip; and the sample step
-   across the seam against the 99th percentile of the steps inside. Target: at least 95 of 100
-   under both.
+   largest of them) against the 95th percentile of the same statistic inside the clip (the
+   largest flux of as many consecutive inner pairs); and the sample step across the seam against
+   the 99th percentile of the steps inside. Target: at least 95 of 100 under both. (Until session
+   24 the seam's largest pair was set against single inner pairs' 95th percentile, which an
+   ordinary point of a real recording fails 13% of the time; still reported, as flux_ok_single.)
 `--loops-only` runs part 2 alone (a quarter of an hour on run G's weights at one thread).
 Writes OUT/report.json; --images writes spectrograms of 10 s clips (two textures, two one-shots,
 two loops shown twice end to end) beside real clips of the category.
@@ -59,6 +61,12 @@ def log_frames(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarr
 
 
 def seam_check(loop: np.ndarray, n_fft: int = 1024, hop: int = 256) -> dict:
+    """On the loop played twice: the largest spectral flux of the frame pairs that straddle the seam,
+    against the 95th percentile of the same statistic (the largest flux of as many consecutive
+    pairs) at every inner position; and the sample step across the seam against the 99th
+    percentile of inner steps. Like is compared with like: set against single pairs' 95th
+    percentile ("flux_ok_single"), an ordinary inner point of a real recording fails about 13% of
+    the time (the largest of 4 is larger than one), so even a perfect loop would fail that often."""
     twice = np.concatenate([loop, loop])
     mags = log_frames(twice, n_fft, hop)
     flux = np.linalg.norm(np.diff(mags, axis=0), axis=1)  # flux[k]: frame k -> k + 1
@@ -67,11 +75,15 @@ def seam_check(loop: np.ndarray, n_fft: int = 1024, hop: int = 256) -> dict:
     # pairs (k, k + 1) whose frames together cover the seam
     straddle = [k for k in range(len(flux)) if starts[k] < seam < starts[k + 1] + n_fft]
     inner = [k for k in range(len(flux)) if starts[k + 1] + n_fft <= seam]
+    w = len(straddle)
+    inner_maxes = np.array([flux[k:k + w].max() for k in inner[: len(inner) - w + 1]])
     steps = np.abs(np.diff(loop))
     seam_step = float(abs(loop[0] - loop[-1]))
-    out = {"seam_flux": float(flux[straddle].max()), "inner_flux_p95": float(np.percentile(flux[inner], 95)),
+    out = {"seam_flux": float(flux[straddle].max()), "inner_flux_p95": float(np.percentile(inner_maxes, 95)),
+           "inner_single_pair_p95": float(np.percentile(flux[inner], 95)),
            "seam_step": seam_step, "inner_step_p99": float(np.percentile(steps, 99))}
     out["flux_ok"] = out["seam_flux"] <= out["inner_flux_p95"]
+    out["flux_ok_single"] = out["seam_flux"] <= out["inner_single_pair_p95"]
     out["step_ok"] = seam_step <= out["inner_step_p99"]
     return out
 
@@ -187,9 +199,11 @@ def main() -> int:
         seams.append(check)
         loop_rows.append({"caption": r["caption"], "seed": seed, **check})
     loops = {"clips": len(seams), "flux_ok": int(sum(s["flux_ok"] for s in seams)),
+             "flux_ok_single": int(sum(s["flux_ok_single"] for s in seams)),
              "step_ok": int(sum(s["step_ok"] for s in seams)), "seconds": len(loop) / rate if seams else 0}
     loops["target_met"] = bool(loops["flux_ok"] >= 0.95 * len(seams) and loops["step_ok"] >= 0.95 * len(seams))
-    eb.say(f"loops: seam flux under the 95th percentile in {loops['flux_ok']}/{len(seams)}, "
+    eb.say(f"loops: seam flux under the 95th percentile in {loops['flux_ok']}/{len(seams)} "
+           f"(under single pairs' in {loops['flux_ok_single']}), "
            f"seam step under the 99th percentile in {loops['step_ok']}/{len(seams)}")
 
     images = []
