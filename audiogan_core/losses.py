@@ -293,11 +293,12 @@ MOMENT_TERMS = tuple(MOMENT_STATS)
 
 def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", "std")) -> torch.Tensor:
     """L1 between per-mel-bin statistics over time of each generated clip and of the real clip its
-    caption came with: [B, 1, F, T] each -> scalar. Not in the paper. Only statistics over the
-    whole crop are compared, since where an event falls in time is the noise's to choose, while
-    the sound's spectral shape and how much it moves are the caption's. `terms`: "mean" and "std"
-    of each bin; "flux", each bin's mean absolute change from one frame to the next (how fast the
-    band moves: the modulation statistic of sound-texture models, McDermott & Simoncelli 2011);
+    caption came with: [B, 1, F, T] each -> scalar. Not in the paper. The default terms are
+    statistics over the whole crop, since where an event falls in time is mostly the noise's to
+    choose, while the sound's spectral shape and how much it moves are the caption's. `terms`:
+    "mean" and "std" of each bin; "flux", each bin's mean absolute change from one frame to the
+    next (how fast the band moves: the modulation statistic of sound-texture models, McDermott &
+    Simoncelli 2011);
     "envelope", each bin's mean in 1.5 s windows from the crop's start: the one term that says
     where in time, for an any-length model whose position clock tells it where the clip starts
     (a one-shot's recording is its event and then silence; a texture's is the same throughout)."""
