@@ -36,8 +36,11 @@ def training_summary(run: Path) -> dict:
             "last_losses": steps[-1] if steps else None}
 
 
-def export_raw_generator(checkpoint: Path, folder: Path) -> None:
-    """The checkpoint's raw (non-EMA) generator and its discriminator as a model folder."""
+def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "raw") -> None:
+    """The checkpoint's raw or EMA generator (`weights` "raw" | "ema") and its discriminator as a
+    model folder; a probe of a run step without a second training pass."""
+    if weights not in ("raw", "ema"):
+        raise ValueError(f"weights must be 'raw' or 'ema', got {weights!r}")
     from audiogan_core.checkpoint import load_state_dict_checked, save_model
     from audiogan_core.discriminator import Discriminator
     from audiogan_core.generator import Generator
@@ -46,10 +49,12 @@ def export_raw_generator(checkpoint: Path, folder: Path) -> None:
     state, train_config = read_checkpoint(checkpoint)
     config = train_config.model
     generator, discriminator = Generator(config), Discriminator(config)
-    load_state_dict_checked(generator, state["G"], "generator (checkpoint)")
+    key = "G" if weights == "raw" else "G_ema"
+    load_state_dict_checked(generator, state[key], f"{weights} generator (checkpoint)")
     load_state_dict_checked(discriminator, state["D"], "discriminator (checkpoint)")
     save_model(folder, generator.eval(), config, discriminator=discriminator,
-               metadata={"step": str(state["step"]), "weights": "raw generator (not EMA)"})
+               metadata={"step": str(state["step"]),
+                         "weights": "raw generator (not EMA)" if weights == "raw" else "EMA generator"})
 
 
 def main() -> int:
@@ -74,7 +79,7 @@ def main() -> int:
     tmp.mkdir(parents=True)
     if args.weights == "raw":
         src = args.run / "checkpoint.pt"
-        export_raw_generator(src, tmp)
+        export_checkpoint_generator(src, tmp)
     else:
         for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
             shutil.copy2(src / name, tmp / name)
