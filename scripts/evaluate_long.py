@@ -222,8 +222,9 @@ def main() -> int:
 
 
 def write_images(args, model, textures, one_shots, loop_rows, long_clips, rows) -> list[str]:
-    """Two textures, two one-shots (10 s each) and two loops shown twice, beside a real clip of
-    the category (its first 10 s)."""
+    """The issue's 8 prompts: two textures and four one-shots (10 s each, each of another category
+    where the held-out list allows) and two loops shown twice, beside a real clip of the category
+    (its first 10 s)."""
     from audiogan_training.mel_dataset import compute_log_mel, load_audio, normalise_loudness
     from audiogan_training.previews import save_spectrogram_pair
 
@@ -238,7 +239,11 @@ def write_images(args, model, textures, one_shots, loop_rows, long_clips, rows) 
         audio = normalise_loudness(load_audio(args.data / r["file"], rate, CLIP_S), rate)
         return np.pad(audio, (0, max(0, int(CLIP_S * rate) - audio.size))), r["file"]
 
-    picks = [("texture", r) for r in textures[:2]] + [("one-shot", r) for r in one_shots[:2]]
+    def distinct(candidates, n):  # first of each category, then repeats if there are too few
+        firsts = list({r["category"]: r for r in reversed(candidates)}.values())[::-1]
+        return (firsts + [r for r in candidates if r not in firsts])[:n]
+
+    picks = [("texture", r) for r in distinct(textures, 2)] + [("one-shot", r) for r in distinct(one_shots, 4)]
     for i, (kind, r) in enumerate(picks):
         real, name = real_of(r["category"])
         path = args.images / f"{i + 1}-{kind}-{r['category']}.png"  # numbered: two picks may share a category

@@ -98,7 +98,10 @@ def test_evaluate_long_end_to_end(tmp_path, monkeypatch):
     door = report["one_shots"]["per_category"]["door"]
     assert door["real_clips"] == 13 and len(door["generated"]) == 2  # real: held-out and training clips
     assert report["loops"]["clips"] == 3 and len(report["loop_clips"]) == 3
+    # 2 textures + the 2 held-out one-shots (4 where the list has them) + 2 loops
     assert len(set(report["images"])) == 6 and all(Path(p).is_file() for p in report["images"])
+    textures_shown = {Path(p).name.split("-", 2)[2] for p in report["images"] if "-texture-" in p}
+    assert textures_shown == {"fire.png", "bell.png"}  # one of each category before a second of one
     # --loops-only: the same loops, nothing else (no classifier, no 10 s clips)
     only = tmp_path / "only"
     monkeypatch.setattr(sys, "argv", ["evaluate_long.py", "--data", str(lib), "--out", str(only), "--model",

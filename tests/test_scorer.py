@@ -195,8 +195,10 @@ def test_trainer_resumes_bit_exactly_and_never_sees_held_out_clips(library, tmp_
     a, b = load_scorer(tmp_path / "a"), load_scorer(tmp_path / "b")
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert a.config.n_mels == 16 and a.config.sentence_dim == 12 and a.config.width == 4
-    with pytest.raises(ConfigError, match="--resume"):
+    with pytest.raises(InputError, match="already holds a scorer run.*--resume"):
         ScorerTrainer(tiny_train_config(), library, tmp_path / "a", progress=False)
+    with pytest.raises(InputError, match="--resume: no checkpoint.pt"):
+        ScorerTrainer(tiny_train_config(), library, tmp_path / "c", resume=True, progress=False)
 
 
 def test_training_learns_which_caption_a_clip_has(library, tmp_path):

@@ -11,18 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner, Result
-from test_trainer import CHECKPOINT_NAME, make_real_library
+from test_trainer import CHECKPOINT_NAME, library  # noqa: F401 (a module-scoped fixture, one per module)
 
 from audiogan_core.config import preset
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("library")
-    make_real_library(folder)
-    return folder
 
 
 def run_cli(*args) -> Result:
@@ -117,3 +110,22 @@ def test_python_m_audiogan_training_usage_error_has_no_traceback(tmp_path):
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no audio files found" in proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["run", "vocoder run", "scorer run"])
+def test_every_trainer_refuses_the_same_run_folder_mistakes(tmp_path, kind):
+    from audiogan_core.errors import InputError
+    from audiogan_training.run_folder import check_run_folder
+
+    check_run_folder(tmp_path / "new", resume=False, kind=kind)  # a new folder is fine
+    a_file = tmp_path / "file"
+    a_file.write_text("not a run")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        check_run_folder(a_file, resume=False, kind=kind)
+    with pytest.raises(InputError, match="--resume: no checkpoint.pt"):
+        check_run_folder(tmp_path / "new", resume=True, kind=kind)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / CHECKPOINT_NAME).write_bytes(b"")
+    with pytest.raises(InputError, match=f"already holds a {kind}; pass --resume"):
+        check_run_folder(tmp_path / "old", resume=False, kind=kind)
+    check_run_folder(tmp_path / "old", resume=True, kind=kind)

@@ -145,11 +145,11 @@ def test_trainer_learns_and_resumes_bit_exactly(library, tmp_path):
 
 
 def test_trainer_refuses_to_clobber_a_run(library, tmp_path):
-    from audiogan_core.errors import ConfigError
+    from audiogan_core.errors import InputError
     from audiogan_training.vocoder import VocoderTrainer
 
     VocoderTrainer(tiny_config(steps=1), library, tmp_path / "r", progress=False).fit()
-    with pytest.raises(ConfigError, match="--resume"):
+    with pytest.raises(InputError, match="already holds a vocoder run.*--resume"):
         VocoderTrainer(tiny_config(steps=1), library, tmp_path / "r", progress=False)
 
 

@@ -24,6 +24,8 @@ from audiogan_core.errors import ConfigError, DataError
 from audiogan_core.io import atomic_save, atomic_write_text
 from audiogan_core.scorer import MelTextScorer, ScorerConfig, save_scorer
 
+from .run_folder import cache_folder, check_run_folder
+
 CHECKPOINT_FORMAT = "audiogan-scorer-checkpoint-1"
 STATS_CLIPS = 200  # clips the input standardisation is measured on
 
@@ -78,9 +80,8 @@ class ScorerTrainer:
 
         self.config, self.data_dir, self.run_dir = config, Path(data_dir), Path(run_dir)
         self.progress = progress
-        self.cache_dir = Path(cache_dir) if cache_dir else self.run_dir / "cache"
-        if (self.run_dir / "checkpoint.pt").exists() and not resume:
-            raise ConfigError(f"{self.run_dir} already holds a scorer run; pass --resume to continue it")
+        self.cache_dir = cache_folder(self.run_dir, cache_dir)
+        check_run_folder(self.run_dir, resume=resume, kind="scorer run")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         model = AudioGAN.load(config.model)
         self.mel_config = model.config.mel

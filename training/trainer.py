@@ -36,10 +36,10 @@ from .categories import category_for, category_names
 from .config import TrainConfig
 from .distributed import init_distributed
 from .init_from import LENGTH_FIELDS, carry_into_any_length
+from .run_folder import CHECKPOINT_NAME, cache_folder, check_run_folder
 from .step_rng import PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose, step_generator
 from .text_features import TextFeatureCache
 
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 class TrainingDivergedError(AudioGANError, FloatingPointError):
@@ -78,7 +78,7 @@ class Trainer:
             torch.cuda.set_device(self.device)
         self.progress = progress and self.dist.is_main
         self.preview_vocoder_name = preview_vocoder
-        self.cache_dir = Path(cache_dir) if cache_dir else self.run_dir / "cache"
+        self.cache_dir = cache_folder(self.run_dir, cache_dir)
         self.resumed = resume
         self.init_from = init_from
         self._check_run_dir(resume)
@@ -137,13 +137,7 @@ class Trainer:
     # Setup ----------------------------------------------------------------------------
     def _check_run_dir(self, resume: bool) -> None:
         """Only checks; the run folder is created once the data scan found usable clips."""
-        if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise InputError(f"--out {self.run_dir} is a file, not a folder")
-        has_run = (self.run_dir / CHECKPOINT_NAME).exists()
-        if resume and not has_run:
-            raise InputError(f"--resume: no checkpoint in {self.run_dir} to resume from")
-        if not resume and has_run:
-            raise InputError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        check_run_folder(self.run_dir, resume=resume)
         if self.dist.is_main and self.run_dir.is_dir():
             # Temp files of atomic writes that a killed process left behind (never a real file).
             for folder in (self.run_dir, self.run_dir / "model"):

@@ -45,6 +45,7 @@ from audiogan_core.mel import SILENCE_LOG_MEL, MelFrontEnd
 from audiogan_plugins.vocoders.vocos import VocosConfig, VocosModel, save_vocos
 
 from .precision import bf16_autocast
+from .run_folder import cache_folder, check_run_folder
 
 CORPUS_VERSION = "vocoder-corpus-v1"
 CHECKPOINT_FORMAT = "audiogan-vocoder-train-1"
@@ -360,9 +361,8 @@ class VocoderTrainer:
                  init_from: str | Path | None = None):
         self.config, self.data_dir, self.run_dir = config, Path(data_dir), Path(run_dir)
         self.progress = progress
-        self.cache_dir = Path(cache_dir) if cache_dir else self.run_dir / "cache"
-        if (self.run_dir / "checkpoint.pt").exists() and not resume:
-            raise ConfigError(f"{self.run_dir} already holds a vocoder run; pass --resume to continue it")
+        self.cache_dir = cache_folder(self.run_dir, cache_dir)
+        check_run_folder(self.run_dir, resume=resume, kind="vocoder run")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         mel = config.model.mel
         self.front_end = MelFrontEnd(mel)
