@@ -21,7 +21,7 @@
    24 the seam's largest pair was set against single inner pairs' 95th percentile, which an
    ordinary point of a real recording fails 13% of the time; still reported, as flux_ok_single.)
 `--loops-only` runs part 2 alone (a quarter of an hour on run G's weights at one thread).
-Writes OUT/report.json; --images writes spectrograms of 10 s clips (two textures, two one-shots,
+Writes OUT/report.json; --images writes spectrograms of 10 s clips (two textures, four one-shots,
 two loops shown twice end to end) beside real clips of the category.
 """
 from __future__ import annotations
