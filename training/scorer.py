@@ -196,9 +196,7 @@ class ScorerTrainer:
     def _read_checkpoint(self) -> dict:
         from audiogan_core.checkpoint import read_torch_checkpoint
 
-        path = self.run_dir / "checkpoint.pt"
-        if not path.is_file():
-            raise ConfigError(f"--resume: no checkpoint.pt in {self.run_dir}")
+        path = self.run_dir / "checkpoint.pt"  # check_run_folder made sure it is there
         state = read_torch_checkpoint(path, "scorer checkpoint")
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise ConfigError(f"{path} is not a scorer checkpoint")
