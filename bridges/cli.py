@@ -44,6 +44,8 @@ def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_d
 
     \b
     /audiogan/generate s:text [i:seed] [f:seconds] [i:variations] [s:KEY=VALUE ...]
+        seconds: 0.1 to 60, default 10, with an any-length model such as the bundled one;
+        up to (and by default) the clip length with a fixed-length model
         options (after a number): normalize=peak|loudness|none, loudness=LUFS, trim=1|0, loop=1|0
         -> /audiogan/accepted i:job, /audiogan/progress i:job f:fraction,
            /audiogan/done i:job s:path (one per file) or /audiogan/error i:job s:message

@@ -56,7 +56,7 @@ def main() -> int:
         from audiogan_core import AudioGAN
 
         model = AudioGAN.load("default", vocoder="griffinlim")  # only its mels
-        mels = [model.generate_mel(c, seed=0, seconds=model.config.clip_seconds)[0] for c in captions]  # [1, F, T]
+        mels = [model.generate_mel(c, seed=0, seconds=eb.check_seconds(model))[0] for c in captions]  # [1, F, T]
     else:
         mels = [torch.from_numpy(compute_log_mel(c, mel_cfg))[None] for c in real]
     with torch.no_grad():

@@ -33,6 +33,15 @@ import numpy as np
 
 MIN_TRAIN_PER_CATEGORY = 10
 EXCLUDED_CATEGORIES = {None, "", "uncategorised"}  # not a kind of sound a caption names
+# The category check's clips: 256 mel frames (2.97 s at 22.05 kHz, hop 256), the length of the first bundled
+# model's clips, so that every figure since then compares whatever the model's own default length.
+CHECK_FRAMES = 256
+
+
+def check_seconds(model) -> float:
+    """Length of the clips (real and generated) the category classifier is fit on and scores; a
+    fixed-length model shorter than that (test presets) makes its own length."""
+    return min(model.config.mel.seconds_for(CHECK_FRAMES), model.max_seconds)
 
 
 def say(msg: str) -> None:
@@ -119,10 +128,10 @@ def resynthesis_classifier(data: Path, cache: Path | None):
     from audiogan_training.sampling import library_split
 
     rate = MelConfig.hifigan_universal().sample_rate
-    model = AudioGAN.load("default", vocoder="griffinlim")  # only for the clip length the classifier knows
+    model = AudioGAN.load("default", vocoder="griffinlim")  # only for its mel front end and loudness target
     train_rows, test_rows = library_split(data)
     train_clips, test_clips, _, (cat_train, cat_test, ytr, yte), test_kept = real_clip_split(
-        data, train_rows, test_rows, model, model.config.clip_seconds)
+        data, train_rows, test_rows, model, check_seconds(model))
     embedder = get_embedder("aisfx").load("cpu")
     train_emb, _ = embed(embedder, "train_real", train_clips, rate, cache)
 
@@ -159,8 +168,8 @@ def main() -> int:
     ap.add_argument("--vocoder-option", action="append", default=[], metavar="KEY=VALUE",
                     help="vocoder option, e.g. checkpoint=runs/vocos/vocos.safetensors (repeatable)")
     ap.add_argument("--seconds", type=float, default=None,
-                    help="clip length of generated and real clips (default: the model's default length; 2.97 "
-                         "compares an any-length model with the fixed-length bundled model's figures)")
+                    help="clip length of generated and real clips (default: 256 mel frames, 2.97 s at 22.05 kHz, "
+                         "the length every figure of the bundled models was measured at)")
     ap.add_argument("--images", type=Path, default=None, help="write 8 generated-vs-real spectrogram PNGs here")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=None, help="embedding cache of the real clips (default OUT/cache)")
@@ -204,7 +213,7 @@ def main() -> int:
     model = AudioGAN.load(args.model, vocoder=args.vocoder,
                           vocoder_options=parse_options(args.vocoder_option, "--vocoder-option"))
     rate = model.config.mel.sample_rate
-    args.seconds = args.seconds or model.default_seconds
+    args.seconds = args.seconds or check_seconds(model)
     say(f"model {args.model} ({model.config.name}, {args.seconds:.2f} s clips); "
         f"{len(train_rows) + len(test_rows)} library clips, {len(test_rows)} held out")
 

@@ -95,8 +95,7 @@ def length_checks(args, model, train_rows, test_rows, rows, cache):
     from audiogan_core.plugins import get_embedder
 
     rate = model.sample_rate
-    # The category classifier of evaluate_bundled: 2.97 s preparation of the training clips
-    seconds = 256 * model.config.mel.hop_length / rate  # the bundled classifier's 2.97 s preparation
+    seconds = eb.check_seconds(model)  # the category classifier of evaluate_bundled, fit on 2.97 s clips
     train_clips, train_kept = eb.prepare_rows(args.data, train_rows, model, seconds)
     counts = Counter(r["category"] for r in train_kept)
     categories = sorted(c for c, n in counts.items() if n >= eb.MIN_TRAIN_PER_CATEGORY and c not in

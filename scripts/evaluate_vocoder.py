@@ -117,8 +117,8 @@ def main() -> int:
                                      for k, d in distances.items()))
 
     # 2. Category classifier on resynthesised clips (evaluate_bundled's protocol) -------------
-    model = AudioGAN.load("default", vocoder="griffinlim")  # the bundled model's clip length: the classifier's
-    seconds = model.config.clip_seconds
+    model = AudioGAN.load("default", vocoder="griffinlim")  # its mel front end and loudness target
+    seconds = eb.check_seconds(model)
     rate = mel_cfg.sample_rate
     train_clips, test_clips, categories, (cat_train, cat_test, ytr, yte), _ = eb.real_clip_split(
         args.data, train_rows, test_rows, model, seconds)

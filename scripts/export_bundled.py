@@ -1,8 +1,10 @@
-"""Copy a training run's EMA model (or, with --weights raw, the checkpoint's raw generator) into the package as the bundled default model, with a
-model card built from the run's own records.
+"""Copy a training run's model into the package as the bundled default, with a model card built
+from the run's own records: RUN/model (the EMA generator at the last checkpoint), or with --checkpoint
+(or --weights raw) a checkpoint's EMA or raw generator.
 
-    python scripts/export_bundled.py --run /work/runs/bundled --data /work/data/debian-foley \
-        [--eval bundled_eval.json] [--name default]
+    python scripts/export_bundled.py --run runs/bundled-foley2 --data data/debian-foley-wide \
+        [--init-model runs/bundled/stage1-model] [--eval eval/report.json] [--long-eval long/report.json] \
+        [--wide-eval wide/quick.json] [--more-seeds seeds/quick.json] [--name default]
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import argparse
 import json
 import platform
 import shutil
+import textwrap
 import sys
 from pathlib import Path
 
@@ -26,8 +29,12 @@ def fallback_note(m: dict) -> str:
         if fallback else ""
 
 
-def training_summary(run: Path) -> dict:
+def training_summary(run: Path, until_step: int | None = None) -> dict:
+    """Steps, time and learning signal from RUN/log.jsonl, up to `until_step` (the exported weights' step:
+    a run can go on past the checkpoint that is exported)."""
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    if until_step is not None:
+        records = [r for r in records if r["step"] <= until_step]
     steps = [r for r in records if "steps_per_s" in r]
     fds = [r for r in records if "mel_fd" in r]
     seconds = sum(10 / r["steps_per_s"] for r in steps if r["steps_per_s"] > 0)  # log_every = 10
@@ -55,6 +62,10 @@ def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "
     save_model(folder, generator.eval(), config, discriminator=discriminator,
                metadata={"step": str(state["step"]),
                          "weights": "raw generator (not EMA)" if weights == "raw" else "EMA generator"})
+    run = checkpoint.parent
+    if (run / "log.jsonl").is_file():  # so that a run initialised from this folder can report its history
+        summary = {"summary": training_summary(run, state["step"]), "train_config": train_config.to_dict()}
+        (folder / "training_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
 def main() -> int:
@@ -62,25 +73,38 @@ def main() -> int:
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--data", type=Path, required=True, help="the library the run trained on (manifest.json)")
     ap.add_argument("--eval", type=Path, default=None, help="JSON from scripts/evaluate_bundled.py")
+    ap.add_argument("--long-eval", type=Path, default=None, help="report.json from scripts/evaluate_long.py")
+    ap.add_argument("--wide-eval", type=Path, default=None,
+                    help="quick.json from scripts/evaluate_bundled.py --quick on the library the run trained on")
+    ap.add_argument("--more-seeds", type=Path, default=None,
+                    help="quick.json from scripts/evaluate_bundled.py --quick --seeds on the --eval clips: the card "
+                         "reports the category check's mean over those seeds and --eval's")
     ap.add_argument("--name", default="default")
     ap.add_argument("--hardware", default=f"{platform.machine()} CPU, 2 cores, no GPU")
     ap.add_argument("--weights", choices=("ema", "raw"), default="ema",
-                    help="ema: RUN/model (the EMA generator); raw: the generator in RUN/checkpoint.pt "
-                         "(pick by the evaluation: an EMA lags a recent change of recipe)")
+                    help="ema: the EMA generator; raw: the raw generator (RUN/checkpoint.pt or --checkpoint; "
+                         "pick by the evaluation: an EMA lags a recent change of recipe)")
+    ap.add_argument("--checkpoint", type=Path, default=None,
+                    help="export this checkpoint of the run (--weights picks its raw or EMA generator) "
+                         "instead of RUN/model or RUN/checkpoint.pt")
+    ap.add_argument("--init-model", type=Path, default=None,
+                    help="the model folder the run was initialised from (audiogan train --init-from); its "
+                         "training_summary.json becomes the card's first stage")
     ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
     args = ap.parse_args()
 
-    src = args.run / "model"
     dst = REPO / "audiogan_core" / "models" / args.name
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if args.weights == "raw":
-        src = args.run / "checkpoint.pt"
-        export_checkpoint_generator(src, tmp)
+    if args.checkpoint is not None or args.weights == "raw":
+        src = args.checkpoint or args.run / "checkpoint.pt"
+        export_checkpoint_generator(src, tmp, args.weights)
+        (tmp / "training_summary.json").unlink(missing_ok=True)  # rewritten below with the evaluation
     else:
+        src = args.run / "model"
         for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
             shutil.copy2(src / name, tmp / name)
     config = json.loads((tmp / "config.json").read_text())
@@ -91,16 +115,23 @@ def main() -> int:
         print(f"model is {size / 1e6:.1f} MB, over the 25 MB limit", file=sys.stderr)
         return 1
     manifest = json.loads((args.data / "manifest.json").read_text())
-    summary = training_summary(args.run)
     from audiogan_core.checkpoint import read_safetensors_metadata
 
-    # The exported weights are the last checkpoint's, which can be older than the log's end.
-    summary["steps"] = int(read_safetensors_metadata(tmp / "generator.safetensors").get("step", summary["steps"]))
+    # The exported weights' step, which can be older than the log's end.
+    step = int(read_safetensors_metadata(tmp / "generator.safetensors").get("step", 0)) or None
+    summary = training_summary(args.run, step)
     train_cfg = json.loads((args.run / "train_config.json").read_text())
-    evaluation = json.loads(args.eval.read_text()) if args.eval else None
-    (tmp / "MODEL_CARD.md").write_text(model_card(manifest, summary, train_cfg, evaluation, args, size))
+    init = json.loads((args.init_model / "training_summary.json").read_text()) if args.init_model else None
+    reports = {key: json.loads(path.read_text()) if path else None
+               for key, path in (("evaluation", args.eval), ("long", args.long_eval), ("wide", args.wide_eval),
+                                 ("more_seeds", args.more_seeds))}
+    # the card describes the exported config's vocoders, not the ones the run trained with
+    train_cfg["model"].update(vocoder=config["vocoder"], vocoder_fallback=config["vocoder_fallback"])
+    card = model_card(manifest, summary, train_cfg, reports["evaluation"], args, size, init=init,
+                      long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"])
+    (tmp / "MODEL_CARD.md").write_text(card)
     (tmp / "training_summary.json").write_text(json.dumps({"summary": summary, "train_config": train_cfg,
-                                                           "evaluation": evaluation}, indent=1) + "\n")
+                                                           "init": init, **reports}, indent=1) + "\n")
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
     print(f"exported {src} -> {dst} ({size / 1e6:.1f} MB, step {summary['steps']})")
@@ -130,7 +161,145 @@ Generated accuracy per category (held-out clips): {cats}.
 """
 
 
-def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
+def shape_line(m: dict) -> str:
+    """The card's description of what the generator makes, from its config."""
+    from audiogan_core.limits import (ANY_LENGTH_DEFAULT_SECONDS, ANY_LENGTH_MAX_SECONDS,
+                                      ANY_LENGTH_MIN_SECONDS)
+
+    mel = m["mel"]
+    if m.get("noise_input") in ("sequence", "blocks"):
+        noise = (f"one {m['noise_dim']}-d noise vector per {m['noise_block']} base frames "
+                 f"({m['noise_block'] * 32 * mel['hop_length'] / mel['sample_rate']:.2f} s)"
+                 if m["noise_input"] == "blocks" else f"a {m['noise_dim']}-d noise sequence along time")
+        length = (f"any length from {ANY_LENGTH_MIN_SECONDS:g} to {ANY_LENGTH_MAX_SECONDS:g} s (default "
+                  f"{ANY_LENGTH_DEFAULT_SECONDS:g} s) from one set of weights, and seamless loops (`--loop`): "
+                  f"{noise}, with {m.get('position_channels', 0)} position channels that tell it where the "
+                  "clip starts")
+    else:
+        length = f"clips of up to {m['base_frames'] * 32 * mel['hop_length'] / mel['sample_rate']:.2f} s"
+    return (f"preset `{m['name']}`: generator {m['channels']} base channels, {m['n_heads']} heads,\n"
+            f"  attention plan {m['attention_plan']}, TF-CA on; {mel['n_mels']} mels at {mel['sample_rate']} Hz, "
+            f"hop {mel['hop_length']};\n  {length}")
+
+
+def phase_lines(train_cfg: dict) -> str:
+    """The first bundled model's phases (training/recipes/bundled-phases.json) as card lines."""
+    first, blind, category_phase = json.loads(PHASES.read_text())["phases"][:3]
+    blind_from, category_from = first["until_step"], blind["until_step"]
+    lines = ""
+    category = train_cfg.get("category_weight", 0) > 0
+    if train_cfg.get("d_text") == "blind":
+        lines = (
+            f"- {'Three' if category else 'Two'} phases. Steps 0-{blind_from}: the paper's discriminator, whose SDT stages attend to the caption. "
+            f"A probe at step {blind_from} showed it had learned to copy the caption into its global feature g "
+            "(with captions shuffled, g matched the given caption 16/16 times and the audio's own 0/16), so "
+            f"G2S, OCC and F2R no longer depended on the audio. From step {blind_from}: "
+            f"`training/recipes/{blind['recipe']}`, the same run with a text-blind discriminator trunk "
+            "(the caption enters only through the projection head) and the matching-aware hinge "
+            f"(real audio with another clip's caption counts as fake, weight {train_cfg.get('mismatch_weight')}).\n")
+    if category:
+        lines += (
+            f"- From step {category_from} (category accuracy had stopped climbing at about 42%): "
+            f"`training/recipes/{category_phase['recipe']}`, the same plus an auxiliary category classifier "
+            "(AC-GAN): a head on D's global feature learns the caption-derived category of real clips "
+            f"(`training/categories.py`) and G is penalised, weight {train_cfg['category_weight']}, when its clip "
+            "is classified as another category. The accuracy check below uses the same caption-derived "
+            "categories (with its own classifier on aisfx embeddings), so it is not independent of this "
+            "training signal.\n")
+    return lines
+
+
+def fd_line(summary: dict) -> str:
+    fd0, fd1 = summary["mel_fd_first"], summary["mel_fd_last"]
+    return (f"mel Fréchet distance (4 preview captions, fixed noise): {fd0['mel_fd']:.1f} at step {fd0['step']} "
+            f"-> {fd1['mel_fd']:.1f} at step {fd1['step']}" if fd0 and fd1 else "n/a")
+
+
+def training_section(summary, train_cfg, args, init) -> str:
+    recipe = (f"lr G {train_cfg['lr_g']} / D {train_cfg['lr_d']}, {train_cfg['d_steps_per_g']} D steps per G step, "
+              f"batch {train_cfg['batch_size']}, EMA {train_cfg['ema_decay']}")
+    if init is None:
+        return f"""- Trainer: `audiogan train` with `training/recipes/bundled-foley.json` (the paper's recipe: hinge + G2S +
+  L2W + F2R + OCC, Adam(0.5, 0.999), {recipe}). Recipe: `scripts/train_bundled.sh`.
+{phase_lines(train_cfg)}- Steps: **{summary['steps']}** generator updates, about **{summary['train_seconds_estimate'] / 3600:.1f} h** of training on {args.hardware}
+  (resumed across sessions).
+- Learning signal: {fd_line(summary)}.
+"""
+    first, first_cfg = init["summary"], init["train_config"]
+    stage2 = json.loads(PHASES.read_text())["stage2"]
+    hours = (first["train_seconds_estimate"] + summary["train_seconds_estimate"]) / 3600
+    aug = ", ".join(train_cfg.get("augment") or []) or "none"
+    crops = ", ".join(str(c) for c in train_cfg.get("crop_frames") or []) or "the whole clip"
+    moments = ", ".join(train_cfg.get("moment_terms") or [])
+    return f"""Two stages, one recipe: `scripts/train_bundled.sh` (schedule in `training/recipes/bundled-phases.json`).
+- **Stage 1**, the first bundled model (`{first_cfg['model']['name']}`, fixed 2.97 s clips), on the first library
+  (`audiogan data debian-foley --packages v1`): `audiogan train` with `training/recipes/bundled-foley.json` (the
+  paper's recipe: hinge + G2S + L2W + F2R + OCC, Adam(0.5, 0.999), lr G {first_cfg['lr_g']} / D {first_cfg['lr_d']}, batch {first_cfg['batch_size']}).
+{textwrap.indent(phase_lines(first_cfg), "  ")}  **{first['steps']}** steps, about {first['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(first)}.
+- **Stage 2**, this model (`{train_cfg['model']['name']}`), on the library below: `audiogan train --init-from` stage 1's raw
+  generator (every tensor kept except the noise projection, which the per-block noise replaces) with
+  `training/recipes/{stage2['recipe']}`: the same losses and category head ({recipe}), crops of {crops} frames
+  (every clip length the generator must make), discriminator augmentation ({aug}; probability
+  {train_cfg.get('augment_p')}, real and generated alike), and a paired moment loss (weight {train_cfg.get('moment_weight')}: the {moments} of
+  each mel band against the caption's own recording; the envelope term is what stops a one-shot repeating in
+  every block). **{summary['steps']}** steps, about {summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.
+- Exported: the {'EMA' if args.weights == 'ema' else 'raw'} generator at step {summary['steps']}, chosen by probes fixed
+  before the run reached them (docs/plans/run-j.md; every probe in docs/bundled-model-experiments.md).
+- In all about **{hours:.1f} h** of training on {args.hardware} (resumed across sessions).
+"""
+
+
+def length_section(long: dict | None) -> str:
+    """10 s clips and loops, from scripts/evaluate_long.py's report.json."""
+    if long is None:
+        return ""
+    ok = {True: "met", False: "**not met**"}
+    tx, os_, lp = long["textures"], long["one_shots"], long["loops"]
+    acc = " / ".join(f"{a:.0%}" for a in tx["window_accuracy"])
+    cats = "; ".join(f"{c.replace('_', ' ')} {v['generated_mean']:.1f} (real {v['real_mean']:.1f})"
+                     for c, v in sorted(os_["per_category"].items()))
+    over = sum(not v["ok"] for v in os_["per_category"].values())
+    return f"""
+### 10-second clips and loops (`scripts/evaluate_long.py`, held-out captions)
+| check | result | target |
+|---|---|---|
+| texture captions ({tx['clips']}): classified into the caption's category per 3 s window (1 / 2 / 3) | {acc} | windows 2 and 3 within 10 points of window 1: {ok[tx['target_met']]} |
+| one-shot captions ({os_['clips']}): onsets per 10 s clip, generated (real clips of the category) | {cats} | no more than real: {ok[os_['target_met']]} ({over} of {len(os_['per_category'])} categories over) |
+| loops ({lp['clips']}, {lp['seconds']:.1f} s): spectral flux across the seam at most the clip's inner 95th percentile | {lp['flux_ok']} of {lp['clips']} | 95: {ok[lp['flux_ok'] >= 95]} |
+| loops: sample step across the seam at most the inner 99th percentile | {lp['step_ok']} of {lp['clips']} | 95: {ok[lp['step_ok'] >= 95]} |
+"""
+
+
+def wide_section(wide: dict | None) -> str:
+    """The category check on the training library's own held-out clips (evaluate_bundled --quick)."""
+    if wide is None:
+        return ""
+    runs = wide["runs"]
+    mean = sum(r["generated_accuracy"] for r in runs) / len(runs)
+    real = wide["real_heldout_accuracy"]
+    seeds = " / ".join(f"{r['generated_accuracy']:.1%}" for r in runs)
+    return f"""
+### The wider library's held-out clips
+The same check on the {wide['test_clips']} held-out clips of the library below ({wide['categories']} categories, its own classifier):
+generated {seeds} at seeds {', '.join(str(r['seed']) for r in runs)} (mean {mean:.1%}); real held-out clips {real:.1%};
+ratio {mean / real:.2f} (target at least 0.75: {'met' if mean / real >= 0.75 else '**not met**'}).
+"""
+
+
+def seeds_line(evaluation: dict | None, more: dict | None) -> str:
+    """The category check over several seeds: --eval's seed and the --more-seeds quick check's."""
+    if evaluation is None or more is None:
+        return ""
+    cl = evaluation["category_classifier"]
+    runs = [(evaluation["seed"], cl["generated_accuracy"])] + [(r["seed"], r["generated_accuracy"]) for r in more["runs"]]
+    mean = sum(a for _, a in runs) / len(runs)
+    each = ", ".join(f"{a:.1%} at seed {s}" for s, a in runs)
+    return (f"Category check over {len(runs)} seeds: {each}; mean **{mean:.1%}** "
+            f"(target 60%: {'met' if mean >= 0.6 else '**not met**'}).\n")
+
+
+def model_card(manifest, summary, train_cfg, evaluation, args, size, *, init=None, long=None, wide=None,
+               more_seeds=None) -> str:
     pk = manifest.get("packages", {})
     rows = "\n".join(f"| {name} | {info.get('clips', '?')} | {info.get('duration_s', 0) / 60:.1f} | "
                      f"{', '.join(info.get('licences') or [info.get('licence', '?')])} |" for name, info in pk.items())
@@ -142,54 +311,30 @@ def model_card(manifest, summary, train_cfg, evaluation, args, size) -> str:
         good = [c.replace("_", " ") for c, v in evaluation["category_classifier"]["per_category"].items()
                 if v["clips"] >= 3 and v["generated_accuracy"] >= 0.3]
         recognised = ("Recognised by the held-out classifier in at least 30% of generated clips (categories with 3+ "
-                      f"held-out clips): **{', '.join(good) or 'none'}**. The other kinds come out as a generic "
-                      "transient or a noise bed.")
-    hours = summary["train_seconds_estimate"] / 3600
-    fd0, fd1 = summary["mel_fd_first"], summary["mel_fd_last"]
-    fd_line = (f"mel Fréchet distance (4 preview captions, fixed noise): {fd0['mel_fd']:.1f} at step {fd0['step']} "
-               f"-> {fd1['mel_fd']:.1f} at step {fd1['step']}" if fd0 and fd1 else "n/a")
+                      f"held-out clips of the first library): **{', '.join(good) or 'none'}**. The other kinds come "
+                      "out as a generic transient or a noise bed.")
     ev = "Not evaluated yet." if evaluation is None else evaluation_section(evaluation)
+    before = (init or {}).get("evaluation")
+    if evaluation is not None and before is not None:
+        cl, fd = before["category_classifier"], before["fd_aisfx"]
+        ev = (f"The table's checks use the first library's {evaluation['heldout_clips']} held-out clips (held out of "
+              f"the wider library too), so they compare with stage 1's model: category "
+              f"{cl['generated_accuracy']:.1%}, FD {fd['generated_over_floor']:.2f}x its floor.\n\n" + ev)
     m = train_cfg["model"]
-    first, blind, category_phase = json.loads(PHASES.read_text())["phases"][:3]
-    blind_from, category_from = first["until_step"], blind["until_step"]
-    phase_line = ""
-    category = train_cfg.get("category_weight", 0) > 0
-    if train_cfg.get("d_text") == "blind":
-        phase_line = (
-            f"- {'Three' if category else 'Two'} phases. Steps 0-{blind_from}: the paper's discriminator, whose SDT stages attend to the caption. "
-            f"A probe at step {blind_from} showed it had learned to copy the caption into its global feature g "
-            "(with captions shuffled, g matched the given caption 16/16 times and the audio's own 0/16), so "
-            f"G2S, OCC and F2R no longer depended on the audio. From step {blind_from}: "
-            f"`training/recipes/{blind['recipe']}`, the same run with a text-blind discriminator trunk "
-            "(the caption enters only through the projection head) and the matching-aware hinge "
-            f"(real audio with another clip's caption counts as fake, weight {train_cfg.get('mismatch_weight')}).\n")
-    if category:
-        phase_line += (
-            f"- From step {category_from} (category accuracy had stopped climbing at about 42%): "
-            f"`training/recipes/{category_phase['recipe']}`, the same plus an auxiliary category classifier "
-            "(AC-GAN): a head on D's global feature learns the caption-derived category of real clips "
-            f"(`training/categories.py`) and G is penalised, weight {train_cfg['category_weight']}, when its clip "
-            "is classified as another category. The accuracy check below uses the same caption-derived "
-            "categories (with its own classifier on aisfx embeddings), so it is not independent of this "
-            "training signal.\n")
+    any_length = m.get("noise_input") in ("sequence", "blocks")
+    length_limit = ("- One-shots can sound again later in a long clip: a fresh noise vector starts every block, "
+                    "and the onset check above counts the repeats." if any_length
+                    else "- Clips are at most ~3 s; longer requests are refused.")
     return f"""# audiogan bundled model: `{args.name}`
 
 The model `AudioGAN.load("default")` and every command use unless told otherwise.
 
-- **Shape**: preset `{m['name']}`: generator {m['channels']} base channels, {m['n_heads']} heads,
-  attention plan {m['attention_plan']}, TF-CA on; {m['mel']['n_mels']} mels at {m['mel']['sample_rate']} Hz,
-  hop {m['mel']['hop_length']}; clips of up to {m['base_frames'] * 32 * m['mel']['hop_length'] / m['mel']['sample_rate']:.2f} s.
+- **Shape**: {shape_line(m)}.
 - **Text encoder**: `{m['text_encoder']}` (all-MiniLM-L6-v2, offline). **Vocoder**: `{m['vocoder']}` ({VOCODER_NOTES.get(m['vocoder'], 'a vocoder plugin')}){fallback_note(m)}.
 - **Weights**: {size / 1e6:.1f} MB of safetensors ({'the raw generator (not the EMA)' if args.weights == 'raw' else 'generator EMA'}, plus the discriminator for fine-tuning).
 
 ## Training
-- Trainer: `audiogan train` with `training/recipes/bundled-foley.json` (the paper's recipe: hinge + G2S +
-  L2W + F2R + OCC, Adam(0.5, 0.999), lr G {train_cfg['lr_g']} / D {train_cfg['lr_d']}, {train_cfg['d_steps_per_g']} D steps
-  per G step, batch {train_cfg['batch_size']}, EMA {train_cfg['ema_decay']}). Recipe: `scripts/train_bundled.sh`.
-{phase_line}- Steps: **{summary['steps']}** generator updates, about **{hours:.1f} h** of training on {args.hardware}
-  (resumed across sessions).
-- Learning signal: {fd_line}.
-
+{training_section(summary, train_cfg, args, init)}
 ## Data (Debian packages, built offline by `audiogan data debian-foley`)
 | package | clips | minutes | licence |
 |---|---|---|---|
@@ -207,8 +352,7 @@ sounds made with this model, and treat the weights as CC-BY-SA-3.0 / GPL-2 compa
 {recognised}
 
 ## Evaluation (held-out clips and captions only)
-{ev}
-
+{ev}{seeds_line(evaluation, more_seeds)}{wide_section(wide)}{length_section(long)}
 ## Known limits
 - Trained on a 2-core CPU for a short time (no GPU was available): sounds are coarse (energy
   envelopes, spectral colour, rough texture), not studio quality. Short game-foley sounds only; no
@@ -218,7 +362,7 @@ sounds made with this model, and treat the weights as CC-BY-SA-3.0 / GPL-2 compa
   longer burst, or a flat noise bed) rather than a recognisable source.
 - Little variety between seeds of one caption (partial mode collapse), less than between real
   recordings of one kind.
-- Clips are at most ~3 s; longer requests are refused.
+{length_limit}
 - Captions outside the categories above give unpredictable results.
 """
 

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# The recipe of the bundled default model (audiogan_core/models/default), end to end.
-# Builds the Debian foley library, then trains (or resumes) the `foley` preset through the phases
-# in training/recipes/bundled-phases.json (see README, "Bundled model"):
+# The recipe of the bundled default model (audiogan_core/models/default), end to end, in the two stages
+# of training/recipes/bundled-phases.json (see README, "Bundled model"):
+# Stage 1 builds the first Debian foley library (v1) and trains (or resumes) the fixed-length `foley` preset:
 #   1. training/recipes/bundled-foley.json: the paper's discriminator (its SDT stages attend to the caption);
 #   2. training/recipes/bundled-foley-blind.json: the same run continued with a text-blind discriminator
 #      trunk and the matching-aware hinge;
 #   3. training/recipes/bundled-foley-category.json: the same again plus the auxiliary category
 #      classifier (category_weight 1.0).
-# Re-run it to continue after an interruption. Export the result with scripts/export_bundled.py.
-#   DATA=/work/data/debian-foley RUN=/work/runs/bundled CACHE=/work/data/cache/debian-foley scripts/train_bundled.sh
+# Stage 2 exports stage 1's raw generator to RUN/stage1-model, builds the wider library and trains the
+# any-length `foley2` preset from it (--init-from) with the stage's recipe.
+# Re-run it to continue after an interruption. Export the result with scripts/export_bundled.py (README).
+#   DATA=data/debian-foley RUN=runs/bundled DATA2=data/debian-foley-wide RUN2=runs/bundled-foley2 \
+#     scripts/train_bundled.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/debian-foley}
 RUN=${RUN:-runs/bundled}
 CACHE=${CACHE:-$DATA.cache}
+DATA2=${DATA2:-data/debian-foley-wide}
+RUN2=${RUN2:-runs/bundled-foley2}
+PHASES=training/recipes/bundled-phases.json
 AG=${AG:-.venv/bin/audiogan}
 PY=${PY:-.venv/bin/python}
 COMMON=(--data "$DATA" --out "$RUN" --cache-dir "$CACHE" --device auto --no-progress)
@@ -27,7 +33,7 @@ if [[ -f "$RUN/checkpoint.pt" ]]; then
 fi
 # one line per phase: "recipe until_step", 0 for a phase with no end
 mapfile -t phases < <("$PY" -c 'import json, sys
-for p in json.load(open(sys.argv[1]))["phases"]: print(p["recipe"], p["until_step"] or 0)' training/recipes/bundled-phases.json)
+for p in json.load(open(sys.argv[1]))["phases"]: print(p["recipe"], p["until_step"] or 0)' "$PHASES")
 for phase in "${phases[@]}"; do
   read -r recipe until <<<"$phase"
   (( until > 0 && step >= until )) && continue
@@ -37,3 +43,16 @@ for phase in "${phases[@]}"; do
   (( until > 0 )) || break
   step=$until
 done
+
+# Stage 2: the any-length model, from stage 1's raw generator at its last step.
+read -r recipe2 until2 < <("$PY" -c 'import json, sys
+s = json.load(open(sys.argv[1]))["stage2"]; print(s["recipe"], s["until_step"])' "$PHASES")
+if [[ ! -f "$RUN/stage1-model/generator.safetensors" ]]; then
+  "$PY" -c 'import sys; sys.path.insert(0, "scripts"); from pathlib import Path
+from export_bundled import export_checkpoint_generator
+export_checkpoint_generator(Path(sys.argv[1]), Path(sys.argv[2]), "raw")' "$RUN/checkpoint.pt" "$RUN/stage1-model"
+fi
+[[ -f "$DATA2/captions.jsonl" ]] || "$AG" data debian-foley --out "$DATA2" --install
+if [[ -f "$RUN2/checkpoint.pt" ]]; then start=(--resume); else start=(--init-from "$RUN/stage1-model"); fi
+"$AG" train --data "$DATA2" --out "$RUN2" --cache-dir "${CACHE2:-$DATA2.cache}" --device auto --no-progress \
+  "${start[@]}" --config "training/recipes/$recipe2" --steps "$until2" "$@"

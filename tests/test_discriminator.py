@@ -142,13 +142,21 @@ def test_d_max_heads_is_part_of_the_model_config(tmp_path):
         tiny.replace(d_max_heads=0)
 
 
-def test_bundled_model_config_has_no_d_max_heads_and_still_loads():
+def test_a_config_saved_before_d_max_heads_still_loads(tmp_path):
+    """Model folders written before d_max_heads was a config field (the first bundled model's) have
+    no such key: they load with the default, which is the shape their discriminators have."""
     import json
+    import shutil
     from pathlib import Path
 
     from audiogan_core.api import MODELS_DIR
     from audiogan_core.checkpoint import load_config, load_discriminator_state_dict, load_state_dict_checked
 
     folder = Path(MODELS_DIR) / "default"
-    assert "d_max_heads" not in json.loads((folder / "config.json").read_text())
-    load_state_dict_checked(Discriminator(load_config(folder)), load_discriminator_state_dict(folder))
+    config = json.loads((folder / "config.json").read_text())
+    assert config.pop("d_max_heads", 2) == 2
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    for name in ("generator.safetensors", "discriminator.safetensors"):
+        shutil.copy2(folder / name, tmp_path / name)
+    assert load_config(tmp_path).d_max_heads == 2
+    load_state_dict_checked(Discriminator(load_config(tmp_path)), load_discriminator_state_dict(tmp_path))
