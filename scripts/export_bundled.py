@@ -68,7 +68,7 @@ def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "
         (folder / "training_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, required=True)
     ap.add_argument("--data", type=Path, required=True, help="the library the run trained on (manifest.json)")
@@ -80,6 +80,8 @@ def main() -> int:
                     help="quick.json from scripts/evaluate_bundled.py --quick --seeds on the --eval clips: the card "
                          "reports the category check's mean over those seeds and --eval's")
     ap.add_argument("--name", default="default")
+    ap.add_argument("--models-dir", type=Path, default=REPO / "audiogan_core" / "models",
+                    help="where the model folder NAME is written (default: the package's bundled models)")
     ap.add_argument("--hardware", default=f"{platform.machine()} CPU, 2 cores, no GPU")
     ap.add_argument("--weights", choices=("ema", "raw"), default="ema",
                     help="ema: the EMA generator; raw: the raw generator (RUN/checkpoint.pt or --checkpoint; "
@@ -93,9 +95,9 @@ def main() -> int:
     ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
-    dst = REPO / "audiogan_core" / "models" / args.name
+    dst = args.models_dir / args.name
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -1,0 +1,85 @@
+"""scripts/export_bundled.py on two tiny real runs, as the bundled model is made: stage 1's raw
+generator exported from its checkpoint, an any-length stage 2 initialised from it, and stage 2's
+EMA generator exported with a two-stage model card."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_trainer import ANY_LENGTH_SWITCHES, library, tiny_config  # noqa: F401 (library: a module fixture)
+
+from audiogan_core import AudioGAN
+from audiogan_training.trainer import CHECKPOINT_NAME, Trainer, read_checkpoint
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import export_bundled  # noqa: E402
+
+LONG_REPORT = {  # scripts/evaluate_long.py's report.json, only the fields the card reads
+    "textures": {"clips": 2, "window_accuracy": [0.5, 0.5, 0.0], "target_met": False},
+    "one_shots": {"clips": 3, "target_met": False, "per_category": {
+        "door": {"generated_mean": 3.0, "real_mean": 2.0, "ok": False},
+        "bow_arrow": {"generated_mean": 1.0, "real_mean": 2.5, "ok": True}}},
+    "loops": {"clips": 100, "seconds": 8.9, "flux_ok": 97, "step_ok": 94}}
+
+
+def same_tensors(folder: Path, state: dict) -> bool:
+    saved = load_file(str(folder / "generator.safetensors"))
+    return saved.keys() == state.keys() and all(torch.equal(saved[k], state[k]) for k in saved)
+
+
+@pytest.fixture(scope="module")
+def stages(library, tmp_path_factory):  # noqa: F811
+    root = tmp_path_factory.mktemp("bundled")
+    Trainer(tiny_config(steps=3), library, root / "stage1", cache_dir=root / "cache", progress=False).fit()
+    export_bundled.export_checkpoint_generator(root / "stage1" / CHECKPOINT_NAME, root / "stage1-model", "raw")
+    Trainer(tiny_config(steps=4, **ANY_LENGTH_SWITCHES), library, root / "stage2", cache_dir=root / "cache",
+            progress=False, init_from=str(root / "stage1-model")).fit()
+    return root
+
+
+def test_a_checkpoints_raw_or_ema_generator_becomes_a_model_folder(stages, tmp_path):
+    state, _ = read_checkpoint(stages / "stage1" / CHECKPOINT_NAME)
+    assert same_tensors(stages / "stage1-model", state["G"]) and not same_tensors(stages / "stage1-model",
+                                                                                 state["G_ema"])
+    summary = json.loads((stages / "stage1-model" / "training_summary.json").read_text())
+    assert summary["summary"]["steps"] == 3 and summary["train_config"]["model"]["name"] == "tiny"
+    export_bundled.export_checkpoint_generator(stages / "stage1" / CHECKPOINT_NAME, tmp_path / "ema", "ema")
+    assert same_tensors(tmp_path / "ema", state["G_ema"])
+    with pytest.raises(ValueError, match="'raw' or 'ema'"):
+        export_bundled.export_checkpoint_generator(stages / "stage1" / CHECKPOINT_NAME, tmp_path / "x", "best")
+
+
+def test_two_stage_export_writes_a_loadable_model_and_its_card(stages, tmp_path):
+    data = tmp_path / "library"
+    data.mkdir()
+    (data / "manifest.json").write_text(json.dumps({
+        "packages": {"some-game-data": {"clips": 7, "duration_s": 30.0, "licences": ["GPL-2+"]}},
+        "categories": {"door": 12, "bow_arrow": 3}, "holdout": {"clips": 2}}))
+    (tmp_path / "long.json").write_text(json.dumps(LONG_REPORT))
+    rc = export_bundled.main(["--run", str(stages / "stage2"), "--checkpoint", str(stages / "stage2" / CHECKPOINT_NAME),
+                              "--weights", "ema", "--data", str(data), "--init-model", str(stages / "stage1-model"),
+                              "--long-eval", str(tmp_path / "long.json"), "--models-dir", str(tmp_path / "models"),
+                              "--name", "mine", "--vocoder", "griffinlim", "--vocoder-fallback", ""])
+    assert rc == 0
+    folder = tmp_path / "models" / "mine"
+    state, _ = read_checkpoint(stages / "stage2" / CHECKPOINT_NAME)
+    assert same_tensors(folder, state["G_ema"])
+    card = (folder / "MODEL_CARD.md").read_text()
+    for expected in ("preset `tiny`", "any length from 0.1 to 60 s (default 10 s)", "generator EMA",
+                     "**Stage 1**, the first bundled model (`tiny`", "**3** steps", "**4** steps",
+                     "| some-game-data | 7 | 0.5 | GPL-2+ |", "door (12)",
+                     "bow arrow 1.0 (real 2.5); door 3.0 (real 2.0)", "**not met** (1 of 2 categories over)",
+                     "| 97 of 100 | 95: met |", "| 94 of 100 | 95: **not met** |", "50% / 50% / 0%"):
+        assert expected in card, expected
+    assert "bow arrow (3)" not in card  # kinds with fewer than 10 clips are not listed
+    summary = json.loads((folder / "training_summary.json").read_text())
+    assert summary["init"]["summary"]["steps"] == 3 and summary["summary"]["steps"] == 4
+    assert summary["long"] == LONG_REPORT and summary["evaluation"] is None
+    model = AudioGAN.load(str(folder))
+    assert model.config.any_length and model.config.vocoder == "griffinlim"
+    (clip,) = model.generate("a door", seed=1, seconds=0.5)
+    assert clip.audio.shape[0] == pytest.approx(0.5 * model.sample_rate, rel=0.1)
