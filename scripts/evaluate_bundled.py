@@ -231,7 +231,8 @@ def main() -> int:
     test_clips, test_rows = load_rows(test_rows)
     train_clips, train_rows = load_rows(train_rows)
     if args.quick:
-        return quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows, cache, t0)
+        return quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows, test_clips,
+                                    cache, t0)
 
     ref_dir = args.out / "reference"
     ref_dir.mkdir(exist_ok=True)
@@ -383,9 +384,11 @@ def main() -> int:
     return 0
 
 
-def quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows, cache, t0) -> int:
+def quick_category_check(args, model, seeds, categories, train_rows, train_clips, test_rows, test_clips, cache,
+                         t0) -> int:
     """The "text controls the sound" check alone, for several generation seeds: the same
-    classifier, clips and captions as the full report, without FD, diversity or images."""
+    classifier, clips and captions as the full report (and its figure for the real held-out clips),
+    without FD, diversity or images."""
     from audiogan_core.evaluation import generate_collection
     from audiogan_core.plugins import get_embedder
 
@@ -401,8 +404,11 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
         gen = generate_collection(model, keyed, seed=seed, seconds=args.seconds, batch_size=16,
                                   candidates=args.candidates)
         generated.append(embed(emb, f"generated-seed{seed}", [c.audio for c in gen.items], rate)[0])
+    te_emb, _ = embed(emb, "heldout_real", test_clips, rate, cache)
+    real_pred, *predictions = classify_sets(tr_emb[cat_train], ytr, [te_emb[cat_test]] + generated)
+    real_accuracy = float(np.mean([p == t for p, t in zip(real_pred, yte)]))
     runs = []
-    for seed, pred in zip(seeds, classify_sets(tr_emb[cat_train], ytr, generated)):
+    for seed, pred in zip(seeds, predictions):
         correct = sum(p == t for p, t in zip(pred, yte))
         runs.append({"seed": seed, "generated_accuracy": correct / len(yte), "correct": correct,
                      "predicted_counts": dict(Counter(pred).most_common()),
@@ -412,11 +418,12 @@ def quick_category_check(args, model, seeds, categories, train_rows, train_clips
            "vocoder": model.vocoder.name, "candidates": model.check_request("x", candidates=args.candidates).candidates, "categories": len(categories),
            "test_clips": len(yte), "seeds": seeds, "runs": runs,
            "mean_accuracy": float(np.mean([r["generated_accuracy"] for r in runs])),
-           "seconds": time.time() - t0}
+           "real_heldout_accuracy": real_accuracy, "seconds": time.time() - t0}
+    out["mean_over_real"] = out["mean_accuracy"] / real_accuracy if real_accuracy else None
     tmp = args.out / "quick.json.tmp"
     tmp.write_text(json.dumps(out, indent=1) + "\n")
     tmp.replace(args.out / "quick.json")
-    print(json.dumps({k: out[k] for k in ("model", "test_clips", "seeds", "mean_accuracy")} |
+    print(json.dumps({k: out[k] for k in ("model", "test_clips", "seeds", "mean_accuracy", "real_heldout_accuracy")} |
                      {"accuracy_per_seed": [r["generated_accuracy"] for r in runs]}, indent=1))
     say(f"done in {time.time() - t0:.0f} s -> {args.out / 'quick.json'}")
     return 0

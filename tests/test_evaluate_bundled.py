@@ -130,6 +130,9 @@ def test_evaluate_bundled_quick_seeds(tmp_path, monkeypatch, capsys):
         assert len(run["generated_misses"]) == 9 - run["correct"]
         assert {m["category"] for m in run["generated_misses"]} <= {"beep", "noise", "click"}
     assert abs(quick["mean_accuracy"] - np.mean([r["generated_accuracy"] for r in quick["runs"]])) < 1e-12
+    # the real held-out clips through the same classifier: the "75% of real" reference point
+    assert quick["real_heldout_accuracy"] >= 0.6  # three very different synthetic sounds
+    assert quick["mean_over_real"] == quick["mean_accuracy"] / quick["real_heldout_accuracy"]
 
 
 def test_evaluate_bundled_seeds_needs_quick(tmp_path, monkeypatch):
