@@ -133,11 +133,24 @@ def main(argv: list[str] | None = None) -> int:
                       long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"])
     (tmp / "MODEL_CARD.md").write_text(card)
     (tmp / "training_summary.json").write_text(json.dumps({"summary": summary, "train_config": train_cfg,
-                                                           "init": init, **reports}, indent=1) + "\n")
+                                                           "init": init, **without_clip_lists(reports)},
+                                                          indent=1) + "\n")
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
     print(f"exported {src} -> {dst} ({size / 1e6:.1f} MB, step {summary['steps']})")
     return 0
+
+
+PER_CLIP_KEYS = {"generated_misses", "loop_clips"}  # the reports' clip-by-clip lists: kept in the reports only
+
+
+def without_clip_lists(value):
+    """A report without its clip-by-clip lists, for the package's training_summary.json."""
+    if isinstance(value, dict):
+        return {k: without_clip_lists(v) for k, v in value.items() if k not in PER_CLIP_KEYS}
+    if isinstance(value, list):
+        return [without_clip_lists(v) for v in value]
+    return value
 
 
 def evaluation_section(ev: dict) -> str:
