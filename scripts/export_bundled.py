@@ -43,9 +43,10 @@ def training_summary(run: Path, until_step: int | None = None) -> dict:
             "last_losses": steps[-1] if steps else None}
 
 
-def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "raw") -> None:
+def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "raw", history: bool = True) -> None:
     """The checkpoint's raw or EMA generator (`weights` "raw" | "ema") and its discriminator as a
-    model folder; a probe of a run step without a second training pass."""
+    model folder; a probe of a run step without a second training pass. With `history`, also the run's
+    training_summary.json up to that step (what --init-model reads)."""
     if weights not in ("raw", "ema"):
         raise ValueError(f"weights must be 'raw' or 'ema', got {weights!r}")
     from audiogan_core.checkpoint import load_state_dict_checked, save_model
@@ -63,7 +64,7 @@ def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "
                metadata={"step": str(state["step"]),
                          "weights": "raw generator (not EMA)" if weights == "raw" else "EMA generator"})
     run = checkpoint.parent
-    if (run / "log.jsonl").is_file():  # so that a run initialised from this folder can report its history
+    if history and (run / "log.jsonl").is_file():  # so that a run initialised from this folder can report it
         summary = {"summary": training_summary(run, state["step"]), "train_config": train_config.to_dict()}
         (folder / "training_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
@@ -103,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp.mkdir(parents=True)
     if args.checkpoint is not None or args.weights == "raw":
         src = args.checkpoint or args.run / "checkpoint.pt"
-        export_checkpoint_generator(src, tmp, args.weights)
-        (tmp / "training_summary.json").unlink(missing_ok=True)  # rewritten below with the evaluation
+        export_checkpoint_generator(src, tmp, args.weights, history=False)  # the summary is written below
     else:
         src = args.run / "model"
         for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
@@ -176,25 +176,29 @@ Generated accuracy per category (held-out clips): {cats}.
 """
 
 
-def shape_line(m: dict) -> str:
-    """The card's description of what the generator makes, from its config."""
+def length_phrase(m: dict) -> str:
+    """What clip lengths a generator (its config as a dict) makes, for the card."""
+    from audiogan_core.config import ModelConfig
     from audiogan_core.limits import (ANY_LENGTH_DEFAULT_SECONDS, ANY_LENGTH_MAX_SECONDS,
                                       ANY_LENGTH_MIN_SECONDS)
 
+    config = ModelConfig.from_dict(m)
+    if not config.any_length:
+        return f"clips of up to {config.clip_seconds:.2f} s"
+    block = config.mel.seconds_for(config.frames_per_base_frame * config.noise_block)
+    noise = (f"one {m['noise_dim']}-d noise vector per {m['noise_block']} base frames ({block:.2f} s)"
+             if m["noise_input"] == "blocks" else f"a {m['noise_dim']}-d noise sequence along time")
+    return (f"any length from {ANY_LENGTH_MIN_SECONDS:g} to {ANY_LENGTH_MAX_SECONDS:g} s (default "
+            f"{ANY_LENGTH_DEFAULT_SECONDS:g} s) from one set of weights, and seamless loops (`--loop`): "
+            f"{noise}, with {m.get('position_channels', 0)} position channels that tell it where the clip starts")
+
+
+def shape_line(m: dict) -> str:
+    """The card's description of the generator, from its config."""
     mel = m["mel"]
-    if m.get("noise_input") in ("sequence", "blocks"):
-        noise = (f"one {m['noise_dim']}-d noise vector per {m['noise_block']} base frames "
-                 f"({m['noise_block'] * 32 * mel['hop_length'] / mel['sample_rate']:.2f} s)"
-                 if m["noise_input"] == "blocks" else f"a {m['noise_dim']}-d noise sequence along time")
-        length = (f"any length from {ANY_LENGTH_MIN_SECONDS:g} to {ANY_LENGTH_MAX_SECONDS:g} s (default "
-                  f"{ANY_LENGTH_DEFAULT_SECONDS:g} s) from one set of weights, and seamless loops (`--loop`): "
-                  f"{noise}, with {m.get('position_channels', 0)} position channels that tell it where the "
-                  "clip starts")
-    else:
-        length = f"clips of up to {m['base_frames'] * 32 * mel['hop_length'] / mel['sample_rate']:.2f} s"
     return (f"preset `{m['name']}`: generator {m['channels']} base channels, {m['n_heads']} heads,\n"
             f"  attention plan {m['attention_plan']}, TF-CA on; {mel['n_mels']} mels at {mel['sample_rate']} Hz, "
-            f"hop {mel['hop_length']};\n  {length}")
+            f"hop {mel['hop_length']};\n  {length_phrase(m)}")
 
 
 def phase_lines(train_cfg: dict) -> str:
@@ -247,7 +251,7 @@ def training_section(summary, train_cfg, args, init) -> str:
     crops = ", ".join(str(c) for c in train_cfg.get("crop_frames") or []) or "the whole clip"
     moments = ", ".join(train_cfg.get("moment_terms") or [])
     return f"""Two stages, one recipe: `scripts/train_bundled.sh` (schedule in `training/recipes/bundled-phases.json`).
-- **Stage 1**, the first bundled model (`{first_cfg['model']['name']}`, fixed 2.97 s clips), on the first library
+- **Stage 1**, the first bundled model (`{first_cfg['model']['name']}`, {length_phrase(first_cfg['model'])}), on the first library
   (`audiogan data debian-foley --packages v1`): `audiogan train` with `training/recipes/bundled-foley.json` (the
   paper's recipe: hinge + G2S + L2W + F2R + OCC, Adam(0.5, 0.999), lr G {first_cfg['lr_g']} / D {first_cfg['lr_d']}, batch {first_cfg['batch_size']}).
 {textwrap.indent(phase_lines(first_cfg), "  ")}  **{first['steps']}** steps, about {first['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(first)}.
