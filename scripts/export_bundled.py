@@ -127,9 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     reports = {key: json.loads(path.read_text()) if path else None
                for key, path in (("evaluation", args.eval), ("long", args.long_eval), ("wide", args.wide_eval),
                                  ("more_seeds", args.more_seeds))}
-    # the card describes the exported config's vocoders, not the ones the run trained with
-    train_cfg["model"].update(vocoder=config["vocoder"], vocoder_fallback=config["vocoder_fallback"])
-    card = model_card(manifest, summary, train_cfg, reports["evaluation"], args, size, init=init,
+    # the card describes the exported config's vocoders; training_summary.json keeps the run's own config
+    card_cfg = {**train_cfg, "model": {**train_cfg["model"], "vocoder": config["vocoder"],
+                                       "vocoder_fallback": config["vocoder_fallback"]}}
+    card = model_card(manifest, summary, card_cfg, reports["evaluation"], args, size, init=init,
                       long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"])
     (tmp / "MODEL_CARD.md").write_text(card)
     (tmp / "training_summary.json").write_text(json.dumps({"summary": summary, "train_config": train_cfg,

@@ -18,7 +18,7 @@ from audiogan_core.delivery import Delivery, LevelWarning
 from audiogan_core.levels import (TRIM_FADE_IN_S, TRIM_FADE_OUT_S, db, deliver, integrated_loudness, limit,
                                   trim_silence, true_peak)
 
-QUIET, LOUD = "a bell rings", "footsteps on snow"  # the bundled model's raw peaks at seed 1: -37.5 and +0.6 dBFS
+QUIET, LOUD = "a bell rings", "footsteps on snow"  # the bundled model's raw true peaks at seed 1: -37.5 and +0.6 dBTP
 
 
 def sine(freq, rate, seconds, amp=1.0, phase=0.0):
@@ -87,8 +87,8 @@ def test_quiet_and_loud_clips_both_leave_at_minus_1_dbtp(bundled, raw_levels, tm
 @pytest.mark.parametrize("target", [-24.0, -22.0])
 def test_quiet_and_loud_clips_both_reach_the_loudness_target(bundled, tmp_path, target):
     """Peak-normalised, these two read -21.1 (the bell) and -25.2 LUFS (the footsteps, whose steps
-    peak far above their loudness): to reach one target the bell is turned down or up a little and
-    the footsteps go through the limiter."""
+    peak far above their loudness): to reach either target the bell is turned down and the
+    footsteps go through the limiter."""
     for text in (QUIET, LOUD):
         path = cli_generate(tmp_path, f"{text[:4]}{target:g}.wav", text, "--loudness", str(target),
                             "--sample-rate", "48000", "--bit-depth", "24")
