@@ -129,6 +129,11 @@ class ModelConfig:
     noise_input: str = "global"
     noise_block: int = 0
     position_channels: int = 0
+    # A level envelope (any-length models with a position clock): a small network of the sentence
+    # vector and the clock, frame by frame, that draws the output log-mel towards silence; it starts
+    # as the identity. Where in a clip a caption's sound may go on is then the caption's, not only
+    # what attention carries from the rest of the clip (a later block alone makes a full event).
+    level_envelope: bool = False
     # D's global feature pools its last grid by "sum" (the paper's) or "mean" (any length: the
     # feature's scale does not grow with the clip), the mean times `d_pool_scale` (the old grid's
     # size keeps a sum-pooled D's weights at the scale they were trained at).
@@ -223,6 +228,11 @@ class ModelConfig:
             raise ConfigError(f"ModelConfig.position_channels must be an integer from 0 to 8, got {self.position_channels!r}")
         if self.position_channels and not self.any_length:
             raise ConfigError("ModelConfig.position_channels needs noise_input 'sequence' or 'blocks'")
+        if not isinstance(self.level_envelope, bool):
+            raise ConfigError(f"ModelConfig.level_envelope must be true or false, got {self.level_envelope!r}")
+        if self.level_envelope and not self.position_channels:
+            raise ConfigError("ModelConfig.level_envelope needs a position clock (position_channels > 0): "
+                              "the envelope is a function of where in the clip a frame is")
         if self.d_pooling not in ("sum", "mean"):
             raise ConfigError(f"ModelConfig.d_pooling must be 'sum' or 'mean', got {self.d_pooling!r}")
         if isinstance(self.d_pool_scale, bool) or not isinstance(self.d_pool_scale, (int, float)) \

@@ -10,8 +10,10 @@ from .attention import SDTAttention, padding_mask
 from .config import ModelConfig
 from .errors import InputError
 from .layers import ResBlockUp, SNConv1d, SNLinear, wrapped_time
+from .mel import SILENCE_LOG_MEL
 
-__all__ = ["Generator", "validate_text_features", "position_channels", "sequence_projection_from_grid"]
+__all__ = ["Generator", "LevelEnvelope", "validate_text_features", "clock", "position_channels",
+           "sequence_projection_from_grid"]
 
 POSITION_TAU_SECONDS = 0.25  # channel k saturates with time constant 0.25 * 4^k s: 0.25, 1, 4, 16 s ...
 
@@ -72,16 +74,50 @@ def validate_text_features(config: ModelConfig, sentence, words, lengths, batch:
     return sentence, words, lengths
 
 
-def position_channels(config: ModelConfig, base_frames: int, loop: bool = False) -> torch.Tensor:
-    """[P, T0] saturating clock for the base grid: channel k is 1 - 2 exp(-t / tau_k), from -1 at the
-    clip's start towards +1 (t is the time of each base frame's start). A loop has no start, so
-    every frame gets the saturated value (+1): the clip is all "middle" and can wrap around."""
+def clock(config: ModelConfig, seconds: torch.Tensor, loop: bool = False) -> torch.Tensor:
+    """[P, N] saturating clock at the times `seconds` [N]: channel k is 1 - 2 exp(-t / tau_k), from -1
+    at the clip's start towards +1. A loop has no start, so every time gets the saturated value (+1):
+    the clip is all "middle" and can wrap around."""
     p = config.position_channels
     if loop:
-        return torch.ones(p, base_frames)
-    seconds = torch.arange(base_frames, dtype=torch.float32) * config.mel.seconds_for(config.frames_per_base_frame)
+        return torch.ones(p, seconds.numel())
     tau = POSITION_TAU_SECONDS * 4.0 ** torch.arange(p, dtype=torch.float32)
-    return 1.0 - 2.0 * torch.exp(-seconds[None, :] / tau[:, None])  # [P, T0]
+    return 1.0 - 2.0 * torch.exp(-seconds.float()[None, :] / tau[:, None])  # [P, N]
+
+
+def position_channels(config: ModelConfig, base_frames: int, loop: bool = False) -> torch.Tensor:
+    """[P, T0] the clock for the base grid, at the time of each base frame's start."""
+    seconds = torch.arange(base_frames, dtype=torch.float32) * config.mel.seconds_for(config.frames_per_base_frame)
+    return clock(config, seconds, loop)
+
+
+class LevelEnvelope(nn.Module):
+    """Draws the generated log-mel towards silence frame by frame, by an amount the sentence vector
+    and the clock decide: mel' = floor + exp(a_t) (mel - floor), floor = the log-mel of digital
+    silence, a_t = SCALE * mlp([sentence; clock_t]). The last layer starts at zero, so a_t = 0 and
+    the module is the identity until training moves it (a model grown from one without it starts
+    as that model). a_t < 0 turns a frame down towards silence (a_t = -1: the distance to the floor
+    times 0.37, about 40 dB for a loud frame); a loop's clock is constant, so is its envelope, and
+    the seam stays seamless."""
+
+    HIDDEN = 64
+    SCALE = 4.0  # a larger step for the one output: it must travel several units in few steps
+
+    def __init__(self, sentence_dim: int, position_channels: int):
+        super().__init__()
+        self.hidden = nn.Linear(sentence_dim + position_channels, self.HIDDEN)
+        self.out = nn.Linear(self.HIDDEN, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, mel: torch.Tensor, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
+        """mel [B, 1, F, T], sentence [B, Ds], clock_t [P, T] -> mel [B, 1, F, T]."""
+        b, t = mel.shape[0], mel.shape[-1]
+        x = torch.cat([sentence[:, None, :].expand(b, t, -1),
+                       clock_t.t()[None].expand(b, -1, -1).to(sentence)], dim=-1)  # [B, T, Ds + P]
+        a = self.SCALE * self.out(F.relu(self.hidden(x)))  # [B, T, 1]
+        gain = torch.exp(a.transpose(1, 2))[:, None]  # [B, 1, 1, T]
+        return mel + (gain - 1.0) * (mel - SILENCE_LOG_MEL)  # [B, 1, F, T]; exactly mel while a = 0
 
 
 @torch.no_grad()
@@ -127,6 +163,7 @@ class Generator(nn.Module):
         conv3 (up) conv4       -> multi_triple_attention_2   at c/4, plan[1] (paper: double)
         conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (paper: single)
         conv7 (up) -> bn -> ReLU -> colorize (SN 1x1)        -> [B, 1, n_mels, frames]
+        level (config.level_envelope: sentence + clock)      -> [B, 1, n_mels, frames]
 
     Up-sampling blocks double time and scale frequency by config.freq_upsample[i]. Every block
     is conditioned on the sentence feature through conditional batch norm. Channel widths are
@@ -162,6 +199,8 @@ class Generator(nn.Module):
         self.conv7 = ResBlockUp(widths[6], widths[7], s, (f7, 2))
         self.bn = nn.BatchNorm2d(widths[7])
         self.colorize = SNConv1d(widths[7], 1, 1)
+        if config.level_envelope:
+            self.level = LevelEnvelope(config.sentence_dim, config.position_channels)
 
     def _stage(self, channels: int, kinds: str) -> SDTAttention:
         cfg = self.config
@@ -232,4 +271,8 @@ class Generator(nn.Module):
         x = self.conv7(x, sentence)  # [B, c/8, n_mels, frames]
         x = F.relu(self.bn(x))  # [B, c/8, n_mels, frames]
         f, t = x.shape[2], x.shape[3]
-        return self.colorize(x.reshape(b, -1, f * t)).reshape(b, 1, f, t)  # [B, 1, n_mels, frames]
+        mel = self.colorize(x.reshape(b, -1, f * t)).reshape(b, 1, f, t)  # [B, 1, n_mels, frames]
+        if cfg.level_envelope:
+            seconds = torch.arange(t, dtype=torch.float32) * cfg.mel.seconds_for(1)
+            mel = self.level(mel, sentence, clock(cfg, seconds, loop).to(mel))  # [B, 1, n_mels, frames]
+        return mel

@@ -346,3 +346,73 @@ def test_a_blocks_models_loops_are_whole_blocks():
         assert model.loop_frames(asked) == blocks * step
     clip = model.generate("rain", seed=1, seconds=seconds_per_step * 2.6, loop=True)[0]
     assert abs(clip.seconds - 3 * seconds_per_step) < 1e-6
+
+
+def test_a_level_envelope_starts_as_the_identity_when_grown_onto_a_model():
+    """--init-from a model without a level envelope into the same model with one: every tensor
+    carries over, the envelope starts afresh, and G makes exactly the same mel (the fine-tune
+    starts where the shipped model is)."""
+    from audiogan_training.init_from import carry_into_any_length
+
+    torch.manual_seed(0)
+    old_cfg, new_cfg = blocks_tiny(), blocks_tiny(level_envelope=True)
+    G_old, D_old = Generator(old_cfg), Discriminator(old_cfg)
+    with torch.no_grad():
+        for p in G_old.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    G, D = Generator(new_cfg), Discriminator(new_cfg)
+    fresh = carry_into_any_length(G, D, old_cfg, G_old.state_dict(), D_old.state_dict())
+    assert fresh == ["level"]
+    G_old.eval(), G.eval()
+    z = torch.randn(2, old_cfg.noise_dim, 5)
+    with torch.no_grad():
+        assert torch.equal(G_old(z, *text(old_cfg)), G(z, *text(new_cfg)))
+
+
+def test_a_level_envelope_draws_frames_towards_silence_by_the_clock_and_holds_still_in_a_loop():
+    """With an envelope that turns frames down more as the clock rises, the mel's distance to the
+    floor (the log-mel of silence) shrinks along the clip by exp(a_t) and no frame goes below
+    the floor; in a loop the clock is constant, so every frame is scaled alike and the loop stays
+    circular."""
+    from audiogan_core.mel import SILENCE_LOG_MEL
+
+    torch.manual_seed(0)
+    cfg = blocks_tiny(level_envelope=True)
+    G = Generator(cfg).eval()
+    plain = Generator(blocks_tiny()).eval()
+    plain.load_state_dict({k: v for k, v in G.state_dict().items() if not k.startswith("level.")})
+    with torch.no_grad():  # a_t = -SCALE * relu(clock_0 + 1) / 2: 0 at the start, -SCALE when saturated
+        G.level.hidden.weight.zero_()
+        G.level.hidden.bias.fill_(1.0)
+        G.level.hidden.weight[0, cfg.sentence_dim] = 1.0  # hidden unit 0 = clock channel 0 + 1
+        G.level.out.weight.zero_()
+        G.level.out.weight[0, 0] = -0.5
+        G.level.out.bias.fill_(0.0)
+        G.level.hidden.bias[1:] = 0.0
+    z = torch.randn(1, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        out, base = G(z, *text(cfg, batch=1)), plain(z, *text(cfg, batch=1))
+        ratio = (out - SILENCE_LOG_MEL) / (base - SILENCE_LOG_MEL)  # [1, 1, F, T] = exp(a_t)
+        assert torch.allclose(ratio[..., 0], torch.ones(()), atol=1e-5)  # the clock starts at -1: a = 0
+        per_frame = ratio[0, 0].mean(0)  # [T]
+        assert torch.all(per_frame[1:] <= per_frame[:-1] + 1e-6) and per_frame[-1] < 0.05
+        assert torch.all((out >= SILENCE_LOG_MEL - 1e-4) | (base < SILENCE_LOG_MEL))
+        loop = G(z, *text(cfg, batch=1), loop=True)
+        loop_base = plain(z, *text(cfg, batch=1), loop=True)
+        loop_ratio = ((loop - SILENCE_LOG_MEL) / (loop_base - SILENCE_LOG_MEL))[0, 0]
+        assert torch.allclose(loop_ratio, torch.full_like(loop_ratio, float(np.exp(-G.level.SCALE))), rtol=1e-3)
+        shifted = G(torch.roll(z, 2, dims=-1), *text(cfg, batch=1), loop=True)
+    assert torch.allclose(torch.roll(loop, 64, dims=-1), shifted, atol=1e-4)
+
+
+def test_a_level_envelope_learns_and_is_checked():
+    cfg = blocks_tiny(level_envelope=True)
+    G = Generator(cfg)
+    z = torch.randn(2, cfg.noise_dim, 4)
+    G(z, *text(cfg)).mean().backward()
+    assert G.level.out.weight.grad is not None and G.level.out.weight.grad.abs().sum() > 0
+    assert ModelConfig.from_dict(cfg.to_dict()).level_envelope is True
+    with pytest.raises(ConfigError, match="position clock"):
+        blocks_tiny(level_envelope=True, position_channels=0)
+    with pytest.raises(ConfigError, match="true or false"):
+        blocks_tiny(level_envelope="yes")

@@ -681,3 +681,22 @@ def test_any_length_run_draws_every_crop_length_and_starts_from_a_fixed_length_m
         assert torch.equal(carried.G.state_dict()[f"lin_code.{name}"], tensor), name
     with pytest.raises(ConfigError, match="init_noise_projection"):
         tiny_config(init_noise_projection="yes")
+
+
+def test_init_from_grows_a_level_envelope_onto_an_any_length_model(library, shared_cache, tmp_path, capsys):
+    """--init-from an any-length model into the same model with a level envelope: every tensor is
+    kept, the envelope starts afresh as the identity, and the run trains it."""
+    plain = Trainer(tiny_config(steps=2, **ANY_LENGTH_SWITCHES), library, tmp_path / "plain",
+                    cache_dir=shared_cache, progress=False)
+    plain.fit()
+    switches = dict(ANY_LENGTH_SWITCHES, model=ANY_LENGTH_SWITCHES["model"].replace(level_envelope=True))
+    run = Trainer(tiny_config(steps=4, **switches), library, tmp_path / "grown", cache_dir=shared_cache,
+                  progress=False, init_from=str(tmp_path / "plain" / "model"))
+    assert "every tensor of the same name and shape carried over; started afresh: level" in capsys.readouterr().err
+    kept = plain.G_ema.state_dict()
+    for name, tensor in run.G.state_dict().items():
+        if not name.startswith("level."):
+            assert torch.equal(tensor, kept[name]), name
+    assert not run.G.level.out.weight.any()
+    run.fit()
+    assert run.G.level.out.weight.any()  # the envelope learns

@@ -1,5 +1,6 @@
 """What `audiogan train --init-from` carries from one model config into another: a fixed-length
-model's weights into an any-length model of the same widths."""
+model's weights into an any-length model of the same widths, and a model's weights into the same
+model grown by a part that starts as the identity (a level envelope)."""
 from __future__ import annotations
 
 import torch
@@ -10,6 +11,8 @@ from audiogan_core.generator import Generator, sequence_projection_from_grid
 # Model fields that may differ between --init-from and the run: a fixed-length model seeds an
 # any-length one of the same widths (carry_into_any_length).
 LENGTH_FIELDS = {"noise_input", "noise_block", "position_channels", "d_pooling", "d_pool_scale", "base_frames"}
+# Fields that add a part starting as the identity: every other tensor carries over as it is.
+GROWN_FIELDS = {"level_envelope"}
 
 
 @torch.no_grad()

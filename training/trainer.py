@@ -35,7 +35,7 @@ from .augment import augment
 from .categories import category_for, category_names
 from .config import TrainConfig
 from .distributed import init_distributed
-from .init_from import LENGTH_FIELDS, carry_into_any_length
+from .init_from import GROWN_FIELDS, LENGTH_FIELDS, carry_into_any_length
 from .run_folder import CHECKPOINT_NAME, cache_folder, check_run_folder
 from .step_rng import PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose, step_generator
 from .text_features import TextFeatureCache
@@ -209,7 +209,7 @@ class Trainer:
         # which vocoder a model folder names is an inference choice, not part of the weights
         ignored = {"name", "vocoder", "vocoder_options", "vocoder_fallback"}
         diffs = [k for k, v in config.to_dict().items() if k not in ignored and self.config.model.to_dict().get(k) != v]
-        if diffs and not set(diffs) <= LENGTH_FIELDS:
+        if diffs and not set(diffs) <= LENGTH_FIELDS | GROWN_FIELDS:
             raise ConfigError(f"--init-from {source}: its model config differs from this run's in {diffs}")
         d_file = path / "discriminator.safetensors"
         d_state = None
@@ -228,7 +228,9 @@ class Trainer:
         fresh = carry_into_any_length(self.G, self.D, old, g_state, d_state, self.config.init_noise_projection)
         if self.dist.is_main:
             carried = "; the noise projection from its grid weights" if self.config.init_noise_projection else ""
-            print(f"audiogan train: --init-from {source}: a fixed-length model into an any-length one; "
+            what = ("a fixed-length model into an any-length one" if not old.any_length
+                    else "every tensor of the same name and shape carried over")
+            print(f"audiogan train: --init-from {source}: {what}; "
                   f"started afresh: {', '.join(fresh) or 'nothing'}{carried}", file=sys.stderr)
 
     # Checkpoints ----------------------------------------------------------------------
