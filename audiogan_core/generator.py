@@ -101,7 +101,7 @@ class LevelEnvelope(nn.Module):
     the seam stays seamless."""
 
     HIDDEN = 64
-    SCALE = 4.0  # a larger step for the one output: it must travel several units in few steps
+    SCALE = 16.0  # a larger step for the one output: it must travel several units in a few hundred steps
 
     def __init__(self, sentence_dim: int, position_channels: int):
         super().__init__()

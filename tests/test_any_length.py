@@ -381,12 +381,12 @@ def test_a_level_envelope_draws_frames_towards_silence_by_the_clock_and_holds_st
     G = Generator(cfg).eval()
     plain = Generator(blocks_tiny()).eval()
     plain.load_state_dict({k: v for k, v in G.state_dict().items() if not k.startswith("level.")})
-    with torch.no_grad():  # a_t = -SCALE * relu(clock_0 + 1) / 2: 0 at the start, -SCALE when saturated
+    with torch.no_grad():  # a_t = -2 relu(clock_0 + 1): 0 at the start, -4 when saturated
         G.level.hidden.weight.zero_()
         G.level.hidden.bias.fill_(1.0)
         G.level.hidden.weight[0, cfg.sentence_dim] = 1.0  # hidden unit 0 = clock channel 0 + 1
         G.level.out.weight.zero_()
-        G.level.out.weight[0, 0] = -0.5
+        G.level.out.weight[0, 0] = -2.0 / G.level.SCALE
         G.level.out.bias.fill_(0.0)
         G.level.hidden.bias[1:] = 0.0
     z = torch.randn(1, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(3))
@@ -400,7 +400,7 @@ def test_a_level_envelope_draws_frames_towards_silence_by_the_clock_and_holds_st
         loop = G(z, *text(cfg, batch=1), loop=True)
         loop_base = plain(z, *text(cfg, batch=1), loop=True)
         loop_ratio = ((loop - SILENCE_LOG_MEL) / (loop_base - SILENCE_LOG_MEL))[0, 0]
-        assert torch.allclose(loop_ratio, torch.full_like(loop_ratio, float(np.exp(-G.level.SCALE))), rtol=1e-3)
+        assert torch.allclose(loop_ratio, torch.full_like(loop_ratio, float(np.exp(-4.0))), rtol=1e-3)
         shifted = G(torch.roll(z, 2, dims=-1), *text(cfg, batch=1), loop=True)
     assert torch.allclose(torch.roll(loop, 64, dims=-1), shifted, atol=1e-4)
 
