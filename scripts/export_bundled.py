@@ -191,7 +191,9 @@ def length_phrase(m: dict) -> str:
              if m["noise_input"] == "blocks" else f"a {m['noise_dim']}-d noise sequence along time")
     return (f"any length from {ANY_LENGTH_MIN_SECONDS:g} to {ANY_LENGTH_MAX_SECONDS:g} s (default "
             f"{ANY_LENGTH_DEFAULT_SECONDS:g} s) from one set of weights, and seamless loops (`--loop`): "
-            f"{noise}, with {m.get('position_channels', 0)} position channels that tell it where the clip starts")
+            f"{noise}, with {m.get('position_channels', 0)} position channels that tell it where the clip starts"
+            + ("; a level envelope of the caption and the clock draws each frame towards silence"
+               if m.get("level_envelope") else ""))
 
 
 def shape_line(m: dict) -> str:
