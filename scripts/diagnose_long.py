@@ -68,7 +68,10 @@ def render(model, features, z: torch.Tensor, frames: int) -> np.ndarray:
 
 
 def level_db(audio: np.ndarray, ref: float) -> float:
-    return float(20 * np.log10(np.sqrt(np.mean(np.square(audio, dtype=np.float64))) / ref + 1e-12))
+    """RMS level in dB relative to `ref`, floored at -240 dB so silence stays a number in the report."""
+    from audiogan_core.levels import db
+
+    return db(max(float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) / ref, 1e-12))
 
 
 def diagnose_caption(model, caption: str, seed: int, noise_scales=(0.0, 0.5), hold_seconds: float | None = None,
@@ -139,8 +142,9 @@ def main(argv=None) -> int:
     from audiogan_training.sampling import library_split
 
     model = AudioGAN.load(args.model, vocoder=args.vocoder)
-    if not model.config.any_length:
-        print(f"model {args.model} makes fixed-length clips: nothing to diagnose", file=sys.stderr)
+    if model.config.noise_input != "blocks":  # fixed-length and "sequence" models have no noise blocks
+        print(f"model {args.model} has noise_input {model.config.noise_input!r}: this looks at 'blocks' models",
+              file=sys.stderr)
         return 2
     train_rows, test_rows = library_split(args.data)
     pool = train_rows if args.rows == "train" else test_rows
