@@ -97,8 +97,9 @@ class LevelEnvelope(nn.Module):
     silence, a_t = SCALE * mlp([sentence; clock_t]). The last layer starts at zero, so a_t = 0 and
     the module is the identity until training moves it (a model grown from one without it starts
     as that model). a_t < 0 turns a frame down towards silence (a_t = -1: the distance to the floor
-    times 0.37, about 40 dB for a loud frame); a loop's clock is constant, so is its envelope, and
-    the seam stays seamless."""
+    times 0.37, about 40 dB for a loud frame). Loops skip it: a loop has no start, and at the
+    saturated clock a one-shot's envelope is its silent tail. Trained adversarially with the rest
+    (`audiogan train`) or fitted alone to a library's level contours (`audiogan fit-level`)."""
 
     HIDDEN = 64
     SCALE = 16.0  # a larger step for the one output: it must travel several units in a few hundred steps
@@ -110,13 +111,16 @@ class LevelEnvelope(nn.Module):
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, mel: torch.Tensor, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
-        """mel [B, 1, F, T], sentence [B, Ds], clock_t [P, T] -> mel [B, 1, F, T]."""
-        b, t = mel.shape[0], mel.shape[-1]
+    def log_gain(self, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
+        """sentence [B, Ds], clock_t [P, T] -> a_t [B, T]."""
+        b, t = sentence.shape[0], clock_t.shape[-1]
         x = torch.cat([sentence[:, None, :].expand(b, t, -1),
                        clock_t.t()[None].expand(b, -1, -1).to(sentence)], dim=-1)  # [B, T, Ds + P]
-        a = self.SCALE * self.out(F.relu(self.hidden(x)))  # [B, T, 1]
-        gain = torch.exp(a.transpose(1, 2))[:, None]  # [B, 1, 1, T]
+        return self.SCALE * self.out(F.relu(self.hidden(x)))[..., 0]  # [B, T]
+
+    def forward(self, mel: torch.Tensor, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
+        """mel [B, 1, F, T], sentence [B, Ds], clock_t [P, T] -> mel [B, 1, F, T]."""
+        gain = torch.exp(self.log_gain(sentence, clock_t))[:, None, None, :]  # [B, 1, 1, T]
         return mel + (gain - 1.0) * (mel - SILENCE_LOG_MEL)  # [B, 1, F, T]; exactly mel while a = 0
 
 
@@ -163,7 +167,7 @@ class Generator(nn.Module):
         conv3 (up) conv4       -> multi_triple_attention_2   at c/4, plan[1] (paper: double)
         conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (paper: single)
         conv7 (up) -> bn -> ReLU -> colorize (SN 1x1)        -> [B, 1, n_mels, frames]
-        level (config.level_envelope: sentence + clock)      -> [B, 1, n_mels, frames]
+        level (config.level_envelope: sentence + clock; not in a loop) -> [B, 1, n_mels, frames]
 
     Up-sampling blocks double time and scale frequency by config.freq_upsample[i]. Every block
     is conditioned on the sentence feature through conditional batch norm. Channel widths are
@@ -272,7 +276,7 @@ class Generator(nn.Module):
         x = F.relu(self.bn(x))  # [B, c/8, n_mels, frames]
         f, t = x.shape[2], x.shape[3]
         mel = self.colorize(x.reshape(b, -1, f * t)).reshape(b, 1, f, t)  # [B, 1, n_mels, frames]
-        if cfg.level_envelope:
+        if cfg.level_envelope and not loop:  # a loop has no start, so no course over time to follow
             seconds = torch.arange(t, dtype=torch.float32) * cfg.mel.seconds_for(1)
-            mel = self.level(mel, sentence, clock(cfg, seconds, loop).to(mel))  # [B, 1, n_mels, frames]
+            mel = self.level(mel, sentence, clock(cfg, seconds).to(mel))  # [B, 1, n_mels, frames]
         return mel

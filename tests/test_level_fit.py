@@ -1,0 +1,107 @@
+"""`audiogan fit-level` (training/level_fit.py): the targets follow the recordings' level over
+time, and the fitted envelope, on an untrained tiny model, turns a one-shot caption's later frames
+down and leaves a steady sound's alone (the fit's wiring and direction, not quality)."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner
+
+from audiogan_core import AudioGAN
+from audiogan_core.config import preset
+from audiogan_core.errors import InputError
+from audiogan_core.generator import clock
+from audiogan_training.level_fit import (LevelFitConfig, envelope_targets, fit_level, recording_heights,
+                                         smooth)
+from test_any_length import blocks_tiny
+
+
+def test_a_short_recording_continues_at_its_tail_level_and_a_long_one_is_cut():
+    mel = np.full((4, 10), -11.5129, dtype=np.float32)
+    mel[:, :3] = -1.5129  # three loud frames (height 10), then silence
+    h = recording_heights(mel, 16, tail_frames=2)
+    assert h.shape == (16,) and torch.allclose(h[:3], torch.full((3,), 10.0), atol=1e-3)
+    assert torch.all(h[10:] < 1e-3)  # continued at its silent tail
+    steady = np.full((4, 10), -3.0, dtype=np.float32)
+    assert torch.allclose(recording_heights(steady, 16, 2), torch.full((16,), 8.5129), atol=1e-3)
+    assert recording_heights(steady, 6, 2).shape == (6,)
+
+
+def test_targets_turn_down_only_where_the_generator_is_louder_than_the_recording():
+    cfg = LevelFitConfig(eps=0.1, margin=0.25)
+    generated = torch.full((2, 20), 5.0)
+    recorded = torch.stack([torch.cat([torch.full((10,), 5.0), torch.zeros(10)]),  # a one-shot: silent after
+                            torch.full((20,), 8.0)])  # louder than the generator throughout
+    a = envelope_targets(generated, recorded, cfg, smooth_frames=1)
+    assert torch.all(a <= 0)
+    assert torch.all(a[0, :10] == 0) and torch.all(a[1] == 0)
+    assert torch.allclose(a[0, 10:], torch.full((10,), float(np.log(0.1) - np.log(5.1) + 0.25)))
+    assert torch.allclose(smooth(torch.ones(1, 7), 3), torch.ones(1, 7))
+
+
+@pytest.fixture
+def library(tmp_path):
+    """"a click": a 0.05 s burst in 0.2 s files; "a hiss": 2 s of steady noise; one clip held out."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(16):
+        if i % 2:
+            x = np.zeros(3200)
+            x[:800] = 0.5 * rng.standard_normal(800)
+            caption = "a click"
+        else:
+            x = 0.2 * rng.standard_normal(32000)
+            caption = "a hiss"
+        sf.write(root / f"clip{i}.wav", x.astype(np.float32), 16000)
+        rows.append(json.dumps({"file": f"clip{i}.wav", "caption": caption}))
+    (root / "captions.jsonl").write_text("\n".join(rows) + "\n")
+    (root / "holdout.json").write_text(json.dumps({"files": ["clip15.wav"]}))
+    return root
+
+
+def test_the_fitted_envelope_quiets_a_one_shots_later_frames_and_keeps_every_other_weight(library, tmp_path):
+    source = AudioGAN.from_config(blocks_tiny(), seed=0).save(tmp_path / "src")
+    cfg = LevelFitConfig(seconds=1.0, smooth_seconds=0.02, steps=300, batch_size=8, lr=3e-3)
+    report = fit_level(str(source), library, tmp_path / "fitted", cfg, cache_dir=tmp_path / "cache", progress=False)
+    assert report["clips"] == 15 and report["held_out_clips_never_used"] == 1
+    assert report["after"]["fit"] < report["before"]["fit"]
+    fitted = AudioGAN.load(tmp_path / "fitted")
+    assert fitted.config.level_envelope and (tmp_path / "fitted" / "level_fit.json").is_file()
+    plain = AudioGAN.load(source)
+    kept = {k: v for k, v in fitted.generator.state_dict().items() if not k.startswith("level.")}
+    assert all(torch.equal(v, plain.generator.state_dict()[k]) for k, v in kept.items())
+
+    seconds = torch.arange(250, dtype=torch.float32) * fitted.config.mel.seconds_for(1)
+    clock_t = clock(fitted.config, seconds)  # [P, 250]: one second
+    with torch.no_grad():
+        feats = fitted.text_encoder.encode(["a click", "a hiss"])
+        a = fitted.generator.level.log_gain(feats.sentence, clock_t)  # [2, 250]
+    click_late, hiss_late = a[0, 125:].mean(), a[1, 125:].mean()
+    assert click_late < hiss_late - 1.0, (click_late, hiss_late)
+    assert click_late < a[0, :10].mean() - 1.0  # the click's own start is turned down less than its tail
+
+    # a loop has no start: the envelope is skipped and the loop is the plain model's
+    z = fitted.noise(3, 4)[None]
+    with torch.no_grad():
+        looped = fitted.generator(z, feats.sentence[:1], feats.words[:1], feats.lengths[:1], loop=True)
+        plain_loop = plain.generator(z, feats.sentence[:1], feats.words[:1], feats.lengths[:1], loop=True)
+    assert torch.equal(looped, plain_loop)
+
+    with pytest.raises(InputError, match="exists"):
+        fit_level(str(source), library, tmp_path / "fitted", cfg, cache_dir=tmp_path / "cache", progress=False)
+
+
+def test_fit_level_refuses_a_fixed_length_model_and_is_a_command(library, tmp_path):
+    from audiogan_core.cli import main as cli
+
+    source = AudioGAN.from_config(preset("tiny"), seed=0).save(tmp_path / "g")  # fixed length: no clock
+    with pytest.raises(InputError, match="no position clock"):
+        fit_level(str(source), library, tmp_path / "x", LevelFitConfig(steps=1), progress=False)
+    result = CliRunner().invoke(cli, ["fit-level", "--data", str(library), "--out", str(tmp_path / "y"),
+                                      "--model", str(tmp_path / "g"), "--steps", "1", "--no-progress"])
+    assert result.exit_code != 0 and "no position clock" in result.output
+    assert not (tmp_path / "y").exists()

@@ -1,0 +1,216 @@
+"""`audiogan fit-level`: fit an any-length generator's level envelope to the level contours of a
+library's recordings, every other weight frozen.
+
+Why: a one-shot caption (a door, a coin) made 10 s long sounds again, quietly, in the later
+noise blocks: the generator quiets them by about 41 dB, not to silence, and an onset detector
+(or a listener turning the clip up) still finds them (scripts/diagnose_long.py). Adversarial
+fine-tuning of a level envelope (run L) learnt one shape for every caption. This fits the
+envelope directly to what the recordings do over time.
+
+For every training clip of the library:
+- the generator's log-mel for the clip's caption, `seconds` long (one noise draw per clip,
+  seed `seed + index`), through the frozen generator without the envelope;
+- the recording's loudness-normalised log-mel (the training cache), from its start. A recording
+  shorter than the clip is continued at the level of its last `tail_seconds`: a texture keeps
+  going, a one-shot stays where its tail ended.
+
+Each is reduced to a level contour: every frame's mean height above the floor (the log-mel of
+digital silence), smoothed over `smooth_seconds`. The target at each frame is
+a*_t = min(0, ln(r_t + eps) - ln(h_t + eps) + margin) (r the recording's contour, h the
+generator's): the envelope only turns a frame down, and only where the generator is louder than
+the recording by more than the margin. The envelope, which sees the sentence vector and the clock,
+not the noise, is fitted to a*_t by L1, so at each time it learns the median over clips of
+similar captions. A tenth of the clips is kept aside to report the fit on captions it did not see.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from audiogan_core.mel import SILENCE_LOG_MEL
+
+
+@dataclass
+class LevelFitConfig:
+    seconds: float = 12.0  # clip length the contours are taken over (the clock saturates past ~12 s)
+    smooth_seconds: float = 0.25
+    tail_seconds: float = 0.5  # a short recording continues at the level of its last tail_seconds
+    eps: float = 0.1  # nats: a contour this close to the floor counts as silence
+    margin: float = 0.25  # nats of the log ratio the generator may be louder by without being turned down
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LevelFitConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown level-fit setting(s): {', '.join(unknown)}")
+        return cls(**d)
+
+
+def smooth(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """[B, T] moving average over `frames` (odd, at least 1), edges held."""
+    k = max(1, int(frames) | 1)
+    if k == 1:
+        return x
+    padded = F.pad(x[:, None], (k // 2, k // 2), mode="replicate")  # [B, 1, T + k - 1]
+    return F.avg_pool1d(padded, k, stride=1)[:, 0]  # [B, T]
+
+
+def heights(mel: torch.Tensor) -> torch.Tensor:
+    """log-mel [B, F, T] -> each frame's mean height above the floor [B, T]."""
+    return (mel - SILENCE_LOG_MEL).clamp(min=0).mean(1)
+
+
+def recording_heights(mel: np.ndarray, frames: int, tail_frames: int) -> torch.Tensor:
+    """A recording's log-mel [F, T_rec] -> its heights over `frames` [frames]: cut if longer,
+    continued at the mean height of its last `tail_frames` if shorter."""
+    h = heights(torch.as_tensor(np.asarray(mel[:, :frames], dtype=np.float32))[None])[0]  # [min(T_rec, frames)]
+    if h.numel() >= frames:
+        return h
+    tail = h[-max(1, tail_frames):].mean() if h.numel() else torch.zeros(())
+    return torch.cat([h, tail.expand(frames - h.numel())])
+
+
+def envelope_targets(generated: torch.Tensor, recorded: torch.Tensor, cfg: LevelFitConfig,
+                     smooth_frames: int) -> torch.Tensor:
+    """Smoothed height contours [B, T] of the generator and of the recordings -> a*_t [B, T] (<= 0)."""
+    g, r = smooth(generated, smooth_frames), smooth(recorded, smooth_frames)
+    return (torch.log(r + cfg.eps) - torch.log(g + cfg.eps) + cfg.margin).clamp(max=0.0)
+
+
+def plain_generator(generator):
+    """The same generator without its level envelope (a copy sharing no state): what the envelope is
+    applied to."""
+    from audiogan_core.generator import Generator
+
+    config = dataclasses.replace(generator.config, level_envelope=False)
+    plain = Generator(config)
+    plain.load_state_dict({k: v for k, v in generator.state_dict().items() if not k.startswith("level.")})
+    return plain.eval()
+
+
+@torch.inference_mode()
+def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress: bool = True):
+    """(sentence vectors [N, Ds], targets a* [N, T]) for every item of `dataset` (a FoleyDataset
+    over `items`), generated at cfg.seconds."""
+    from tqdm import tqdm
+
+    mc = model.config
+    frames = int(math.ceil(cfg.seconds * mc.mel.sample_rate / mc.mel.hop_length))
+    t0 = mc.base_frames_for(frames)
+    smooth_frames = round(cfg.smooth_seconds / mc.mel.seconds_for(1))
+    tail_frames = round(cfg.tail_seconds / mc.mel.seconds_for(1))
+    generator = plain_generator(model.generator).to(model.device)
+    sentences, targets = [], []
+    for first in tqdm(range(0, len(items), batch), desc="level contours", unit="batch", disable=not progress):
+        idx = list(range(first, min(len(items), first + batch)))
+        feats = model.text_encoder.encode([items[i].caption for i in idx]).to(model.device)
+        z = torch.stack([model.noise(cfg.seed + i, t0) for i in idx]).to(model.device)  # [b, noise, T0]
+        mel = generator(z, feats.sentence, feats.words, feats.lengths)[:, 0, :, :frames].float().cpu()  # [b, F, T]
+        rec = torch.stack([recording_heights(dataset.full_mel(i), frames, tail_frames) for i in idx])  # [b, T]
+        targets.append(envelope_targets(heights(mel), rec, cfg, smooth_frames))
+        sentences.append(feats.sentence.float().cpu())
+    return torch.cat(sentences), torch.cat(targets)
+
+
+def fit_envelope(level, sentences: torch.Tensor, targets: torch.Tensor, clock_t: torch.Tensor,
+                 cfg: LevelFitConfig, progress: bool = True) -> dict:
+    """Fit `level` (a LevelEnvelope) to targets [N, T] by L1 over a random (1 - val_fraction) of the
+    rows. Returns the training and held-aside losses, before and after."""
+    from tqdm import tqdm
+
+    n = sentences.shape[0]
+    gen = torch.Generator().manual_seed(cfg.seed)
+    order = torch.randperm(n, generator=gen)
+    n_val = int(round(n * cfg.val_fraction)) if n >= 10 else 0
+    val, train = order[:n_val], order[n_val:]
+
+    def loss_on(rows):
+        if rows.numel() == 0:
+            return float("nan")
+        with torch.no_grad():
+            return float((level.log_gain(sentences[rows], clock_t) - targets[rows]).abs().mean())
+
+    report = {"clips": n, "fit_clips": int(train.numel()), "aside_clips": int(n_val),
+              "before": {"fit": loss_on(train), "aside": loss_on(val)},
+              "zero_envelope_target_mean": float(targets.mean())}
+    opt = torch.optim.AdamW(level.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    level.train()
+    for _ in tqdm(range(cfg.steps), desc="fitting the envelope", unit="step", disable=not progress):
+        rows = train[torch.randint(train.numel(), (min(cfg.batch_size, train.numel()),), generator=gen)]
+        loss = (level.log_gain(sentences[rows], clock_t) - targets[rows]).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    level.eval()
+    report["after"] = {"fit": loss_on(train), "aside": loss_on(val)}
+    return report
+
+
+def fit_level(model_source: str, data_dir: str | Path, out: str | Path, cfg: LevelFitConfig, *,
+              cache_dir: str | Path | None = None, device: str = "cpu", progress: bool = True) -> dict:
+    """The model `model_source` with a level envelope fitted on the training clips of `data_dir`,
+    written as a model folder at `out` (which must not exist). Returns the fit report (also in
+    OUT/level_fit.json)."""
+    from audiogan_core.api import AudioGAN, locate_model
+    from audiogan_core.checkpoint import DISCRIMINATOR_FILE, load_discriminator_state_dict, load_state_dict_checked, save_model
+    from audiogan_core.discriminator import Discriminator
+    from audiogan_core.errors import InputError
+    from audiogan_core.generator import Generator, clock
+    from audiogan_core.io import atomic_write_text
+
+    from .config import TrainConfig
+    from .mel_dataset import FoleyDataset
+    from .trainer import training_split
+
+    out, data_dir = Path(out), Path(data_dir)
+    if out.exists():
+        raise InputError(f"{out} exists: fit-level writes a new model folder and overwrites nothing")
+    model = AudioGAN.load(model_source, device=device)
+    mc = model.config
+    if not mc.any_length or mc.position_channels < 1:
+        raise InputError(f"model {model_source!r} has no position clock (an any-length preset with "
+                         f"position_channels > 0 is needed): its clips have no course for an envelope to follow")
+    tc = TrainConfig(model=mc, holdout_file="holdout.json" if (data_dir / "holdout.json").is_file() else None)
+    _, items, holdout = training_split(data_dir, tc)
+    dataset = FoleyDataset(items, mc.mel, mc.frames, cache_dir or data_dir.with_name(data_dir.name + ".cache"),
+                           max_seconds=tc.max_file_seconds, random_crop=False)
+    sentences, targets = collect(model, items, dataset, cfg, progress=progress)
+
+    config = dataclasses.replace(mc, level_envelope=True)
+    generator = Generator(config)
+    state = {k: v for k, v in model.generator.state_dict().items() if not k.startswith("level.")}
+    missing, unexpected = generator.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("level.") for k in missing), (missing, unexpected)
+    torch.manual_seed(cfg.seed)
+    frames = targets.shape[1]
+    clock_t = clock(config, torch.arange(frames, dtype=torch.float32) * config.mel.seconds_for(1))  # [P, T]
+    report = fit_envelope(generator.level, sentences, targets, clock_t, cfg, progress=progress)
+    report.update({"model": str(model_source), "data": str(data_dir), "held_out_clips_never_used": len(holdout),
+                   "config": cfg.to_dict()})
+
+    discriminator = None  # kept beside the generator so that `train --init-from OUT` starts from both
+    _, folder = locate_model(model_source)
+    if (Path(folder) / DISCRIMINATOR_FILE).is_file():
+        discriminator = Discriminator(config)
+        load_state_dict_checked(discriminator, load_discriminator_state_dict(folder), f"discriminator in {folder}")
+    save_model(out, generator.eval(), config, discriminator=discriminator,
+               metadata={"level_fit": json.dumps(cfg.to_dict()), "source": str(model_source)})
+    atomic_write_text(out / "level_fit.json", json.dumps(report, indent=1) + "\n")
+    return report
