@@ -113,10 +113,12 @@ class LevelEnvelope(nn.Module):
 
     def log_gain(self, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
         """sentence [B, Ds], clock_t [P, T] -> a_t [B, T]."""
-        b, t = sentence.shape[0], clock_t.shape[-1]
-        x = torch.cat([sentence[:, None, :].expand(b, t, -1),
-                       clock_t.t()[None].expand(b, -1, -1).to(sentence)], dim=-1)  # [B, T, Ds + P]
-        return self.SCALE * self.out(F.relu(self.hidden(x)))[..., 0]  # [B, T]
+        ds = sentence.shape[-1]
+        w = self.hidden.weight  # [H, Ds + P]: the hidden layer of [sentence; clock_t], split so that the
+        # sentence's share is computed once per clip rather than once per frame
+        by_text = F.linear(sentence, w[:, :ds], self.hidden.bias)  # [B, H]
+        by_time = F.linear(clock_t.t().to(sentence), w[:, ds:])  # [T, H]
+        return self.SCALE * self.out(F.relu(by_text[:, None, :] + by_time[None]))[..., 0]  # [B, T]
 
     def forward(self, mel: torch.Tensor, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
         """mel [B, 1, F, T], sentence [B, Ds], clock_t [P, T] -> mel [B, 1, F, T]."""
