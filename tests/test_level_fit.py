@@ -13,20 +13,26 @@ from audiogan_core import AudioGAN
 from audiogan_core.config import preset
 from audiogan_core.errors import InputError
 from audiogan_core.generator import clock
-from audiogan_training.level_fit import (LevelFitConfig, envelope_targets, fit_level, recording_heights,
-                                         smooth)
+from audiogan_training.level_fit import (LevelFitConfig, envelope_targets, fit_level, local_max,
+                                         recording_heights)
 from test_any_length import blocks_tiny
 
 
-def test_a_short_recording_continues_at_its_tail_level_and_a_long_one_is_cut():
-    mel = np.full((4, 10), -11.5129, dtype=np.float32)
-    mel[:, :3] = -1.5129  # three loud frames (height 10), then silence
-    h = recording_heights(mel, 16, tail_frames=2)
+def test_a_short_recording_continues_by_how_it_ends_and_a_long_one_is_cut():
+    loud, silent = -1.5129, -11.5129  # heights 10 and 0
+    decayed = np.full((4, 10), silent, dtype=np.float32)
+    decayed[:, :3] = loud  # a one-shot: three loud frames, then silence to its end
+    h = recording_heights(decayed, 16, tail_frames=2)
     assert h.shape == (16,) and torch.allclose(h[:3], torch.full((3,), 10.0), atol=1e-3)
-    assert torch.all(h[10:] < 1e-3)  # continued at its silent tail
-    steady = np.full((4, 10), -3.0, dtype=np.float32)
+    assert torch.all(h[3:] < 1e-3)  # it continues in silence
+    steady = np.full((4, 10), -3.0, dtype=np.float32)  # cut out of something that goes on
     assert torch.allclose(recording_heights(steady, 16, 2), torch.full((16,), 8.5129), atol=1e-3)
     assert recording_heights(steady, 6, 2).shape == (6,)
+    half = np.full((4, 10), loud, dtype=np.float32)
+    half[:, -2:] = silent + 5.0  # ends at half its loud level: halfway between decay_lo 0.3 and decay_hi 0.7
+    assert torch.allclose(recording_heights(half, 12, 2, 0.3, 0.7)[10:], torch.full((2,), 2.5), atol=1e-3)
+    with pytest.raises(ValueError, match="decay_lo < decay_hi"):
+        LevelFitConfig(decay_lo=0.7, decay_hi=0.3)
 
 
 def test_targets_turn_down_only_where_the_generator_is_louder_than_the_recording():
@@ -34,11 +40,13 @@ def test_targets_turn_down_only_where_the_generator_is_louder_than_the_recording
     generated = torch.full((2, 20), 5.0)
     recorded = torch.stack([torch.cat([torch.full((10,), 5.0), torch.zeros(10)]),  # a one-shot: silent after
                             torch.full((20,), 8.0)])  # louder than the generator throughout
-    a = envelope_targets(generated, recorded, cfg, smooth_frames=1)
+    a = envelope_targets(generated, recorded, cfg, window_frames=1)
     assert torch.all(a <= 0)
     assert torch.all(a[0, :10] == 0) and torch.all(a[1] == 0)
     assert torch.allclose(a[0, 10:], torch.full((10,), float(np.log(0.1) - np.log(5.1) + 0.25)))
-    assert torch.allclose(smooth(torch.ones(1, 7), 3), torch.ones(1, 7))
+    blip = torch.zeros(1, 9)
+    blip[0, 4] = 6.0  # a brief later event counts at its own level within the window
+    assert torch.equal(local_max(blip, 3)[0], torch.tensor([0, 0, 0, 6.0, 6.0, 6.0, 0, 0, 0]))
 
 
 @pytest.fixture

@@ -10,12 +10,16 @@ envelope directly to what the recordings do over time.
 For every training clip of the library:
 - the generator's log-mel for the clip's caption, `seconds` long (one noise draw per clip,
   seed `seed + index`), through the frozen generator without the envelope;
-- the recording's loudness-normalised log-mel (the training cache), from its start. A recording
-  shorter than the clip is continued at the level of its last `tail_seconds`: a texture keeps
-  going, a one-shot stays where its tail ended.
+- the recording's loudness-normalised log-mel (the training cache), from its start, cut to
+  `seconds`. Most recordings are shorter; what comes after their end is read from how they end.
+  One that ends near its full level was cut out of something that goes on (a fire, an engine) and
+  continues at its end level; one that has decayed (a door, a coin) continues in silence, as the
+  training crops and the evaluation pad it; in between, the end level is scaled linearly from 0
+  (end at `decay_lo` of its loud level, the 90th percentile of its frames) to 1 (at `decay_hi`).
 
 Each is reduced to a level contour: every frame's mean height above the floor (the log-mel of
-digital silence), smoothed over `smooth_seconds`. The target at each frame is
+digital silence), then the loudest within `smooth_seconds` around it, so that a brief later event
+counts at its own level rather than averaged away. The target at each frame is
 a*_t = min(0, ln(r_t + eps) - ln(h_t + eps) + margin) (r the recording's contour, h the
 generator's): the envelope only turns a frame down, and only where the generator is louder than
 the recording by more than the margin. The envelope, which sees the sentence vector and the clock,
@@ -40,8 +44,10 @@ from audiogan_core.mel import SILENCE_LOG_MEL
 @dataclass
 class LevelFitConfig:
     seconds: float = 12.0  # clip length the contours are taken over (the clock saturates past ~12 s)
-    smooth_seconds: float = 0.25
-    tail_seconds: float = 0.5  # a short recording continues at the level of its last tail_seconds
+    smooth_seconds: float = 0.25  # contours: the loudest frame within this window
+    tail_seconds: float = 0.1  # a recording's end level: the mean over its last tail_seconds
+    decay_lo: float = 0.3  # end level / loud level at or below which a recording continues in silence
+    decay_hi: float = 0.7  # ... at or above which it continues at its end level
     eps: float = 0.1  # nats: a contour this close to the floor counts as silence
     margin: float = 0.25  # nats of the log ratio the generator may be louder by without being turned down
     steps: int = 3000
@@ -50,6 +56,12 @@ class LevelFitConfig:
     weight_decay: float = 1e-4
     val_fraction: float = 0.1
     seed: int = 0
+
+    def __post_init__(self):
+        if not 0.0 <= self.decay_lo < self.decay_hi:
+            raise ValueError(f"need 0 <= decay_lo < decay_hi, got {self.decay_lo} and {self.decay_hi}")
+        if self.eps <= 0 or self.seconds <= 0 or self.steps < 1 or self.batch_size < 1:
+            raise ValueError("eps, seconds, steps and batch_size must be positive")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -63,13 +75,12 @@ class LevelFitConfig:
         return cls(**d)
 
 
-def smooth(x: torch.Tensor, frames: int) -> torch.Tensor:
-    """[B, T] moving average over `frames` (odd, at least 1), edges held."""
+def local_max(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """[B, T] -> the largest value within `frames` (odd, at least 1) around each frame [B, T]."""
     k = max(1, int(frames) | 1)
     if k == 1:
         return x
-    padded = F.pad(x[:, None], (k // 2, k // 2), mode="replicate")  # [B, 1, T + k - 1]
-    return F.avg_pool1d(padded, k, stride=1)[:, 0]  # [B, T]
+    return F.max_pool1d(F.pad(x[:, None], (k // 2, k // 2), mode="replicate"), k, stride=1)[:, 0]  # [B, T]
 
 
 def heights(mel: torch.Tensor) -> torch.Tensor:
@@ -77,20 +88,25 @@ def heights(mel: torch.Tensor) -> torch.Tensor:
     return (mel - SILENCE_LOG_MEL).clamp(min=0).mean(1)
 
 
-def recording_heights(mel: np.ndarray, frames: int, tail_frames: int) -> torch.Tensor:
-    """A recording's log-mel [F, T_rec] -> its heights over `frames` [frames]: cut if longer,
-    continued at the mean height of its last `tail_frames` if shorter."""
-    h = heights(torch.as_tensor(np.asarray(mel[:, :frames], dtype=np.float32))[None])[0]  # [min(T_rec, frames)]
+def recording_heights(mel: np.ndarray, frames: int, tail_frames: int, decay_lo: float = 0.3,
+                      decay_hi: float = 0.7) -> torch.Tensor:
+    """A recording's log-mel [F, T_rec] -> its heights over `frames` [frames]: cut if longer; if
+    shorter, continued at its end level (the mean of its last `tail_frames`) times
+    clamp((end / loud - decay_lo) / (decay_hi - decay_lo), 0, 1), loud = its 90th-percentile frame."""
+    h = heights(torch.tensor(np.asarray(mel[:, :frames], dtype=np.float32))[None])[0]  # [min(T_rec, frames)]
     if h.numel() >= frames:
         return h
-    tail = h[-max(1, tail_frames):].mean() if h.numel() else torch.zeros(())
-    return torch.cat([h, tail.expand(frames - h.numel())])
+    if h.numel() == 0:
+        return torch.zeros(frames)
+    end, loud = h[-max(1, tail_frames):].mean(), h.quantile(0.9)
+    going_on = ((end / loud.clamp(min=1e-3) - decay_lo) / (decay_hi - decay_lo)).clamp(0.0, 1.0)
+    return torch.cat([h, (end * going_on).expand(frames - h.numel())])
 
 
 def envelope_targets(generated: torch.Tensor, recorded: torch.Tensor, cfg: LevelFitConfig,
-                     smooth_frames: int) -> torch.Tensor:
-    """Smoothed height contours [B, T] of the generator and of the recordings -> a*_t [B, T] (<= 0)."""
-    g, r = smooth(generated, smooth_frames), smooth(recorded, smooth_frames)
+                     window_frames: int) -> torch.Tensor:
+    """Height contours [B, T] of the generator and of the recordings -> a*_t [B, T] (<= 0)."""
+    g, r = local_max(generated, window_frames), local_max(recorded, window_frames)
     return (torch.log(r + cfg.eps) - torch.log(g + cfg.eps) + cfg.margin).clamp(max=0.0)
 
 
@@ -114,7 +130,7 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
     mc = model.config
     frames = int(math.ceil(cfg.seconds * mc.mel.sample_rate / mc.mel.hop_length))
     t0 = mc.base_frames_for(frames)
-    smooth_frames = round(cfg.smooth_seconds / mc.mel.seconds_for(1))
+    window_frames = round(cfg.smooth_seconds / mc.mel.seconds_for(1))
     tail_frames = round(cfg.tail_seconds / mc.mel.seconds_for(1))
     generator = plain_generator(model.generator).to(model.device)
     sentences, targets = [], []
@@ -123,8 +139,9 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
         feats = model.text_encoder.encode([items[i].caption for i in idx]).to(model.device)
         z = torch.stack([model.noise(cfg.seed + i, t0) for i in idx]).to(model.device)  # [b, noise, T0]
         mel = generator(z, feats.sentence, feats.words, feats.lengths)[:, 0, :, :frames].float().cpu()  # [b, F, T]
-        rec = torch.stack([recording_heights(dataset.full_mel(i), frames, tail_frames) for i in idx])  # [b, T]
-        targets.append(envelope_targets(heights(mel), rec, cfg, smooth_frames))
+        rec = torch.stack([recording_heights(dataset.full_mel(i), frames, tail_frames, cfg.decay_lo, cfg.decay_hi)
+                           for i in idx])  # [b, T]
+        targets.append(envelope_targets(heights(mel), rec, cfg, window_frames))
         sentences.append(feats.sentence.float().cpu())
     return torch.cat(sentences), torch.cat(targets)
 
