@@ -92,14 +92,14 @@ def position_channels(config: ModelConfig, base_frames: int, loop: bool = False)
 
 
 class LevelEnvelope(nn.Module):
-    """Draws the generated log-mel towards silence frame by frame, by an amount the sentence vector
-    and the clock decide: mel' = floor + exp(a_t) (mel - floor), floor = the log-mel of digital
-    silence, a_t = SCALE * mlp([sentence; clock_t]). The last layer starts at zero, so a_t = 0 and
-    the module is the identity until training moves it (a model grown from one without it starts
-    as that model). a_t < 0 turns a frame down towards silence (a_t = -1: the distance to the floor
-    times 0.37, about 40 dB for a loud frame). Loops skip it: a loop has no start, and at the
-    saturated clock a one-shot's envelope is its silent tail. Trained adversarially with the rest
-    (`audiogan train`) or fitted alone to a library's level contours (`audiogan fit-level`)."""
+    """Turns the generated log-mel down frame by frame, by an amount the sentence vector and the
+    clock decide: a gain of a_t nats (8.7 a_t dB) on every bin, mel' = max(mel + a_t, min(mel,
+    floor)), floor = the log-mel of digital silence, a_t = SCALE * mlp([sentence; clock_t]). A gain
+    keeps each frame's spectral shape; no bin is pushed below the floor. The last layer starts at
+    zero, so a_t = 0 and the module is the identity until training moves it (a model grown from one
+    without it starts as that model). Loops skip it: a loop has no start, and at the saturated
+    clock a one-shot's envelope is its silent tail. Trained adversarially with the rest (`audiogan
+    train`) or fitted alone to a library's level contours (`audiogan fit-level`)."""
 
     HIDDEN = 64
     SCALE = 16.0  # a larger step for the one output: it must travel several units in a few hundred steps
@@ -122,8 +122,8 @@ class LevelEnvelope(nn.Module):
 
     def forward(self, mel: torch.Tensor, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
         """mel [B, 1, F, T], sentence [B, Ds], clock_t [P, T] -> mel [B, 1, F, T]."""
-        gain = torch.exp(self.log_gain(sentence, clock_t))[:, None, None, :]  # [B, 1, 1, T]
-        return mel + (gain - 1.0) * (mel - SILENCE_LOG_MEL)  # [B, 1, F, T]; exactly mel while a = 0
+        a = self.log_gain(sentence, clock_t)[:, None, None, :]  # [B, 1, 1, T]
+        return torch.maximum(mel + a, mel.clamp(max=SILENCE_LOG_MEL))  # [B, 1, F, T]; exactly mel while a = 0
 
 
 @torch.no_grad()

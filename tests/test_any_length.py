@@ -369,10 +369,11 @@ def test_a_level_envelope_starts_as_the_identity_when_grown_onto_a_model():
         assert torch.equal(G_old(z, *text(old_cfg)), G(z, *text(new_cfg)))
 
 
-def test_a_level_envelope_draws_frames_towards_silence_by_the_clock_and_a_loop_skips_it():
-    """With an envelope that turns frames down more as the clock rises, the mel's distance to the
-    floor (the log-mel of silence) shrinks along the clip by exp(a_t) and no frame goes below
-    the floor; a loop has no start, so it skips the envelope and stays circular."""
+def test_a_level_envelope_turns_frames_down_by_the_clock_and_a_loop_skips_it():
+    """With an envelope whose gain falls as the clock rises, every bin of a frame is turned down by
+    the same a_t nats (a gain: the frame's spectral shape is kept), never below the floor (the
+    log-mel of silence); a loop has no start, so it skips the envelope and stays circular."""
+    from audiogan_core.generator import clock
     from audiogan_core.mel import SILENCE_LOG_MEL
 
     torch.manual_seed(0)
@@ -391,11 +392,12 @@ def test_a_level_envelope_draws_frames_towards_silence_by_the_clock_and_a_loop_s
     z = torch.randn(1, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         out, base = G(z, *text(cfg, batch=1)), plain(z, *text(cfg, batch=1))
-        ratio = (out - SILENCE_LOG_MEL) / (base - SILENCE_LOG_MEL)  # [1, 1, F, T] = exp(a_t)
-        assert torch.allclose(ratio[..., 0], torch.ones(()), atol=1e-5)  # the clock starts at -1: a = 0
-        per_frame = ratio[0, 0].mean(0)  # [T]
-        assert torch.all(per_frame[1:] <= per_frame[:-1] + 1e-6) and per_frame[-1] < 0.05
-        assert torch.all((out >= SILENCE_LOG_MEL - 1e-4) | (base < SILENCE_LOG_MEL))
+        t = out.shape[-1]
+        a = G.level.log_gain(text(cfg, batch=1)[0], clock(cfg, torch.arange(t) * cfg.mel.seconds_for(1)))[0]  # [T]
+        assert a[0] == 0 and torch.all(a[1:] <= a[:-1]) and a[-1] < -3.5
+        room = base > SILENCE_LOG_MEL - a  # bins loud enough to take the whole gain
+        assert room.any() and torch.allclose((out - base)[room], a.expand_as(out)[room], atol=1e-5)
+        assert torch.all(out <= base + 1e-6) and torch.all((out >= SILENCE_LOG_MEL - 1e-5) | (out == base))
         loop = G(z, *text(cfg, batch=1), loop=True)
         assert torch.equal(loop, plain(z, *text(cfg, batch=1), loop=True))  # a loop skips the envelope
         shifted = G(torch.roll(z, 2, dims=-1), *text(cfg, batch=1), loop=True)

@@ -18,13 +18,15 @@ For every training clip of the library:
   (end at `decay_lo` of its loud level, the 90th percentile of its frames) to 1 (at `decay_hi`).
 
 Each is reduced to a level contour: every frame's mean height above the floor (the log-mel of
-digital silence), then the loudest within `smooth_seconds` around it, so that a brief later event
-counts at its own level rather than averaged away. The target at each frame is
-a*_t = min(0, ln(r_t + eps) - ln(h_t + eps) + margin) (r the recording's contour, h the
-generator's): the envelope only turns a frame down, and only where the generator is louder than
-the recording by more than the margin. The envelope, which sees the sentence vector and the clock,
-not the noise, is fitted to a*_t by L1, so at each time it learns the median over clips of
-similar captions. A tenth of the clips is kept aside to report the fit on captions it did not see.
+digital silence), then the loudest within `smooth_seconds` around it. The generator's later
+events come at random times, about one per noise block (2.97 s); the envelope sees the caption and
+the clock, not the noise, so it must turn down a stretch of time in which an event may come, and a
+window of about a block puts one inside it. The target at each frame is the gain (in nats of the
+log-mel) that brings the generator's contour to the recording's, a*_t = min(0, r_t - h_t + margin):
+the envelope only turns a frame down, and only where the generator is louder than the recording by
+more than the margin. The envelope is fitted to a*_t by L1, so at each time it learns the median
+over clips of similar captions. A tenth of the clips is kept aside to report the fit on captions it
+did not see.
 """
 from __future__ import annotations
 
@@ -44,12 +46,11 @@ from audiogan_core.mel import SILENCE_LOG_MEL
 @dataclass
 class LevelFitConfig:
     seconds: float = 12.0  # clip length the contours are taken over (the clock saturates past ~12 s)
-    smooth_seconds: float = 0.25  # contours: the loudest frame within this window
+    smooth_seconds: float = 3.0  # contours: the loudest frame within this window (about one noise block)
     tail_seconds: float = 0.1  # a recording's end level: the mean over its last tail_seconds
     decay_lo: float = 0.3  # end level / loud level at or below which a recording continues in silence
     decay_hi: float = 0.7  # ... at or above which it continues at its end level
-    eps: float = 0.1  # nats: a contour this close to the floor counts as silence
-    margin: float = 0.25  # nats of the log ratio the generator may be louder by without being turned down
+    margin: float = 0.25  # nats (2.2 dB) the generator may be louder by without being turned down
     steps: int = 3000
     batch_size: int = 64
     lr: float = 3e-4
@@ -60,8 +61,8 @@ class LevelFitConfig:
     def __post_init__(self):
         if not 0.0 <= self.decay_lo < self.decay_hi:
             raise ValueError(f"need 0 <= decay_lo < decay_hi, got {self.decay_lo} and {self.decay_hi}")
-        if self.eps <= 0 or self.seconds <= 0 or self.steps < 1 or self.batch_size < 1:
-            raise ValueError("eps, seconds, steps and batch_size must be positive")
+        if self.seconds <= 0 or self.steps < 1 or self.batch_size < 1 or self.margin < 0:
+            raise ValueError("seconds, steps and batch_size must be positive and margin at least 0")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -107,7 +108,7 @@ def envelope_targets(generated: torch.Tensor, recorded: torch.Tensor, cfg: Level
                      window_frames: int) -> torch.Tensor:
     """Height contours [B, T] of the generator and of the recordings -> a*_t [B, T] (<= 0)."""
     g, r = local_max(generated, window_frames), local_max(recorded, window_frames)
-    return (torch.log(r + cfg.eps) - torch.log(g + cfg.eps) + cfg.margin).clamp(max=0.0)
+    return (r - g + cfg.margin).clamp(max=0.0)
 
 
 def plain_generator(generator):
