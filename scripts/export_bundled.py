@@ -1,10 +1,12 @@
 """Copy a training run's model into the package as the bundled default, with a model card built
 from the run's own records: RUN/model (the EMA generator at the last checkpoint), or with --checkpoint
-(or --weights raw) a checkpoint's EMA or raw generator.
+(or --weights raw) a checkpoint's EMA or raw generator. With --from-model, a model folder that
+`audiogan fit-level` made from the bundled model, with the training record of the model it started from.
 
     python scripts/export_bundled.py --run runs/bundled-foley2 --data data/debian-foley-wide \
         [--init-model runs/bundled/stage1-model] [--eval eval/report.json] [--long-eval long/report.json] \
         [--wide-eval wide/quick.json] [--more-seeds seeds/quick.json] [--name default]
+    python scripts/export_bundled.py --from-model runs/fit-p --data data/debian-foley-wide [--eval ...]
 """
 from __future__ import annotations
 
@@ -71,7 +73,13 @@ def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", type=Path, required=True)
+    ap.add_argument("--run", type=Path, default=None, help="the training run to export (or --from-model)")
+    ap.add_argument("--from-model", type=Path, default=None,
+                    help="export this model folder instead of a run: one `audiogan fit-level` made from the bundled "
+                         "model; the card's training record is that of the model it started from (--history-from)")
+    ap.add_argument("--history-from", type=Path, default=None,
+                    help="with --from-model: the model folder it started from, whose training_summary.json the card "
+                         "reports (default: the bundled model NAME as it is now)")
     ap.add_argument("--data", type=Path, required=True, help="the library the run trained on (manifest.json)")
     ap.add_argument("--eval", type=Path, default=None, help="JSON from scripts/evaluate_bundled.py")
     ap.add_argument("--long-eval", type=Path, default=None, help="report.json from scripts/evaluate_long.py")
@@ -97,12 +105,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
     args = ap.parse_args(argv)
+    if (args.run is None) == (args.from_model is None):
+        ap.error("give one of --run and --from-model")
 
     dst = args.models_dir / args.name
+    history, level_fit = None, None
+    if args.from_model is not None:  # read before dst is replaced: by default the history is dst's own
+        history = json.loads(((args.history_from or dst) / "training_summary.json").read_text())
+        if (args.from_model / "level_fit.json").is_file():
+            level_fit = json.loads((args.from_model / "level_fit.json").read_text())
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if args.checkpoint is not None or args.weights == "raw":
+    if args.from_model is not None:
+        src = args.from_model
+        for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
+            if (src / name).is_file():
+                shutil.copy2(src / name, tmp / name)
+    elif args.checkpoint is not None or args.weights == "raw":
         src = args.checkpoint or args.run / "checkpoint.pt"
         export_checkpoint_generator(src, tmp, args.weights, history=False)  # the summary is written below
     else:
@@ -119,23 +139,29 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads((args.data / "manifest.json").read_text())
     from audiogan_core.checkpoint import read_safetensors_metadata
 
-    # The exported weights' step, which can be older than the log's end.
-    step = int(read_safetensors_metadata(tmp / "generator.safetensors").get("step", 0)) or None
-    summary = training_summary(args.run, step)
-    train_cfg = json.loads((args.run / "train_config.json").read_text())
-    init = json.loads((args.init_model / "training_summary.json").read_text()) if args.init_model else None
+    if history is not None:
+        summary, train_cfg, init = history["summary"], history["train_config"], history.get("init")
+    else:
+        # The exported weights' step, which can be older than the log's end.
+        step = int(read_safetensors_metadata(tmp / "generator.safetensors").get("step", 0)) or None
+        summary = training_summary(args.run, step)
+        train_cfg = json.loads((args.run / "train_config.json").read_text())
+        init = json.loads((args.init_model / "training_summary.json").read_text()) if args.init_model else None
     reports = {key: json.loads(path.read_text()) if path else None
                for key, path in (("evaluation", args.eval), ("long", args.long_eval), ("wide", args.wide_eval),
                                  ("more_seeds", args.more_seeds))}
     # the card describes the exported config's vocoders; training_summary.json keeps the run's own config
     card_cfg = {**train_cfg, "model": {**train_cfg["model"], "vocoder": config["vocoder"],
-                                       "vocoder_fallback": config["vocoder_fallback"]}}
+                                       "vocoder_fallback": config["vocoder_fallback"],
+                                       "level_envelope": config.get("level_envelope", False)}}
     card = model_card(manifest, summary, card_cfg, reports["evaluation"], args, size, init=init,
-                      long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"])
+                      long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"],
+                      level_fit=level_fit)
     (tmp / "MODEL_CARD.md").write_text(card)
-    (tmp / "training_summary.json").write_text(json.dumps({"summary": summary, "train_config": train_cfg,
-                                                           "init": init, **without_clip_lists(reports)},
-                                                          indent=1) + "\n")
+    record = {"summary": summary, "train_config": train_cfg, "init": init, **without_clip_lists(reports)}
+    if level_fit is not None:
+        record["level_fit"] = level_fit
+    (tmp / "training_summary.json").write_text(json.dumps(record, indent=1) + "\n")
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
     print(f"exported {src} -> {dst} ({size / 1e6:.1f} MB, step {summary['steps']})")
@@ -271,6 +297,18 @@ def training_section(summary, train_cfg, args, init) -> str:
 """
 
 
+def level_fit_line(fit: dict | None) -> str:
+    """The card's line for a level envelope fitted by `audiogan fit-level` (its level_fit.json)."""
+    if fit is None:
+        return ""
+    c = fit["config"]
+    return (f"- **Then**, every other weight kept, a level envelope fitted by `audiogan fit-level` "
+            f"(`training/recipes/level-fit.json`) to how loud the library's {fit['clips']} training recordings are "
+            f"over {c['seconds']:g} s (the loudest moment within {c['smooth_seconds']:g} s, a recording that has "
+            f"decayed continuing in silence): L1 to its targets on the {fit['aside_clips']} clips set aside "
+            f"{fit['before']['aside']:.3f} -> {fit['after']['aside']:.3f} nats.\n")
+
+
 def length_section(long: dict | None) -> str:
     """10 s clips and loops, from scripts/evaluate_long.py's report.json."""
     if long is None:
@@ -321,7 +359,7 @@ def seeds_line(evaluation: dict | None, more: dict | None) -> str:
 
 
 def model_card(manifest, summary, train_cfg, evaluation, args, size, *, init=None, long=None, wide=None,
-               more_seeds=None) -> str:
+               more_seeds=None, level_fit=None) -> str:
     pk = manifest.get("packages", {})
     rows = "\n".join(f"| {name} | {info.get('clips', '?')} | {info.get('duration_s', 0) / 60:.1f} | "
                      f"{', '.join(info.get('licences') or [info.get('licence', '?')])} |" for name, info in pk.items())
@@ -347,6 +385,10 @@ def model_card(manifest, summary, train_cfg, evaluation, args, size, *, init=Non
     length_limit = ("- One-shots can sound again later in a long clip: a fresh noise vector starts every block, "
                     "and the onset check above counts the repeats." if any_length
                     else "- Clips are at most ~3 s; longer requests are refused.")
+    if any_length and m.get("level_envelope"):
+        length_limit = ("- A one-shot's later noise blocks can make its sound again; the level envelope turns them "
+                        "down for captions like the library's, less for others, and the onset check above counts "
+                        "what is left.")
     return f"""# audiogan bundled model: `{args.name}`
 
 The model `AudioGAN.load("default")` and every command use unless told otherwise.
@@ -356,7 +398,7 @@ The model `AudioGAN.load("default")` and every command use unless told otherwise
 - **Weights**: {size / 1e6:.1f} MB of safetensors ({'the raw generator (not the EMA)' if args.weights == 'raw' else 'generator EMA'}, plus the discriminator for fine-tuning).
 
 ## Training
-{training_section(summary, train_cfg, args, init)}
+{training_section(summary, train_cfg, args, init)}{level_fit_line(level_fit)}
 ## Data (Debian packages, built offline by `audiogan data debian-foley`)
 | package | clips | minutes | licence |
 |---|---|---|---|

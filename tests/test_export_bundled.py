@@ -83,3 +83,30 @@ def test_two_stage_export_writes_a_loadable_model_and_its_card(stages, tmp_path)
     assert model.config.any_length and model.config.vocoder == "griffinlim"
     (clip,) = model.generate("a door", seed=1, seconds=0.5)
     assert clip.audio.shape[0] == pytest.approx(0.5 * model.sample_rate, rel=0.1)
+
+
+def test_a_fitted_level_envelope_exports_with_the_record_of_the_model_it_started_from(stages, library, tmp_path):  # noqa: F811
+    from audiogan_training.level_fit import LevelFitConfig, fit_level
+
+    data = tmp_path / "library"
+    data.mkdir()
+    (data / "manifest.json").write_text(json.dumps({"packages": {}, "categories": {"door": 12}}))
+    common = ["--data", str(data), "--models-dir", str(tmp_path / "models"), "--name", "mine",
+              "--vocoder", "griffinlim", "--vocoder-fallback", ""]
+    assert export_bundled.main(["--run", str(stages / "stage2"), "--init-model", str(stages / "stage1-model"),
+                                *common]) == 0
+    base = tmp_path / "models" / "mine"
+    fit_level(str(base), library, tmp_path / "fitted", LevelFitConfig(seconds=1.0, steps=5),
+              cache_dir=tmp_path / "cache", progress=False)
+    assert export_bundled.main(["--from-model", str(tmp_path / "fitted"), *common]) == 0  # history: mine, as it was
+    card = (base / "MODEL_CARD.md").read_text()
+    for expected in ("**Stage 1**, the first bundled model (`tiny`", "**3** steps", "**4** steps",
+                     "a level envelope fitted by `audiogan fit-level`", "a level envelope of the caption and the clock"):
+        assert expected in card, expected
+    record = json.loads((base / "training_summary.json").read_text())
+    assert record["init"]["summary"]["steps"] == 3 and record["level_fit"]["config"]["steps"] == 5
+    assert same_tensors(base, load_file(str(tmp_path / "fitted" / "generator.safetensors")))
+    model = AudioGAN.load(str(base))
+    assert model.config.level_envelope and model.config.vocoder == "griffinlim"
+    with pytest.raises(SystemExit):
+        export_bundled.main(["--from-model", str(tmp_path / "fitted"), "--run", str(stages / "stage2"), *common])
