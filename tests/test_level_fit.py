@@ -113,3 +113,16 @@ def test_fit_level_refuses_a_fixed_length_model_and_is_a_command(library, tmp_pa
                                       "--model", str(tmp_path / "g"), "--steps", "1", "--no-progress"])
     assert result.exit_code != 0 and "no position clock" in result.output
     assert not (tmp_path / "y").exists()
+
+
+def test_the_quantile_loss_is_l1_at_the_median_and_fits_lower_quantiles_below_it():
+    from audiogan_training.level_fit import quantile_loss
+
+    target = torch.tensor([[0.0, -1.0, -2.0, -3.0, -4.0]])
+    assert torch.isclose(quantile_loss(torch.zeros(1, 5), target, 0.5), target.abs().mean())
+    grid = torch.linspace(-5, 1, 601)
+    best = {q: float(grid[torch.stack([quantile_loss(torch.full((1, 5), float(g)), target, q) for g in grid]).argmin()])
+            for q in (0.5, 0.2)}
+    assert best[0.5] == pytest.approx(-2.0, abs=0.01) and best[0.2] < -3.0
+    with pytest.raises(ValueError, match="quantile"):
+        LevelFitConfig(quantile=1.0)

@@ -236,7 +236,7 @@ def fit_level_command(data_dir, out, model, config_file, seconds, steps, cache_d
     if steps is not None:
         cfg.steps = steps
     report = fit_level(model, data_dir, out, cfg, cache_dir=cache_dir, device=device, progress=not no_progress)
-    click.echo(f"audiogan fit-level: {report['clips']} clips; L1 to the targets on the {report['aside_clips']} set "
+    click.echo(f"audiogan fit-level: {report['clips']} clips; loss to the targets on the {report['aside_clips']} set "
                f"aside {report['before']['aside']:.3f} -> {report['after']['aside']:.3f}; model in {out}")
 
 
