@@ -126,3 +126,20 @@ def test_the_quantile_loss_is_l1_at_the_median_and_fits_lower_quantiles_below_it
     assert best[0.5] == pytest.approx(-2.0, abs=0.01) and best[0.2] < -3.0
     with pytest.raises(ValueError, match="quantile"):
         LevelFitConfig(quantile=1.0)
+
+
+def test_fitting_only_past_each_recordings_end_leaves_its_own_frames_without_targets(library, tmp_path):
+    from audiogan_training.config import TrainConfig
+    from audiogan_training.level_fit import collect, quantile_loss
+    from audiogan_training.mel_dataset import FoleyDataset
+    from audiogan_training.trainer import training_split
+
+    model = AudioGAN.from_config(blocks_tiny(), seed=0)
+    _, items, _ = training_split(library, TrainConfig(model=model.config, holdout_file="holdout.json"))
+    dataset = FoleyDataset(items, model.config.mel, model.config.frames, tmp_path / "cache", random_crop=False)
+    cfg = LevelFitConfig(seconds=1.0, smooth_seconds=0.05, after_recording_only=True)
+    _, targets = collect(model, items, dataset, cfg, progress=False)
+    for i in range(len(items)):
+        own = min(targets.shape[1], dataset.full_mel(i).shape[1])
+        assert torch.isnan(targets[i, :own]).all() and torch.isfinite(targets[i, own:]).all()
+    assert torch.isfinite(quantile_loss(torch.zeros_like(targets), targets, 0.5))

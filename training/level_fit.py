@@ -53,6 +53,7 @@ class LevelFitConfig:
     decay_hi: float = 0.7  # ... at or above which it continues at its end level
     margin: float = 0.25  # nats (2.2 dB) the generator may be louder by without being turned down
     quantile: float = 0.5  # of the targets the envelope fits at each time: 0.5 the median, lower turns down harder
+    after_recording_only: bool = False  # fit only past each recording's end, where the clip goes on by itself
     steps: int = 3000
     batch_size: int = 64
     lr: float = 3e-4
@@ -128,8 +129,8 @@ def plain_generator(generator):
 
 @torch.inference_mode()
 def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress: bool = True):
-    """(sentence vectors [N, Ds], targets a* [N, T]) for every item of `dataset` (a FoleyDataset
-    over `items`), generated at cfg.seconds."""
+    """(sentence vectors [N, Ds], targets a* [N, T]; NaN where a frame has none) for every item of
+    `dataset` (a FoleyDataset over `items`), generated at cfg.seconds."""
     from tqdm import tqdm
 
     mc = model.config
@@ -146,16 +147,20 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
         mel = generator(z, feats.sentence, feats.words, feats.lengths)[:, 0, :, :frames].float().cpu()  # [b, F, T]
         rec = torch.stack([recording_heights(dataset.full_mel(i), frames, tail_frames, cfg.decay_lo, cfg.decay_hi)
                            for i in idx])  # [b, T]
-        targets.append(envelope_targets(heights(mel), rec, cfg, window_frames))
+        target = envelope_targets(heights(mel), rec, cfg, window_frames)  # [b, T]
+        if cfg.after_recording_only:  # NaN: no target (the generator's adversarial training covers the recording)
+            for row, i in enumerate(idx):
+                target[row, :min(frames, dataset.full_mel(i).shape[1])] = float("nan")
+        targets.append(target)
         sentences.append(feats.sentence.float().cpu())
     return torch.cat(sentences), torch.cat(targets)
 
 
 def quantile_loss(pred: torch.Tensor, target: torch.Tensor, q: float) -> torch.Tensor:
     """Twice the pinball loss at quantile q (its minimiser is the q-quantile of the targets; at q = 0.5
-    it is the L1 distance)."""
+    it is the L1 distance); targets that are NaN do not count."""
     err = target - pred
-    return 2.0 * torch.maximum(q * err, (q - 1.0) * err).mean()
+    return 2.0 * torch.maximum(q * err, (q - 1.0) * err).nanmean()  # NaN targets: frames without one
 
 
 def fit_envelope(level, sentences: torch.Tensor, targets: torch.Tensor, clock_t: torch.Tensor,
@@ -178,7 +183,8 @@ def fit_envelope(level, sentences: torch.Tensor, targets: torch.Tensor, clock_t:
 
     report = {"clips": n, "fit_clips": int(train.numel()), "aside_clips": int(n_val),
               "before": {"fit": loss_on(train), "aside": loss_on(val)},
-              "zero_envelope_target_mean": float(targets.mean())}
+              "zero_envelope_target_mean": float(targets.nanmean()),
+              "frames_with_targets": float(targets.isfinite().float().mean())}
     opt = torch.optim.AdamW(level.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     level.train()
     for _ in tqdm(range(cfg.steps), desc="fitting the envelope", unit="step", disable=not progress):
