@@ -128,7 +128,7 @@ def test_the_quantile_loss_is_l1_at_the_median_and_fits_lower_quantiles_below_it
         LevelFitConfig(quantile=1.0)
 
 
-def test_fitting_only_past_each_recordings_end_leaves_its_own_frames_without_targets(library, tmp_path):
+def test_inside_a_recording_the_targets_are_fitted_skipped_or_held_at_zero(library, tmp_path):
     from audiogan_training.config import TrainConfig
     from audiogan_training.level_fit import collect, quantile_loss
     from audiogan_training.mel_dataset import FoleyDataset
@@ -137,9 +137,16 @@ def test_fitting_only_past_each_recordings_end_leaves_its_own_frames_without_tar
     model = AudioGAN.from_config(blocks_tiny(), seed=0)
     _, items, _ = training_split(library, TrainConfig(model=model.config, holdout_file="holdout.json"))
     dataset = FoleyDataset(items, model.config.mel, model.config.frames, tmp_path / "cache", random_crop=False)
-    cfg = LevelFitConfig(seconds=1.0, smooth_seconds=0.05, after_recording_only=True)
-    _, targets = collect(model, items, dataset, cfg, progress=False)
+    cfg = LevelFitConfig(seconds=1.0, smooth_seconds=0.05, inside_recording="skip")
+    _, skipped = collect(model, items, dataset, cfg, progress=False)
+    cfg.inside_recording = "hold"
+    _, held = collect(model, items, dataset, cfg, progress=False)
+    cfg.inside_recording = "fit"
+    _, fitted = collect(model, items, dataset, cfg, progress=False)
     for i in range(len(items)):
-        own = min(targets.shape[1], dataset.full_mel(i).shape[1])
-        assert torch.isnan(targets[i, :own]).all() and torch.isfinite(targets[i, own:]).all()
-    assert torch.isfinite(quantile_loss(torch.zeros_like(targets), targets, 0.5))
+        own = min(skipped.shape[1], dataset.full_mel(i).shape[1])
+        assert torch.isnan(skipped[i, :own]).all() and torch.equal(skipped[i, own:], fitted[i, own:])
+        assert torch.all(held[i, :own] == 0) and torch.equal(held[i, own:], fitted[i, own:])
+    assert (fitted < 0).any() and torch.isfinite(quantile_loss(torch.zeros_like(skipped), skipped, 0.5))
+    with pytest.raises(ValueError, match="inside_recording"):
+        LevelFitConfig(inside_recording="maybe")

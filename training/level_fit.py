@@ -53,7 +53,9 @@ class LevelFitConfig:
     decay_hi: float = 0.7  # ... at or above which it continues at its end level
     margin: float = 0.25  # nats (2.2 dB) the generator may be louder by without being turned down
     quantile: float = 0.5  # of the targets the envelope fits at each time: 0.5 the median, lower turns down harder
-    after_recording_only: bool = False  # fit only past each recording's end, where the clip goes on by itself
+    # the targets while the recording plays: "fit" (as after it), "skip" (none there: only past its end),
+    # "hold" (0 there: the adversarially trained generator keeps the event's own course)
+    inside_recording: str = "fit"
     steps: int = 3000
     batch_size: int = 64
     lr: float = 3e-4
@@ -64,6 +66,8 @@ class LevelFitConfig:
     def __post_init__(self):
         if not 0.0 <= self.decay_lo < self.decay_hi:
             raise ValueError(f"need 0 <= decay_lo < decay_hi, got {self.decay_lo} and {self.decay_hi}")
+        if self.inside_recording not in ("fit", "skip", "hold"):
+            raise ValueError(f"inside_recording must be 'fit', 'skip' or 'hold', got {self.inside_recording!r}")
         if not 0.0 < self.quantile < 1.0:
             raise ValueError(f"quantile must be between 0 and 1, got {self.quantile}")
         if self.seconds <= 0 or self.steps < 1 or self.batch_size < 1 or self.margin < 0:
@@ -148,9 +152,10 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
         rec = torch.stack([recording_heights(dataset.full_mel(i), frames, tail_frames, cfg.decay_lo, cfg.decay_hi)
                            for i in idx])  # [b, T]
         target = envelope_targets(heights(mel), rec, cfg, window_frames)  # [b, T]
-        if cfg.after_recording_only:  # NaN: no target (the generator's adversarial training covers the recording)
+        if cfg.inside_recording != "fit":  # NaN: no target there; 0: leave it as the generator makes it
             for row, i in enumerate(idx):
-                target[row, :min(frames, dataset.full_mel(i).shape[1])] = float("nan")
+                target[row, :min(frames, dataset.full_mel(i).shape[1])] = \
+                    float("nan") if cfg.inside_recording == "skip" else 0.0
         targets.append(target)
         sentences.append(feats.sentence.float().cpu())
     return torch.cat(sentences), torch.cat(targets)
