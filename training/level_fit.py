@@ -26,8 +26,11 @@ log-mel) that brings the generator's contour to the recording's, a*_t = min(0, r
 the envelope only turns a frame down, and only where the generator is louder than the recording by
 more than the margin. The envelope is fitted to a quantile of a*_t (`quantile`; 0.5: by L1, the
 median over clips of similar captions at each time; lower: enough to bring most clips' later
-events down, not just half of them). A tenth of the clips is kept aside to report the fit on captions it
-did not see.
+events down, not just half of them). While the recording itself plays, `inside_recording` fits
+the targets there too ("fit"), leaves those frames without one ("skip"), or asks for no change
+("hold": the adversarially trained generator already follows an event's course). A tenth of the
+clips is kept aside to report the fit on captions it did not see. What each setting did to the
+bundled model: docs/bundled-model-experiments.md ("A level envelope fitted to the recordings").
 """
 from __future__ import annotations
 
