@@ -302,11 +302,13 @@ def level_fit_line(fit: dict | None) -> str:
     if fit is None:
         return ""
     c = fit["config"]
-    return (f"- **Then**, every other weight kept, a level envelope fitted by `audiogan fit-level` "
-            f"(`training/recipes/level-fit.json`) to how loud the library's {fit['clips']} training recordings are "
-            f"over {c['seconds']:g} s (the loudest moment within {c['smooth_seconds']:g} s, a recording that has "
-            f"decayed continuing in silence): L1 to its targets on the {fit['aside_clips']} clips set aside "
-            f"{fit['before']['aside']:.3f} -> {fit['after']['aside']:.3f} nats.\n")
+    inside = {"fit": "", "skip": ", none while the recording plays",
+              "hold": ", none but 0 while the recording plays"}.get(c.get("inside_recording", "fit"), "")
+    return (f"- **Then**, every other weight kept, a level envelope fitted by `audiogan fit-level` to how loud "
+            f"the library's {fit['clips']} training recordings are over {c['seconds']:g} s (the loudest moment "
+            f"within {c['smooth_seconds']:g} s; the {c.get('quantile', 0.5):g} quantile of the targets{inside}): "
+            f"loss to its targets on the {fit['aside_clips']} clips set aside {fit['before']['aside']:.3f} -> "
+            f"{fit['after']['aside']:.3f} nats. Its settings are in training_summary.json (`level_fit`).\n")
 
 
 def length_section(long: dict | None) -> str:

@@ -113,6 +113,10 @@ def test_fit_level_refuses_a_fixed_length_model_and_is_a_command(library, tmp_pa
                                       "--model", str(tmp_path / "g"), "--steps", "1", "--no-progress"])
     assert result.exit_code != 0 and "no position clock" in result.output
     assert not (tmp_path / "y").exists()
+    (tmp_path / "bad.json").write_text('{"quantile": 2}')
+    result = CliRunner().invoke(cli, ["fit-level", "--data", str(library), "--out", str(tmp_path / "y"),
+                                      "--config", str(tmp_path / "bad.json")])
+    assert result.exit_code != 0 and "quantile must be between 0 and 1" in result.output
 
 
 def test_the_quantile_loss_is_l1_at_the_median_and_fits_lower_quantiles_below_it():

@@ -230,7 +230,12 @@ def fit_level_command(data_dir, out, model, config_file, seconds, steps, cache_d
 
     if threads:
         torch.set_num_threads(threads)
-    cfg = LevelFitConfig.from_dict(json.loads(config_file.read_text())) if config_file else LevelFitConfig()
+    from audiogan_core.errors import InputError
+
+    try:
+        cfg = LevelFitConfig.from_dict(json.loads(config_file.read_text())) if config_file else LevelFitConfig()
+    except (ValueError, TypeError) as exc:  # bad JSON, unknown or invalid settings
+        raise InputError(f"{config_file}: {exc}") from None
     if seconds is not None:
         cfg.seconds = seconds
     if steps is not None:
