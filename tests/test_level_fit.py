@@ -154,3 +154,11 @@ def test_inside_a_recording_the_targets_are_fitted_skipped_or_held_at_zero(libra
     assert (fitted < 0).any() and torch.isfinite(quantile_loss(torch.zeros_like(skipped), skipped, 0.5))
     with pytest.raises(ValueError, match="inside_recording"):
         LevelFitConfig(inside_recording="maybe")
+
+
+def test_the_defaults_are_the_recipe_of_fit_s_and_every_recipe_loads():
+    from pathlib import Path
+
+    recipes = Path(__file__).resolve().parents[1] / "training" / "recipes"
+    fits = {p.name: LevelFitConfig.from_dict(json.loads(p.read_text())) for p in recipes.glob("level-fit*.json")}
+    assert len(fits) >= 4 and fits["level-fit-q25-hold.json"] == LevelFitConfig()

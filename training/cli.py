@@ -202,7 +202,7 @@ def train_scorer(data_dir, run_dir, config_file, model, steps, resume, cache_dir
 @click.option("--model", default="default", show_default=True,
               help="An any-length model (a folder or 'default'); every weight but the envelope is kept.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="LevelFitConfig JSON (training/recipes/level-fit.json); flags below override it.")
+              help="LevelFitConfig JSON (training/recipes/level-fit*.json; default: level-fit-q25-hold.json's settings); flags below override it.")
 @click.option("--seconds", type=click.FloatRange(min=1.0, max=60.0), default=None,
               help="Clip length the contours are compared over (default 12).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Envelope updates (default 3000).")
@@ -219,7 +219,7 @@ def fit_level_command(data_dir, out, model, config_file, seconds, steps, cache_d
     \b
     Examples:
       audiogan fit-level --data ~/foley --out models/foley-level
-      audiogan fit-level --data ~/foley --out models/foley-level --config training/recipes/level-fit.json
+      audiogan fit-level --data ~/foley --out models/foley-level --config training/recipes/level-fit-q25.json
       audiogan generate "a door slams" --model models/foley-level --seconds 10
     """
     import json

@@ -55,10 +55,11 @@ class LevelFitConfig:
     decay_lo: float = 0.3  # end level / loud level at or below which a recording continues in silence
     decay_hi: float = 0.7  # ... at or above which it continues at its end level
     margin: float = 0.25  # nats (2.2 dB) the generator may be louder by without being turned down
-    quantile: float = 0.5  # of the targets the envelope fits at each time: 0.5 the median, lower turns down harder
+    # defaults: fit S, the best trade-off measured on the bundled model (docs/bundled-model-experiments.md)
+    quantile: float = 0.25  # of the targets the envelope fits at each time: 0.5 the median, lower turns down harder
     # the targets while the recording plays: "fit" (as after it), "skip" (none there: only past its end),
     # "hold" (0 there: the adversarially trained generator keeps the event's own course)
-    inside_recording: str = "fit"
+    inside_recording: str = "hold"
     steps: int = 3000
     batch_size: int = 64
     lr: float = 3e-4
