@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from click.testing import CliRunner
 
@@ -50,25 +49,18 @@ def test_targets_turn_down_only_where_the_generator_is_louder_than_the_recording
 
 
 @pytest.fixture
-def library(tmp_path):
+def library(tmp_path, write_library):
     """"a click": a 0.05 s burst in 0.2 s files; "a hiss": 2 s of steady noise; one clip held out."""
-    root = tmp_path / "lib"
-    root.mkdir()
     rng = np.random.default_rng(0)
-    rows = []
+    clips = []
     for i in range(16):
         if i % 2:
             x = np.zeros(3200)
             x[:800] = 0.5 * rng.standard_normal(800)
-            caption = "a click"
+            clips.append((x, "a click"))
         else:
-            x = 0.2 * rng.standard_normal(32000)
-            caption = "a hiss"
-        sf.write(root / f"clip{i}.wav", x.astype(np.float32), 16000)
-        rows.append(json.dumps({"file": f"clip{i}.wav", "caption": caption}))
-    (root / "captions.jsonl").write_text("\n".join(rows) + "\n")
-    (root / "holdout.json").write_text(json.dumps({"files": ["clip15.wav"]}))
-    return root
+            clips.append((0.2 * rng.standard_normal(32000), "a hiss"))
+    return write_library(tmp_path / "lib", clips, 16000, held_out=[15])
 
 
 def test_the_fitted_envelope_quiets_a_one_shots_later_frames_and_keeps_every_other_weight(library, tmp_path):

@@ -1,10 +1,8 @@
 """The mel-text scorer and reranking (`candidates`): its module and files, how generate() picks
 a noise draw with it, the recipe that records it, and `audiogan train-scorer`'s trainer."""
-import json
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from audiogan_core import AudioGAN
@@ -152,22 +150,17 @@ def test_cli_candidates(tmp_path):
 
 # The trainer ----------------------------------------------------------------------------------
 @pytest.fixture
-def library(tmp_path):
+def library(tmp_path, write_library):
     """Twelve short clips of three kinds, each kind with its caption, one clip held out."""
-    root = tmp_path / "lib"
-    root.mkdir()
     rng = np.random.default_rng(0)
-    rows = []
+    clips = []
     for i in range(12):
         t = np.arange(int(16000 * (0.5 + 0.1 * (i % 4)))) / 16000
         kind = ("tone", "noise", "clicks")[i % 3]
         x = {"tone": 0.3 * np.sin(2 * np.pi * 440 * t), "noise": 0.2 * rng.standard_normal(t.size),
              "clicks": 0.8 * ((np.arange(t.size) % 1600) < 16)}[kind]
-        sf.write(root / f"clip{i}.wav", x.astype(np.float32), 16000)
-        rows.append(json.dumps({"file": f"clip{i}.wav", "caption": f"a {kind}"}))
-    (root / "captions.jsonl").write_text("\n".join(rows) + "\n")
-    (root / "holdout.json").write_text(json.dumps({"files": ["clip11.wav"]}))
-    return root
+        clips.append((x, f"a {kind}"))
+    return write_library(tmp_path / "lib", clips, 16000, held_out=[11])
 
 
 def tiny_train_config(**changes):

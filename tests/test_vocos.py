@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from audiogan_core.config import MelConfig
@@ -98,20 +97,15 @@ def test_float16_weights_change_little(tmp_path):
 
 # The trainer ---------------------------------------------------------------------------------
 @pytest.fixture
-def library(tmp_path):
+def library(tmp_path, write_library):
     """Six short clips (tones and noise bursts) with captions and a one-clip held-out list."""
-    root = tmp_path / "lib"
-    root.mkdir()
     rng = np.random.default_rng(0)
-    rows = []
+    clips = []
     for i in range(6):
         t = np.arange(int(22050 * (0.6 + 0.2 * i))) / 22050
         x = 0.3 * np.sin(2 * np.pi * (200 + 90 * i) * t) + 0.05 * rng.standard_normal(t.size)
-        sf.write(root / f"clip{i}.wav", x.astype(np.float32), 22050)
-        rows.append(json.dumps({"file": f"clip{i}.wav", "caption": f"tone number {i}"}))
-    (root / "captions.jsonl").write_text("\n".join(rows) + "\n")
-    (root / "holdout.json").write_text(json.dumps({"files": ["clip5.wav"]}))
-    return root
+        clips.append((x, f"tone number {i}"))
+    return write_library(tmp_path / "lib", clips, 22050, held_out=[5])
 
 
 def tiny_config(**changes):
