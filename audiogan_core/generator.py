@@ -91,6 +91,11 @@ def position_channels(config: ModelConfig, base_frames: int, loop: bool = False)
     return clock(config, seconds, loop)
 
 
+def frame_clock(config: ModelConfig, frames: int) -> torch.Tensor:
+    """[P, frames] the clock at each mel frame's start (what a level envelope reads)."""
+    return clock(config, torch.arange(frames, dtype=torch.float32) * config.mel.seconds_for(1))
+
+
 class LevelEnvelope(nn.Module):
     """Turns the generated log-mel down frame by frame, by an amount the sentence vector and the
     clock decide: a gain of a_t nats (8.7 a_t dB) on every bin, mel' = max(mel + a_t, min(mel,
@@ -279,6 +284,5 @@ class Generator(nn.Module):
         f, t = x.shape[2], x.shape[3]
         mel = self.colorize(x.reshape(b, -1, f * t)).reshape(b, 1, f, t)  # [B, 1, n_mels, frames]
         if cfg.level_envelope and not loop:  # a loop has no start, so no course over time to follow
-            seconds = torch.arange(t, dtype=torch.float32) * cfg.mel.seconds_for(1)
-            mel = self.level(mel, sentence, clock(cfg, seconds).to(mel))  # [B, 1, n_mels, frames]
+            mel = self.level(mel, sentence, frame_clock(cfg, t).to(mel))  # [B, 1, n_mels, frames]
         return mel

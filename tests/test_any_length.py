@@ -373,7 +373,7 @@ def test_a_level_envelope_turns_frames_down_by_the_clock_and_a_loop_skips_it():
     """With an envelope whose gain falls as the clock rises, every bin of a frame is turned down by
     the same a_t nats (a gain: the frame's spectral shape is kept), never below the floor (the
     log-mel of silence); a loop has no start, so it skips the envelope and stays circular."""
-    from audiogan_core.generator import clock
+    from audiogan_core.generator import frame_clock
     from audiogan_core.mel import SILENCE_LOG_MEL
 
     torch.manual_seed(0)
@@ -393,7 +393,7 @@ def test_a_level_envelope_turns_frames_down_by_the_clock_and_a_loop_skips_it():
     with torch.no_grad():
         out, base = G(z, *text(cfg, batch=1)), plain(z, *text(cfg, batch=1))
         t = out.shape[-1]
-        a = G.level.log_gain(text(cfg, batch=1)[0], clock(cfg, torch.arange(t) * cfg.mel.seconds_for(1)))[0]  # [T]
+        a = G.level.log_gain(text(cfg, batch=1)[0], frame_clock(cfg, t))[0]  # [T]
         assert a[0] == 0 and torch.all(a[1:] <= a[:-1]) and a[-1] < -3.5
         room = base > SILENCE_LOG_MEL - a  # bins loud enough to take the whole gain
         assert room.any() and torch.allclose((out - base)[room], a.expand_as(out)[room], atol=1e-5)

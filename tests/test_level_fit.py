@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from audiogan_core import AudioGAN
 from audiogan_core.config import preset
 from audiogan_core.errors import InputError
-from audiogan_core.generator import clock
+from audiogan_core.generator import frame_clock
 from audiogan_training.level_fit import (LevelFitConfig, envelope_targets, fit_level, local_max,
                                          recording_heights)
 from test_any_length import blocks_tiny
@@ -75,8 +75,7 @@ def test_the_fitted_envelope_quiets_a_one_shots_later_frames_and_keeps_every_oth
     kept = {k: v for k, v in fitted.generator.state_dict().items() if not k.startswith("level.")}
     assert all(torch.equal(v, plain.generator.state_dict()[k]) for k, v in kept.items())
 
-    seconds = torch.arange(250, dtype=torch.float32) * fitted.config.mel.seconds_for(1)
-    clock_t = clock(fitted.config, seconds)  # [P, 250]: one second
+    clock_t = frame_clock(fitted.config, 250)  # [P, 250]: one second
     with torch.no_grad():
         feats = fitted.text_encoder.encode(["a click", "a hiss"])
         a = fitted.generator.level.log_gain(feats.sentence, clock_t)  # [2, 250]

@@ -124,15 +124,17 @@ def envelope_targets(generated: torch.Tensor, recorded: torch.Tensor, cfg: Level
     return (r - g + cfg.margin).clamp(max=0.0)
 
 
-def plain_generator(generator):
-    """The same generator without its level envelope (a copy sharing no state): what the envelope is
-    applied to."""
+def with_envelope(generator, level_envelope: bool):
+    """A copy of `generator` (sharing no state) with or without a level envelope: every other
+    tensor carried over, a new envelope starting as the identity. Without one, it is what the
+    envelope is applied to."""
     from audiogan_core.generator import Generator
 
-    config = dataclasses.replace(generator.config, level_envelope=False)
-    plain = Generator(config)
-    plain.load_state_dict({k: v for k, v in generator.state_dict().items() if not k.startswith("level.")})
-    return plain.eval()
+    copy = Generator(dataclasses.replace(generator.config, level_envelope=level_envelope))
+    state = {k: v for k, v in generator.state_dict().items() if not k.startswith("level.")}
+    missing, unexpected = copy.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("level.") for k in missing), (missing, unexpected)
+    return copy.eval()
 
 
 @torch.inference_mode()
@@ -146,20 +148,20 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
     t0 = mc.base_frames_for(frames)
     window_frames = round(cfg.smooth_seconds / mc.mel.seconds_for(1))
     tail_frames = round(cfg.tail_seconds / mc.mel.seconds_for(1))
-    generator = plain_generator(model.generator).to(model.device)
+    generator = with_envelope(model.generator, False).to(model.device)
     sentences, targets = [], []
     for first in tqdm(range(0, len(items), batch), desc="level contours", unit="batch", disable=not progress):
         idx = list(range(first, min(len(items), first + batch)))
         feats = model.text_encoder.encode([items[i].caption for i in idx]).to(model.device)
         z = torch.stack([model.noise(cfg.seed + i, t0) for i in idx]).to(model.device)  # [b, noise, T0]
         mel = generator(z, feats.sentence, feats.words, feats.lengths)[:, 0, :, :frames].float().cpu()  # [b, F, T]
-        rec = torch.stack([recording_heights(dataset.full_mel(i), frames, tail_frames, cfg.decay_lo, cfg.decay_hi)
-                           for i in idx])  # [b, T]
+        recordings = [dataset.full_mel(i) for i in idx]  # [F, T_rec] each
+        rec = torch.stack([recording_heights(r, frames, tail_frames, cfg.decay_lo, cfg.decay_hi)
+                           for r in recordings])  # [b, T]
         target = envelope_targets(heights(mel), rec, cfg, window_frames)  # [b, T]
         if cfg.inside_recording != "fit":  # NaN: no target there; 0: leave it as the generator makes it
-            for row, i in enumerate(idx):
-                target[row, :min(frames, dataset.full_mel(i).shape[1])] = \
-                    float("nan") if cfg.inside_recording == "skip" else 0.0
+            for row, r in enumerate(recordings):
+                target[row, :min(frames, r.shape[1])] = float("nan") if cfg.inside_recording == "skip" else 0.0
         targets.append(target)
         sentences.append(feats.sentence.float().cpu())
     return torch.cat(sentences), torch.cat(targets)
@@ -216,7 +218,7 @@ def fit_level(model_source: str, data_dir: str | Path, out: str | Path, cfg: Lev
     from audiogan_core.checkpoint import DISCRIMINATOR_FILE, load_discriminator_state_dict, load_state_dict_checked, save_model
     from audiogan_core.discriminator import Discriminator
     from audiogan_core.errors import InputError
-    from audiogan_core.generator import Generator, clock
+    from audiogan_core.generator import frame_clock
     from audiogan_core.io import atomic_write_text
 
     from .config import TrainConfig
@@ -237,15 +239,11 @@ def fit_level(model_source: str, data_dir: str | Path, out: str | Path, cfg: Lev
                            max_seconds=tc.max_file_seconds, random_crop=False)
     sentences, targets = collect(model, items, dataset, cfg, progress=progress)
 
-    config = dataclasses.replace(mc, level_envelope=True)
-    generator = Generator(config)
-    state = {k: v for k, v in model.generator.state_dict().items() if not k.startswith("level.")}
-    missing, unexpected = generator.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith("level.") for k in missing), (missing, unexpected)
+    generator = with_envelope(model.generator, True)
+    config = generator.config
     torch.manual_seed(cfg.seed)
-    frames = targets.shape[1]
-    clock_t = clock(config, torch.arange(frames, dtype=torch.float32) * config.mel.seconds_for(1))  # [P, T]
-    report = fit_envelope(generator.level, sentences, targets, clock_t, cfg, progress=progress)
+    report = fit_envelope(generator.level, sentences, targets, frame_clock(config, targets.shape[1]), cfg,
+                          progress=progress)
     report.update({"model": str(model_source), "data": str(data_dir), "held_out_clips_never_used": len(holdout),
                    "config": cfg.to_dict()})
 
