@@ -134,6 +134,9 @@ class ModelConfig:
     # as the identity. Where in a clip a caption's sound may go on is then the caption's, not only
     # what attention carries from the rest of the clip (a later block alone makes a full event).
     level_envelope: bool = False
+    # How the envelope acts (audiogan_core.generator.LevelEnvelope): "gain" turns every frame down by
+    # its own amount; "ceiling" sets the highest a frame may reach and turns down only frames over it.
+    level_form: str = "gain"
     # D's global feature pools its last grid by "sum" (the paper's) or "mean" (any length: the
     # feature's scale does not grow with the clip), the mean times `d_pool_scale` (the old grid's
     # size keeps a sum-pooled D's weights at the scale they were trained at).
@@ -233,6 +236,10 @@ class ModelConfig:
         if self.level_envelope and not self.position_channels:
             raise ConfigError("ModelConfig.level_envelope needs a position clock (position_channels > 0): "
                               "the envelope is a function of where in the clip a frame is")
+        if self.level_form not in ("gain", "ceiling"):
+            raise ConfigError(f"ModelConfig.level_form must be 'gain' or 'ceiling', got {self.level_form!r}")
+        if self.level_form != "gain" and not self.level_envelope:
+            raise ConfigError("ModelConfig.level_form 'ceiling' needs level_envelope true")
         if self.d_pooling not in ("sum", "mean"):
             raise ConfigError(f"ModelConfig.d_pooling must be 'sum' or 'mean', got {self.d_pooling!r}")
         if isinstance(self.d_pool_scale, bool) or not isinstance(self.d_pool_scale, (int, float)) \

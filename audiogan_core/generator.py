@@ -97,37 +97,52 @@ def frame_clock(config: ModelConfig, frames: int) -> torch.Tensor:
 
 
 class LevelEnvelope(nn.Module):
-    """Turns the generated log-mel down frame by frame, by an amount the sentence vector and the
-    clock decide: a gain of a_t nats (8.7 a_t dB) on every bin, mel' = max(mel + a_t, min(mel,
-    floor)), floor = the log-mel of digital silence, a_t = SCALE * mlp([sentence; clock_t]). A gain
-    keeps each frame's spectral shape; no bin is pushed below the floor. The last layer starts at
-    zero, so a_t = 0 and the module is the identity until training moves it (a model grown from one
-    without it starts as that model). Loops skip it: a loop has no start, and at the saturated
-    clock a one-shot's envelope is its silent tail. Trained adversarially with the rest (`audiogan
-    train`) or fitted alone to a library's level contours (`audiogan fit-level`)."""
+    """Turns the generated log-mel down frame by frame, as the sentence vector and the clock decide.
+    A two-layer network of [sentence; clock_t] gives one value per frame, its `course`:
+
+    - form "gain": a gain of a_t nats (8.7 a_t dB) on every bin, mel' = max(mel + a_t, min(mel,
+      floor)), floor = the log-mel of digital silence, a_t = SCALE * mlp. A gain keeps each frame's
+      spectral shape; no bin is pushed below the floor.
+    - form "ceiling": the highest a frame's loudest bin may stand above the floor, c_t = CEILING_START
+      + SCALE * mlp; a frame over it gets the gain min(0, c_t - peak_t) that brings it down to it, one
+      under it is left as it is. It reads the generated mel, so it takes a later event down where one
+      actually comes and leaves quiet frames (a texture's, a tail's) alone.
+
+    The last layer starts at zero: a_t = 0, or a ceiling above any frame, so the module is the
+    identity until training moves it (a model grown from one without it starts as that model; a
+    fresh ceiling gets no gradient until fitted). Loops skip it: a loop has no start, and at the
+    saturated clock a one-shot's envelope is its silent tail. Trained adversarially with the rest
+    (`audiogan train`) or fitted alone to a library's level contours (`audiogan fit-level`)."""
 
     HIDDEN = 64
     SCALE = 16.0  # a larger step for the one output: it must travel several units in a few hundred steps
+    CEILING_START = 40.0  # nats above the floor: over any frame's loudest bin (real and generated peaks reach ~16)
 
-    def __init__(self, sentence_dim: int, position_channels: int):
+    def __init__(self, sentence_dim: int, position_channels: int, form: str = "gain"):
         super().__init__()
+        self.form = form
         self.hidden = nn.Linear(sentence_dim + position_channels, self.HIDDEN)
         self.out = nn.Linear(self.HIDDEN, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
-    def log_gain(self, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
-        """sentence [B, Ds], clock_t [P, T] -> a_t [B, T]."""
+    def course(self, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
+        """sentence [B, Ds], clock_t [P, T] -> [B, T]: the gain a_t in nats (form "gain") or the
+        ceiling c_t in nats above the floor (form "ceiling")."""
         ds = sentence.shape[-1]
         w = self.hidden.weight  # [H, Ds + P]: the hidden layer of [sentence; clock_t], split so that the
         # sentence's share is computed once per clip rather than once per frame
         by_text = F.linear(sentence, w[:, :ds], self.hidden.bias)  # [B, H]
         by_time = F.linear(clock_t.t().to(sentence), w[:, ds:])  # [T, H]
-        return self.SCALE * self.out(F.relu(by_text[:, None, :] + by_time[None]))[..., 0]  # [B, T]
+        value = self.SCALE * self.out(F.relu(by_text[:, None, :] + by_time[None]))[..., 0]  # [B, T]
+        return value if self.form == "gain" else self.CEILING_START + value
 
     def forward(self, mel: torch.Tensor, sentence: torch.Tensor, clock_t: torch.Tensor) -> torch.Tensor:
         """mel [B, 1, F, T], sentence [B, Ds], clock_t [P, T] -> mel [B, 1, F, T]."""
-        a = self.log_gain(sentence, clock_t)[:, None, None, :]  # [B, 1, 1, T]
+        a = self.course(sentence, clock_t)[:, None, None, :]  # [B, 1, 1, T]
+        if self.form == "ceiling":
+            peak = (mel - SILENCE_LOG_MEL).amax(dim=2, keepdim=True)  # [B, 1, 1, T]
+            a = (a - peak).clamp(max=0.0)  # [B, 1, 1, T]: 0 wherever the frame is under its ceiling
         return torch.maximum(mel + a, mel.clamp(max=SILENCE_LOG_MEL))  # [B, 1, F, T]; exactly mel while a = 0
 
 
@@ -174,7 +189,7 @@ class Generator(nn.Module):
         conv3 (up) conv4       -> multi_triple_attention_2   at c/4, plan[1] (paper: double)
         conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (paper: single)
         conv7 (up) -> bn -> ReLU -> colorize (SN 1x1)        -> [B, 1, n_mels, frames]
-        level (config.level_envelope: sentence + clock; not in a loop) -> [B, 1, n_mels, frames]
+        level (config.level_envelope: sentence + clock, a gain or a ceiling; not in a loop) -> [B, 1, n_mels, frames]
 
     Up-sampling blocks double time and scale frequency by config.freq_upsample[i]. Every block
     is conditioned on the sentence feature through conditional batch norm. Channel widths are
@@ -211,7 +226,7 @@ class Generator(nn.Module):
         self.bn = nn.BatchNorm2d(widths[7])
         self.colorize = SNConv1d(widths[7], 1, 1)
         if config.level_envelope:
-            self.level = LevelEnvelope(config.sentence_dim, config.position_channels)
+            self.level = LevelEnvelope(config.sentence_dim, config.position_channels, config.level_form)
 
     def _stage(self, channels: int, kinds: str) -> SDTAttention:
         cfg = self.config

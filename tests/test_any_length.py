@@ -393,7 +393,7 @@ def test_a_level_envelope_turns_frames_down_by_the_clock_and_a_loop_skips_it():
     with torch.no_grad():
         out, base = G(z, *text(cfg, batch=1)), plain(z, *text(cfg, batch=1))
         t = out.shape[-1]
-        a = G.level.log_gain(text(cfg, batch=1)[0], frame_clock(cfg, t))[0]  # [T]
+        a = G.level.course(text(cfg, batch=1)[0], frame_clock(cfg, t))[0]  # [T]
         assert a[0] == 0 and torch.all(a[1:] <= a[:-1]) and a[-1] < -3.5
         room = base > SILENCE_LOG_MEL - a  # bins loud enough to take the whole gain
         assert room.any() and torch.allclose((out - base)[room], a.expand_as(out)[room], atol=1e-5)
@@ -415,3 +415,34 @@ def test_a_level_envelope_learns_and_is_checked():
         blocks_tiny(level_envelope=True, position_channels=0)
     with pytest.raises(ConfigError, match="true or false"):
         blocks_tiny(level_envelope="yes")
+
+
+def test_a_ceiling_envelope_takes_down_only_frames_over_it():
+    from audiogan_core.mel import SILENCE_LOG_MEL
+
+    cfg = blocks_tiny(level_envelope=True, level_form="ceiling")
+    G = Generator(cfg).eval()
+    plain = Generator(blocks_tiny()).eval()
+    plain.load_state_dict({k: v for k, v in G.state_dict().items() if not k.startswith("level.")})
+    z = torch.randn(1, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        base = plain(z, *text(cfg, batch=1))
+        assert torch.equal(G(z, *text(cfg, batch=1)), base)  # a fresh ceiling is over every frame
+        peak = (base - SILENCE_LOG_MEL).amax(dim=2)[0, 0]  # [T]
+        ceiling = float(peak.median())  # half the frames over it, half under
+        G.level.out.bias.fill_((ceiling - G.level.CEILING_START) / G.level.SCALE)
+        out = G(z, *text(cfg, batch=1))
+    over = peak > ceiling
+    assert over.any() and (~over).any()
+    assert torch.equal(out[..., ~over], base[..., ~over])  # frames under the ceiling are left as they are
+    new_peak = (out - SILENCE_LOG_MEL).amax(dim=2)[0, 0]
+    assert torch.allclose(new_peak[over], torch.full_like(new_peak[over], ceiling), atol=1e-4)
+    # each frame over it is turned down as a whole (a gain): its shape above the floor is kept
+    t = int(torch.nonzero(over)[0])
+    loud = base[0, 0, :, t] - (peak[t] - ceiling) > SILENCE_LOG_MEL
+    assert torch.allclose(out[0, 0, loud, t], base[0, 0, loud, t] - (peak[t] - ceiling), atol=1e-4)
+    assert ModelConfig.from_dict(cfg.to_dict()).level_form == "ceiling"
+    with pytest.raises(ConfigError, match="level_form"):
+        blocks_tiny(level_envelope=True, level_form="limit")
+    with pytest.raises(ConfigError, match="needs level_envelope"):
+        blocks_tiny(level_form="ceiling")

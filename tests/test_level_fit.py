@@ -78,7 +78,7 @@ def test_the_fitted_envelope_quiets_a_one_shots_later_frames_and_keeps_every_oth
     clock_t = frame_clock(fitted.config, 250)  # [P, 250]: one second
     with torch.no_grad():
         feats = fitted.text_encoder.encode(["a click", "a hiss"])
-        a = fitted.generator.level.log_gain(feats.sentence, clock_t)  # [2, 250]
+        a = fitted.generator.level.course(feats.sentence, clock_t)  # [2, 250]
     click_late, hiss_late = a[0, 125:].mean(), a[1, 125:].mean()
     assert click_late < hiss_late - 1.0, (click_late, hiss_late)
     assert click_late < a[0, :10].mean() - 1.0  # the click's own start is turned down less than its tail
@@ -153,3 +153,32 @@ def test_the_defaults_are_the_recipe_of_fit_s_and_every_recipe_loads():
     recipes = Path(__file__).resolve().parents[1] / "training" / "recipes"
     fits = {p.name: LevelFitConfig.from_dict(json.loads(p.read_text())) for p in recipes.glob("level-fit*.json")}
     assert len(fits) >= 4 and fits["level-fit-q25-hold.json"] == LevelFitConfig()
+
+
+def test_a_fitted_ceiling_follows_the_recordings_and_takes_down_only_what_exceeds_it(library, tmp_path):
+    from audiogan_training.level_fit import peaks
+
+    source = AudioGAN.from_config(blocks_tiny(), seed=0).save(tmp_path / "src")
+    cfg = LevelFitConfig(form="ceiling", inside_recording="fit", quantile=0.9, seconds=1.0, smooth_seconds=0.05,
+                         steps=300, batch_size=8, lr=3e-3)
+    report = fit_level(str(source), library, tmp_path / "fitted", cfg, cache_dir=tmp_path / "cache", progress=False)
+    assert report["after"]["fit"] < report["before"]["fit"]
+    fitted, plain = AudioGAN.load(tmp_path / "fitted"), AudioGAN.load(source)
+    assert fitted.config.level_form == "ceiling"
+    clock_t = frame_clock(fitted.config, 250)  # [P, 250]: one second
+    with torch.no_grad():
+        feats = fitted.text_encoder.encode(["a click", "a hiss"])
+        c = fitted.generator.level.course(feats.sentence, clock_t)  # [2, 250]
+        z = fitted.noise(3, 4)[None].expand(2, -1, -1)
+        out = fitted.generator(z, feats.sentence, feats.words, feats.lengths)[:, 0]  # [2, F, T]
+        base = plain.generator(z, feats.sentence, feats.words, feats.lengths)[:, 0]
+    # the click's recordings are silent after 0.05 s, the hiss's go on: the ceiling says so
+    assert c[0, 125:].mean() < c[1, 125:].mean() - 2.0 and c[0, 125:].mean() < c[0, :5].mean() - 2.0
+    ceiling = c[:, :out.shape[-1]]
+    assert torch.all(peaks(out) <= torch.maximum(ceiling, peaks(base).new_zeros(())) + 1e-4)
+    under = peaks(base) <= ceiling
+    assert under.any() and torch.equal(out.transpose(1, 2)[under], base.transpose(1, 2)[under])
+    with pytest.raises(ValueError, match="inside_recording 'fit'"):
+        LevelFitConfig(form="ceiling")
+    with pytest.raises(ValueError, match="form"):
+        LevelFitConfig(form="limit")

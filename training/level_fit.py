@@ -29,8 +29,15 @@ median over clips of similar captions at each time; lower: enough to bring most 
 events down, not just half of them). While the recording itself plays, `inside_recording` fits
 the targets there too ("fit"), leaves those frames without one ("skip"), or asks for no change
 ("hold": the adversarially trained generator already follows an event's course). A tenth of the
-clips is kept aside to report the fit on captions it did not see. What each setting did to the
-bundled model: docs/bundled-model-experiments.md ("A level envelope fitted to the recordings").
+clips is kept aside to report the fit on captions it did not see.
+
+`form` "ceiling" fits the other kind of envelope (audiogan_core.generator.LevelEnvelope): not a gain
+but the highest a frame's loudest bin may reach, which the generator applies to what it made, so no
+generator runs here. Its target is the recording's own contour, taken on each frame's loudest bin
+rather than its mean (a later event is heard by its peaks), plus the margin, at every frame; a high
+`quantile` keeps the ceiling over what most recordings of a caption do at that time. What each
+setting did to the bundled model: docs/bundled-model-experiments.md ("A level envelope fitted to the
+recordings").
 """
 from __future__ import annotations
 
@@ -66,8 +73,16 @@ class LevelFitConfig:
     weight_decay: float = 1e-4
     val_fraction: float = 0.1
     seed: int = 0
+    # "gain": fit a gain per frame to the generator's excess over the recordings; "ceiling": fit the
+    # highest level per frame to the recordings alone (the generator turns down what exceeds it)
+    form: str = "gain"
 
     def __post_init__(self):
+        if self.form not in ("gain", "ceiling"):
+            raise ValueError(f"form must be 'gain' or 'ceiling', got {self.form!r}")
+        if self.form == "ceiling" and self.inside_recording != "fit":
+            raise ValueError("a ceiling is fitted to the recordings themselves, inside them too: "
+                             f"form 'ceiling' needs inside_recording 'fit', got {self.inside_recording!r}")
         if not 0.0 <= self.decay_lo < self.decay_hi:
             raise ValueError(f"need 0 <= decay_lo < decay_hi, got {self.decay_lo} and {self.decay_hi}")
         if self.inside_recording not in ("fit", "skip", "hold"):
@@ -102,12 +117,19 @@ def heights(mel: torch.Tensor) -> torch.Tensor:
     return (mel - SILENCE_LOG_MEL).clamp(min=0).mean(1)
 
 
+def peaks(mel: torch.Tensor) -> torch.Tensor:
+    """log-mel [B, F, T] -> the height of each frame's loudest bin above the floor [B, T] (what a
+    ceiling envelope limits)."""
+    return (mel - SILENCE_LOG_MEL).clamp(min=0).amax(1)
+
+
 def recording_heights(mel: np.ndarray, frames: int, tail_frames: int, decay_lo: float = 0.3,
-                      decay_hi: float = 0.7) -> torch.Tensor:
-    """A recording's log-mel [F, T_rec] -> its heights over `frames` [frames]: cut if longer; if
-    shorter, continued at its end level (the mean of its last `tail_frames`) times
-    clamp((end / loud - decay_lo) / (decay_hi - decay_lo), 0, 1), loud = its 90th-percentile frame."""
-    h = heights(torch.tensor(np.asarray(mel[:, :frames], dtype=np.float32))[None])[0]  # [min(T_rec, frames)]
+                      decay_hi: float = 0.7, measure=heights) -> torch.Tensor:
+    """A recording's log-mel [F, T_rec] -> its heights (`measure`: heights or peaks) over `frames`
+    [frames]: cut if longer; if shorter, continued at its end level (the mean of its last
+    `tail_frames`) times clamp((end / loud - decay_lo) / (decay_hi - decay_lo), 0, 1), loud = its
+    90th-percentile frame."""
+    h = measure(torch.tensor(np.asarray(mel[:, :frames], dtype=np.float32))[None])[0]  # [min(T_rec, frames)]
     if h.numel() >= frames:
         return h
     if h.numel() == 0:
@@ -124,13 +146,14 @@ def envelope_targets(generated: torch.Tensor, recorded: torch.Tensor, cfg: Level
     return (r - g + cfg.margin).clamp(max=0.0)
 
 
-def with_envelope(generator, level_envelope: bool):
-    """A copy of `generator` (sharing no state) with or without a level envelope: every other
-    tensor carried over, a new envelope starting as the identity. Without one, it is what the
+def with_envelope(generator, level_envelope: bool, form: str = "gain"):
+    """A copy of `generator` (sharing no state) with or without a level envelope (of `form`): every
+    other tensor carried over, a new envelope starting as the identity. Without one, it is what the
     envelope is applied to."""
     from audiogan_core.generator import Generator
 
-    copy = Generator(dataclasses.replace(generator.config, level_envelope=level_envelope))
+    copy = Generator(dataclasses.replace(generator.config, level_envelope=level_envelope,
+                                         level_form=form if level_envelope else "gain"))
     state = {k: v for k, v in generator.state_dict().items() if not k.startswith("level.")}
     missing, unexpected = copy.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith("level.") for k in missing), (missing, unexpected)
@@ -139,8 +162,9 @@ def with_envelope(generator, level_envelope: bool):
 
 @torch.inference_mode()
 def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress: bool = True):
-    """(sentence vectors [N, Ds], targets a* [N, T]; NaN where a frame has none) for every item of
-    `dataset` (a FoleyDataset over `items`), generated at cfg.seconds."""
+    """(sentence vectors [N, Ds], targets [N, T]; NaN where a frame has none) for every item of
+    `dataset` (a FoleyDataset over `items`), over cfg.seconds: the gains a* against the generator's
+    clip (form "gain"), or the ceilings, the recording's peak contour plus the margin ("ceiling")."""
     from tqdm import tqdm
 
     mc = model.config
@@ -153,9 +177,15 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
     for first in tqdm(range(0, len(items), batch), desc="level contours", unit="batch", disable=not progress):
         idx = list(range(first, min(len(items), first + batch)))
         feats = model.text_encoder.encode([items[i].caption for i in idx]).to(model.device)
+        sentences.append(feats.sentence.float().cpu())
+        recordings = [dataset.full_mel(i) for i in idx]  # [F, T_rec] each
+        if cfg.form == "ceiling":
+            rec = torch.stack([recording_heights(r, frames, tail_frames, cfg.decay_lo, cfg.decay_hi, peaks)
+                               for r in recordings])  # [b, T]
+            targets.append(local_max(rec, window_frames) + cfg.margin)
+            continue
         z = torch.stack([model.noise(cfg.seed + i, t0) for i in idx]).to(model.device)  # [b, noise, T0]
         mel = generator(z, feats.sentence, feats.words, feats.lengths)[:, 0, :, :frames].float().cpu()  # [b, F, T]
-        recordings = [dataset.full_mel(i) for i in idx]  # [F, T_rec] each
         rec = torch.stack([recording_heights(r, frames, tail_frames, cfg.decay_lo, cfg.decay_hi)
                            for r in recordings])  # [b, T]
         target = envelope_targets(heights(mel), rec, cfg, window_frames)  # [b, T]
@@ -163,7 +193,6 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
             for row, r in enumerate(recordings):
                 target[row, :min(frames, r.shape[1])] = float("nan") if cfg.inside_recording == "skip" else 0.0
         targets.append(target)
-        sentences.append(feats.sentence.float().cpu())
     return torch.cat(sentences), torch.cat(targets)
 
 
@@ -190,17 +219,20 @@ def fit_envelope(level, sentences: torch.Tensor, targets: torch.Tensor, clock_t:
         if rows.numel() == 0:
             return float("nan")
         with torch.no_grad():
-            return float(quantile_loss(level.log_gain(sentences[rows], clock_t), targets[rows], cfg.quantile))
+            return float(quantile_loss(level.course(sentences[rows], clock_t), targets[rows], cfg.quantile))
 
     report = {"clips": n, "fit_clips": int(train.numel()), "aside_clips": int(n_val),
               "before": {"fit": loss_on(train), "aside": loss_on(val)},
               "zero_envelope_target_mean": float(targets.nanmean()),
               "frames_with_targets": float(targets.isfinite().float().mean())}
+    if level.form == "ceiling":  # start at the targets' overall quantile, not 40 nats above them
+        with torch.no_grad():
+            level.out.bias.fill_((float(targets[train].nanquantile(cfg.quantile)) - level.CEILING_START) / level.SCALE)
     opt = torch.optim.AdamW(level.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     level.train()
     for _ in tqdm(range(cfg.steps), desc="fitting the envelope", unit="step", disable=not progress):
         rows = train[torch.randint(train.numel(), (min(cfg.batch_size, train.numel()),), generator=gen)]
-        loss = quantile_loss(level.log_gain(sentences[rows], clock_t), targets[rows], cfg.quantile)
+        loss = quantile_loss(level.course(sentences[rows], clock_t), targets[rows], cfg.quantile)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -239,7 +271,7 @@ def fit_level(model_source: str, data_dir: str | Path, out: str | Path, cfg: Lev
                            max_seconds=tc.max_file_seconds, random_crop=False)
     sentences, targets = collect(model, items, dataset, cfg, progress=progress)
 
-    generator = with_envelope(model.generator, True)
+    generator = with_envelope(model.generator, True, cfg.form)
     config = generator.config
     torch.manual_seed(cfg.seed)
     report = fit_envelope(generator.level, sentences, targets, frame_clock(config, targets.shape[1]), cfg,
