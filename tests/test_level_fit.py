@@ -34,6 +34,23 @@ def test_a_short_recording_continues_by_how_it_ends_and_a_long_one_is_cut():
         LevelFitConfig(decay_lo=0.7, decay_hi=0.3)
 
 
+def test_by_steadiness_a_long_steady_recording_goes_on_and_a_fade_out_or_a_short_beep_does_not_end_it():
+    floor = -11.5129
+    texture = np.full((4, 40), floor + 8.0, dtype=np.float32)
+    texture[:, -10:] = floor + np.linspace(8.0, 0.0, 10)  # steady, then a fade-out
+    h = recording_heights(texture, 60, 2, steady=(20, 1.15, 0.5))
+    assert torch.allclose(h[40:], torch.full((20,), 8.0), atol=1e-3)  # goes on at its median level
+    assert torch.all(recording_heights(texture, 60, 2)[40:] < 1e-3)  # by how it ends, the fade-out ends it
+    beep = np.full((4, 10), floor + 8.0, dtype=np.float32)  # steady but shorter than min_frames
+    assert torch.all(recording_heights(beep, 60, 2, steady=(20, 1.15, 0.5))[10:] == 0)
+    door = np.full((4, 40), floor, dtype=np.float32)
+    door[:, :5] = floor + 10.0
+    door[:, 5:] = floor + np.linspace(6.0, 0.5, 35)  # loud for 5 frames of 40, then decays
+    assert torch.all(recording_heights(door, 60, 2, steady=(20, 1.15, 0.5))[40:] == 0)
+    with pytest.raises(ValueError, match="continuation"):
+        LevelFitConfig(continuation="loop")
+
+
 def test_targets_turn_down_only_where_the_generator_is_louder_than_the_recording():
     cfg = LevelFitConfig(margin=0.25)
     generated = torch.full((2, 20), 5.0)

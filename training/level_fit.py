@@ -76,8 +76,18 @@ class LevelFitConfig:
     # "gain": fit a gain per frame to the generator's excess over the recordings; "ceiling": fit the
     # highest level per frame to the recordings alone (the generator turns down what exceeds it)
     form: str = "gain"
+    # what a recording shorter than `seconds` does after its end: "end" (by how it ends: decay_lo,
+    # decay_hi) or "steady" (a recording at least steady_seconds long that stays within steady_nats of
+    # its loud level for steady_fraction of its frames goes on at its median level; any other is over:
+    # a fade-out does not make a texture a one-shot, nor does a short steady beep make it a texture)
+    continuation: str = "end"
+    steady_seconds: float = 2.0
+    steady_nats: float = 1.15  # 10 dB
+    steady_fraction: float = 0.5
 
     def __post_init__(self):
+        if self.continuation not in ("end", "steady"):
+            raise ValueError(f"continuation must be 'end' or 'steady', got {self.continuation!r}")
         if self.form not in ("gain", "ceiling"):
             raise ValueError(f"form must be 'gain' or 'ceiling', got {self.form!r}")
         if self.form == "ceiling" and self.inside_recording != "fit":
@@ -124,17 +134,25 @@ def peaks(mel: torch.Tensor) -> torch.Tensor:
 
 
 def recording_heights(mel: np.ndarray, frames: int, tail_frames: int, decay_lo: float = 0.3,
-                      decay_hi: float = 0.7, measure=heights) -> torch.Tensor:
+                      decay_hi: float = 0.7, measure=heights, steady: tuple[int, float, float] | None = None
+                      ) -> torch.Tensor:
     """A recording's log-mel [F, T_rec] -> its heights (`measure`: heights or peaks) over `frames`
     [frames]: cut if longer; if shorter, continued at its end level (the mean of its last
     `tail_frames`) times clamp((end / loud - decay_lo) / (decay_hi - decay_lo), 0, 1), loud = its
-    90th-percentile frame."""
+    90th-percentile frame. With `steady` = (min_frames, nats, fraction) instead: continued at its
+    median level if it is at least min_frames long and within `nats` of its loud level for `fraction`
+    of its frames, in silence otherwise."""
     h = measure(torch.tensor(np.asarray(mel[:, :frames], dtype=np.float32))[None])[0]  # [min(T_rec, frames)]
     if h.numel() >= frames:
         return h
     if h.numel() == 0:
         return torch.zeros(frames)
-    end, loud = h[-max(1, tail_frames):].mean(), h.quantile(0.9)
+    loud = h.quantile(0.9)
+    if steady is not None:
+        min_frames, nats, fraction = steady
+        goes_on = h.numel() >= min_frames and float((h >= loud - nats).float().mean()) >= fraction
+        return torch.cat([h, (h.median() if goes_on else h.new_zeros(())).expand(frames - h.numel())])
+    end = h[-max(1, tail_frames):].mean()
     going_on = ((end / loud.clamp(min=1e-3) - decay_lo) / (decay_hi - decay_lo)).clamp(0.0, 1.0)
     return torch.cat([h, (end * going_on).expand(frames - h.numel())])
 
@@ -172,6 +190,8 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
     t0 = mc.base_frames_for(frames)
     window_frames = round(cfg.smooth_seconds / mc.mel.seconds_for(1))
     tail_frames = round(cfg.tail_seconds / mc.mel.seconds_for(1))
+    steady = None if cfg.continuation == "end" else \
+        (round(cfg.steady_seconds / mc.mel.seconds_for(1)), cfg.steady_nats, cfg.steady_fraction)
     generator = with_envelope(model.generator, False).to(model.device)
     sentences, targets = [], []
     for first in tqdm(range(0, len(items), batch), desc="level contours", unit="batch", disable=not progress):
@@ -180,13 +200,13 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
         sentences.append(feats.sentence.float().cpu())
         recordings = [dataset.full_mel(i) for i in idx]  # [F, T_rec] each
         if cfg.form == "ceiling":
-            rec = torch.stack([recording_heights(r, frames, tail_frames, cfg.decay_lo, cfg.decay_hi, peaks)
+            rec = torch.stack([recording_heights(r, frames, tail_frames, cfg.decay_lo, cfg.decay_hi, peaks, steady)
                                for r in recordings])  # [b, T]
             targets.append(local_max(rec, window_frames) + cfg.margin)
             continue
         z = torch.stack([model.noise(cfg.seed + i, t0) for i in idx]).to(model.device)  # [b, noise, T0]
         mel = generator(z, feats.sentence, feats.words, feats.lengths)[:, 0, :, :frames].float().cpu()  # [b, F, T]
-        rec = torch.stack([recording_heights(r, frames, tail_frames, cfg.decay_lo, cfg.decay_hi)
+        rec = torch.stack([recording_heights(r, frames, tail_frames, cfg.decay_lo, cfg.decay_hi, heights, steady)
                            for r in recordings])  # [b, T]
         target = envelope_targets(heights(mel), rec, cfg, window_frames)  # [b, T]
         if cfg.inside_recording != "fit":  # NaN: no target there; 0: leave it as the generator makes it
