@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                          "pick by the evaluation: an EMA lags a recent change of recipe)")
     ap.add_argument("--checkpoint", type=Path, default=None,
                     help="export this checkpoint of the run (--weights picks its raw or EMA generator) "
-                         "instead of RUN/model or RUN/checkpoint.pt")
+                         "instead of RUN/model or RUN/checkpoint.pt; or a probe folder already exported from one "
+                         "(its generator's step and raw/EMA kind are read from its weights)")
     ap.add_argument("--init-model", type=Path, default=None,
                     help="the model folder the run was initialised from (audiogan train --init-from); its "
                          "training_summary.json becomes the card's first stage")
@@ -122,6 +123,17 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
             if (src / name).is_file():
                 shutil.copy2(src / name, tmp / name)
+    elif args.checkpoint is not None and args.checkpoint.is_dir():  # a probe exported from a run checkpoint
+        src = args.checkpoint
+        from audiogan_core.checkpoint import read_safetensors_metadata
+
+        kind = read_safetensors_metadata(src / "generator.safetensors").get("weights", "")
+        if ("raw" if kind.startswith("raw") else "ema" if kind.startswith("EMA") else None) != args.weights:
+            print(f"{src} holds the {kind or 'unknown'} weights, not --weights {args.weights}", file=sys.stderr)
+            shutil.rmtree(tmp)
+            return 1
+        for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
+            shutil.copy2(src / name, tmp / name)
     elif args.checkpoint is not None or args.weights == "raw":
         src = args.checkpoint or args.run / "checkpoint.pt"
         export_checkpoint_generator(src, tmp, args.weights, history=False)  # the summary is written below
@@ -135,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     size = sum(p.stat().st_size for p in tmp.iterdir())
     if size > MAX_BYTES:
         print(f"model is {size / 1e6:.1f} MB, over the 25 MB limit", file=sys.stderr)
+        shutil.rmtree(tmp)
         return 1
     manifest = json.loads((args.data / "manifest.json").read_text())
     from audiogan_core.checkpoint import read_safetensors_metadata

@@ -85,6 +85,24 @@ def test_two_stage_export_writes_a_loadable_model_and_its_card(stages, tmp_path)
     assert clip.audio.shape[0] == pytest.approx(0.5 * model.sample_rate, rel=0.1)
 
 
+def test_a_probe_folder_exported_from_a_checkpoint_exports_like_the_checkpoint(stages, tmp_path):
+    data = tmp_path / "library"
+    data.mkdir()
+    (data / "manifest.json").write_text(json.dumps({"packages": {}, "categories": {}, "holdout": {"clips": 0}}))
+    probe = tmp_path / "probe"
+    export_bundled.export_checkpoint_generator(stages / "stage2" / CHECKPOINT_NAME, probe, "raw", history=False)
+    common = ["--run", str(stages / "stage2"), "--checkpoint", str(probe), "--data", str(data),
+              "--models-dir", str(tmp_path / "models"), "--vocoder", "griffinlim", "--vocoder-fallback", ""]
+    assert export_bundled.main(common + ["--weights", "ema", "--name", "wrong"]) == 1  # the probe holds raw weights
+    assert not list((tmp_path / "models").glob("wrong*"))
+    assert export_bundled.main(common + ["--weights", "raw", "--name", "mine"]) == 0
+    state, _ = read_checkpoint(stages / "stage2" / CHECKPOINT_NAME)
+    folder = tmp_path / "models" / "mine"
+    assert same_tensors(folder, state["G"])
+    assert json.loads((folder / "training_summary.json").read_text())["summary"]["steps"] == 4
+    assert "the raw generator (not the EMA)" in (folder / "MODEL_CARD.md").read_text()
+
+
 def test_a_fitted_level_envelope_exports_with_the_record_of_the_model_it_started_from(stages, library, tmp_path):  # noqa: F811
     from audiogan_training.level_fit import LevelFitConfig, fit_level
 
