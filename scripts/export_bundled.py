@@ -45,10 +45,12 @@ def training_summary(run: Path, until_step: int | None = None) -> dict:
             "last_losses": steps[-1] if steps else None}
 
 
-def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "raw", history: bool = True) -> None:
+def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "raw", history: bool = True,
+                               init: Path | None = None) -> None:
     """The checkpoint's raw or EMA generator (`weights` "raw" | "ema") and its discriminator as a
     model folder; a probe of a run step without a second training pass. With `history`, also the run's
-    training_summary.json up to that step (what --init-model reads)."""
+    training_summary.json up to that step (what --init-model reads), with `init` (the model folder the
+    run started from) as the record of the stage before."""
     if weights not in ("raw", "ema"):
         raise ValueError(f"weights must be 'raw' or 'ema', got {weights!r}")
     from audiogan_core.checkpoint import load_state_dict_checked, save_model
@@ -68,6 +70,8 @@ def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "
     run = checkpoint.parent
     if history and (run / "log.jsonl").is_file():  # so that a run initialised from this folder can report it
         summary = {"summary": training_summary(run, state["step"]), "train_config": train_config.to_dict()}
+        if init is not None:
+            summary["init"] = json.loads((Path(init) / "training_summary.json").read_text())
         (folder / "training_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
@@ -277,8 +281,7 @@ def fd_line(summary: dict) -> str:
 
 
 def training_section(summary, train_cfg, args, init) -> str:
-    recipe = (f"lr G {train_cfg['lr_g']} / D {train_cfg['lr_d']}, {train_cfg['d_steps_per_g']} D steps per G step, "
-              f"batch {train_cfg['batch_size']}, EMA {train_cfg['ema_decay']}")
+    recipe = recipe_phrase(train_cfg)
     if init is None:
         return f"""- Trainer: `audiogan train` with `training/recipes/bundled-foley.json` (the paper's recipe: hinge + G2S +
   L2W + F2R + OCC, Adam(0.5, 0.999), {recipe}). Recipe: `scripts/train_bundled.sh`.
@@ -286,38 +289,66 @@ def training_section(summary, train_cfg, args, init) -> str:
   (resumed across sessions).
 - Learning signal: {fd_line(summary)}.
 """
-    first, first_cfg = init["summary"], init["train_config"]
-    stage2 = json.loads(PHASES.read_text())["stage2"]
-    hours = (first["train_seconds_estimate"] + summary["train_seconds_estimate"]) / 3600
-    aug = ", ".join(train_cfg.get("augment") or []) or "none"
-    crops = ", ".join(str(c) for c in train_cfg.get("crop_frames") or []) or "the whole clip"
-    moments = ", ".join(train_cfg.get("moment_terms") or [])
-    return f"""Two stages, one recipe: `scripts/train_bundled.sh` (schedule in `training/recipes/bundled-phases.json`).
+    stages = []  # oldest first: the first bundled model, then each model initialised from the one before
+    record = init
+    while record is not None:
+        stages.insert(0, record)
+        record = record.get("init")
+    first, first_cfg = stages[0]["summary"], stages[0]["train_config"]
+    schedule = json.loads(PHASES.read_text())
+    hours = (sum(st["summary"]["train_seconds_estimate"] for st in stages) + summary["train_seconds_estimate"]) / 3600
+    text = f"""{"Two" if len(stages) == 1 else "Three"} stages, one recipe: `scripts/train_bundled.sh` (schedule in `training/recipes/bundled-phases.json`).
 - **Stage 1**, the first bundled model (`{first_cfg['model']['name']}`, {length_phrase(first_cfg['model'])}), on the first library
   (`audiogan data debian-foley --packages v1`): `audiogan train` with `training/recipes/bundled-foley.json` (the
   paper's recipe: hinge + G2S + L2W + F2R + OCC, Adam(0.5, 0.999), lr G {first_cfg['lr_g']} / D {first_cfg['lr_d']}, batch {first_cfg['batch_size']}).
 {textwrap.indent(phase_lines(first_cfg), "  ")}  **{first['steps']}** steps, about {first['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(first)}.
-- **Stage 2**, this model (`{train_cfg['model']['name']}`), on the library below: `audiogan train --init-from` stage 1's raw
-  generator (every tensor kept except the noise projection, which the per-block noise replaces) with
-  `training/recipes/{stage2['recipe']}`: the same losses and category head ({recipe}), crops of {crops} frames
-  (every clip length the generator must make), discriminator augmentation ({aug}; probability
-  {train_cfg.get('augment_p')}, real and generated alike), and a paired moment loss (weight {train_cfg.get('moment_weight')}: the {moments} of
-  each mel band against the caption's own recording; the envelope term is what stops a one-shot repeating in
-  every block). **{summary['steps']}** steps, about {summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.
-- Exported: the {'EMA' if args.weights == 'ema' else 'raw'} generator at step {summary['steps']}, chosen by probes fixed
+"""
+    if len(stages) == 1:
+        text += stage2_lines(summary, train_cfg, schedule["stage2"], "this model")
+    else:
+        stage2, stage3 = schedule["stage2"], schedule["stage3"]
+        text += stage2_lines(stages[1]["summary"], stages[1]["train_config"], stage2, "its successor")
+        text += textwrap.indent(level_fit_line(stages[1].get("level_fit"), stage2["weights"]), "  ")
+        text += (f"- **Stage 3**, this model: `audiogan train --init-from` stage 2 with its envelope, with "
+                 f"`training/recipes/{stage3['recipe']}` (stage 2's losses, {recipe_phrase(train_cfg)}; the envelope "
+                 f"trained with the rest). **{summary['steps']}** steps, about "
+                 f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.\n")
+    return text + f"""- Exported: the {'EMA' if args.weights == 'ema' else 'raw'} generator at step {summary['steps']}, chosen by probes fixed
   before the run reached them (docs/plans/run-j.md; every probe in docs/bundled-model-experiments.md).
 - In all about **{hours:.1f} h** of training on {args.hardware} (resumed across sessions).
 """
 
 
-def level_fit_line(fit: dict | None) -> str:
-    """The card's line for a level envelope fitted by `audiogan fit-level` (its level_fit.json)."""
+def recipe_phrase(train_cfg: dict) -> str:
+    return (f"lr G {train_cfg['lr_g']} / D {train_cfg['lr_d']}, {train_cfg['d_steps_per_g']} D steps per G step, "
+            f"batch {train_cfg['batch_size']}, EMA {train_cfg['ema_decay']}")
+
+
+def stage2_lines(summary: dict, train_cfg: dict, stage2: dict, who: str) -> str:
+    """The card's stage-2 item: the any-length model trained from stage 1's raw generator."""
+    aug = ", ".join(train_cfg.get("augment") or []) or "none"
+    crops = ", ".join(str(c) for c in train_cfg.get("crop_frames") or []) or "the whole clip"
+    moments = ", ".join(train_cfg.get("moment_terms") or [])
+    return f"""- **Stage 2**, {who} (`{train_cfg['model']['name']}`), on the library below: `audiogan train --init-from` stage 1's raw
+  generator (every tensor kept except the noise projection, which the per-block noise replaces) with
+  `training/recipes/{stage2['recipe']}`: the same losses and category head ({recipe_phrase(train_cfg)}), crops of {crops} frames
+  (every clip length the generator must make), discriminator augmentation ({aug}; probability
+  {train_cfg.get('augment_p')}, real and generated alike), and a paired moment loss (weight {train_cfg.get('moment_weight')}: the {moments} of
+  each mel band against the caption's own recording; the envelope term is what stops a one-shot repeating in
+  every block). **{summary['steps']}** steps, about {summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.
+"""
+
+
+def level_fit_line(fit: dict | None, weights: str | None = None) -> str:
+    """The card's line for a level envelope fitted by `audiogan fit-level` (its level_fit.json), onto the
+    model before it (its `weights` generator, where that is said)."""
     if fit is None:
         return ""
     c = fit["config"]
     inside = {"fit": "", "skip": ", none while the recording plays",
               "hold": ", none but 0 while the recording plays"}.get(c.get("inside_recording", "fit"), "")
-    return (f"- **Then**, every other weight kept, a level envelope fitted by `audiogan fit-level` to how loud "
+    onto = f" onto its {'EMA' if weights == 'ema' else 'raw'} generator" if weights else ""
+    return (f"- **Then**{onto}, every other weight kept, a level envelope fitted by `audiogan fit-level` to how loud "
             f"the library's {fit['clips']} training recordings are over {c['seconds']:g} s (the loudest moment "
             f"within {c['smooth_seconds']:g} s; the {c.get('quantile', 0.5):g} quantile of the targets{inside}): "
             f"loss to its targets on the {fit['aside_clips']} clips set aside {fit['before']['aside']:.3f} -> "

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe of the bundled default model (audiogan_core/models/default), end to end, in the two stages
+# The recipe of the bundled default model (audiogan_core/models/default), end to end, in the three stages
 # of training/recipes/bundled-phases.json (see README, "Bundled model"):
 # Stage 1 builds the first Debian foley library (v1) and trains (or resumes) the fixed-length `foley` preset:
 #   1. training/recipes/bundled-foley.json: the paper's discriminator (its SDT stages attend to the caption);
@@ -9,9 +9,11 @@
 #      classifier (category_weight 1.0).
 # Stage 2 exports stage 1's raw generator to RUN/stage1-model, builds the wider library and trains the
 # any-length `foley2` preset from it (--init-from) with the stage's recipe.
+# Stage 3 exports stage 2's generator to RUN2/stage2-model, fits a level envelope onto it (audiogan fit-level,
+# RUN2/stage2-level) and trains from that (RUN3) with the stage's recipe, the envelope trained with the rest.
 # Re-run it to continue after an interruption. Export the result with scripts/export_bundled.py (README).
 #   DATA=data/debian-foley RUN=runs/bundled DATA2=data/debian-foley-wide RUN2=runs/bundled-foley2 \
-#     scripts/train_bundled.sh
+#     RUN3=runs/bundled-foley2-level scripts/train_bundled.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/debian-foley}
@@ -56,3 +58,21 @@ fi
 if [[ -f "$RUN2/checkpoint.pt" ]]; then start=(--resume); else start=(--init-from "$RUN/stage1-model"); fi
 "$AG" train --data "$DATA2" --out "$RUN2" --cache-dir "${CACHE2:-$DATA2.cache}" --device auto --no-progress \
   "${start[@]}" --config "training/recipes/$recipe2" --steps "$until2" "$@"
+
+# Stage 3: stage 2's generator at its last step with a level envelope fitted to the wider library's recordings,
+# then a new run from it with the envelope trained with the rest.
+RUN3=${RUN3:-runs/bundled-foley2-level}
+read -r weights2 fit3 recipe3 until3 < <("$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1])); s = d["stage3"]
+print(d["stage2"]["weights"], s["level_fit"], s["recipe"], s["until_step"])' "$PHASES")
+if [[ ! -f "$RUN2/stage2-model/generator.safetensors" ]]; then
+  "$PY" -c 'import sys; sys.path.insert(0, "scripts"); from pathlib import Path
+from export_bundled import export_checkpoint_generator
+export_checkpoint_generator(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], init=Path(sys.argv[4]))' \
+    "$RUN2/checkpoint.pt" "$RUN2/stage2-model" "$weights2" "$RUN/stage1-model"
+fi
+[[ -d "$RUN2/stage2-level" ]] || "$AG" fit-level --data "$DATA2" --out "$RUN2/stage2-level" --model "$RUN2/stage2-model" \
+  --cache-dir "${CACHE2:-$DATA2.cache}" --config "training/recipes/$fit3" --device auto --no-progress
+if [[ -f "$RUN3/checkpoint.pt" ]]; then start=(--resume); else start=(--init-from "$RUN2/stage2-level"); fi
+"$AG" train --data "$DATA2" --out "$RUN3" --cache-dir "${CACHE2:-$DATA2.cache}" --device auto --no-progress \
+  "${start[@]}" --config "training/recipes/$recipe3" --steps "$until3" "$@"

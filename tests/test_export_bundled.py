@@ -128,3 +128,33 @@ def test_a_fitted_level_envelope_exports_with_the_record_of_the_model_it_started
     assert model.config.level_envelope and model.config.vocoder == "griffinlim"
     with pytest.raises(SystemExit):
         export_bundled.main(["--from-model", str(tmp_path / "fitted"), "--run", str(stages / "stage2"), *common])
+
+
+def test_a_third_stage_from_a_fitted_envelope_carries_the_lineage_into_the_card(stages, library, tmp_path):  # noqa: F811
+    from audiogan_training.level_fit import LevelFitConfig, fit_level
+
+    data = tmp_path / "library"
+    data.mkdir()
+    (data / "manifest.json").write_text(json.dumps({"packages": {}, "categories": {"door": 12}}))
+    stage2 = tmp_path / "stage2-model"
+    export_bundled.export_checkpoint_generator(stages / "stage2" / CHECKPOINT_NAME, stage2, "ema",
+                                               init=stages / "stage1-model")
+    fit_level(str(stage2), library, tmp_path / "stage2-level", LevelFitConfig(seconds=1.0, steps=5),
+              cache_dir=tmp_path / "cache", progress=False)
+    record = json.loads((tmp_path / "stage2-level" / "training_summary.json").read_text())
+    assert record["summary"]["steps"] == 4 and record["init"]["summary"]["steps"] == 3
+    assert record["level_fit"]["config"]["steps"] == 5  # the source's record, then the fit
+    switches = dict(ANY_LENGTH_SWITCHES, model=ANY_LENGTH_SWITCHES["model"].replace(level_envelope=True))
+    Trainer(tiny_config(steps=2, **switches), library, tmp_path / "stage3", cache_dir=tmp_path / "cache",
+            progress=False, init_from=str(tmp_path / "stage2-level")).fit()
+    assert export_bundled.main(["--run", str(tmp_path / "stage3"), "--weights", "raw", "--init-model",
+                                str(tmp_path / "stage2-level"), "--data", str(data), "--models-dir",
+                                str(tmp_path / "models"), "--name", "mine", "--vocoder", "griffinlim",
+                                "--vocoder-fallback", ""]) == 0
+    card = (tmp_path / "models" / "mine" / "MODEL_CARD.md").read_text()
+    for expected in ("Three stages", "**Stage 1**, the first bundled model (`tiny`", "**3** steps",
+                     "**Stage 2**, its successor", "**4** steps", "**Then** onto its EMA generator",
+                     "**Stage 3**, this model", "**2** steps", "the raw generator at step 2"):
+        assert expected in card, expected
+    saved = json.loads((tmp_path / "models" / "mine" / "training_summary.json").read_text())
+    assert saved["init"]["init"]["summary"]["steps"] == 3 and saved["init"]["level_fit"]["config"]["steps"] == 5

@@ -265,7 +265,7 @@ def fit_level(model_source: str, data_dir: str | Path, out: str | Path, cfg: Lev
               cache_dir: str | Path | None = None, device: str = "cpu", progress: bool = True) -> dict:
     """The model `model_source` with a level envelope fitted on the training clips of `data_dir`,
     written as a model folder at `out` (which must not exist). Returns the fit report (also in
-    OUT/level_fit.json)."""
+    OUT/level_fit.json; with the source's training record in OUT/training_summary.json where it has one)."""
     from audiogan_core.api import AudioGAN, locate_model
     from audiogan_core.checkpoint import DISCRIMINATOR_FILE, load_discriminator_state_dict, load_state_dict_checked, save_model
     from audiogan_core.discriminator import Discriminator
@@ -307,4 +307,9 @@ def fit_level(model_source: str, data_dir: str | Path, out: str | Path, cfg: Lev
     save_model(out, generator.eval(), config, discriminator=discriminator,
                metadata={"level_fit": json.dumps(cfg.to_dict()), "source": str(model_source)})
     atomic_write_text(out / "level_fit.json", json.dumps(report, indent=1) + "\n")
+    source_record = Path(folder) / "training_summary.json"
+    if source_record.is_file():  # the source's training record (not its evaluations), then this fit
+        record = json.loads(source_record.read_text())
+        lineage = {k: record[k] for k in ("summary", "train_config", "init") if k in record}
+        atomic_write_text(out / "training_summary.json", json.dumps({**lineage, "level_fit": report}, indent=1) + "\n")
     return report
