@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     # the card describes the exported config's vocoders; training_summary.json keeps the run's own config
     card_cfg = {**train_cfg, "model": {**train_cfg["model"], "vocoder": config["vocoder"],
                                        "vocoder_fallback": config["vocoder_fallback"],
-                                       "level_envelope": config.get("level_envelope", False)}}
+                                       "level_envelope": config.get("level_envelope", False),
+                                       "level_form": config.get("level_form", "gain")}}
     card = model_card(manifest, summary, card_cfg, reports["evaluation"], args, size, init=init,
                       long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"],
                       level_fit=level_fit)
@@ -235,8 +236,10 @@ def length_phrase(m: dict) -> str:
     return (f"any length from {ANY_LENGTH_MIN_SECONDS:g} to {ANY_LENGTH_MAX_SECONDS:g} s (default "
             f"{ANY_LENGTH_DEFAULT_SECONDS:g} s) from one set of weights, and seamless loops (`--loop`): "
             f"{noise}, with {m.get('position_channels', 0)} position channels that tell it where the clip starts"
-            + ("; a level envelope of the caption and the clock draws each frame towards silence"
-               if m.get("level_envelope") else ""))
+            + (("; a level envelope of the caption and the clock caps each frame's level"
+                if m.get("level_form") == "ceiling" else
+                "; a level envelope of the caption and the clock sets each frame's gain (mostly turning later frames "
+                "down)") if m.get("level_envelope") else ""))
 
 
 def shape_line(m: dict) -> str:
