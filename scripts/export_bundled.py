@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
     args = ap.parse_args(argv)
+    from audiogan_core.checkpoint import read_safetensors_metadata
+
     if (args.run is None) == (args.from_model is None):
         ap.error("give one of --run and --from-model")
 
@@ -124,27 +126,21 @@ def main(argv: list[str] | None = None) -> int:
     tmp.mkdir(parents=True)
     if args.from_model is not None:
         src = args.from_model
-        for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
-            if (src / name).is_file():
-                shutil.copy2(src / name, tmp / name)
+        copy_model_files(src, tmp, missing_ok=True)
     elif args.checkpoint is not None and args.checkpoint.is_dir():  # a probe exported from a run checkpoint
         src = args.checkpoint
-        from audiogan_core.checkpoint import read_safetensors_metadata
-
         kind = read_safetensors_metadata(src / "generator.safetensors").get("weights", "")
         if ("raw" if kind.startswith("raw") else "ema" if kind.startswith("EMA") else None) != args.weights:
             print(f"{src} holds the {kind or 'unknown'} weights, not --weights {args.weights}", file=sys.stderr)
             shutil.rmtree(tmp)
             return 1
-        for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
-            shutil.copy2(src / name, tmp / name)
+        copy_model_files(src, tmp)
     elif args.checkpoint is not None or args.weights == "raw":
         src = args.checkpoint or args.run / "checkpoint.pt"
         export_checkpoint_generator(src, tmp, args.weights, history=False)  # the summary is written below
     else:
         src = args.run / "model"
-        for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
-            shutil.copy2(src / name, tmp / name)
+        copy_model_files(src, tmp)
     config = json.loads((tmp / "config.json").read_text())
     config["vocoder"], config["vocoder_fallback"] = args.vocoder, args.vocoder_fallback or None
     (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
@@ -154,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp)
         return 1
     manifest = json.loads((args.data / "manifest.json").read_text())
-    from audiogan_core.checkpoint import read_safetensors_metadata
 
     if history is not None:
         summary, train_cfg, init = history["summary"], history["train_config"], history.get("init")
@@ -184,6 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     tmp.rename(dst)
     print(f"exported {src} -> {dst} ({size / 1e6:.1f} MB, step {summary['steps']})")
     return 0
+
+
+def copy_model_files(src: Path, dst: Path, missing_ok: bool = False) -> None:
+    """A model folder's config and weights (not its card or records) into `dst`."""
+    for name in ("config.json", "generator.safetensors", "discriminator.safetensors"):
+        if not missing_ok or (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
 
 
 PER_CLIP_KEYS = {"generated_misses", "loop_clips"}  # the reports' clip-by-clip lists: kept in the reports only
