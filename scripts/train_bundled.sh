@@ -49,11 +49,16 @@ done
 # Stage 2: the any-length model, from stage 1's raw generator at its last step.
 read -r recipe2 until2 < <("$PY" -c 'import json, sys
 s = json.load(open(sys.argv[1]))["stage2"]; print(s["recipe"], s["until_step"])' "$PHASES")
-if [[ ! -f "$RUN/stage1-model/generator.safetensors" ]]; then
+# export_generator CHECKPOINT FOLDER raw|ema [INIT_FOLDER]: a run checkpoint's generator as a model folder with
+# its training record (and INIT_FOLDER's as the stage before), once
+export_generator() {
+  [[ -f "$2/generator.safetensors" ]] && return 0
   "$PY" -c 'import sys; sys.path.insert(0, "scripts"); from pathlib import Path
 from export_bundled import export_checkpoint_generator
-export_checkpoint_generator(Path(sys.argv[1]), Path(sys.argv[2]), "raw")' "$RUN/checkpoint.pt" "$RUN/stage1-model"
-fi
+export_checkpoint_generator(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3],
+                            init=Path(sys.argv[4]) if len(sys.argv) > 4 else None)' "$@"
+}
+export_generator "$RUN/checkpoint.pt" "$RUN/stage1-model" raw
 [[ -f "$DATA2/captions.jsonl" ]] || "$AG" data debian-foley --out "$DATA2" --install
 if [[ -f "$RUN2/checkpoint.pt" ]]; then start=(--resume); else start=(--init-from "$RUN/stage1-model"); fi
 "$AG" train --data "$DATA2" --out "$RUN2" --cache-dir "${CACHE2:-$DATA2.cache}" --device auto --no-progress \
@@ -65,12 +70,7 @@ RUN3=${RUN3:-runs/bundled-foley2-level}
 read -r weights2 fit3 recipe3 until3 < <("$PY" -c 'import json, sys
 d = json.load(open(sys.argv[1])); s = d["stage3"]
 print(d["stage2"]["weights"], s["level_fit"], s["recipe"], s["until_step"])' "$PHASES")
-if [[ ! -f "$RUN2/stage2-model/generator.safetensors" ]]; then
-  "$PY" -c 'import sys; sys.path.insert(0, "scripts"); from pathlib import Path
-from export_bundled import export_checkpoint_generator
-export_checkpoint_generator(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], init=Path(sys.argv[4]))' \
-    "$RUN2/checkpoint.pt" "$RUN2/stage2-model" "$weights2" "$RUN/stage1-model"
-fi
+export_generator "$RUN2/checkpoint.pt" "$RUN2/stage2-model" "$weights2" "$RUN/stage1-model"
 [[ -d "$RUN2/stage2-level" ]] || "$AG" fit-level --data "$DATA2" --out "$RUN2/stage2-level" --model "$RUN2/stage2-model" \
   --cache-dir "${CACHE2:-$DATA2.cache}" --config "training/recipes/$fit3" --device auto --no-progress
 if [[ -f "$RUN3/checkpoint.pt" ]]; then start=(--resume); else start=(--init-from "$RUN2/stage2-level"); fi

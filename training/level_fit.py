@@ -192,7 +192,8 @@ def collect(model, items, dataset, cfg: LevelFitConfig, batch: int = 8, progress
     tail_frames = round(cfg.tail_seconds / mc.mel.seconds_for(1))
     steady = None if cfg.continuation == "end" else \
         (round(cfg.steady_seconds / mc.mel.seconds_for(1)), cfg.steady_nats, cfg.steady_fraction)
-    generator = with_envelope(model.generator, False).to(model.device)
+    # a ceiling is fitted to the recordings alone: no generator runs
+    generator = None if cfg.form == "ceiling" else with_envelope(model.generator, False).to(model.device)
     sentences, targets = [], []
     for first in tqdm(range(0, len(items), batch), desc="level contours", unit="batch", disable=not progress):
         idx = list(range(first, min(len(items), first + batch)))
