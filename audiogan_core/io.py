@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import AudioGANError, ConfigError, InputError
 
 BIT_DEPTHS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}  # 32 = 32-bit float
 
@@ -22,6 +23,24 @@ def slug(text: str, limit: int = 40, sep: str = "-") -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
     s = re.sub(r"[^a-z0-9]+", sep, ascii_text).strip(sep)
     return s[:limit].strip(sep) or "clip"
+
+
+def read_json_object(path: str | Path, what: str, *, missing_error: type[AudioGANError] = ConfigError) -> dict:
+    """The JSON object in `path`; `what` names the file in errors ("training config"). A missing file
+    raises `missing_error`; one that is not UTF-8 JSON, or holds something other than an object,
+    ConfigError. Each message names the path."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise missing_error(f"{what} {path} is missing") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder, not a JSON file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} {path} must hold a JSON object ({{...}}), not {type(data).__name__}")
+    return data
 
 
 def _atomic_write(path: Path, write, *, overwrite: bool = True) -> Path:

@@ -129,3 +129,19 @@ def test_every_trainer_refuses_the_same_run_folder_mistakes(tmp_path, kind):
     with pytest.raises(InputError, match=f"already holds a {kind}; pass --resume"):
         check_run_folder(tmp_path / "old", resume=False, kind=kind)
     check_run_folder(tmp_path / "old", resume=True, kind=kind)
+
+
+@pytest.mark.parametrize("command", ["train", "train-vocoder", "train-scorer", "fit-level"])
+@pytest.mark.parametrize("content, needle", [(b'{"steps": 3', "is not valid JSON"),
+                                             (b"[1, 2]", "must hold a JSON object"),
+                                             (b"\xff\xfe{}", "is not valid JSON")])
+def test_every_config_flag_refuses_a_file_that_is_not_a_json_object(tmp_path, command, content, needle):
+    from audiogan_core.cli import main
+
+    config = tmp_path / "recipe.json"
+    config.write_bytes(content)
+    (tmp_path / "data").mkdir()
+    args = [command, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--config", str(config)]
+    result = CliRunner().invoke(main, args)
+    assert_one_line_error(result, 2, needle, str(config))
+    assert not (tmp_path / "out").exists()

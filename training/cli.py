@@ -102,7 +102,7 @@ def _train(data_dir, run_dir, config_file, preset, steps, batch_size, resume, in
 def _side_run_config(cls, config_file, run_dir: Path, resume: bool, threads):
     """Thread count set, and the config of a vocoder or scorer run: --config, else (with --resume)
     the run's own train_config.json, else the defaults."""
-    import json
+    from audiogan_core.io import read_json_object
 
     import torch
 
@@ -110,7 +110,7 @@ def _side_run_config(cls, config_file, run_dir: Path, resume: bool, threads):
         torch.set_num_threads(threads)
     if resume and config_file is None and (run_dir / "train_config.json").is_file():
         config_file = run_dir / "train_config.json"
-    return cls.from_dict(json.loads(config_file.read_text(encoding="utf-8"))) if config_file is not None else cls()
+    return cls.from_dict(read_json_object(config_file, "config")) if config_file is not None else cls()
 
 
 @click.command(name="train-vocoder")
@@ -222,9 +222,9 @@ def fit_level_command(data_dir, out, model, config_file, seconds, steps, cache_d
       audiogan fit-level --data ~/foley --out models/foley-level --config training/recipes/level-fit-q25.json
       audiogan generate "a door slams" --model models/foley-level --seconds 10
     """
-    import json
-
     import torch
+
+    from audiogan_core.io import read_json_object
 
     from .level_fit import LevelFitConfig, fit_level
 
@@ -232,9 +232,10 @@ def fit_level_command(data_dir, out, model, config_file, seconds, steps, cache_d
         torch.set_num_threads(threads)
     from audiogan_core.errors import InputError
 
+    data = read_json_object(config_file, "level-fit config") if config_file else {}
     try:
-        cfg = LevelFitConfig.from_dict(json.loads(config_file.read_text())) if config_file else LevelFitConfig()
-    except (ValueError, TypeError) as exc:  # bad JSON, unknown or invalid settings
+        cfg = LevelFitConfig.from_dict(data)
+    except (ValueError, TypeError) as exc:  # unknown or invalid settings
         raise InputError(f"{config_file}: {exc}") from None
     if seconds is not None:
         cfg.seconds = seconds

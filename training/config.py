@@ -169,13 +169,9 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"training config not found: {path}") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"training config {path} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        from audiogan_core.io import read_json_object
+
+        return cls.from_dict(read_json_object(path, "training config"))
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

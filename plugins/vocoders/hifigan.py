@@ -25,7 +25,6 @@ fmin, fmax), so construction only reads JSON; weights load on first use.
 from __future__ import annotations
 
 import importlib.util
-import json
 import math
 import os
 import threading
@@ -40,6 +39,7 @@ from audiogan_core.config import MelConfig
 from audiogan_core.errors import CheckpointError, ConfigError, MissingResourceError
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Vocoder
+from audiogan_core.io import read_json_object
 
 LRELU_SLOPE = 0.1
 AUDIOGAN_VOCODER = "hifigan_16k_64bins.ckpt"
@@ -156,14 +156,7 @@ def generator_state(checkpoint, path: Path) -> dict[str, torch.Tensor]:
 
 
 def read_config(path: Path) -> dict:
-    try:
-        h = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingResourceError(f"HiFi-GAN config {path} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"HiFi-GAN config {path} is not valid JSON: {exc}") from None
-    if not isinstance(h, dict):
-        raise ConfigError(f"HiFi-GAN config {path} must be a JSON object")
+    h = read_json_object(path, "HiFi-GAN config", missing_error=MissingResourceError)
     needed = ("upsample_rates", "upsample_kernel_sizes", "upsample_initial_channel", "resblock_kernel_sizes",
               "resblock_dilation_sizes", "num_mels", "sampling_rate", "n_fft", "hop_size", "win_size")
     missing = [k for k in needed if k not in h]

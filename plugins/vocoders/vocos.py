@@ -47,6 +47,7 @@ from audiogan_core.errors import (ConfigError, ConfigMismatchError, InputError, 
                                   MissingResourceError)
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Vocoder
+from audiogan_core.io import atomic_write_text, read_json_object
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 BUNDLED = WEIGHTS_DIR / "vocos-foley.safetensors"
@@ -177,21 +178,14 @@ def config_path_for(weights: Path) -> Path:
 
 
 def read_vocos_config(path: Path) -> VocosConfig:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MissingResourceError(f"vocos vocoder: config {path} is missing (it sits beside the weights)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"vocos vocoder: config {path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"vocos vocoder: config {path} must be a JSON object")
+    data = read_json_object(path, "vocos vocoder: config (it sits beside the weights)",
+                            missing_error=MissingResourceError)
     return VocosConfig.from_dict(data.get("model", data))
 
 
 def save_vocos(path: str | os.PathLike, model: VocosModel, *, half: bool = True, extra: dict | None = None) -> Path:
     """Weights (float16 by default: half the size, no audible change) + `<name>.json` beside them."""
     from audiogan_core.checkpoint import save_state_dict
-    from audiogan_core.io import atomic_write_text
 
     path = Path(path)
     state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
