@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import torch
 
 from .config import ModelConfig
-from .errors import CheckpointError, ConfigError, ConfigMismatchError, MissingResourceError
+from .errors import CheckpointError, ConfigError, ConfigMismatchError, InputError, MissingResourceError
 from .io import atomic_save, atomic_write_text
 
 CONFIG_FILE = "config.json"
@@ -258,6 +258,9 @@ def save_model(folder: str | Path, generator: torch.nn.Module, config: ModelConf
 
 def load_config(folder: str | Path) -> ModelConfig:
     folder = Path(folder)
+    if folder.is_file():
+        raise InputError(f"{folder} is a file: a model is a folder (config.json and its weights), a bundled "
+                         f"model's name, or the authors' generator.pt")
     if not folder.is_dir():
         raise MissingResourceError(f"model folder not found: {folder}")
     path = folder / CONFIG_FILE

@@ -211,6 +211,10 @@ def test_unknown_model_lists_bundled_models(tmp_path, monkeypatch):
     monkeypatch.setattr(api, "MODELS_DIR", tmp_path / "nothing")
     with pytest.raises(MissingResourceError, match="none installed"):
         AudioGAN.load("default")
+    a_file = tmp_path / "clip.wav"
+    a_file.write_bytes(b"RIFF")
+    with pytest.raises(InputError, match="clip.wav is a file: a model is a folder"):
+        AudioGAN.load(a_file)
 
 
 # Plugins that do not fit ----------------------------------------------------------------------
