@@ -25,15 +25,16 @@ def slug(text: str, limit: int = 40, sep: str = "-") -> str:
     return s[:limit].strip(sep) or "clip"
 
 
-def read_json_object(path: str | Path, what: str, *, missing_error: type[AudioGANError] = ConfigError) -> dict:
+def read_json_object(path: str | Path, what: str, *, missing_error: type[AudioGANError] = ConfigError,
+                     missing_hint: str = "") -> dict:
     """The JSON object in `path`; `what` names the file in errors ("training config"). A missing file
-    raises `missing_error`; one that is not UTF-8 JSON, or holds something other than an object,
-    ConfigError. Each message names the path."""
+    raises `missing_error` (its message ending in `missing_hint`); one that is not UTF-8 JSON, or holds
+    something other than an object, ConfigError. Each message names the path."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise missing_error(f"{what} {path} is missing") from None
+        raise missing_error(f"{what} {path} is missing{missing_hint}") from None
     except IsADirectoryError:
         raise ConfigError(f"{what} {path} is a folder, not a JSON file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -145,3 +145,16 @@ def test_every_config_flag_refuses_a_file_that_is_not_a_json_object(tmp_path, co
     result = CliRunner().invoke(main, args)
     assert_one_line_error(result, 2, needle, str(config))
     assert not (tmp_path / "out").exists()
+
+
+def test_json_object_reader_names_a_missing_file_and_a_folder(tmp_path):
+    from audiogan_core.errors import ConfigError, MissingResourceError
+    from audiogan_core.io import read_json_object
+
+    with pytest.raises(MissingResourceError, match=r"weights config .*nope.json is missing \(beside them\)"):
+        read_json_object(tmp_path / "nope.json", "weights config", missing_error=MissingResourceError,
+                         missing_hint=" (beside them)")
+    with pytest.raises(ConfigError, match="is a folder, not a JSON file"):
+        read_json_object(tmp_path, "training config")
+    (tmp_path / "ok.json").write_text('{"steps": 3}')
+    assert read_json_object(tmp_path / "ok.json", "training config") == {"steps": 3}

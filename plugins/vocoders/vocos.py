@@ -178,8 +178,8 @@ def config_path_for(weights: Path) -> Path:
 
 
 def read_vocos_config(path: Path) -> VocosConfig:
-    data = read_json_object(path, "vocos vocoder: config (it sits beside the weights)",
-                            missing_error=MissingResourceError)
+    data = read_json_object(path, "vocos vocoder: config", missing_error=MissingResourceError,
+                            missing_hint=" (it sits beside the weights)")
     return VocosConfig.from_dict(data.get("model", data))
 
 
