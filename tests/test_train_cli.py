@@ -158,3 +158,16 @@ def test_json_object_reader_names_a_missing_file_and_a_folder(tmp_path):
         read_json_object(tmp_path, "training config")
     (tmp_path / "ok.json").write_text('{"steps": 3}')
     assert read_json_object(tmp_path / "ok.json", "training config") == {"steps": 3}
+
+
+@pytest.mark.parametrize("command", ["train", "train-vocoder", "train-scorer"])
+def test_no_trainer_leaves_a_run_folder_behind_when_the_data_is_unusable(tmp_path, command):
+    from audiogan_core.cli import main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.md").write_text("no sounds here")
+    for data in (empty, tmp_path / "missing"):
+        result = CliRunner().invoke(main, [command, "--data", str(data), "--out", str(tmp_path / "run")])
+        assert_one_line_error(result, 2, str(data))
+        assert not (tmp_path / "run").exists(), (command, data)

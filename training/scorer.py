@@ -81,8 +81,7 @@ class ScorerTrainer:
         self.config, self.data_dir, self.run_dir = config, Path(data_dir), Path(run_dir)
         self.progress = progress
         self.cache_dir = cache_folder(self.run_dir, cache_dir)
-        check_run_folder(self.run_dir, resume=resume, kind="scorer run")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        check_run_folder(self.run_dir, resume=resume, kind="scorer run")  # created once the data scan found clips
         model = AudioGAN.load(config.model)
         self.mel_config = model.config.mel
         self.text_encoder = model.text_encoder.load("cpu")
@@ -124,6 +123,7 @@ class ScorerTrainer:
         if len(items) - len(val) < cfg.batch_size:
             raise DataError(f"{self.data_dir}: {len(items) - len(val)} training clips, fewer than a batch "
                             f"({cfg.batch_size})")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         ds = FoleyDataset(items, self.mel_config, cfg.crop_frames, self.cache_dir, seed=cfg.seed)
         ds.precompute(progress=self.progress)
         self.mels = [ds.full_mel(i) for i in range(len(ds))]  # memory-mapped [n_mels, frames]

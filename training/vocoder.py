@@ -362,8 +362,7 @@ class VocoderTrainer:
         self.config, self.data_dir, self.run_dir = config, Path(data_dir), Path(run_dir)
         self.progress = progress
         self.cache_dir = cache_folder(self.run_dir, cache_dir)
-        check_run_folder(self.run_dir, resume=resume, kind="vocoder run")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        check_run_folder(self.run_dir, resume=resume, kind="vocoder run")  # created once the data scan found clips
         mel = config.model.mel
         self.front_end = MelFrontEnd(mel)
         with torch.random.fork_rng():  # the same seed gives the same initial weights
@@ -388,7 +387,6 @@ class VocoderTrainer:
             critic = _initial_critic(Path(init_from), config) if self.discriminator is not None else None
             if critic is not None:  # a trained critic needs no solo warm-up (its optimiser starts fresh)
                 self.discriminator.load_state_dict(critic)
-        atomic_write_text(self.run_dir / "train_config.json", json.dumps(config.to_dict(), indent=2))
         self._build_data()
 
     def _build_data(self) -> None:
@@ -405,6 +403,8 @@ class VocoderTrainer:
             train, held = split_holdout(scan.items, 0.08, seed=cfg.seed)
         if not train:
             raise DataError(f"no training clips in {self.data_dir} after the held-out split")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.run_dir / "train_config.json", json.dumps(cfg.to_dict(), indent=2))
         self.train = prepare_corpus(train, self.cache_dir, cfg.model.mel, max_seconds=cfg.max_clip_seconds,
                                     teacher=cfg.teacher if cfg.needs_teacher_rows else "", bf16=cfg.bf16,
                                     progress=self.progress)
