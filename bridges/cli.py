@@ -61,6 +61,9 @@ def serve(osc_port, host, reply_port, out_dir, model, audio_device, list_audio_d
         click.echo("output devices:\n" + describe_devices(list_output_devices()))
         return
     delivery = delivery_from_options(loudness, no_normalize, trim)
+    from .osc_server import resolve_udp
+
+    resolve_udp(host)  # a mistyped host fails here, not after the model has loaded
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"audiogan serve: warning: listening on {host}: other machines can send requests and fill "
                    f"{out_dir} (there is no authentication)", err=True)

@@ -151,6 +151,17 @@ def _write_failure(exc: BaseException, folder: Path) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def resolve_udp(host: str, port: int = 0) -> tuple[int, tuple]:
+    """(address family, socket address) for a UDP socket on host:port; InputError if the host does
+    not resolve. `audiogan serve` calls it before the (slow) model load."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise InputError(f"cannot resolve host {host!r}: {exc}") from None
+    family, _, _, _, sockaddr = infos[0]
+    return family, sockaddr
+
+
 class OscServer:
     """OSC over UDP in front of one loaded model. See the module docstring for addresses."""
 
@@ -219,14 +230,10 @@ class OscServer:
         return self.host, self.port
 
     def start(self) -> "OscServer":
+        family, sockaddr = resolve_udp(self.host, self._port)  # before anything is created
         self.out_dir.mkdir(parents=True, exist_ok=True)
         if not os.access(self.out_dir, os.W_OK):
             raise InputError(f"output folder is not writable: {self.out_dir}")
-        try:
-            infos = socket.getaddrinfo(self.host, self._port, type=socket.SOCK_DGRAM)
-        except socket.gaierror as exc:
-            raise InputError(f"cannot resolve host {self.host!r}: {exc}") from None
-        family, _, _, _, sockaddr = infos[0]
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.bind(sockaddr)

@@ -505,3 +505,23 @@ def test_serve_command_end_to_end(tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(20) == 0
+
+
+def test_serve_refuses_an_unresolvable_host_before_loading_anything(tmp_path):
+    from click.testing import CliRunner
+
+    from audiogan_core.cli import main
+
+    out = tmp_path / "served"
+    result = CliRunner().invoke(main, ["serve", "--host", "no-such-host.invalid", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "cannot resolve host 'no-such-host.invalid'" in result.stderr
+    assert "other machines can send requests" not in result.stderr  # no warning about a host it never used
+    assert not out.exists()
+
+
+def test_server_creates_no_output_folder_for_an_unresolvable_host(model, tmp_path):
+    server = OscServer(model, host="no-such-host.invalid", port=0, out_dir=tmp_path / "out")
+    with pytest.raises(InputError, match="cannot resolve host"):
+        server.start()
+    assert not (tmp_path / "out").exists()
