@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +73,8 @@ def check_request(texts, *, seed=None, variations=1, seconds=None, delivery: Del
     candidates (None: the model's default). Checks everything that does not depend on the model."""
     if isinstance(texts, str):
         texts = [texts]
+    if isinstance(texts, (bytes, bytearray)) or not isinstance(texts, Iterable):
+        raise InputError(f"texts must be a string or a list of strings, got {type(texts).__name__}")
     texts = list(texts)
     if not texts:
         raise InputError("no text given: pass at least one description")

@@ -58,6 +58,8 @@ def test_check_request_needs_no_model_and_fit_adds_the_length():
     ({"texts": ["a", ""]}, "text 2 is empty"),
     ({"texts": "x" * (MAX_TEXT_CHARS + 1)}, f"text is {MAX_TEXT_CHARS + 1} characters long"),
     ({"texts": [3]}, "text is a int, not a string"),
+    ({"texts": None}, "texts must be a string or a list of strings, got NoneType"),
+    ({"texts": b"a door"}, "texts must be a string or a list of strings, got bytes"),
     ({"texts": "x", "seconds": 0}, "seconds must be a positive finite number, got 0.0"),
     ({"texts": "x", "seconds": "long"}, "seconds must be a number"),
     ({"texts": "x", "variations": 0}, "variations must be between 1 and 256, got 0"),
