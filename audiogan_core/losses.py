@@ -286,12 +286,20 @@ def window_means(x: torch.Tensor, frames: int = ENVELOPE_FRAMES) -> torch.Tensor
 
 # Per-mel-bin statistics over time ([B, 1, F, T] -> [B, 1, F], or [B, 1, F, K] for "envelope")
 # the moment loss can compare.
+def onset_rate(x: torch.Tensor) -> torch.Tensor:
+    """[B, 1, F, T] -> [B, 1, 1]: the mean over time of the onset strength, each frame's rise over
+    the one before averaged over the bins (librosa's onset envelope, on the log-mel). More and
+    sharper onsets raise it; a steady sound, a smooth decay or silence leave it near 0."""
+    return x.diff(dim=-1).clamp(min=0.0).mean(-2).mean(-1, keepdim=True)
+
+
 MOMENT_STATS = {"mean": lambda x: x.mean(-1), "std": lambda x: x.std(-1),
-                "flux": lambda x: x.diff(dim=-1).abs().mean(-1), "envelope": window_means}
+                "flux": lambda x: x.diff(dim=-1).abs().mean(-1), "envelope": window_means, "onset": onset_rate}
 MOMENT_TERMS = tuple(MOMENT_STATS)
 
 
-def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", "std")) -> torch.Tensor:
+def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", "std"),
+                         weights: dict[str, float] | None = None) -> torch.Tensor:
     """L1 between per-mel-bin statistics over time of each generated clip and of the real clip its
     caption came with: [B, 1, F, T] each -> scalar. Not in the paper. The default terms are
     statistics over the whole crop, since where an event falls in time is mostly the noise's to
@@ -301,7 +309,10 @@ def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", 
     Simoncelli 2011);
     "envelope", each bin's mean in 1.5 s windows from the crop's start: the one term that says
     where in time, for an any-length model whose position clock tells it where the clip starts
-    (a one-shot's recording is its event and then silence; a texture's is the same throughout)."""
+    (a one-shot's recording is its event and then silence; a texture's is the same throughout);
+    "onset", the clip's onset rate (onset_rate: one number, not one per bin). `weights` scales
+    terms by name (1 for any not named)."""
     f, r = fake.float(), real.float()
-    return sum((MOMENT_STATS[k](f) - MOMENT_STATS[k](r)).abs().mean() for k in terms)
+    weights = weights or {}
+    return sum(weights.get(k, 1.0) * (MOMENT_STATS[k](f) - MOMENT_STATS[k](r)).abs().mean() for k in terms)
 

@@ -450,6 +450,31 @@ def test_the_envelope_term_tells_an_event_at_the_start_from_one_later():
     torch.testing.assert_close(window_means(early[..., : w + 5]), early[..., :w].mean(-1, keepdim=True))
 
 
+def test_the_onset_term_counts_rises_not_level_or_decay():
+    from audiogan_core.losses import onset_rate, spectral_moment_loss
+
+    silence = torch.full((1, 1, 4, 64), -11.5)
+    one, four = silence.clone(), silence.clone()
+    one[..., 8:16] = 0.0  # one event
+    for start in (8, 22, 36, 50):  # four of them
+        four[..., start:start + 8] = 0.0
+    decay = torch.linspace(0.0, -11.5, 64).expand(1, 1, 4, 64)  # a smooth tail, never rising
+    assert float(onset_rate(silence)) == 0.0 and float(onset_rate(decay)) == 0.0
+    torch.testing.assert_close(onset_rate(four), 4 * onset_rate(one))
+    assert onset_rate(one).shape == (1, 1, 1)
+    torch.testing.assert_close(onset_rate(one + 3.0), onset_rate(one))  # level alone changes nothing
+    # weighted by name; the others at 1
+    both = ("mean", "onset")
+    torch.testing.assert_close(spectral_moment_loss(four, one, both, {"onset": 10.0}),
+                               spectral_moment_loss(four, one, ("mean",)) + 10 * (onset_rate(four) - onset_rate(one)).abs().mean())
+
+
+@pytest.mark.parametrize("weights", [{"flux": 1.0}, {"onset": -1.0}, {"onset": "10"}, ["onset"]])
+def test_moment_term_weights_are_checked(weights):
+    with pytest.raises(ConfigError, match="moment_term_weights"):
+        TrainConfig(moment_terms=("mean", "onset"), moment_term_weights=weights)
+
+
 @pytest.mark.parametrize("terms", [(), ("mean", "mean"), ("mean", "kurtosis"), "mean", None])
 def test_moment_terms_are_checked(terms):
     with pytest.raises(ConfigError, match="moment_terms"):
@@ -457,8 +482,10 @@ def test_moment_terms_are_checked(terms):
 
 
 def test_moment_terms_round_trip_through_json():
-    cfg = TrainConfig(moment_weight=10.0, moment_terms=["mean", "std", "flux", "envelope"])
-    assert cfg.moment_terms == ("mean", "std", "flux", "envelope")
+    cfg = TrainConfig(moment_weight=10.0, moment_terms=["mean", "std", "flux", "envelope", "onset"],
+                      moment_term_weights={"onset": 20})
+    assert cfg.moment_terms == ("mean", "std", "flux", "envelope", "onset")
+    assert cfg.moment_term_weights == {"onset": 20.0}
     assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg
 
 

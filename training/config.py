@@ -70,8 +70,12 @@ class TrainConfig:
     moment_weight: float = 0.0
     # Which per-bin statistics the moment loss compares (audiogan_core.losses.MOMENT_TERMS):
     # "mean" and "std" (default), "flux", each band's mean frame-to-frame change, and "envelope",
-    # each band's mean in 1.5 s windows from the crop's start (an event, then its tail).
+    # each band's mean in 1.5 s windows from the crop's start (an event, then its tail), and "onset",
+    # the clip's onset rate (how often and how sharply it rises).
     moment_terms: tuple[str, ...] = ("mean", "std")
+    # A weight per moment term by name (1 for any not named): the per-bin terms are a few tenths of a
+    # nat, "onset" a few hundredths, so on its own it barely moves the loss.
+    moment_term_weights: dict[str, float] = field(default_factory=dict)
     # Category-balanced batches (not in the paper): a clip whose caption's category
     # (training/categories.py; clips with none form one group) has c training clips is drawn
     # with probability proportional to c ** -category_balance, with replacement. 0 (default):
@@ -115,6 +119,12 @@ class TrainConfig:
                 or any(t not in MOMENT_TERMS for t in terms) or len(set(terms)) != len(terms):
             raise ConfigError(f"TrainConfig.moment_terms must be distinct names from {list(MOMENT_TERMS)}, got {terms!r}")
         self.moment_terms = tuple(terms)
+        weights = self.moment_term_weights
+        if not isinstance(weights, dict) or any(k not in self.moment_terms for k in weights) \
+                or any(not _is_number(v) or not v >= 0 for v in weights.values()):
+            raise ConfigError(f"TrainConfig.moment_term_weights must map some of moment_terms {list(self.moment_terms)} "
+                              f"to numbers >= 0, got {weights!r}")
+        self.moment_term_weights = {k: float(v) for k, v in weights.items()}
         value = self.category_balance
         if not _is_number(value) or not 0.0 <= value <= 1.0:
             raise ConfigError(f"TrainConfig.category_balance must be a number in [0, 1], got {value!r}")

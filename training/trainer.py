@@ -432,7 +432,8 @@ class Trainer:
                 g_losses["g_category"] = category_loss(self.C(fake_out.global_feature), labels)
                 g_losses["total"] = g_losses["total"] + cfg.category_weight * g_losses["g_category"]
             if cfg.moment_weight > 0:
-                g_losses["g_moments"] = spectral_moment_loss(fake, clean, cfg.moment_terms)
+                g_losses["g_moments"] = spectral_moment_loss(fake, clean, cfg.moment_terms,
+                                                               cfg.moment_term_weights)
                 g_losses["total"] = g_losses["total"] + cfg.moment_weight * g_losses["g_moments"]
         self.opt_g.zero_grad(set_to_none=True)
         g_losses["total"].float().backward()
