@@ -284,8 +284,6 @@ def window_means(x: torch.Tensor, frames: int = ENVELOPE_FRAMES) -> torch.Tensor
     return x[..., :k * frames].unflatten(-1, (k, frames)).mean(-1)
 
 
-# Per-mel-bin statistics over time ([B, 1, F, T] -> [B, 1, F], or [B, 1, F, K] for "envelope")
-# the moment loss can compare.
 def onset_rate(x: torch.Tensor) -> torch.Tensor:
     """[B, 1, F, T] -> [B, 1, 1]: the mean over time of the onset strength, each frame's rise over
     the one before averaged over the bins (librosa's onset envelope, on the log-mel). More and
@@ -293,6 +291,8 @@ def onset_rate(x: torch.Tensor) -> torch.Tensor:
     return x.diff(dim=-1).clamp(min=0.0).mean(-2).mean(-1, keepdim=True)
 
 
+# Statistics over time the moment loss can compare: per mel bin ([B, 1, F, T] -> [B, 1, F], or
+# [B, 1, F, K] for "envelope"), or one per clip ([B, 1, 1] for "onset").
 MOMENT_STATS = {"mean": lambda x: x.mean(-1), "std": lambda x: x.std(-1),
                 "flux": lambda x: x.diff(dim=-1).abs().mean(-1), "envelope": window_means, "onset": onset_rate}
 MOMENT_TERMS = tuple(MOMENT_STATS)
