@@ -25,23 +25,34 @@ def slug(text: str, limit: int = 40, sep: str = "-") -> str:
     return s[:limit].strip(sep) or "clip"
 
 
-def read_json_object(path: str | Path, what: str, *, missing_error: type[AudioGANError] = ConfigError,
-                     missing_hint: str = "") -> dict:
-    """The JSON object in `path`; `what` names the file in errors ("training config"). A missing file
-    raises `missing_error` (its message ending in `missing_hint`); one that is not UTF-8 JSON, or holds
-    something other than an object, ConfigError. Each message names the path."""
+def read_json(path: str | Path, what: str, *, types: tuple[type, ...] = (dict,),
+              error: type[AudioGANError] = ConfigError, missing_error: type[AudioGANError] | None = None,
+              missing_hint: str = ""):
+    """The JSON value in `path`, which must be one of `types`; `what` names the file in errors
+    ("training config"). A missing file raises `missing_error` (default: `error`; its message ending
+    in `missing_hint`); a folder, a file that is not UTF-8 JSON, or a value of another type, `error`.
+    Each message names the path."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise missing_error(f"{what} {path} is missing{missing_hint}") from None
+        raise (missing_error or error)(f"{what} {path} is missing{missing_hint}") from None
     except IsADirectoryError:
-        raise ConfigError(f"{what} {path} is a folder, not a JSON file") from None
+        raise error(f"{what} {path} is a folder, not a JSON file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{what} {path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} {path} must hold a JSON object ({{...}}), not {type(data).__name__}")
+        raise error(f"{what} {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, types):
+        wanted = " or ".join({dict: "a JSON object ({...})", list: "a JSON list ([...])"}.get(t, t.__name__)
+                             for t in types)
+        raise error(f"{what} {path} must hold {wanted}, not {type(data).__name__}")
     return data
+
+
+def read_json_object(path: str | Path, what: str, *, missing_error: type[AudioGANError] = ConfigError,
+                     missing_hint: str = "") -> dict:
+    """The JSON object in `path` (read_json with ConfigError for every fault but a missing file,
+    which raises `missing_error`)."""
+    return read_json(path, what, missing_error=missing_error, missing_hint=missing_hint)
 
 
 def _atomic_write(path: Path, write, *, overwrite: bool = True) -> Path:

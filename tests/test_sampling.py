@@ -153,3 +153,22 @@ def test_library_split_reads_captions_like_training(tmp_path):
     assert train == [{"file": "b.wav", "caption": "b", "category": "door"}]
     assert held == [{"file": "a.wav", "caption": "a a", "category": None}, {"file": "c.wav", "caption": "c",
                                                                            "category": "bell"}]
+
+
+def test_read_holdout_accepts_both_shapes_and_refuses_faults_with_data_error(tmp_path):
+    """A list or {"files": [...]} reads; a missing file, bytes that are not UTF-8, broken JSON, a
+    number or a list holding a non-string each give DataError naming the file, never a traceback."""
+    path = tmp_path / "holdout.json"
+    path.write_text(json.dumps(["a.wav"]))
+    assert read_holdout(path) == ["a.wav"]
+    path.write_text(json.dumps({"files": ["b.wav"]}))
+    assert read_holdout(path) == ["b.wav"]
+    faults = {"missing": None, "latin1": b"{\"files\": [\"caf\xe9.wav\"]}", "broken": b"{\"files\": [",
+              "number": b"3", "mixed": b"[\"a.wav\", 3]"}
+    for name, content in faults.items():
+        if content is None:
+            path.unlink()
+        else:
+            path.write_bytes(content)
+        with pytest.raises(DataError, match=str(path).replace("\\", "\\\\")):
+            read_holdout(path)

@@ -9,7 +9,6 @@ held-out files a library ships (holdout.json).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -211,14 +210,11 @@ def split_holdout(items: Sequence, fraction: float | Iterable[str] = 0.08, seed:
 
 
 def read_holdout(path: str | Path) -> list[str]:
-    """The relative paths listed in a holdout file: a JSON list, or {"files": [...]}."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"holdout file not found: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"holdout file {path} is not valid JSON: {exc}") from None
+    """The relative paths listed in a holdout file: a JSON list, or {"files": [...]}. Any fault
+    (missing, not UTF-8 JSON, another shape) raises DataError naming the file."""
+    from audiogan_core.io import read_json
+
+    data = read_json(path, "holdout file", types=(dict, list), error=DataError)
     files = data.get("files") if isinstance(data, dict) else data
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise DataError(f"holdout file {path} must hold a list of relative paths (or {{'files': [...]}})")
