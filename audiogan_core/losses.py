@@ -291,11 +291,42 @@ def onset_rate(x: torch.Tensor) -> torch.Tensor:
     return x.diff(dim=-1).clamp(min=0.0).mean(-2).mean(-1, keepdim=True)
 
 
+NATS_TO_DB = 20.0 / 2.302585092994046  # a log-magnitude step in nats, in dB
+
+
+def soft_onset_count(x: torch.Tensor, tau: float = 0.01, delta: float = 0.07, top_db: float = 80.0,
+                     pool: int = 2) -> torch.Tensor:
+    """[B, 1, F, T] log-mel -> [B, 1, 1]: a differentiable count of the onsets librosa's
+    onset_detect finds (scripts/evaluate_long.py counts them on the vocoded audio). Its steps, on
+    the log-mel: dB clamped 80 below the clip's peak; frames paired (librosa's hop is 512, the
+    mel's 256); the mean rise over bands; min-max normalised; and a frame counts where it is
+    `delta` above its local mean and a local peak, each a sigmoid of width `tau` instead of a
+    threshold. Unlike onset_rate it is relative to the clip's own largest rise, as the metric is,
+    so small bumps in a tail or a warble inside an event count as much as the attack."""
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        db = x.float().squeeze(1) * NATS_TO_DB  # [B, F, T]
+        db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - top_db)
+        if pool > 1 and db.shape[-1] >= 2 * pool:
+            db = F.avg_pool1d(db, pool, pool)  # [B, F, T / pool]
+        env = F.pad(db.diff(dim=-1).clamp(min=0.0).mean(-2), (1, 0))  # [B, T'] onset strength
+        lo, hi = env.amin(-1, keepdim=True), env.amax(-1, keepdim=True)
+        env = (env - lo) / (hi - lo + 1e-6)
+        local_mean = F.avg_pool1d(F.pad(env.unsqueeze(1), (4, 5), mode="replicate"), 10, 1).squeeze(1)
+        neighbours = torch.maximum(F.pad(env, (1, 0))[:, :-1], F.pad(env, (0, 1))[:, 1:])
+        above = torch.sigmoid((env - local_mean - delta) / tau)
+        peak = torch.sigmoid((env - neighbours) / tau + 2.0)  # a tie still counts, as librosa's >= does
+        return (above * peak).sum(-1).view(-1, 1, 1)
+
+
 # Statistics over time the moment loss can compare: per mel bin ([B, 1, F, T] -> [B, 1, F], or
-# [B, 1, F, K] for "envelope"), or one per clip ([B, 1, 1] for "onset").
+# [B, 1, F, K] for "envelope"), or one per clip ([B, 1, 1] for "onset" and "onset_count").
 MOMENT_STATS = {"mean": lambda x: x.mean(-1), "std": lambda x: x.std(-1),
-                "flux": lambda x: x.diff(dim=-1).abs().mean(-1), "envelope": window_means, "onset": onset_rate}
+                "flux": lambda x: x.diff(dim=-1).abs().mean(-1), "envelope": window_means, "onset": onset_rate,
+                "onset_count": soft_onset_count}
 MOMENT_TERMS = tuple(MOMENT_STATS)
+# Terms that only count an excess: fewer onsets than the recording cost nothing (a one-shot may
+# land its event where its crop of the recording is silent).
+ONE_SIDED_TERMS = frozenset({"onset_count"})
 
 
 def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", "std"),
@@ -310,9 +341,15 @@ def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", 
     "envelope", each bin's mean in 1.5 s windows from the crop's start: the one term that says
     where in time, for an any-length model whose position clock tells it where the clip starts
     (a one-shot's recording is its event and then silence; a texture's is the same throughout);
-    "onset", the clip's onset rate (onset_rate: one number, not one per bin). `weights` scales
-    terms by name (1 for any not named)."""
+    "onset", the clip's onset rate (onset_rate: one number, not one per bin); "onset_count", how
+    many more onsets the clip has than its recording (soft_onset_count; one-sided). `weights`
+    scales terms by name (1 for any not named)."""
     f, r = fake.float(), real.float()
     weights = weights or {}
-    return sum(weights.get(k, 1.0) * (MOMENT_STATS[k](f) - MOMENT_STATS[k](r)).abs().mean() for k in terms)
+
+    def gap(k):
+        d = MOMENT_STATS[k](f) - MOMENT_STATS[k](r)
+        return d.clamp(min=0.0) if k in ONE_SIDED_TERMS else d.abs()
+
+    return sum(weights.get(k, 1.0) * gap(k).mean() for k in terms)
 
