@@ -242,6 +242,34 @@ def test_adversarial_phase_resumes_bit_exactly_with_its_critic(library, tmp_path
     assert all(torch.equal(follow.discriminator.state_dict()[k], v) for k, v in a["discriminator"].items())
 
 
+def test_period_critics_join_the_spectrogram_critics_and_start_afresh_on_an_older_critic(library, tmp_path):
+    """disc_periods adds HiFi-GAN-style period critics: one (logits, features) pair each after the
+    spectrogram critics'; started from a checkpoint without them, the spectrogram critics are taken
+    along and the period critics start new; the adversarial step runs with them."""
+    from audiogan_core.errors import ConfigError
+    from audiogan_training.vocoder import VocoderTrainer, read_vocoder_checkpoint
+    from audiogan_training.vocoder_discriminator import PeriodDiscriminator
+
+    adv = dict(w_adv=0.5, w_fm=1.0, disc_channels=4, disc_resolutions=((256, 64), (512, 128)), adv_start_step=0)
+    VocoderTrainer(tiny_config(steps=1, **adv), library, tmp_path / "a", progress=False).fit()
+    before = read_vocoder_checkpoint(tmp_path / "a/checkpoint.pt")["discriminator"]
+    cfg = tiny_config(steps=2, disc_periods=(2, 3), disc_period_channels=2, **adv)
+    follow = VocoderTrainer(cfg, library, tmp_path / "b", progress=False, init_from=tmp_path / "a/checkpoint.pt")
+    state = follow.discriminator.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in before.items())
+    assert any(k.startswith("period_discriminators.") for k in state) and not any(
+        k.startswith("period_discriminators.") for k in before)
+    out = follow.discriminator(torch.randn(2, 4000))
+    assert len(out) == 4 and out[2][1][0].shape[-1] == 2 and out[3][1][0].shape[-1] == 3  # folded by period
+    logs = follow.train_step()
+    assert {"adv", "fm", "disc"} <= set(logs) and np.isfinite(logs["loss"])
+    logits, features = PeriodDiscriminator(5, 2)(torch.randn(3, 1001))  # padded up to whole periods
+    assert logits.shape[0] == 3 and features[0].shape[:2] == (3, 2)
+    for bad in ((1,), (2, 2), ("3",), 3):
+        with pytest.raises(ConfigError, match="disc_periods"):
+            tiny_config(disc_periods=bad)
+
+
 def test_an_adversarial_config_will_not_resume_a_run_without_a_critic(library, tmp_path):
     from audiogan_core.errors import ConfigError
     from audiogan_training.vocoder import VocoderTrainer

@@ -71,6 +71,9 @@ class VocoderTrainConfig:
     w_fm: float = 0.0
     disc_resolutions: tuple = ((512, 128), (1024, 256), (2048, 512))
     disc_channels: int = 32
+    # Periods of the waveform critics beside the spectrogram ones (HiFi-GAN's MPD, narrow; () = none)
+    disc_periods: tuple = ()
+    disc_period_channels: int = 16
     disc_lr: float = 2e-4
     # the critic trains alone for this many steps first, so the vocoder never follows an untrained one
     adv_start_step: int = 0
@@ -109,12 +112,17 @@ class VocoderTrainConfig:
         self.stft_resolutions = tuple(tuple(r) for r in self.stft_resolutions)
         self.phase_resolutions = tuple(tuple(r) for r in self.phase_resolutions)
         self.disc_resolutions = tuple(tuple(r) for r in self.disc_resolutions)
+        periods = self.disc_periods
+        if not isinstance(periods, (list, tuple)) or len(set(periods)) != len(periods) or any(
+                not isinstance(p, int) or isinstance(p, bool) or p < 2 for p in periods):
+            raise ConfigError(f"VocoderTrainConfig.disc_periods must be distinct integers >= 2, got {periods!r}")
+        self.disc_periods = tuple(periods)
         for name in ("w_adv", "w_fm"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise ConfigError(f"VocoderTrainConfig.{name} must be a number >= 0, got {value!r}")
         for name in ("steps", "batch_size", "segment_frames", "checkpoint_every", "snapshot_every", "log_every",
-                     "eval_every", "disc_channels"):
+                     "eval_every", "disc_channels", "disc_period_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"VocoderTrainConfig.{name} must be a positive integer, got {value!r}")
@@ -376,7 +384,8 @@ class VocoderTrainer:
 
             with torch.random.fork_rng():
                 torch.manual_seed(config.seed + 1)
-                self.discriminator = MultiResolutionDiscriminator(config.disc_resolutions, config.disc_channels)
+                self.discriminator = MultiResolutionDiscriminator(config.disc_resolutions, config.disc_channels,
+                                                                  config.disc_periods, config.disc_period_channels)
             self.disc_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=config.disc_lr,
                                                     betas=config.betas, weight_decay=config.weight_decay)
         self.step = 0
@@ -386,7 +395,9 @@ class VocoderTrainer:
             self.model.load_state_dict(_initial_weights(Path(init_from), self.model))
             critic = _initial_critic(Path(init_from), config) if self.discriminator is not None else None
             if critic is not None:  # a trained critic needs no solo warm-up (its optimiser starts fresh)
-                self.discriminator.load_state_dict(critic)
+                missing, unexpected = self.discriminator.load_state_dict(critic, strict=False)
+                if unexpected or any(not k.startswith("period_discriminators.") for k in missing):
+                    raise CheckpointError(f"{init_from}: its critic does not fit this run's ({unexpected or missing})")
         self._build_data()
 
     def _build_data(self) -> None:
@@ -660,7 +671,8 @@ def _initial_weights(path: Path, model: VocosModel) -> dict:
 
 
 def _initial_critic(path: Path, config: VocoderTrainConfig) -> dict | None:
-    """Another run's critic, when `path` is a checkpoint.pt holding one of the same shape."""
+    """Another run's critic, when `path` is a checkpoint.pt holding one of the same shape (the
+    spectrogram critics alone when this run adds period critics: those start afresh)."""
     if path.suffix != ".pt":
         return None
     state = read_vocoder_checkpoint(path)
@@ -668,7 +680,9 @@ def _initial_critic(path: Path, config: VocoderTrainConfig) -> dict | None:
     if "discriminator" not in state or (saved.disc_resolutions, saved.disc_channels) != \
             (config.disc_resolutions, config.disc_channels):
         return None
-    return state["discriminator"]
+    if saved.disc_periods == config.disc_periods and saved.disc_period_channels == config.disc_period_channels:
+        return state["discriminator"]
+    return {k: v for k, v in state["discriminator"].items() if not k.startswith("period_discriminators.")}
 
 
 def read_vocoder_checkpoint(path: str | Path) -> dict:

@@ -9,6 +9,12 @@ CPU cores a waveform critic (HiFi-GAN's MPD/MSD) would cost several times the wh
 Each resolution sees the compressed magnitude |S|^0.3 [B, 1, T, F] (log would let it judge the
 -100 dB floor of silent passages; the raw magnitude, only the loudest bins) and strides along
 frequency, so its cost stays a small multiple of the vocoder's.
+
+Optionally (`disc_periods`) a narrow version of HiFi-GAN's multi-period discriminator joins it:
+each period p folds the waveform into [B, 1, N / p, p] and convolves along the folds, so it
+judges the sample-level periodic structure (the partials of a ringing hammer or an axe's knock)
+that a magnitude critic cannot see below its frequency resolution. Narrow channels keep its cost
+near the spectrogram critic's.
 """
 from __future__ import annotations
 
@@ -47,13 +53,40 @@ class SpectrogramDiscriminator(nn.Module):
         return self.out(x).flatten(1), features  # logits [B, T * F']
 
 
+class PeriodDiscriminator(nn.Module):
+    def __init__(self, period: int, channels: int = 16):
+        super().__init__()
+        self.period = period
+        widths = [1, channels, 4 * channels, 8 * channels, 8 * channels]
+        self.convs = nn.ModuleList(
+            weight_norm(nn.Conv2d(a, b, (5, 1), stride=(3, 1), padding=(2, 0))) for a, b in zip(widths, widths[1:]))
+        self.convs.append(weight_norm(nn.Conv2d(widths[-1], widths[-1], (5, 1), padding=(2, 0))))
+        self.out = weight_norm(nn.Conv2d(widths[-1], 1, (3, 1), padding=(1, 0)))
+
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        b, n = wave.shape
+        pad = (-n) % self.period
+        x = F.pad(wave.float(), (0, pad), mode="reflect" if pad < n else "constant")
+        x = x.view(b, 1, (n + pad) // self.period, self.period)  # [B, 1, N / p, p]
+        features = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.1)  # [B, C, N / p / 3^k, p]
+            features.append(x)
+        return self.out(x).flatten(1), features
+
+
 class MultiResolutionDiscriminator(nn.Module):
-    def __init__(self, resolutions=((512, 128), (1024, 256), (2048, 512)), channels: int = 32):
+    """The spectrogram critics, one per STFT resolution, and the period critics (none by default;
+    an empty list adds no weights, so checkpoints without them load unchanged)."""
+
+    def __init__(self, resolutions=((512, 128), (1024, 256), (2048, 512)), channels: int = 32,
+                 periods: tuple[int, ...] = (), period_channels: int = 16):
         super().__init__()
         self.discriminators = nn.ModuleList(SpectrogramDiscriminator(n, h, channels) for n, h in resolutions)
+        self.period_discriminators = nn.ModuleList(PeriodDiscriminator(p, period_channels) for p in periods)
 
-    def forward(self, wave: torch.Tensor):  # [B, N] -> per resolution (logits, feature maps)
-        return [d(wave) for d in self.discriminators]
+    def forward(self, wave: torch.Tensor):  # [B, N] -> per critic (logits, feature maps)
+        return [d(wave) for d in self.discriminators] + [d(wave) for d in self.period_discriminators]
 
 
 def discriminator_loss(real_out, fake_out) -> torch.Tensor:
