@@ -44,7 +44,6 @@ from __future__ import annotations
 import collections
 import errno
 import logging
-import math
 import os
 import socket
 import threading
@@ -52,11 +51,11 @@ import time
 from pathlib import Path
 
 from audiogan_core.errors import AudioGANError, InputError
-from audiogan_core.delivery import Delivery, parse_switch
+from audiogan_core.delivery import Delivery
 from audiogan_core.io import slug
 from audiogan_core.limits import MAX_VARIATIONS, check_output_rate
 
-from . import osc_wire
+from . import osc_args, osc_wire
 from .log_limit import LIMIT as LOG_LIMIT
 from .osc_jobs import FINISHED, FinishedJob, Job, JobQueue, QueueFull
 from .osc_wire import Raw
@@ -71,9 +70,6 @@ DEFAULT_MAX_VARIATIONS = 16
 MAX_REPLY_CHARS = 600  # error messages quote client input; keep replies small
 MAX_ERRORS_PER_DATAGRAM = 8  # then one more error saying how many were not sent
 PROGRESS_STEP = 0.1  # send a progress reply when the fraction moved at least this much
-GENERATE_OPTIONS = ("normalize", "loudness", "trim", "loop", "candidates")  # /audiogan/generate's KEY=VALUE keys
-INT32 = 2**31
-INT64 = 2**63
 STOP_SECONDS = 1.0  # stop() waits at most this long for the threads; the rest of SIGTERM's 2 s is for signal
 # delivery and the exit itself on a busy machine
 
@@ -102,39 +98,6 @@ class _ErrorBudget:
             return True
         self.held += 1
         return False
-
-
-def _tag(value) -> str:
-    """The OSC type tag a parsed argument most likely came with (for error messages)."""
-    if isinstance(value, list):
-        return "array"
-    return osc_wire.tag_for(value)
-
-
-def _show(value) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:50] + "..." + f" ({len(value) if hasattr(value, '__len__') else '?'} long)"
-    return f"{text} ({_tag(value)})"
-
-
-def _as_int(value, what: str, where: str) -> int:
-    """int (i, h) or a float with an integral value (Pd and Max send numbers as f)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{where}: {what} must be an integer (i), got {_show(value)}")
-    if isinstance(value, float):
-        if not math.isfinite(value) or value != int(value):
-            raise InputError(f"{where}: {what} must be a whole number, got {_show(value)}")
-        if not -INT64 <= value < INT64:
-            raise InputError(f"{where}: {what} is out of range (a 64-bit integer at most), got {value:g}")
-        value = int(value)
-    return value
-
-
-def _as_float(value, what: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InputError(f"{where}: {what} must be a number (f), got {_show(value)}")
-    return float(value)
 
 
 def _write_failure(exc: BaseException, folder: Path) -> str:
@@ -417,37 +380,14 @@ class OscServer:
     def _parse_generate(self, args: list, delivery: Delivery | None = None, loop: bool = False,
                         candidates: int | None = None):
         """OSC arguments (options already split off) -> a checked Request with `delivery` (default:
-        the server's), `loop` and `candidates` (None: the model's default). Only what is OSC's is done here: words joined, argument types
-        coerced, -1 read as "random seed"; the request rules are the model's."""
+        the server's), `loop` and `candidates` (None: the model's default). Only what is OSC's is
+        done here (osc_args.generate_args); the request rules are the model's."""
         from audiogan_core.request import check_request
 
         where = f"{PREFIX}/generate"
-        args = list(args)
-        if not args:
-            raise InputError(f"{where}: missing text; usage: {where} s:text [i:seed] [f:seconds] [i:variations]")
-        words = []
-        while args and isinstance(args[0], str):  # Pd and Max split a sentence into symbols: join them
-            words.append(args.pop(0))
-        if not words:
-            raise InputError(f"{where}: text must be a string (s), got {_show(args[0])}; "
-                             f"usage: {where} s:text [i:seed] [f:seconds] [i:variations]")
-        if len(args) > 3:
-            raise InputError(f"{where}: too many arguments ({len(words) + len(args)}); "
-                             f"usage: {where} s:text [i:seed] [f:seconds] [i:variations]")
-        seed = seconds = None
-        variations = 1
-        if len(args) >= 1:
-            seed = _as_int(args[0], "seed", where)
-            if seed == -1:
-                seed = None  # -1 = pick a random seed (lets Pd/Max give seconds without a seed)
-            elif seed < 0:
-                raise InputError(f"{where}: seed must be >= 0 (or -1 for a random one), got {seed}")
-        if len(args) >= 2:
-            seconds = _as_float(args[1], "seconds", where)
-        if len(args) >= 3:
-            variations = _as_int(args[2], "variations", where)
+        text, seed, seconds, variations = osc_args.generate_args(args, where)
         try:
-            return self.model.check_request(check_request(" ".join(words), seed=seed, variations=variations,
+            return self.model.check_request(check_request(text, seed=seed, variations=variations,
                                                           seconds=seconds, delivery=delivery or self.delivery,
                                                           loop=loop, candidates=candidates,
                                                           max_variations=self.max_variations))
@@ -455,32 +395,9 @@ class OscServer:
             raise InputError(f"{where}: {exc}") from None
 
     def _split_options(self, args: list) -> tuple[list, Delivery, bool, int | None]:
-        """Strings after /audiogan/generate's first number are KEY=VALUE options: the positional
-        arguments without them, this request's delivery, whether it asks for a loop, and its
-        candidates (None: the model's default)."""
-        where = f"{PREFIX}/generate"
-        first_number = next((i for i, a in enumerate(args) if not isinstance(a, str)), len(args))
-        first_option = next((i for i, a in enumerate(args) if i > first_number and isinstance(a, str)), len(args))
-        options = {}
-        for arg in args[first_option:]:
-            if not isinstance(arg, str) or "=" not in arg:
-                raise InputError(f"{where}: options come last, as KEY=VALUE strings (normalize=peak|loudness|none, "
-                                 f"loudness=LUFS, trim=1|0, loop=1|0, candidates=N), got {_show(arg)}")
-            key, value = arg.split("=", 1)
-            key = key.strip().lower()
-            if key not in GENERATE_OPTIONS:
-                raise InputError(f"{where}: unknown option {key!r}; known: {', '.join(GENERATE_OPTIONS)}")
-            options[key] = value
-        try:
-            loop = parse_switch("loop", options.pop("loop")) if "loop" in options else False
-            candidates = _option_int("candidates", options.pop("candidates")) if "candidates" in options else None
-            delivery = self.delivery.with_options(options)
-        except InputError as exc:
-            raise InputError(f"{where}: {exc}") from None
-        if loop and delivery.trim and "trim" not in options:  # the trim is the server's, not the client's
-            raise InputError(f"{where}: trim and loop exclude each other, and this server trims every file "
-                             f"(serve --trim): send trim=0 with loop=1")
-        return args[:first_option], delivery, loop, candidates
+        """/audiogan/generate's positional arguments, and this request's delivery (the server's with
+        the request's options applied), loop and candidates (osc_args.generate_options)."""
+        return osc_args.generate_options(args, self.delivery, f"{PREFIX}/generate")
 
     def _on_generate(self, args: list, to: tuple) -> None:
         args, delivery, loop, candidates = self._split_options(args)
@@ -511,7 +428,7 @@ class OscServer:
     def _job_arg(self, args: list, where: str, usage: str) -> tuple[Job | FinishedJob, list]:
         if not args:
             raise InputError(f"{where}: missing job number; usage: {where} {usage}")
-        job_id = _as_int(args[0], "job", where)
+        job_id = osc_args.as_int(args[0], "job", where)
         job = self.job(job_id)
         if job is None:
             raise InputError(f"{where}: no job {job_id} (unknown, or forgotten)")
@@ -526,7 +443,7 @@ class OscServer:
             raise InputError(f"{where}: job {job.id} is {job.state}, not done")
         files = list(job.files)
         if rest:
-            v = _as_int(rest[0], "variation", where)
+            v = osc_args.as_int(rest[0], "variation", where)
             if not 0 <= v < len(files):
                 raise InputError(f"{where}: job {job.id} has variations 0..{len(files) - 1}, got {v}")
             files = [files[v]]
@@ -691,13 +608,6 @@ class OscServer:
                     continue
                 raise
         raise InputError(f"could not find a free file name for {stem}.wav in {self.out_dir}")
-
-
-def _option_int(key: str, value: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise InputError(f"{key} must be an integer, got {value!r}") from None
 
 
 def _peer(addr: tuple) -> str:
