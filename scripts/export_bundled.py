@@ -75,6 +75,36 @@ def export_checkpoint_generator(checkpoint: Path, folder: Path, weights: str = "
         (folder / "training_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
 
 
+def average_generator(folder: Path, base: Path, weight: float) -> None:
+    """Replace `folder`'s generator by the weight-by-weight average (1 - weight) * base + weight *
+    folder, where `base` is the model the run behind `folder` started from (same config): a fine-tune
+    pulled part of the way back to its start. What the blend is goes into the weights' metadata."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from audiogan_core.checkpoint import save_state_dict
+
+    if not 0.0 < weight < 1.0:
+        raise ValueError(f"the average's weight must be between 0 and 1, got {weight}")
+    new, old = load_file(str(folder / "generator.safetensors")), load_file(str(base / "generator.safetensors"))
+    if new.keys() != old.keys() or any(new[k].shape != old[k].shape for k in new):
+        raise ValueError(f"{base} has another generator than {folder}: they cannot be averaged")
+    with safe_open(str(folder / "generator.safetensors"), "pt") as fh:
+        meta = dict(fh.metadata() or {})
+    mixed = {k: torch_lerp(old[k], new[k], weight) for k in new}
+    meta["weights"] = (f"{meta.get('weights', 'generator')}, averaged weight by weight with the model it started "
+                       f"from ({1 - weight:g} of that, {weight:g} of this)")
+    meta["average_weight"] = f"{weight:g}"
+    save_state_dict(folder / "generator.safetensors", mixed, metadata=meta)
+
+
+def torch_lerp(a, b, weight: float):
+    """(1 - weight) * a + weight * b for float tensors; integer buffers (counters) are b's."""
+    if not b.is_floating_point():
+        return b
+    return (a.double() * (1 - weight) + b.double() * weight).to(b.dtype)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, default=None, help="the training run to export (or --from-model)")
@@ -103,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="export this checkpoint of the run (--weights picks its raw or EMA generator) "
                          "instead of RUN/model or RUN/checkpoint.pt; or a probe folder already exported from one "
                          "(its generator's step and raw/EMA kind are read from its weights)")
+    ap.add_argument("--average-with", type=Path, default=None,
+                    help="with --init-model: export the weight-by-weight average of the run's generator and this "
+                         "model folder's (the one the run started from)")
+    ap.add_argument("--average-weight", type=float, default=0.5,
+                    help="with --average-with: the run's share of the average (default 0.5)")
     ap.add_argument("--init-model", type=Path, default=None,
                     help="the model folder the run was initialised from (audiogan train --init-from); its "
                          "training_summary.json becomes the card's first stage")
@@ -141,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         src = args.run / "model"
         copy_model_files(src, tmp)
+    if args.average_with is not None:
+        try:
+            average_generator(tmp, args.average_with, args.average_weight)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            shutil.rmtree(tmp)
+            return 1
     config = json.loads((tmp / "config.json").read_text())
     config["vocoder"], config["vocoder_fallback"] = args.vocoder, args.vocoder_fallback or None
     (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
@@ -314,14 +356,27 @@ def training_section(summary, train_cfg, args, init) -> str:
         stage2, stage3 = schedule["stage2"], schedule["stage3"]
         text += stage2_lines(stages[1]["summary"], stages[1]["train_config"], stage2, "its successor")
         text += textwrap.indent(level_fit_line(stages[1].get("level_fit"), stage2["weights"]), "  ")
-        text += (f"- **Stage 3**, this model: `audiogan train --init-from` stage 2 with its envelope, with "
-                 f"`training/recipes/{stage3['recipe']}` (stage 2's losses, {recipe_phrase(train_cfg)}; the envelope "
-                 f"trained with the rest). **{summary['steps']}** steps, about "
-                 f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.\n")
-    return text + f"""- Exported: the {'EMA' if args.weights == 'ema' else 'raw'} generator at step {summary['steps']}, chosen by probes fixed
-  before the run reached them (docs/plans/run-j.md; every probe in docs/bundled-model-experiments.md).
+        text += stage3_line(summary, train_cfg, stage3, "this model")
+    return text + f"""- Exported: the {'EMA' if args.weights == 'ema' else 'raw'} generator at step {summary['steps']}{average_phrase(args)}, chosen by probes fixed
+  before their figures were read (docs/plans/run-j.md; every probe in docs/bundled-model-experiments.md).
 - In all about **{hours:.1f} h** of training on {args.hardware} (resumed across sessions).
 """
+
+
+def stage3_line(summary: dict, train_cfg: dict, stage3: dict, who: str) -> str:
+    return (f"- **Stage 3**, {who}: `audiogan train --init-from` stage 2 with its envelope, with "
+            f"`training/recipes/{stage3['recipe']}` (stage 2's losses, {recipe_phrase(train_cfg)}; the envelope "
+            f"trained with the rest). **{summary['steps']}** steps, about "
+            f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.\n")
+
+
+def average_phrase(args) -> str:
+    """What --average-with did to the exported generator, for the card ("" without it)."""
+    if getattr(args, "average_with", None) is None:
+        return ""
+    w = args.average_weight
+    return (f", averaged weight by weight with the model it started from ({1 - w:g} of that, {w:g} of this: the "
+            f"fine-tune pulled part of the way back)")
 
 
 def recipe_phrase(train_cfg: dict) -> str:
@@ -446,7 +501,7 @@ The model `AudioGAN.load("default")` and every command use unless told otherwise
 
 - **Shape**: {shape_line(m)}.
 - **Text encoder**: `{m['text_encoder']}` (all-MiniLM-L6-v2, offline). **Vocoder**: `{m['vocoder']}` ({VOCODER_NOTES.get(m['vocoder'], 'a vocoder plugin')}){fallback_note(m)}.
-- **Weights**: {size / 1e6:.1f} MB of safetensors ({'the raw generator (not the EMA)' if args.weights == 'raw' else 'generator EMA'}, plus the discriminator for fine-tuning).
+- **Weights**: {size / 1e6:.1f} MB of safetensors ({'the raw generator (not the EMA)' if args.weights == 'raw' else 'generator EMA'}{average_phrase(args)}, plus the discriminator for fine-tuning).
 
 ## Training
 {training_section(summary, train_cfg, args, init)}{level_fit_line(level_fit)}

@@ -158,3 +158,42 @@ def test_a_third_stage_from_a_fitted_envelope_carries_the_lineage_into_the_card(
         assert expected in card, expected
     saved = json.loads((tmp_path / "models" / "mine" / "training_summary.json").read_text())
     assert saved["init"]["init"]["summary"]["steps"] == 3 and saved["init"]["level_fit"]["config"]["steps"] == 5
+
+
+
+def test_an_exported_generator_can_be_averaged_with_the_model_it_started_from(stages, tmp_path):
+    """--average-with: each weight (1 - w) * start + w * run; a model of another shape is refused
+    (exit 1, nothing written); the weights' metadata says what the blend is."""
+    from audiogan_core.checkpoint import read_safetensors_metadata
+
+    start = stages / "stage1-model"
+    ema = tmp_path / "ema"
+    export_bundled.export_checkpoint_generator(stages / "stage1" / CHECKPOINT_NAME, ema, "ema")
+    before = load_file(str(ema / "generator.safetensors"))
+    export_bundled.average_generator(ema, start, 0.25)
+    base, mixed = load_file(str(start / "generator.safetensors")), load_file(str(ema / "generator.safetensors"))
+    moved = 0
+    for k, v in mixed.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.75 * base[k] + 0.25 * before[k])
+            moved += not torch.equal(v, base[k])
+    assert moved > 0
+    assert "0.75 of that, 0.25 of this" in read_safetensors_metadata(ema / "generator.safetensors")["weights"]
+    assert AudioGAN.load(str(ema)).config.name == "tiny"
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        export_bundled.average_generator(ema, start, 1.0)
+    data = tmp_path / "library"
+    data.mkdir()
+    (data / "manifest.json").write_text(json.dumps({"packages": {}, "categories": {}}))
+    # stage 2 is an any-length model: its generator has another shape than stage 1's
+    assert export_bundled.main(["--run", str(stages / "stage2"), "--init-model", str(start), "--average-with",
+                                str(start), "--data", str(data), "--models-dir", str(tmp_path / "models"),
+                                "--name", "mine", "--vocoder", "griffinlim", "--vocoder-fallback", ""]) == 1
+    assert not (tmp_path / "models" / "mine").exists()
+    # the same shape: written, and the card says what the blend is
+    assert export_bundled.main(["--run", str(stages / "stage1"), "--weights", "raw", "--average-with", str(start),
+                                "--average-weight", "0.5", "--data", str(data), "--models-dir",
+                                str(tmp_path / "models"), "--name", "mine", "--vocoder", "griffinlim",
+                                "--vocoder-fallback", ""]) == 0
+    assert "averaged weight by weight with the model it started from (0.5 of that, 0.5 of this" in (
+        tmp_path / "models" / "mine" / "MODEL_CARD.md").read_text()
