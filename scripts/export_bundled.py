@@ -79,18 +79,14 @@ def average_generator(folder: Path, base: Path, weight: float) -> None:
     """Replace `folder`'s generator by the weight-by-weight average (1 - weight) * base + weight *
     folder, where `base` is the model the run behind `folder` started from (same config): a fine-tune
     pulled part of the way back to its start. What the blend is goes into the weights' metadata."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    from audiogan_core.checkpoint import save_state_dict
+    from audiogan_core.checkpoint import load_state_dict, read_safetensors_metadata, save_state_dict
 
     if not 0.0 < weight < 1.0:
         raise ValueError(f"the average's weight must be between 0 and 1, got {weight}")
-    new, old = load_file(str(folder / "generator.safetensors")), load_file(str(base / "generator.safetensors"))
+    new, old = load_state_dict(folder / "generator.safetensors"), load_state_dict(base / "generator.safetensors")
     if new.keys() != old.keys() or any(new[k].shape != old[k].shape for k in new):
         raise ValueError(f"{base} has another generator than {folder}: they cannot be averaged")
-    with safe_open(str(folder / "generator.safetensors"), "pt") as fh:
-        meta = dict(fh.metadata() or {})
+    meta = read_safetensors_metadata(folder / "generator.safetensors")
     mixed = {k: torch_lerp(old[k], new[k], weight) for k in new}
     meta["weights"] = (f"{meta.get('weights', 'generator')}, averaged weight by weight with the model it started "
                        f"from ({1 - weight:g} of that, {weight:g} of this)")
