@@ -13,7 +13,6 @@ from audiogan_core.errors import InputError
 from . import osc_wire
 
 GENERATE_OPTIONS = ("normalize", "loudness", "trim", "loop", "candidates")  # /audiogan/generate's KEY=VALUE keys
-INT64 = 2**63
 
 
 def tag(value) -> str:
@@ -37,7 +36,7 @@ def as_int(value, what: str, where: str) -> int:
     if isinstance(value, float):
         if not math.isfinite(value) or value != int(value):
             raise InputError(f"{where}: {what} must be a whole number, got {show(value)}")
-        if not -INT64 <= value < INT64:
+        if not -osc_wire.INT64 <= value < osc_wire.INT64:
             raise InputError(f"{where}: {what} is out of range (a 64-bit integer at most), got {value:g}")
         value = int(value)
     return value

@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                          "instead of RUN/model or RUN/checkpoint.pt; or a probe folder already exported from one "
                          "(its generator's step and raw/EMA kind are read from its weights)")
     ap.add_argument("--average-with", type=Path, default=None,
-                    help="with --init-model: export the weight-by-weight average of the run's generator and this "
-                         "model folder's (the one the run started from)")
+                    help="export the weight-by-weight average of the run's generator and this model folder's "
+                         "(the one the run started from; same config)")
     ap.add_argument("--average-weight", type=float, default=0.5,
                     help="with --average-with: the run's share of the average (default 0.5)")
     ap.add_argument("--init-model", type=Path, default=None,
@@ -352,18 +352,14 @@ def training_section(summary, train_cfg, args, init) -> str:
         stage2, stage3 = schedule["stage2"], schedule["stage3"]
         text += stage2_lines(stages[1]["summary"], stages[1]["train_config"], stage2, "its successor")
         text += textwrap.indent(level_fit_line(stages[1].get("level_fit"), stage2["weights"]), "  ")
-        text += stage3_line(summary, train_cfg, stage3, "this model")
+        text += (f"- **Stage 3**, this model: `audiogan train --init-from` stage 2 with its envelope, with "
+                 f"`training/recipes/{stage3['recipe']}` (stage 2's losses, {recipe_phrase(train_cfg)}; the envelope "
+                 f"trained with the rest). **{summary['steps']}** steps, about "
+                 f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.\n")
     return text + f"""- Exported: the {'EMA' if args.weights == 'ema' else 'raw'} generator at step {summary['steps']}{average_phrase(args)}, chosen by probes fixed
   before their figures were read (docs/plans/run-j.md; every probe in docs/bundled-model-experiments.md).
 - In all about **{hours:.1f} h** of training on {args.hardware} (resumed across sessions).
 """
-
-
-def stage3_line(summary: dict, train_cfg: dict, stage3: dict, who: str) -> str:
-    return (f"- **Stage 3**, {who}: `audiogan train --init-from` stage 2 with its envelope, with "
-            f"`training/recipes/{stage3['recipe']}` (stage 2's losses, {recipe_phrase(train_cfg)}; the envelope "
-            f"trained with the rest). **{summary['steps']}** steps, about "
-            f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.\n")
 
 
 def average_phrase(args) -> str:
