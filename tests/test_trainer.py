@@ -426,6 +426,39 @@ def test_the_trainer_compares_the_moment_terms_it_is_given(library, shared_cache
     assert first[3] > first[2] > 0
 
 
+def test_the_anchor_holds_a_fine_tune_near_the_generator_it_started_from(library, shared_cache, tmp_path):
+    """anchor_weight: the same 10 fast steps drift less from the starting generator's clips under a
+    heavy anchor than under a negligible one; the anchor is the starting G, and it is what a resume
+    restores (a checkpoint written without one is refused rather than anchored where it stands)."""
+    last = {}
+    for weight in (1e-6, 100.0):
+        run = tmp_path / f"anchor-{weight}"
+        config = tiny_config(steps=10, lr_g=2e-3, moment_weight=1.0, anchor_weight=weight)
+        trainer = Trainer(config, library, run, cache_dir=shared_cache, progress=False)
+        trainer.init_output_level()  # what fit() does first, so `start` is G at step 0
+        trainer._level_set = True
+        start = {k: v.detach().clone() for k, v in trainer.G.named_parameters()}  # its weights (buffers move)
+        trainer.fit()
+        anchors = [r["g_anchor"] for r in read_log(run) if "g_anchor" in r]
+        # not 0 at step 1: G's spectral-norm estimates took its D-step forwards as power iterations
+        assert len(anchors) == 10 and all(math.isfinite(a) for a in anchors), anchors
+        last[weight] = sum(anchors[-3:]) / 3
+        saved = torch.load(run / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
+        assert_states_equal({k: saved["G_anchor"][k] for k in start}, start, "G_anchor")
+    assert 0.0 < last[100.0] < 0.5 * last[1e-6], last  # the unanchored run drifts, the anchored one far less
+    resumed = Trainer(tiny_config(steps=12, lr_g=2e-3, moment_weight=1.0, anchor_weight=100.0), library,
+                      tmp_path / "anchor-100.0", cache_dir=shared_cache, progress=False, resume=True)
+    assert_states_equal(dict(resumed.G_anchor.named_parameters()), start, "resumed G_anchor")
+
+    plain = tmp_path / "plain"
+    Trainer(tiny_config(steps=1), library, plain, cache_dir=shared_cache, progress=False).fit()
+    with pytest.raises(ConfigError, match="no anchor generator"):
+        Trainer(tiny_config(steps=2, anchor_weight=1.0), library, plain, cache_dir=shared_cache, progress=False,
+                resume=True)
+    with pytest.raises(ConfigError, match="anchor_weight must be a number >= 0"):
+        tiny_config(anchor_weight=float("nan"))
+
+
 def test_category_loss_leaves_out_unlabelled_items():
     from audiogan_core.losses import category_loss
 

@@ -76,6 +76,12 @@ class TrainConfig:
     # A weight per moment term by name (1 for any not named): the per-bin terms are a few tenths of a
     # nat, "onset" a few hundredths, so on its own it barely moves the loss.
     moment_term_weights: dict[str, float] = field(default_factory=dict)
+    # An anchor for short fine-tunes (not in the paper): L1 between G's log-mel and the log-mel a
+    # frozen copy of G as this run started (after --init-from) makes for the same text and noise,
+    # weighted by this. Every term moves every clip a little; the anchor makes each small move
+    # cost, so only a term that pushes hard on some clips (the onset count on a warbling alarm)
+    # changes them, and the rest stay as the starting model made them. 0 (default): off.
+    anchor_weight: float = 0.0
     # Category-balanced batches (not in the paper): a clip whose caption's category
     # (training/categories.py; clips with none form one group) has c training clips is drawn
     # with probability proportional to c ** -category_balance, with replacement. 0 (default):
@@ -110,7 +116,7 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.d_text not in ("paired", "blind"):
             raise ConfigError(f"TrainConfig.d_text must be 'paired' or 'blind', got {self.d_text!r}")
-        for name in ("mismatch_weight", "category_weight", "moment_weight"):
+        for name in ("mismatch_weight", "category_weight", "moment_weight", "anchor_weight"):
             value = getattr(self, name)
             if not _is_number(value) or not value >= 0:
                 raise ConfigError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")

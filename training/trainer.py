@@ -96,6 +96,8 @@ class Trainer:
         if init_from:
             self._init_from(init_from)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        # the generator this run starts from, in training mode as G is (its batch statistics)
+        self.G_anchor = copy.deepcopy(self.G).requires_grad_(False) if config.anchor_weight > 0 else None
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
         # The AC head has its own optimiser, so a run can switch it on when resuming a
@@ -245,7 +247,8 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "sampler": self.sampler.state_dict(),
-        } | ({"C": self.C.state_dict(), "opt_c": self.opt_c.state_dict()} if self.C is not None else {})
+        } | ({"C": self.C.state_dict(), "opt_c": self.opt_c.state_dict()} if self.C is not None else {}) \
+          | ({"G_anchor": self.G_anchor.state_dict()} if self.G_anchor is not None else {})
 
     def save_checkpoint(self) -> None:
         """Atomic: a crash (even kill -9) mid-write leaves the previous checkpoint intact."""
@@ -273,6 +276,11 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.sampler.load_state_dict(state["sampler"])
         self.step = int(state["step"])
+        if self.G_anchor is not None:
+            if "G_anchor" not in state:  # the anchor is where the run started, not where it is now
+                raise ConfigError("--resume with anchor_weight > 0: the checkpoint has no anchor generator (it was "
+                                  "written with anchor_weight 0); start a new run with --init-from instead")
+            load_state_dict_checked(self.G_anchor, state["G_anchor"], "anchor generator (checkpoint)")
         if self.C is not None:
             if "C" in state:
                 self._load_category_head(state, saved)
@@ -422,7 +430,8 @@ class Trainer:
         for m in frozen:
             m.requires_grad_(False)
         with self._autocast():
-            fake = self.G_train(self._noise(mel.shape[0], PURPOSE_G, frames), sentence, words, lengths)
+            z = self._noise(mel.shape[0], PURPOSE_G, frames)
+            fake = self.G_train(z, sentence, words, lengths)
             # the real half was augmented in the last D step already; G's clips get their own draw
             both = self.D(torch.cat([mel, self._augment(fake, cfg.d_steps_per_g)]), sentence.repeat(2, 1),
                           words.repeat(2, 1, 1), lengths.repeat(2), blind=blind)
@@ -435,6 +444,12 @@ class Trainer:
                 g_losses["g_moments"] = spectral_moment_loss(fake, clean, cfg.moment_terms,
                                                                cfg.moment_term_weights)
                 g_losses["total"] = g_losses["total"] + cfg.moment_weight * g_losses["g_moments"]
+            if self.G_anchor is not None:
+                self.G_anchor.train()
+                with torch.no_grad():
+                    anchor = self.G_anchor(z, sentence, words, lengths)  # [B, 1, F, T]
+                g_losses["g_anchor"] = (fake.float() - anchor.float()).abs().mean()
+                g_losses["total"] = g_losses["total"] + cfg.anchor_weight * g_losses["g_anchor"]
         self.opt_g.zero_grad(set_to_none=True)
         g_losses["total"].float().backward()
         self.opt_g.step()
@@ -479,8 +494,9 @@ class Trainer:
             return None
         ds = self.dataset
         level = float(np.mean([ds.crop(ds.full_mel(i), 0).mean(dtype=np.float64) for i in range(len(ds))]))
-        for g in (self.G, self.G_ema):
-            g.colorize.bias.fill_(level)
+        for g in (self.G, self.G_ema, self.G_anchor):
+            if g is not None:
+                g.colorize.bias.fill_(level)
         return level
 
     # Watching -------------------------------------------------------------------------
