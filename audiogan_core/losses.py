@@ -330,7 +330,8 @@ ONE_SIDED_TERMS = frozenset({"onset_count"})
 
 
 def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", "std"),
-                         weights: dict[str, float] | None = None) -> torch.Tensor:
+                         weights: dict[str, float] | None = None,
+                         rows: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """L1 between per-mel-bin statistics over time of each generated clip and of the real clip its
     caption came with: [B, 1, F, T] each -> scalar. Not in the paper. The default terms are
     statistics over the whole crop, since where an event falls in time is mostly the noise's to
@@ -343,13 +344,16 @@ def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", 
     (a one-shot's recording is its event and then silence; a texture's is the same throughout);
     "onset", the clip's onset rate (onset_rate: one number, not one per bin); "onset_count", how
     many more onsets the clip has than its recording (soft_onset_count; one-sided). `weights`
-    scales terms by name (1 for any not named)."""
+    scales terms by name (1 for any not named). `rows` limits terms by name to some clips: a [B] bool
+    mask per term (every clip for any not named); the others count 0, so a clip's share is the same
+    whichever clips are in its batch."""
     f, r = fake.float(), real.float()
-    weights = weights or {}
+    weights, rows = weights or {}, rows or {}
 
     def gap(k):
         d = MOMENT_STATS[k](f) - MOMENT_STATS[k](r)
-        return d.clamp(min=0.0) if k in ONE_SIDED_TERMS else d.abs()
+        d = d.clamp(min=0.0) if k in ONE_SIDED_TERMS else d.abs()
+        return d * rows[k].view(-1, *([1] * (d.dim() - 1))).to(d.dtype) if k in rows else d
 
     return sum(weights.get(k, 1.0) * gap(k).mean() for k in terms)
 

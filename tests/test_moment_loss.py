@@ -146,3 +146,31 @@ def test_the_onset_count_term_costs_only_an_excess():
     fake = three.clone().requires_grad_(True)
     spectral_moment_loss(fake, one, ("onset_count",)).backward()
     assert torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
+
+
+def test_a_term_limited_to_some_clips_leaves_the_others_out():
+    from audiogan_core.losses import spectral_moment_loss
+
+    torch.manual_seed(0)
+    real = torch.randn(3, 1, 8, 32)
+    fake = real + torch.tensor([1.0, 2.0, 4.0]).view(3, 1, 1, 1)  # clip i is off by 1, 2, 4 in the mean term
+    only_first = {"mean": torch.tensor([True, False, False])}
+    # the first clip's share of the batch (1 / 3), as if the others matched
+    torch.testing.assert_close(spectral_moment_loss(fake, real, ("mean",), rows=only_first), torch.tensor(1 / 3))
+    torch.testing.assert_close(spectral_moment_loss(fake, real, ("mean", "std"), rows=only_first),
+                               torch.tensor(1 / 3) + spectral_moment_loss(fake, real, ("std",)))
+    assert float(spectral_moment_loss(fake, real, ("mean",), rows={"mean": torch.zeros(3, dtype=torch.bool)})) == 0.0
+
+
+@pytest.mark.parametrize("limits", [{"std": ["ui"]}, {"mean": ["no_such_kind"]}, {"mean": "ui"}, {"mean": []},
+                                    ["mean"]])
+def test_moment_term_categories_are_checked(limits):
+    with pytest.raises(ConfigError, match="moment_term_categories"):
+        TrainConfig(moment_terms=("mean", "onset_count"), moment_term_categories=limits)
+
+
+def test_moment_term_categories_round_trip_through_json():
+    cfg = TrainConfig(moment_weight=10.0, moment_terms=["mean", "onset_count"],
+                      moment_term_categories={"onset_count": ["ui", "gathering_coins"]})
+    assert cfg.moment_term_categories == {"onset_count": ("ui", "gathering_coins")}
+    assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg

@@ -459,6 +459,20 @@ def test_the_anchor_holds_a_fine_tune_near_the_generator_it_started_from(library
         tiny_config(anchor_weight=float("nan"))
 
 
+def test_a_moment_term_limited_to_a_kind_the_batch_lacks_costs_nothing(library, shared_cache, tmp_path):
+    from audiogan_training.categories import category_for, category_names
+
+    present = {category_for(p.read_text(encoding="utf-8").strip()) for p in library.glob("*.txt")}
+    absent = next(name for name in category_names() if name not in present)
+    moments = {}
+    for limits in ({}, {"mean": [absent]}):
+        run = tmp_path / f"limit-{len(limits)}"
+        Trainer(tiny_config(steps=2, moment_weight=1.0, moment_terms=("mean",), moment_term_categories=limits),
+                library, run, cache_dir=shared_cache, progress=False).fit()
+        moments[len(limits)] = [r["g_moments"] for r in read_log(run) if "g_moments" in r]
+    assert all(m > 0 for m in moments[0]) and moments[1] == [0.0, 0.0], moments
+
+
 def test_category_loss_leaves_out_unlabelled_items():
     from audiogan_core.losses import category_loss
 
