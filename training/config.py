@@ -84,7 +84,9 @@ class TrainConfig:
     # frozen copy of G as this run started (after --init-from) makes for the same text and noise,
     # weighted by this. Every term moves every clip a little; the anchor makes each small move
     # cost, so only a term that pushes hard on some clips (the onset count on a warbling alarm)
-    # changes them, and the rest stay as the starting model made them. 0 (default): off.
+    # changes them, and the rest stay as the starting model made them. Under Adam a heavier anchor
+    # turns each step more than it shortens it (runs Z in docs/bundled-model-experiments.md); a lower
+    # lr_g shortens them. 0 (default): off.
     anchor_weight: float = 0.0
     # Category-balanced batches (not in the paper): a clip whose caption's category
     # (training/categories.py; clips with none form one group) has c training clips is drawn
