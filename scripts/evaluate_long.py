@@ -60,6 +60,12 @@ def log_frames(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarr
     return np.log(np.abs(np.fft.rfft(frames, axis=1)) + 1e-5)
 
 
+def windows_hold(acc: list[float], points: float = 0.10) -> bool:
+    """Windows 2 and 3 classified within `points` of window 1: exactly 10 points under counts as within
+    (0.4 - 0.1 is 0.30000000000000004 in floats, over 3 of 10 clips' 0.3)."""
+    return bool(all(acc[0] - a <= points + 1e-9 for a in acc[1:]))
+
+
 def seam_check(loop: np.ndarray, n_fft: int = 1024, hop: int = 256) -> dict:
     """On the loop played twice: the largest spectral flux of the frame pairs that straddle the seam,
     against the 95th percentile of the same statistic (the largest flux of as many consecutive
@@ -122,7 +128,7 @@ def length_checks(args, model, train_rows, test_rows, rows, cache):
         acc = [float(np.mean([p == r["category"] for p, r in zip(pred, textures)])) for pred in preds]
         texture_report.update({"window_accuracy": acc, "captions": [r["caption"] for r in textures],
                                "predicted": [list(p) for p in zip(*preds)],
-                               "target_met": bool(all(a >= acc[0] - 0.10 for a in acc[1:]))})
+                               "target_met": windows_hold(acc)})
         eb.say(f"texture windows: {', '.join(f'{100 * a:.0f}%' for a in acc)}")
 
     # 1b. one-shots: onsets against real clips of the category ---------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from evaluate_long import seam_check  # noqa: E402
+from evaluate_long import seam_check, windows_hold  # noqa: E402
 
 
 def test_a_whole_number_of_periods_loops_and_a_cut_does_not():
@@ -33,6 +33,11 @@ def test_an_ordinary_inner_point_passes_the_seam_test_about_as_often_as_a_95th_p
     fails = sum(not r["flux_ok"] for r in results)
     fails_single = sum(not r["flux_ok_single"] for r in results)
     assert fails <= 9 and fails_single > fails, (fails, fails_single)
+
+
+def test_texture_windows_exactly_ten_points_under_window_one_hold():
+    assert windows_hold([0.4, 0.3, 0.5]) and windows_hold([0.3, 0.3, 0.3])  # 3 of 10 against 4 of 10: within
+    assert not windows_hold([0.4, 0.29, 0.5]) and not windows_hold([0.5, 0.6, 0.3])
 
 
 def test_a_step_at_the_seam_is_caught():
