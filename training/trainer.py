@@ -441,14 +441,12 @@ class Trainer:
                 g_losses["g_category"] = category_loss(self.C(fake_out.global_feature), labels)
                 g_losses["total"] = g_losses["total"] + cfg.category_weight * g_losses["g_category"]
             if cfg.moment_weight > 0:
-                kinds = [category_for(c) for c in captions]
-                rows = {term: torch.tensor([k in names for k in kinds], device=self.device)
+                rows = {term: torch.tensor([category_for(c) in names for c in captions], device=self.device)
                         for term, names in cfg.moment_term_categories.items()}  # [B] each
                 g_losses["g_moments"] = spectral_moment_loss(fake, clean, cfg.moment_terms,
                                                                cfg.moment_term_weights, rows)
                 g_losses["total"] = g_losses["total"] + cfg.moment_weight * g_losses["g_moments"]
-            if self.G_anchor is not None:
-                self.G_anchor.train()
+            if self.G_anchor is not None:  # never put in eval mode: batch statistics, as G's here
                 with torch.no_grad():
                     anchor = self.G_anchor(z, sentence, words, lengths)  # [B, 1, F, T]
                 g_losses["g_anchor"] = (fake.float() - anchor.float()).abs().mean()
