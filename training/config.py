@@ -86,7 +86,8 @@ class TrainConfig:
     # cost, so only a term that pushes hard on some clips (the onset count on a warbling alarm)
     # changes them, and the rest stay as the starting model made them. Under Adam a heavier anchor
     # turns each step more than it shortens it (runs Z in docs/bundled-model-experiments.md); a lower
-    # lr_g shortens them. 0 (default): off.
+    # lr_g shortens them. Both clips are made in training mode (batch statistics), so batch norm's
+    # running statistics, which the exported model uses, can still drift (run ZD). 0 (default): off.
     anchor_weight: float = 0.0
     # Category-balanced batches (not in the paper): a clip whose caption's category
     # (training/categories.py; clips with none form one group) has c training clips is drawn
