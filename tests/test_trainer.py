@@ -459,6 +459,33 @@ def test_the_anchor_holds_a_fine_tune_near_the_generator_it_started_from(library
         tiny_config(anchor_weight=float("nan"))
 
 
+def test_an_eval_mode_anchor_holds_the_generator_as_exported(library, shared_cache, tmp_path):
+    """anchor_mode "eval": the anchor compares G with batch norm's running statistics (as exported),
+    so after the same fast steps the exported generator's clips stay nearer the starting one's than
+    under the training-mode anchor, whose batch statistics hide the running statistics' drift."""
+    import copy
+
+    drift = {}
+    for mode in ("train", "eval"):
+        config = tiny_config(steps=10, lr_g=2e-3, moment_weight=1.0, anchor_weight=100.0, anchor_mode=mode)
+        trainer = Trainer(config, library, tmp_path / mode, cache_dir=shared_cache, progress=False)
+        assert trainer.G_anchor.training == (mode == "train")
+        trainer.init_output_level()
+        trainer._level_set = True
+        start = copy.deepcopy(trainer.G).eval()  # weights and running statistics at step 0
+        _, _, words, lengths, sentence = trainer._real_batch()
+        z = torch.randn(sentence.shape[0], config.model.noise_dim, generator=torch.Generator().manual_seed(5))
+        trainer.fit()
+        assert len([r for r in read_log(tmp_path / mode) if "g_anchor" in r]) == 10
+        with torch.no_grad():
+            before = start(z, sentence, words, lengths)  # [B, 1, F, T]
+            after = trainer.G.eval()(z, sentence, words, lengths)
+        drift[mode] = float((after - before).abs().mean())
+    assert 0.0 < drift["eval"] < 0.6 * drift["train"], drift
+    with pytest.raises(ConfigError, match="anchor_mode must be 'train' or 'eval'"):
+        tiny_config(anchor_mode="exported")
+
+
 def test_a_moment_term_limited_to_a_kind_the_batch_lacks_costs_nothing(library, shared_cache, tmp_path):
     from audiogan_training.categories import category_for, category_names
 

@@ -86,9 +86,13 @@ class TrainConfig:
     # cost, so only a term that pushes hard on some clips (the onset count on a warbling alarm)
     # changes them, and the rest stay as the starting model made them. Under Adam a heavier anchor
     # turns each step more than it shortens it (runs Z in docs/bundled-model-experiments.md); a lower
-    # lr_g shortens them. Both clips are made in training mode (batch statistics), so batch norm's
-    # running statistics, which the exported model uses, can still drift (run ZD). 0 (default): off.
+    # lr_g shortens them. 0 (default): off.
     anchor_weight: float = 0.0
+    # Which clips the anchor compares. "train": both in training mode (each batch's own statistics),
+    # which batch norm keeps the same under changes it normalises away while its running
+    # statistics, which the exported model uses, drift (run ZD). "eval": a second forward of G in
+    # eval mode against the anchor in eval mode, so the generator as exported is what is held.
+    anchor_mode: str = "train"
     # Category-balanced batches (not in the paper): a clip whose caption's category
     # (training/categories.py; clips with none form one group) has c training clips is drawn
     # with probability proportional to c ** -category_balance, with replacement. 0 (default):
@@ -123,6 +127,8 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.d_text not in ("paired", "blind"):
             raise ConfigError(f"TrainConfig.d_text must be 'paired' or 'blind', got {self.d_text!r}")
+        if self.anchor_mode not in ("train", "eval"):
+            raise ConfigError(f"TrainConfig.anchor_mode must be 'train' or 'eval', got {self.anchor_mode!r}")
         for name in ("mismatch_weight", "category_weight", "moment_weight", "anchor_weight"):
             value = getattr(self, name)
             if not _is_number(value) or not value >= 0:

@@ -96,8 +96,10 @@ class Trainer:
         if init_from:
             self._init_from(init_from)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        # the generator this run starts from, in training mode as G is (its batch statistics)
-        self.G_anchor = copy.deepcopy(self.G).requires_grad_(False) if config.anchor_weight > 0 else None
+        # the generator this run starts from, in the mode whose clips it is compared with
+        self.G_anchor = None
+        if config.anchor_weight > 0:
+            self.G_anchor = copy.deepcopy(self.G).train(config.anchor_mode == "train").requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
         # The AC head has its own optimiser, so a run can switch it on when resuming a
@@ -446,10 +448,11 @@ class Trainer:
                 g_losses["g_moments"] = spectral_moment_loss(fake, clean, cfg.moment_terms,
                                                                cfg.moment_term_weights, rows)
                 g_losses["total"] = g_losses["total"] + cfg.moment_weight * g_losses["g_moments"]
-            if self.G_anchor is not None:  # never put in eval mode: batch statistics, as G's here
+            if self.G_anchor is not None:
+                held = fake if cfg.anchor_mode == "train" else self._eval_forward(z, sentence, words, lengths)
                 with torch.no_grad():
                     anchor = self.G_anchor(z, sentence, words, lengths)  # [B, 1, F, T]
-                g_losses["g_anchor"] = (fake.float() - anchor.float()).abs().mean()
+                g_losses["g_anchor"] = (held.float() - anchor.float()).abs().mean()
                 g_losses["total"] = g_losses["total"] + cfg.anchor_weight * g_losses["g_anchor"]
         self.opt_g.zero_grad(set_to_none=True)
         g_losses["total"].float().backward()
@@ -462,6 +465,14 @@ class Trainer:
         self.step += 1
         self._consistent = True
         return logs
+
+    def _eval_forward(self, z, sentence, words, lengths) -> torch.Tensor:
+        """G's clip with batch norm's running statistics (as exported), with gradients."""
+        self.G.eval()
+        try:
+            return self.G(z, sentence, words, lengths)  # [B, 1, F, T]
+        finally:
+            self.G.train()
 
     def _mismatch_hinge(self, mel, real_out, captions, sentence, words, lengths, blind: bool) -> torch.Tensor:
         """mean relu(1 + D(real audio i, caption of i+1)) over pairs whose captions differ."""
