@@ -486,6 +486,30 @@ def test_an_eval_mode_anchor_holds_the_generator_as_exported(library, shared_cac
         tiny_config(anchor_mode="exported")
 
 
+def test_frozen_norm_stats_train_with_the_running_statistics_and_keep_them(library, shared_cache, tmp_path):
+    """freeze_norm_stats: G's batch norm layers keep the running statistics they started with
+    (without it the same steps move them), and G trains in the exported generator's normalisation."""
+    def norm_stats(g):
+        return {k: v.clone() for k, v in g.state_dict().items() if "running" in k}
+
+    moved = {}
+    for frozen in (False, True):
+        config = tiny_config(steps=3, lr_g=2e-3, freeze_norm_stats=frozen)
+        trainer = Trainer(config, library, tmp_path / str(frozen), cache_dir=shared_cache, progress=False)
+        start = norm_stats(trainer.G)
+        assert start
+        trainer.fit()
+        end = norm_stats(trainer.G)
+        moved[frozen] = max(float((end[k] - start[k]).abs().max()) for k in start)
+        if frozen:
+            bns = [m for m in trainer.G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+            trainer.train_step()
+            assert bns and not any(m.training for m in bns) and trainer.G.training
+    assert moved[True] == 0.0 < moved[False], moved
+    with pytest.raises(ConfigError, match="freeze_norm_stats must be true or false"):
+        tiny_config(freeze_norm_stats="yes")
+
+
 def test_a_moment_term_limited_to_a_kind_the_batch_lacks_costs_nothing(library, shared_cache, tmp_path):
     from audiogan_training.categories import category_for, category_names
 

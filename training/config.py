@@ -93,6 +93,10 @@ class TrainConfig:
     # statistics, which the exported model uses, drift (run ZD). "eval": a second forward of G in
     # eval mode against the anchor in eval mode, so the generator as exported is what is held.
     anchor_mode: str = "train"
+    # Fine-tunes of a model you like (not in the paper): G's batch norm layers normalise with the
+    # running statistics it starts with, in training as in the exported model, and never update
+    # them; each batch's own statistics are not used. Off (default): batch norm as in the paper.
+    freeze_norm_stats: bool = False
     # Category-balanced batches (not in the paper): a clip whose caption's category
     # (training/categories.py; clips with none form one group) has c training clips is drawn
     # with probability proportional to c ** -category_balance, with replacement. 0 (default):
@@ -163,6 +167,8 @@ class TrainConfig:
         if self.init_noise_projection and self.model.noise_input != "sequence":
             raise ConfigError("TrainConfig.init_noise_projection is for noise_input 'sequence' (a 'blocks' model "
                               "takes a fixed-length model's noise projection as it is)")
+        if not isinstance(self.freeze_norm_stats, bool):
+            raise ConfigError(f"TrainConfig.freeze_norm_stats must be true or false, got {self.freeze_norm_stats!r}")
         if not isinstance(self.category_fakes, bool):
             raise ConfigError(f"TrainConfig.category_fakes must be true or false, got {self.category_fakes!r}")
         if self.category_fakes and not self.category_weight > 0:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.distributed as dist
 
 from audiogan_core.checkpoint import load_state_dict_checked, read_torch_checkpoint, save_model
@@ -100,6 +101,7 @@ class Trainer:
         self.G_anchor = None
         if config.anchor_weight > 0:
             self.G_anchor = copy.deepcopy(self.G).train(config.anchor_mode == "train").requires_grad_(False)
+            self._hold_norm_stats(self.G_anchor)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
         # The AC head has its own optimiser, so a run can switch it on when resuming a
@@ -387,6 +389,7 @@ class Trainer:
         for m in (self.G, self.D, self.C):  # spectral norm updates its u only in training mode
             if m is not None:
                 m.train()
+        self._hold_norm_stats(self.G)
         blind = cfg.d_text == "blind"
         frames = self._crop_frames()
         for k in range(cfg.d_steps_per_g):
@@ -472,7 +475,15 @@ class Trainer:
         try:
             return self.G(z, sentence, words, lengths)  # [B, 1, F, T]
         finally:
-            self.G.train()
+            self._hold_norm_stats(self.G.train())
+
+    def _hold_norm_stats(self, g: nn.Module) -> None:
+        """With config.freeze_norm_stats, g's batch norm layers normalise with (and keep) the running
+        statistics they start with, as the exported generator does."""
+        if self.config.freeze_norm_stats:
+            for m in g.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
 
     def _mismatch_hinge(self, mel, real_out, captions, sentence, words, lengths, blind: bool) -> torch.Tensor:
         """mean relu(1 + D(real audio i, caption of i+1)) over pairs whose captions differ."""
