@@ -340,7 +340,7 @@ def training_section(summary, train_cfg, args, init) -> str:
     first, first_cfg = stages[0]["summary"], stages[0]["train_config"]
     schedule = json.loads(PHASES.read_text())
     hours = (sum(st["summary"]["train_seconds_estimate"] for st in stages) + summary["train_seconds_estimate"]) / 3600
-    text = f"""{"Two" if len(stages) == 1 else "Three"} stages, one recipe: `scripts/train_bundled.sh` (schedule in `training/recipes/bundled-phases.json`).
+    text = f"""{("Two", "Three", "Four")[len(stages) - 1]} stages, one recipe: `scripts/train_bundled.sh` (schedule in `training/recipes/bundled-phases.json`).
 - **Stage 1**, the first bundled model (`{first_cfg['model']['name']}`, {length_phrase(first_cfg['model'])}), on the first library
   (`audiogan data debian-foley --packages v1`): `audiogan train` with `training/recipes/bundled-foley.json` (the
   paper's recipe: hinge + G2S + L2W + F2R + OCC, Adam(0.5, 0.999), lr G {first_cfg['lr_g']} / D {first_cfg['lr_d']}, batch {first_cfg['batch_size']}).
@@ -352,10 +352,11 @@ def training_section(summary, train_cfg, args, init) -> str:
         stage2, stage3 = schedule["stage2"], schedule["stage3"]
         text += stage2_lines(stages[1]["summary"], stages[1]["train_config"], stage2, "its successor")
         text += textwrap.indent(level_fit_line(stages[1].get("level_fit"), stage2["weights"]), "  ")
-        text += (f"- **Stage 3**, this model: `audiogan train --init-from` stage 2 with its envelope, with "
-                 f"`training/recipes/{stage3['recipe']}` (stage 2's losses, {recipe_phrase(train_cfg)}; the envelope "
-                 f"trained with the rest). **{summary['steps']}** steps, about "
-                 f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.\n")
+        if len(stages) == 2:
+            text += stage3_line(summary, train_cfg, stage3, "this model")
+        else:
+            text += stage3_line(stages[2]["summary"], stages[2]["train_config"], stage3, "the model after it")
+            text += stage4_line(summary, train_cfg, schedule["stage4"], stage3["weights"])
     return text + f"""- Exported: the {'EMA' if args.weights == 'ema' else 'raw'} generator at step {summary['steps']}{average_phrase(args)}, chosen by probes fixed
   before their figures were read (docs/plans/run-j.md; every probe in docs/bundled-model-experiments.md).
 - In all about **{hours:.1f} h** of training on {args.hardware} (resumed across sessions).
@@ -374,6 +375,32 @@ def average_phrase(args) -> str:
 def recipe_phrase(train_cfg: dict) -> str:
     return (f"lr G {train_cfg['lr_g']} / D {train_cfg['lr_d']}, {train_cfg['d_steps_per_g']} D steps per G step, "
             f"batch {train_cfg['batch_size']}, EMA {train_cfg['ema_decay']}")
+
+
+def stage3_line(summary: dict, train_cfg: dict, stage3: dict, who: str) -> str:
+    """The card's stage-3 item: stage 2 with its fitted envelope, trained on."""
+    return (f"- **Stage 3**, {who}: `audiogan train --init-from` stage 2 with its envelope, with "
+            f"`training/recipes/{stage3['recipe']}` (stage 2's losses, {recipe_phrase(train_cfg)}; the envelope "
+            f"trained with the rest). **{summary['steps']}** steps, about "
+            f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.\n")
+
+
+def stage4_line(summary: dict, train_cfg: dict, stage4: dict, from_weights: str) -> str:
+    """The card's stage-4 item: a short fine-tune of stage 3 aimed at some kinds' faults."""
+    limits = train_cfg.get("moment_term_categories") or {}
+    weights = train_cfg.get("moment_term_weights") or {}
+    aimed = "; ".join(f"the {term} term (weight {weights.get(term, 1.0):g}) on {', '.join(names)} clips only"
+                      for term, names in limits.items())
+    extras = [aimed] if aimed else []
+    if train_cfg.get("anchor_weight", 0) > 0:
+        extras.append(f"an anchor of weight {train_cfg['anchor_weight']:g} to stage 3's clips for the same text and "
+                      f"noise")
+    if train_cfg.get("freeze_norm_stats"):
+        extras.append("batch norm's statistics frozen at stage 3's")
+    return (f"- **Stage 4**, this model: `audiogan train --init-from` stage 3's {from_weights} "
+            f"generator with `training/recipes/{stage4['recipe']}` (stage 3's losses, {recipe_phrase(train_cfg)}"
+            f"{'; ' + '; '.join(extras) if extras else ''}). **{summary['steps']}** steps, about "
+            f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.\n")
 
 
 def stage2_lines(summary: dict, train_cfg: dict, stage2: dict, who: str) -> str:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe of the bundled default model (audiogan_core/models/default), end to end, in the three stages
+# The recipe of the bundled default model (audiogan_core/models/default), end to end, in the four stages
 # of training/recipes/bundled-phases.json (see README, "Bundled model"):
 # Stage 1 builds the first Debian foley library (v1) and trains (or resumes) the fixed-length `foley` preset:
 #   1. training/recipes/bundled-foley.json: the paper's discriminator (its SDT stages attend to the caption);
@@ -11,9 +11,10 @@
 # any-length `foley2` preset from it (--init-from) with the stage's recipe.
 # Stage 3 exports stage 2's generator to RUN2/stage2-model, fits a level envelope onto it (audiogan fit-level,
 # RUN2/stage2-level) and trains from that (RUN3) with the stage's recipe, the envelope trained with the rest.
+# Stage 4 exports stage 3's generator to RUN3/stage3-model and fine-tunes it (RUN4) with the stage's recipe.
 # Re-run it to continue after an interruption. Export the result with scripts/export_bundled.py (README).
 #   DATA=data/debian-foley RUN=runs/bundled DATA2=data/debian-foley-wide RUN2=runs/bundled-foley2 \
-#     RUN3=runs/bundled-foley2-level scripts/train_bundled.sh
+#     RUN3=runs/bundled-foley2-level RUN4=runs/bundled-foley2-stage4 scripts/train_bundled.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/debian-foley}
@@ -76,3 +77,12 @@ export_generator "$RUN2/checkpoint.pt" "$RUN2/stage2-model" "$weights2" "$RUN/st
 if [[ -f "$RUN3/checkpoint.pt" ]]; then start=(--resume); else start=(--init-from "$RUN2/stage2-level"); fi
 "$AG" train --data "$DATA2" --out "$RUN3" --cache-dir "${CACHE2:-$DATA2.cache}" --device auto --no-progress \
   "${start[@]}" --config "training/recipes/$recipe3" --steps "$until3" "$@"
+
+# Stage 4: a short fine-tune of stage 3's generator at its last step, aimed at some kinds' faults.
+RUN4=${RUN4:-runs/bundled-foley2-stage4}
+read -r weights3 recipe4 until4 < <("$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1])); print(d["stage3"]["weights"], d["stage4"]["recipe"], d["stage4"]["until_step"])' "$PHASES")
+export_generator "$RUN3/checkpoint.pt" "$RUN3/stage3-model" "$weights3" "$RUN2/stage2-level"
+if [[ -f "$RUN4/checkpoint.pt" ]]; then start=(--resume); else start=(--init-from "$RUN3/stage3-model"); fi
+"$AG" train --data "$DATA2" --out "$RUN4" --cache-dir "${CACHE2:-$DATA2.cache}" --device auto --no-progress \
+  "${start[@]}" --config "training/recipes/$recipe4" --steps "$until4" "$@"

@@ -130,7 +130,8 @@ def test_a_fitted_level_envelope_exports_with_the_record_of_the_model_it_started
         export_bundled.main(["--from-model", str(tmp_path / "fitted"), "--run", str(stages / "stage2"), *common])
 
 
-def test_a_third_stage_from_a_fitted_envelope_carries_the_lineage_into_the_card(stages, library, tmp_path):  # noqa: F811
+def third_stage(stages, library, tmp_path):  # noqa: F811
+    """Stage 2's EMA with a fitted envelope, trained 2 steps (tmp_path/stage3); returns the data folder."""
     from audiogan_training.level_fit import LevelFitConfig, fit_level
 
     data = tmp_path / "library"
@@ -147,6 +148,11 @@ def test_a_third_stage_from_a_fitted_envelope_carries_the_lineage_into_the_card(
     switches = dict(ANY_LENGTH_SWITCHES, model=ANY_LENGTH_SWITCHES["model"].replace(level_envelope=True))
     Trainer(tiny_config(steps=2, **switches), library, tmp_path / "stage3", cache_dir=tmp_path / "cache",
             progress=False, init_from=str(tmp_path / "stage2-level")).fit()
+    return data
+
+
+def test_a_third_stage_from_a_fitted_envelope_carries_the_lineage_into_the_card(stages, library, tmp_path):  # noqa: F811
+    data = third_stage(stages, library, tmp_path)
     assert export_bundled.main(["--run", str(tmp_path / "stage3"), "--weights", "raw", "--init-model",
                                 str(tmp_path / "stage2-level"), "--data", str(data), "--models-dir",
                                 str(tmp_path / "models"), "--name", "mine", "--vocoder", "griffinlim",
@@ -159,6 +165,30 @@ def test_a_third_stage_from_a_fitted_envelope_carries_the_lineage_into_the_card(
     saved = json.loads((tmp_path / "models" / "mine" / "training_summary.json").read_text())
     assert saved["init"]["init"]["summary"]["steps"] == 3 and saved["init"]["level_fit"]["config"]["steps"] == 5
 
+
+
+def test_a_fourth_stage_fine_tune_of_stage_3_is_described_with_what_it_aimed_at(stages, library, tmp_path):  # noqa: F811
+    data = third_stage(stages, library, tmp_path)
+    export_bundled.export_checkpoint_generator(tmp_path / "stage3" / CHECKPOINT_NAME, tmp_path / "stage3-model", "raw",
+                                               init=tmp_path / "stage2-level")
+    switches = dict(ANY_LENGTH_SWITCHES, model=ANY_LENGTH_SWITCHES["model"].replace(level_envelope=True))
+    aimed = dict(moment_weight=1.0, moment_terms=("mean", "onset_count"), moment_term_weights={"onset_count": 3.0},
+                 moment_term_categories={"onset_count": ["ui", "gathering_coins"]}, anchor_weight=100.0,
+                 freeze_norm_stats=True)
+    Trainer(tiny_config(steps=1, **switches, **aimed), library, tmp_path / "stage4", cache_dir=tmp_path / "cache",
+            progress=False, init_from=str(tmp_path / "stage3-model")).fit()
+    assert export_bundled.main(["--run", str(tmp_path / "stage4"), "--weights", "raw", "--init-model",
+                                str(tmp_path / "stage3-model"), "--data", str(data), "--models-dir",
+                                str(tmp_path / "models"), "--name", "mine", "--vocoder", "griffinlim",
+                                "--vocoder-fallback", ""]) == 0
+    card = (tmp_path / "models" / "mine" / "MODEL_CARD.md").read_text()
+    for expected in ("Four stages", "**Stage 2**, its successor", "**4** steps", "**Stage 3**, the model after it",
+                     "**2** steps", "**Stage 4**, this model", "stage 3's raw generator", "**1** steps",
+                     "the onset_count term (weight 3) on ui, gathering_coins clips only",
+                     "an anchor of weight 100", "batch norm's statistics frozen", "the raw generator at step 1"):
+        assert expected in card, expected
+    saved = json.loads((tmp_path / "models" / "mine" / "training_summary.json").read_text())
+    assert saved["init"]["summary"]["steps"] == 2 and saved["init"]["init"]["init"]["summary"]["steps"] == 3
 
 
 def test_an_exported_generator_can_be_averaged_with_the_model_it_started_from(stages, tmp_path):
