@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 from test_trainer import (  # noqa: F401 (library, shared_cache: module fixtures)
-    CHECKPOINT_NAME, assert_states_equal, library, read_log, shared_cache, tiny_config)
+    assert_states_equal, library, read_log, shared_cache, tiny_config)
 
 from audiogan_core.errors import ConfigError
-from audiogan_training.trainer import Trainer
+from audiogan_training.trainer import CHECKPOINT_NAME, Trainer
 
 
 def test_moment_weight_pulls_the_generator_towards_its_captions_clips(library, shared_cache, tmp_path):
