@@ -137,6 +137,11 @@ class ModelConfig:
     # How the envelope acts (audiogan_core.generator.LevelEnvelope): "gain" turns every frame down by
     # its own amount; "ceiling" sets the highest a frame may reach and turns down only frames over it.
     level_form: str = "gain"
+    # A median of this many frames (odd; 0 = none) along time on the output log-mel, the last step of
+    # the generator: it removes frame-to-frame flicker shorter than the median (a 3-frame median,
+    # 35 ms, leaves a step, an attack or a held tone as they are), which the generated mels have more
+    # of than recordings and an onset detector counts as events. No weights; a loop wraps around it.
+    output_median: int = 0
     # D's global feature pools its last grid by "sum" (the paper's) or "mean" (any length: the
     # feature's scale does not grow with the clip), the mean times `d_pool_scale` (the old grid's
     # size keeps a sum-pooled D's weights at the scale they were trained at).
@@ -240,6 +245,10 @@ class ModelConfig:
             raise ConfigError(f"ModelConfig.level_form must be 'gain' or 'ceiling', got {self.level_form!r}")
         if self.level_form != "gain" and not self.level_envelope:
             raise ConfigError("ModelConfig.level_form 'ceiling' needs level_envelope true")
+        if not isinstance(self.output_median, int) or isinstance(self.output_median, bool) \
+                or self.output_median < 0 or (self.output_median and self.output_median % 2 == 0):
+            raise ConfigError(f"ModelConfig.output_median must be 0 (none) or an odd number of frames, "
+                              f"got {self.output_median!r}")
         if self.d_pooling not in ("sum", "mean"):
             raise ConfigError(f"ModelConfig.d_pooling must be 'sum' or 'mean', got {self.d_pooling!r}")
         if isinstance(self.d_pool_scale, bool) or not isinstance(self.d_pool_scale, (int, float)) \

@@ -96,6 +96,24 @@ def frame_clock(config: ModelConfig, frames: int) -> torch.Tensor:
     return clock(config, torch.arange(frames, dtype=torch.float32) * config.mel.seconds_for(1))
 
 
+def median_along_time(x: torch.Tensor, width: int, circular: bool = False) -> torch.Tensor:
+    """[..., T] -> [..., T]: each frame the median of the `width` frames centred on it (odd width).
+    The ends are padded with their own frame (a clip's first frame is not wrapped onto its last),
+    or circularly for a loop, whose end runs into its start."""
+    p = width // 2
+    if p == 0:
+        return x
+    shape = x.shape
+    t = shape[-1]
+    flat = x.reshape(-1, 1, t)  # [N, 1, T]
+    if circular:  # tiled, so a loop shorter than the half-width wraps more than once
+        reps = -(-p // t)
+        padded = flat.repeat(1, 1, 2 * reps + 1)[..., reps * t - p: reps * t + t + p]  # [N, 1, T + 2p]
+    else:
+        padded = F.pad(flat, (p, p), mode="replicate")  # [N, 1, T + 2p]
+    return padded.unfold(-1, width, 1).median(-1).values.reshape(shape)  # [..., T]
+
+
 class LevelEnvelope(nn.Module):
     """Turns the generated log-mel down frame by frame, as the sentence vector and the clock decide.
     A two-layer network of [sentence; clock_t] gives one value per frame, its `course`:
@@ -190,6 +208,7 @@ class Generator(nn.Module):
         conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (paper: single)
         conv7 (up) -> bn -> ReLU -> colorize (SN 1x1)        -> [B, 1, n_mels, frames]
         level (config.level_envelope: sentence + clock, a gain or a ceiling; not in a loop) -> [B, 1, n_mels, frames]
+        median along time (config.output_median frames; wrapped in a loop)   -> [B, 1, n_mels, frames]
 
     Up-sampling blocks double time and scale frequency by config.freq_upsample[i]. Every block
     is conditioned on the sentence feature through conditional batch norm. Channel widths are
@@ -300,4 +319,6 @@ class Generator(nn.Module):
         mel = self.colorize(x.reshape(b, -1, f * t)).reshape(b, 1, f, t)  # [B, 1, n_mels, frames]
         if cfg.level_envelope and not loop:  # a loop has no start, so no course over time to follow
             mel = self.level(mel, sentence, frame_clock(cfg, t).to(mel))  # [B, 1, n_mels, frames]
+        if cfg.output_median > 1:
+            mel = median_along_time(mel, cfg.output_median, loop)  # [B, 1, n_mels, frames]
         return mel

@@ -24,8 +24,7 @@ from audiogan_training.sampling import library_split  # noqa: E402
 
 
 def mels_for(model: str, captions: list[str], seed: int, seconds: float) -> torch.Tensor:
-    gan = AudioGAN.load(model, vocoder="hifigan")
-    gan.generator.eval()
+    gan = AudioGAN.load(model, vocoder="griffinlim")  # mels only: the weight-free vocoder is never run
     with torch.no_grad():
         mels = [gan.generate_mel(c, seed=seed, seconds=seconds, candidates=1)[0] for c in captions]
     return torch.cat(mels)  # [N, F, T]

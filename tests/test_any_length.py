@@ -446,3 +446,53 @@ def test_a_ceiling_envelope_takes_down_only_frames_over_it():
         blocks_tiny(level_envelope=True, level_form="limit")
     with pytest.raises(ConfigError, match="needs level_envelope"):
         blocks_tiny(level_form="ceiling")
+
+
+def test_a_time_median_removes_flicker_and_keeps_steps():
+    """A one-frame spike or dip goes, a step (an attack, a cut) and a held level stay where they
+    are; a clip's ends are not wrapped onto each other unless it is a loop."""
+    from audiogan_core.generator import median_along_time
+
+    x = torch.zeros(1, 1, 2, 12)
+    x[..., 4] = 5.0  # spike
+    x[..., 8:] = 3.0  # step
+    x[..., 10] = 0.0  # dip
+    y = median_along_time(x, 3)
+    expected = torch.zeros(1, 1, 2, 12)
+    expected[..., 8:] = 3.0
+    assert torch.equal(y, expected)
+    assert torch.equal(median_along_time(x, 1), x)
+    # a clip: its last frame (9.0) does not reach its first; a loop: it does, and the median commutes with a roll
+    edge = torch.tensor([[0.0, 9.0, 0.0, 0.0, 9.0, 9.0]])
+    assert median_along_time(edge, 3)[0, 0] == 0.0
+    assert median_along_time(edge, 3, circular=True)[0, 0] == 9.0
+    z = torch.randn(2, 3, 7, generator=torch.Generator().manual_seed(0))
+    for width in (3, 5, 9, 15):  # 15: wider than the loop, which then wraps more than once
+        assert torch.equal(median_along_time(torch.roll(z, 3, -1), width, circular=True),
+                           torch.roll(median_along_time(z, width, circular=True), 3, -1))
+
+
+def test_an_output_median_is_the_generators_last_step_and_is_checked():
+    """output_median acts on the finished mel (after the level envelope), wraps in a loop (which
+    stays circular), adds no weights, so a model without it loads into one with it, and a
+    width must be 0 or odd."""
+    from audiogan_core.generator import median_along_time
+
+    torch.manual_seed(0)
+    plain = Generator(blocks_tiny(level_envelope=True)).eval()
+    smoothed = Generator(blocks_tiny(level_envelope=True, output_median=3)).eval()
+    smoothed.load_state_dict(plain.state_dict())
+    cfg = plain.config
+    z = torch.randn(1, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        out = smoothed(z, *text(cfg, batch=1))
+        assert torch.equal(out, median_along_time(plain(z, *text(cfg, batch=1)), 3))
+        assert not torch.equal(out, plain(z, *text(cfg, batch=1)))
+        loop = smoothed(z, *text(cfg, batch=1), loop=True)
+        assert torch.equal(loop, median_along_time(plain(z, *text(cfg, batch=1), loop=True), 3, circular=True))
+        shifted = smoothed(torch.roll(z, 2, dims=-1), *text(cfg, batch=1), loop=True)
+    assert torch.allclose(torch.roll(loop, 64, dims=-1), shifted, atol=1e-4)
+    assert ModelConfig.from_dict(smoothed.config.to_dict()).output_median == 3
+    for bad in (2, -1, True, 3.0):
+        with pytest.raises(ConfigError, match="output_median"):
+            blocks_tiny(output_median=bad)

@@ -7,7 +7,8 @@ frames, hash text encoder, Griffin-Lim previews; weight-free and fast on a CPU):
 - kill -9 while the checkpoint is being written leaves the previous checkpoint intact;
 - a NaN loss stops training without overwriting the last good checkpoint.
 
-The DDP (gloo, two processes) test is in test_trainer_distributed.py; bad input through
+The DDP (gloo, two processes) test is in test_trainer_distributed.py; the fine-tune terms (moments,
+anchor, frozen batch norm statistics) in test_trainer_finetune.py; bad input through
 `audiogan train` in test_train_cli.py.
 """
 from __future__ import annotations
@@ -402,126 +403,6 @@ def test_resume_with_a_new_learning_rate_uses_it(library, shared_cache, tmp_path
     # same settings: nothing said
     Trainer(config.replace(steps=4), library, run, resume=True, cache_dir=shared_cache, progress=False)
     assert "resuming at step" not in capsys.readouterr().err
-
-
-def test_moment_weight_pulls_the_generator_towards_its_captions_clips(library, shared_cache, tmp_path):
-    run = tmp_path / "run"
-    config = tiny_config(steps=30, moment_weight=20.0, lr_g=1e-2, augment=("gain", "timemask"), augment_p=1.0)
-    Trainer(config, library, run, cache_dir=shared_cache, progress=False).fit()
-    moments = [r["g_moments"] for r in read_log(run) if "g_moments" in r]
-    assert len(moments) == 30 and all(math.isfinite(m) for m in moments)
-    assert sum(moments[-5:]) / 5 < 0.6 * sum(moments[:3]) / 3, moments
-    with pytest.raises(ConfigError, match="moment_weight must be a number >= 0"):
-        tiny_config(moment_weight=-1.0)
-
-
-def test_the_trainer_compares_the_moment_terms_it_is_given(library, shared_cache, tmp_path):
-    """The same first step with "flux" added: the same clips, one more (positive) term."""
-    first = {}
-    for terms in (("mean", "std"), ("mean", "std", "flux")):
-        run = tmp_path / "-".join(terms)
-        Trainer(tiny_config(steps=1, moment_weight=1.0, moment_terms=terms), library, run, cache_dir=shared_cache,
-                progress=False).fit()
-        first[len(terms)] = [r["g_moments"] for r in read_log(run) if "g_moments" in r][0]
-    assert first[3] > first[2] > 0
-
-
-def test_the_anchor_holds_a_fine_tune_near_the_generator_it_started_from(library, shared_cache, tmp_path):
-    """anchor_weight: the same 10 fast steps drift less from the starting generator's clips under a
-    heavy anchor than under a negligible one; the anchor is the starting G, and it is what a resume
-    restores (a checkpoint written without one is refused rather than anchored where it stands)."""
-    last = {}
-    for weight in (1e-6, 100.0):
-        run = tmp_path / f"anchor-{weight}"
-        config = tiny_config(steps=10, lr_g=2e-3, moment_weight=1.0, anchor_weight=weight)
-        trainer = Trainer(config, library, run, cache_dir=shared_cache, progress=False)
-        trainer.init_output_level()  # what fit() does first, so `start` is G at step 0
-        trainer._level_set = True
-        start = {k: v.detach().clone() for k, v in trainer.G.named_parameters()}  # its weights (buffers move)
-        trainer.fit()
-        anchors = [r["g_anchor"] for r in read_log(run) if "g_anchor" in r]
-        # not 0 at step 1: G's spectral-norm estimates took its D-step forwards as power iterations
-        assert len(anchors) == 10 and all(math.isfinite(a) for a in anchors), anchors
-        last[weight] = sum(anchors[-3:]) / 3
-        saved = torch.load(run / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
-        assert_states_equal({k: saved["G_anchor"][k] for k in start}, start, "G_anchor")
-    assert 0.0 < last[100.0] < 0.5 * last[1e-6], last  # the unanchored run drifts, the anchored one far less
-    resumed = Trainer(tiny_config(steps=12, lr_g=2e-3, moment_weight=1.0, anchor_weight=100.0), library,
-                      tmp_path / "anchor-100.0", cache_dir=shared_cache, progress=False, resume=True)
-    assert_states_equal(dict(resumed.G_anchor.named_parameters()), start, "resumed G_anchor")
-
-    plain = tmp_path / "plain"
-    Trainer(tiny_config(steps=1), library, plain, cache_dir=shared_cache, progress=False).fit()
-    with pytest.raises(ConfigError, match="no anchor generator"):
-        Trainer(tiny_config(steps=2, anchor_weight=1.0), library, plain, cache_dir=shared_cache, progress=False,
-                resume=True)
-    with pytest.raises(ConfigError, match="anchor_weight must be a number >= 0"):
-        tiny_config(anchor_weight=float("nan"))
-
-
-def test_an_eval_mode_anchor_holds_the_generator_as_exported(library, shared_cache, tmp_path):
-    """anchor_mode "eval": the anchor compares G with batch norm's running statistics (as exported),
-    so after the same fast steps the exported generator's clips stay nearer the starting one's than
-    under the training-mode anchor, whose batch statistics hide the running statistics' drift."""
-    import copy
-
-    drift = {}
-    for mode in ("train", "eval"):
-        config = tiny_config(steps=10, lr_g=2e-3, moment_weight=1.0, anchor_weight=100.0, anchor_mode=mode)
-        trainer = Trainer(config, library, tmp_path / mode, cache_dir=shared_cache, progress=False)
-        assert trainer.G_anchor.training == (mode == "train")
-        trainer.init_output_level()
-        trainer._level_set = True
-        start = copy.deepcopy(trainer.G).eval()  # weights and running statistics at step 0
-        _, _, words, lengths, sentence = trainer._real_batch()
-        z = torch.randn(sentence.shape[0], config.model.noise_dim, generator=torch.Generator().manual_seed(5))
-        trainer.fit()
-        assert len([r for r in read_log(tmp_path / mode) if "g_anchor" in r]) == 10
-        with torch.no_grad():
-            before = start(z, sentence, words, lengths)  # [B, 1, F, T]
-            after = trainer.G.eval()(z, sentence, words, lengths)
-        drift[mode] = float((after - before).abs().mean())
-    assert 0.0 < drift["eval"] < 0.6 * drift["train"], drift
-    with pytest.raises(ConfigError, match="anchor_mode must be 'train' or 'eval'"):
-        tiny_config(anchor_mode="exported")
-
-
-def test_frozen_norm_stats_train_with_the_running_statistics_and_keep_them(library, shared_cache, tmp_path):
-    """freeze_norm_stats: G's batch norm layers keep the running statistics they started with
-    (without it the same steps move them), and G trains in the exported generator's normalisation."""
-    def norm_stats(g):
-        return {k: v.clone() for k, v in g.state_dict().items() if "running" in k}
-
-    moved = {}
-    for frozen in (False, True):
-        config = tiny_config(steps=3, lr_g=2e-3, freeze_norm_stats=frozen)
-        trainer = Trainer(config, library, tmp_path / str(frozen), cache_dir=shared_cache, progress=False)
-        start = norm_stats(trainer.G)
-        assert start
-        trainer.fit()
-        end = norm_stats(trainer.G)
-        moved[frozen] = max(float((end[k] - start[k]).abs().max()) for k in start)
-        if frozen:
-            bns = [m for m in trainer.G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-            trainer.train_step()
-            assert bns and not any(m.training for m in bns) and trainer.G.training
-    assert moved[True] == 0.0 < moved[False], moved
-    with pytest.raises(ConfigError, match="freeze_norm_stats must be true or false"):
-        tiny_config(freeze_norm_stats="yes")
-
-
-def test_a_moment_term_limited_to_a_kind_the_batch_lacks_costs_nothing(library, shared_cache, tmp_path):
-    from audiogan_training.categories import category_for, category_names
-
-    present = {category_for(p.read_text(encoding="utf-8").strip()) for p in library.glob("*.txt")}
-    absent = next(name for name in category_names() if name not in present)
-    moments = {}
-    for limits in ({}, {"mean": [absent]}):
-        run = tmp_path / f"limit-{len(limits)}"
-        Trainer(tiny_config(steps=2, moment_weight=1.0, moment_terms=("mean",), moment_term_categories=limits),
-                library, run, cache_dir=shared_cache, progress=False).fit()
-        moments[len(limits)] = [r["g_moments"] for r in read_log(run) if "g_moments" in r]
-    assert all(m > 0 for m in moments[0]) and moments[1] == [0.0, 0.0], moments
 
 
 def test_category_loss_leaves_out_unlabelled_items():
