@@ -50,6 +50,8 @@ CONFIGS = {
     "small-griffinlim": {"preset": "small", "vocoder": "griffinlim", "text": "minilm"},
     "small-vocos": {"preset": "small", "vocoder": "vocos", "text": "minilm"},
     "foley2-vocos": {"preset": "foley2", "vocoder": "vocos", "text": "minilm"},
+    # the bundled model itself (its level envelope and output median), trained weights
+    "default-vocos": {"preset": "foley2", "model": "default", "vocoder": "vocos", "text": "minilm"},
 }
 TINY_CONFIGS = {"tiny-griffinlim": {"preset": "tiny", "vocoder": "griffinlim", "text": "hash"}}
 CLAP_TOKENS = 77  # laion_clap tokenizer: padding="max_length", max_length=77
@@ -72,7 +74,7 @@ def prepare(workdir: Path, config_names, configs) -> None:
 
     from audiogan_core import AudioGAN, preset
 
-    for preset_name in sorted({configs[c]["preset"] for c in config_names}):
+    for preset_name in sorted({configs[c]["preset"] for c in config_names if "model" not in configs[c]}):
         folder = workdir / "models" / preset_name
         if not (folder / "config.json").is_file():
             cfg = preset(preset_name)
@@ -145,7 +147,8 @@ class AudioGANBench:
 
         from audiogan_core import AudioGAN, preset
 
-        cfg = preset(spec["preset"])
+        folder = spec.get("model") or workdir / "models" / spec["preset"]
+        cfg = preset(spec["preset"])  # the text features' sizes (a "model" folder is of this preset)
         te_name, te_opts = spec["text"], {}
         if te_name in ("clap-random", "hash"):
             te_name = "hash"
@@ -154,10 +157,11 @@ class AudioGANBench:
         if spec["vocoder"] == "hifigan" and spec["preset"] == "paper":
             vo_opts = {"checkpoint": str(workdir / "hifigan16k" / "hifigan_16k_64bins.ckpt")}
         self.name, self.spec, self.device = name, spec, torch.device(device)
-        self.model = AudioGAN.load(workdir / "models" / spec["preset"], text_encoder=te_name, vocoder=spec["vocoder"],
+        self.model = AudioGAN.load(folder, text_encoder=te_name, vocoder=spec["vocoder"],
                                    text_encoder_options=te_opts, vocoder_options=vo_opts, device=device)
         self.model.text_encoder.load(self.device)
         self.model.vocoder.load(self.device)
+        cfg = self.model.config
         self.clap = ClapTextTiming(self.device, tiny=tiny) if spec["text"] == "clap-random" else None
         self.frames = min(cfg.frames, cfg.mel.frames_for(CLIP_SECONDS)) if cfg.clip_seconds >= CLIP_SECONDS \
             else cfg.frames

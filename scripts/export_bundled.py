@@ -137,11 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init-model", type=Path, default=None,
                     help="the model folder the run was initialised from (audiogan train --init-from); its "
                          "training_summary.json becomes the card's first stage")
+    ap.add_argument("--output-median", type=int, default=None,
+                    help="write this output_median (frames, odd; 0: none) into the exported config: the generator's "
+                         "last step, a median along time with no weights (default: the source config's)")
     ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
     args = ap.parse_args(argv)
     from audiogan_core.checkpoint import read_safetensors_metadata
+    from audiogan_core.config import ModelConfig
+    from audiogan_core.errors import ConfigError
 
     if (args.run is None) == (args.from_model is None):
         ap.error("give one of --run and --from-model")
@@ -181,6 +186,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     config = json.loads((tmp / "config.json").read_text())
     config["vocoder"], config["vocoder_fallback"] = args.vocoder, args.vocoder_fallback or None
+    if args.output_median is not None:
+        config["output_median"] = args.output_median
+    try:
+        ModelConfig.from_dict(config)
+    except ConfigError as exc:
+        print(f"the exported config is not valid: {exc}", file=sys.stderr)
+        shutil.rmtree(tmp)
+        return 1
     (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     size = sum(p.stat().st_size for p in tmp.iterdir())
     if size > MAX_BYTES:
@@ -204,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     card_cfg = {**train_cfg, "model": {**train_cfg["model"], "vocoder": config["vocoder"],
                                        "vocoder_fallback": config["vocoder_fallback"],
                                        "level_envelope": config.get("level_envelope", False),
-                                       "level_form": config.get("level_form", "gain")}}
+                                       "level_form": config.get("level_form", "gain"),
+                                       "output_median": config.get("output_median", 0)}}
     card = model_card(manifest, summary, card_cfg, reports["evaluation"], args, size, init=init,
                       long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"],
                       level_fit=level_fit)
@@ -279,7 +293,9 @@ def length_phrase(m: dict) -> str:
             + (("; a level envelope of the caption and the clock caps each frame's level"
                 if m.get("level_form") == "ceiling" else
                 "; a level envelope of the caption and the clock sets each frame's gain (mostly turning later frames "
-                "down)") if m.get("level_envelope") else ""))
+                "down)") if m.get("level_envelope") else "")
+            + (f"; its output ends with a {m['output_median']}-frame median along time (no weights: flicker shorter "
+               f"than that goes, steps and held tones stay)" if m.get("output_median", 0) > 1 else ""))
 
 
 def shape_line(m: dict) -> str:

@@ -85,3 +85,23 @@ def test_tiny_benchmark_runs_end_to_end(tmp_path):
         assert peer["steps"]["1"]["total"]["median_s"] > 0 and peer["steps"]["1"]["speedup_of_ours"] > 0
     except ImportError:
         assert "diffusers is not installed" in peer
+
+
+def test_a_benchmark_entry_can_time_a_model_folder_as_shipped(tmp_path):
+    """A spec with "model" times that folder (its own config: here an output median the preset lacks),
+    not a random model of its preset, and no random one is prepared for it."""
+    from audiogan_core import AudioGAN, preset
+    from benchmarks.run import AudioGANBench, prepare
+
+    cfg = preset("tiny").replace(name="tiny-blocks", noise_input="blocks", noise_block=2, position_channels=2,
+                                 d_pooling="mean", d_pool_scale=2.0, output_median=3)
+    model = AudioGAN.from_config(cfg, seed=0, text_encoder="hash", vocoder="griffinlim",
+                                 text_encoder_options={"word_dim": cfg.word_dim, "sentence_dim": cfg.sentence_dim})
+    model.save(tmp_path / "shipped")
+    spec = {"preset": "tiny", "model": str(tmp_path / "shipped"), "vocoder": "griffinlim", "text": "hash"}
+    prepare(tmp_path / "work", ["mine"], {"mine": spec})
+    assert not (tmp_path / "work" / "models").exists()
+    bench = AudioGANBench("mine", spec, tmp_path / "work", "cpu")
+    assert bench.model.config.output_median == 3
+    mel = bench.generate_mel(bench.encode(["a door"]))
+    assert mel.shape == (1, cfg.n_mels, bench.frames)
