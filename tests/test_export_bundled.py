@@ -85,6 +85,24 @@ def test_two_stage_export_writes_a_loadable_model_and_its_card(stages, tmp_path)
     assert clip.audio.shape[0] == pytest.approx(0.5 * model.sample_rate, rel=0.1)
 
 
+def test_an_export_can_set_the_output_median_and_refuses_an_invalid_one(stages, tmp_path):
+    data = tmp_path / "library"
+    data.mkdir()
+    (data / "manifest.json").write_text(json.dumps({"packages": {}, "categories": {}, "holdout": {"clips": 0}}))
+    common = ["--run", str(stages / "stage2"), "--checkpoint", str(stages / "stage2" / CHECKPOINT_NAME), "--weights",
+              "ema", "--data", str(data), "--init-model", str(stages / "stage1-model"), "--models-dir",
+              str(tmp_path / "models"), "--name", "mine", "--vocoder", "griffinlim", "--vocoder-fallback", ""]
+    assert export_bundled.main([*common, "--output-median", "4"]) == 1  # even: refused, nothing written
+    assert not (tmp_path / "models" / "mine").exists() and not (tmp_path / "models" / "mine.tmp").exists()
+    assert export_bundled.main([*common, "--output-median", "3"]) == 0
+    folder = tmp_path / "models" / "mine"
+    assert AudioGAN.load(str(folder)).config.output_median == 3
+    assert "its output ends with a 3-frame median along time" in (folder / "MODEL_CARD.md").read_text()
+    assert export_bundled.main(common) == 0  # by default the source config's (none)
+    assert AudioGAN.load(str(folder)).config.output_median == 0
+    assert "-frame median" not in (folder / "MODEL_CARD.md").read_text()
+
+
 def test_a_probe_folder_exported_from_a_checkpoint_exports_like_the_checkpoint(stages, tmp_path):
     data = tmp_path / "library"
     data.mkdir()
