@@ -142,6 +142,9 @@ class ModelConfig:
     # 35 ms, leaves a step, an attack or a held tone as they are), which the generated mels have more
     # of than recordings and an onset detector counts as events. No weights; a loop wraps around it.
     output_median: int = 0
+    # What the median smooths: "mel", every bin; "level", each frame's mean over the bins only, applied
+    # as one gain per frame (never below silence), so a frame keeps its spectral shape.
+    output_median_of: str = "mel"
     # D's global feature pools its last grid by "sum" (the paper's) or "mean" (any length: the
     # feature's scale does not grow with the clip), the mean times `d_pool_scale` (the old grid's
     # size keeps a sum-pooled D's weights at the scale they were trained at).
@@ -249,6 +252,8 @@ class ModelConfig:
                 or self.output_median < 0 or (self.output_median and self.output_median % 2 == 0):
             raise ConfigError(f"ModelConfig.output_median must be 0 (none) or an odd number of frames, "
                               f"got {self.output_median!r}")
+        if self.output_median_of not in ("mel", "level"):
+            raise ConfigError(f"ModelConfig.output_median_of must be 'mel' or 'level', got {self.output_median_of!r}")
         if self.d_pooling not in ("sum", "mean"):
             raise ConfigError(f"ModelConfig.d_pooling must be 'sum' or 'mean', got {self.d_pooling!r}")
         if isinstance(self.d_pool_scale, bool) or not isinstance(self.d_pool_scale, (int, float)) \

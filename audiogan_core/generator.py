@@ -208,7 +208,7 @@ class Generator(nn.Module):
         conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (paper: single)
         conv7 (up) -> bn -> ReLU -> colorize (SN 1x1)        -> [B, 1, n_mels, frames]
         level (config.level_envelope: sentence + clock, a gain or a ceiling; not in a loop) -> [B, 1, n_mels, frames]
-        median along time (config.output_median frames; wrapped in a loop)   -> [B, 1, n_mels, frames]
+        median along time (config.output_median frames, of the mel or of each frame's level; wrapped in a loop)
 
     Up-sampling blocks double time and scale frequency by config.freq_upsample[i]. Every block
     is conditioned on the sentence feature through conditional batch norm. Channel widths are
@@ -319,6 +319,10 @@ class Generator(nn.Module):
         mel = self.colorize(x.reshape(b, -1, f * t)).reshape(b, 1, f, t)  # [B, 1, n_mels, frames]
         if cfg.level_envelope and not loop:  # a loop has no start, so no course over time to follow
             mel = self.level(mel, sentence, frame_clock(cfg, t).to(mel))  # [B, 1, n_mels, frames]
-        if cfg.output_median > 1:
+        if cfg.output_median > 1 and cfg.output_median_of == "mel":
             mel = median_along_time(mel, cfg.output_median, loop)  # [B, 1, n_mels, frames]
+        elif cfg.output_median > 1:  # each frame's level to the median level around it, by one gain per frame
+            level = mel.mean(dim=2, keepdim=True)  # [B, 1, 1, frames]
+            gain = median_along_time(level, cfg.output_median, loop) - level  # [B, 1, 1, frames]
+            mel = torch.maximum(mel + gain, mel.clamp(max=SILENCE_LOG_MEL))  # [B, 1, n_mels, frames]
         return mel

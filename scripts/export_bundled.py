@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output-median", type=int, default=None,
                     help="write this output_median (frames, odd; 0: none) into the exported config: the generator's "
                          "last step, a median along time with no weights (default: the source config's)")
+    ap.add_argument("--output-median-of", choices=("mel", "level"), default=None,
+                    help="with --output-median: what it smooths, every mel bin or each frame's level (one gain per "
+                         "frame; default: the source config's)")
     ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
@@ -188,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     config["vocoder"], config["vocoder_fallback"] = args.vocoder, args.vocoder_fallback or None
     if args.output_median is not None:
         config["output_median"] = args.output_median
+    if args.output_median_of is not None:
+        config["output_median_of"] = args.output_median_of
     try:
         ModelConfig.from_dict(config)
     except ConfigError as exc:
@@ -218,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                                        "vocoder_fallback": config["vocoder_fallback"],
                                        "level_envelope": config.get("level_envelope", False),
                                        "level_form": config.get("level_form", "gain"),
-                                       "output_median": config.get("output_median", 0)}}
+                                       "output_median": config.get("output_median", 0),
+                                       "output_median_of": config.get("output_median_of", "mel")}}
     card = model_card(manifest, summary, card_cfg, reports["evaluation"], args, size, init=init,
                       long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"],
                       level_fit=level_fit)
@@ -294,8 +300,11 @@ def length_phrase(m: dict) -> str:
                 if m.get("level_form") == "ceiling" else
                 "; a level envelope of the caption and the clock sets each frame's gain (mostly turning later frames "
                 "down)") if m.get("level_envelope") else "")
-            + (f"; its output ends with a {m['output_median']}-frame median along time (no weights: flicker shorter "
-               f"than that goes, steps and held tones stay)" if m.get("output_median", 0) > 1 else ""))
+            + ((f"; its output ends with a {m['output_median']}-frame median along time of each frame's level (one "
+                f"gain per frame, no weights: level flicker shorter than that goes, spectra, steps and held tones "
+                f"stay)" if m.get("output_median_of") == "level" else
+                f"; its output ends with a {m['output_median']}-frame median along time (no weights: flicker shorter "
+                f"than that goes, steps and held tones stay)") if m.get("output_median", 0) > 1 else ""))
 
 
 def shape_line(m: dict) -> str:

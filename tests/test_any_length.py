@@ -496,3 +496,29 @@ def test_an_output_median_is_the_generators_last_step_and_is_checked():
     for bad in (2, -1, True, 3.0):
         with pytest.raises(ConfigError, match="output_median"):
             blocks_tiny(output_median=bad)
+
+
+def test_a_level_median_keeps_each_frames_spectral_shape():
+    """output_median_of "level": each frame's mean over the bins goes to the median level around it by one
+    gain per frame (a frame's spectral shape is kept, nothing goes below silence), and a loop stays circular."""
+    from audiogan_core.generator import median_along_time
+    from audiogan_core.mel import SILENCE_LOG_MEL
+
+    torch.manual_seed(0)
+    plain = Generator(blocks_tiny()).eval()
+    by_level = Generator(blocks_tiny(output_median=3, output_median_of="level")).eval()
+    by_level.load_state_dict(plain.state_dict())
+    cfg = plain.config
+    z = torch.randn(1, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        before, after = plain(z, *text(cfg, batch=1)), by_level(z, *text(cfg, batch=1))
+        loop = by_level(z, *text(cfg, batch=1), loop=True)
+        shifted = by_level(torch.roll(z, 2, dims=-1), *text(cfg, batch=1), loop=True)
+    gain = median_along_time(before.mean(2, keepdim=True), 3) - before.mean(2, keepdim=True)  # [1, 1, 1, T]
+    above = before + gain > SILENCE_LOG_MEL  # cells the floor does not hold
+    assert torch.allclose(after[above.expand_as(after)], (before + gain)[above])
+    assert bool((after >= torch.minimum(before, torch.tensor(SILENCE_LOG_MEL)) - 1e-6).all())
+    assert not torch.equal(after, before) and not torch.equal(after, median_along_time(before, 3))
+    assert torch.allclose(torch.roll(loop, 64, dims=-1), shifted, atol=1e-4)
+    with pytest.raises(ConfigError, match="output_median_of"):
+        blocks_tiny(output_median=3, output_median_of="bins")
