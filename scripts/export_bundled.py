@@ -422,12 +422,14 @@ def stage4_line(summary: dict, train_cfg: dict, stage4: dict, from_weights: str)
                       f"noise")
     if train_cfg.get("freeze_norm_stats"):
         extras.append("batch norm's statistics frozen at stage 3's")
+    by_level = train_cfg["model"].get("output_median_of") == "level"
+    of_phrase, of_flag = (" of each frame's level", " --output-median-of level") if by_level else ("", "")
     return (f"- **Stage 4**, this model: `audiogan train --init-from` stage 3's {from_weights} "
             f"generator with `training/recipes/{stage4['recipe']}` (stage 3's losses, {recipe_phrase(train_cfg)}"
             f"{'; ' + '; '.join(extras) if extras else ''}). **{summary['steps']}** steps, about "
             f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}."
-            + (f" Exported with a {median}-frame median along time as the generator's last step (`output_median`, "
-               f"`--output-median {median}`; no weights, not trained with)."
+            + (f" Exported with a {median}-frame median along time{of_phrase} as the generator's last step "
+               f"(`--output-median {median}{of_flag}`; no weights, not trained with)."
                if (median := train_cfg["model"].get("output_median", 0)) > 1 else "") + "\n")
 
 
