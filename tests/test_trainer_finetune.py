@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 from test_trainer import (  # noqa: F401 (library, shared_cache: module fixtures)
-    assert_states_equal, library, read_log, shared_cache, tiny_config)
+    ANY_LENGTH_SWITCHES, assert_states_equal, library, read_log, shared_cache, tiny_config)
 
 from audiogan_core.errors import ConfigError
 from audiogan_training.trainer import CHECKPOINT_NAME, Trainer
@@ -133,3 +133,22 @@ def test_a_moment_term_limited_to_a_kind_the_batch_lacks_costs_nothing(library, 
                 library, run, cache_dir=shared_cache, progress=False).fit()
         moments[len(limits)] = [r["g_moments"] for r in read_log(run) if "g_moments" in r]
     assert all(m > 0 for m in moments[0]) and moments[1] == [0.0, 0.0], moments
+
+
+def test_init_from_a_model_into_a_run_with_an_output_median_keeps_every_tensor(library, shared_cache, tmp_path):
+    """The output median has no weights: a model without one loads tensor for tensor into a run that
+    adds one (and trains with it), where another change of the model is still refused."""
+    plain = Trainer(tiny_config(steps=1, **ANY_LENGTH_SWITCHES), library, tmp_path / "plain", cache_dir=shared_cache,
+                    progress=False)
+    plain.fit()
+    switches = dict(ANY_LENGTH_SWITCHES, model=ANY_LENGTH_SWITCHES["model"].replace(output_median=3,
+                                                                                    output_median_of="level"))
+    run = Trainer(tiny_config(steps=2, **switches), library, tmp_path / "median", cache_dir=shared_cache,
+                  progress=False, init_from=str(tmp_path / "plain" / "model"))
+    assert_states_equal(run.G.state_dict(), plain.G_ema.state_dict())
+    assert run.G.config.output_median == 3
+    run.fit()
+    changed = dict(ANY_LENGTH_SWITCHES, model=ANY_LENGTH_SWITCHES["model"].replace(output_median=3, n_heads=1))
+    with pytest.raises(ConfigError, match=r"differs from this run's in \['n_heads'\]"):
+        Trainer(tiny_config(steps=1, **changed), library, tmp_path / "other", cache_dir=shared_cache, progress=False,
+                init_from=str(tmp_path / "plain" / "model"))

@@ -13,6 +13,8 @@ from audiogan_core.generator import Generator, sequence_projection_from_grid
 LENGTH_FIELDS = {"noise_input", "noise_block", "position_channels", "d_pooling", "d_pool_scale", "base_frames"}
 # Fields that add a part starting as the identity: every other tensor carries over as it is.
 GROWN_FIELDS = {"level_envelope"}
+# Weight-free steps on the output: a model loads tensor for tensor into a run that changes them.
+WEIGHT_FREE_FIELDS = {"output_median", "output_median_of"}
 
 
 @torch.no_grad()

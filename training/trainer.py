@@ -36,7 +36,7 @@ from .augment import augment
 from .categories import category_for, category_names
 from .config import TrainConfig
 from .distributed import init_distributed
-from .init_from import GROWN_FIELDS, LENGTH_FIELDS, carry_into_any_length
+from .init_from import GROWN_FIELDS, LENGTH_FIELDS, WEIGHT_FREE_FIELDS, carry_into_any_length
 from .run_folder import CHECKPOINT_NAME, cache_folder, check_run_folder
 from .step_rng import PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose, step_generator
 from .text_features import TextFeatureCache
@@ -213,7 +213,7 @@ class Trainer:
             return
         config, state = load_model_folder(path)
         # which vocoder a model folder names is an inference choice, not part of the weights
-        ignored = {"name", "vocoder", "vocoder_options", "vocoder_fallback"}
+        ignored = {"name", "vocoder", "vocoder_options", "vocoder_fallback"} | WEIGHT_FREE_FIELDS
         diffs = [k for k, v in config.to_dict().items() if k not in ignored and self.config.model.to_dict().get(k) != v]
         if diffs and not set(diffs) <= LENGTH_FIELDS | GROWN_FIELDS:
             raise ConfigError(f"--init-from {source}: its model config differs from this run's in {diffs}")
