@@ -96,6 +96,12 @@ def frame_clock(config: ModelConfig, frames: int) -> torch.Tensor:
     return clock(config, torch.arange(frames, dtype=torch.float32) * config.mel.seconds_for(1))
 
 
+def frame_gain(mel: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """mel [B, 1, F, T] shifted by gain [B, 1, 1, T] nats, every bin of a frame alike; nothing is pushed
+    below silence (a bin already under it stays where it is). A gain of 0 leaves mel exactly as it is."""
+    return torch.maximum(mel + gain, mel.clamp(max=SILENCE_LOG_MEL))  # [B, 1, F, T]
+
+
 def median_along_time(x: torch.Tensor, width: int, circular: bool = False) -> torch.Tensor:
     """[..., T] -> [..., T]: each frame the median of the `width` frames centred on it (odd width).
     The ends are padded with their own frame (a clip's first frame is not wrapped onto its last),
@@ -161,7 +167,7 @@ class LevelEnvelope(nn.Module):
         if self.form == "ceiling":
             peak = (mel - SILENCE_LOG_MEL).amax(dim=2, keepdim=True)  # [B, 1, 1, T]
             a = (a - peak).clamp(max=0.0)  # [B, 1, 1, T]: 0 wherever the frame is under its ceiling
-        return torch.maximum(mel + a, mel.clamp(max=SILENCE_LOG_MEL))  # [B, 1, F, T]; exactly mel while a = 0
+        return frame_gain(mel, a)  # [B, 1, F, T]; exactly mel while a = 0
 
 
 @torch.no_grad()
@@ -324,5 +330,5 @@ class Generator(nn.Module):
         elif cfg.output_median > 1:  # each frame's level to the median level around it, by one gain per frame
             level = mel.mean(dim=2, keepdim=True)  # [B, 1, 1, frames]
             gain = median_along_time(level, cfg.output_median, loop) - level  # [B, 1, 1, frames]
-            mel = torch.maximum(mel + gain, mel.clamp(max=SILENCE_LOG_MEL))  # [B, 1, n_mels, frames]
+            mel = frame_gain(mel, gain)  # [B, 1, n_mels, frames]
         return mel

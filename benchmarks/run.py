@@ -50,7 +50,7 @@ CONFIGS = {
     "small-griffinlim": {"preset": "small", "vocoder": "griffinlim", "text": "minilm"},
     "small-vocos": {"preset": "small", "vocoder": "vocos", "text": "minilm"},
     "foley2-vocos": {"preset": "foley2", "vocoder": "vocos", "text": "minilm"},
-    # the bundled model itself (its level envelope and output median), trained weights
+    # the bundled model as shipped: its trained weights and whatever its config adds to the preset
     "default-vocos": {"preset": "foley2", "model": "default", "vocoder": "vocos", "text": "minilm"},
 }
 TINY_CONFIGS = {"tiny-griffinlim": {"preset": "tiny", "vocoder": "griffinlim", "text": "hash"}}

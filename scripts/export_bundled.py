@@ -300,11 +300,10 @@ def length_phrase(m: dict) -> str:
                 if m.get("level_form") == "ceiling" else
                 "; a level envelope of the caption and the clock sets each frame's gain (mostly turning later frames "
                 "down)") if m.get("level_envelope") else "")
-            + ((f"; its output ends with a {m['output_median']}-frame median along time of each frame's level (one "
-                f"gain per frame, no weights: level flicker shorter than that goes, spectra, steps and held tones "
-                f"stay)" if m.get("output_median_of") == "level" else
-                f"; its output ends with a {m['output_median']}-frame median along time (no weights: flicker shorter "
-                f"than that goes, steps and held tones stay)") if m.get("output_median", 0) > 1 else ""))
+            + (f"; its output ends with a {m['output_median']}-frame median along time"
+               + (" of each frame's level (one gain per frame, " if m.get("output_median_of") == "level" else " (")
+               + "no weights: flicker shorter than that goes, steps and held tones stay)"
+               if m.get("output_median", 0) > 1 else ""))
 
 
 def shape_line(m: dict) -> str:

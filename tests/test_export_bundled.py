@@ -97,10 +97,12 @@ def test_an_export_can_set_the_output_median_and_refuses_an_invalid_one(stages, 
     assert export_bundled.main([*common, "--output-median", "3"]) == 0
     folder = tmp_path / "models" / "mine"
     assert AudioGAN.load(str(folder)).config.output_median == 3
-    assert "its output ends with a 3-frame median along time" in (folder / "MODEL_CARD.md").read_text()
+    assert "its output ends with a 3-frame median along time (no weights: flicker" in \
+        (folder / "MODEL_CARD.md").read_text()
     assert export_bundled.main([*common, "--output-median", "5", "--output-median-of", "level"]) == 0
     assert AudioGAN.load(str(folder)).config.output_median_of == "level"
-    assert "a 5-frame median along time of each frame's level" in (folder / "MODEL_CARD.md").read_text()
+    assert "a 5-frame median along time of each frame's level (one gain per frame, no weights: flicker" in \
+        (folder / "MODEL_CARD.md").read_text()
     assert export_bundled.main(common) == 0  # by default the source config's (none)
     assert AudioGAN.load(str(folder)).config.output_median == 0
     assert "-frame median" not in (folder / "MODEL_CARD.md").read_text()

@@ -212,7 +212,7 @@ class Trainer:
             load_state_dict_checked(self.G, convert_published_state_dict(raw, self.config.model), f"generator {path}")
             return
         config, state = load_model_folder(path)
-        # which vocoder a model folder names is an inference choice, not part of the weights
+        # a folder's vocoder is an inference choice and its output median holds no tensors: neither is in the weights
         ignored = {"name", "vocoder", "vocoder_options", "vocoder_fallback"} | WEIGHT_FREE_FIELDS
         diffs = [k for k, v in config.to_dict().items() if k not in ignored and self.config.model.to_dict().get(k) != v]
         if diffs and not set(diffs) <= LENGTH_FIELDS | GROWN_FIELDS:
