@@ -218,13 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     reports = {key: json.loads(path.read_text()) if path else None
                for key, path in (("evaluation", args.eval), ("long", args.long_eval), ("wide", args.wide_eval),
                                  ("more_seeds", args.more_seeds))}
-    # the card describes the exported config's vocoders; training_summary.json keeps the run's own config
-    card_cfg = {**train_cfg, "model": {**train_cfg["model"], "vocoder": config["vocoder"],
-                                       "vocoder_fallback": config["vocoder_fallback"],
-                                       "level_envelope": config.get("level_envelope", False),
-                                       "level_form": config.get("level_form", "gain"),
-                                       "output_median": config.get("output_median", 0),
-                                       "output_median_of": config.get("output_median_of", "mel")}}
+    # the card describes the exported config (vocoders, envelope, median); training_summary.json keeps the run's own
+    card_cfg = {**train_cfg, "model": {**train_cfg["model"], **config}}
     card = model_card(manifest, summary, card_cfg, reports["evaluation"], args, size, init=init,
                       long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"],
                       level_fit=level_fit)
