@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output-median-of", choices=("mel", "level"), default=None,
                     help="with --output-median: what it smooths, every mel bin or each frame's level (one gain per "
                          "frame; default: the source config's)")
+    ap.add_argument("--output-median-strength", type=float, default=None,
+                    help="with --output-median: how far each frame moves toward the median, over 0 and at most 1 "
+                         "(default: the source config's)")
     ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
@@ -193,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         config["output_median"] = args.output_median
     if args.output_median_of is not None:
         config["output_median_of"] = args.output_median_of
+    if args.output_median_strength is not None:
+        config["output_median_strength"] = args.output_median_strength
     try:
         ModelConfig.from_dict(config)
     except ConfigError as exc:
@@ -296,7 +301,10 @@ def length_phrase(m: dict) -> str:
                 "; a level envelope of the caption and the clock sets each frame's gain (mostly turning later frames "
                 "down)") if m.get("level_envelope") else "")
             + (f"; its output ends with a {m['output_median']}-frame median along time"
-               + (" of each frame's level (one gain per frame, " if m.get("output_median_of") == "level" else " (")
+               + (" of each frame's level" if m.get("output_median_of") == "level" else "")
+               + (f", each frame moved {m['output_median_strength']:g} of the way to it"
+                  if m.get("output_median_strength", 1.0) < 1.0 else "")
+               + (" (one gain per frame, " if m.get("output_median_of") == "level" else " (")
                + "no weights: flicker shorter than that goes, steps and held tones stay)"
                if m.get("output_median", 0) > 1 else ""))
 
