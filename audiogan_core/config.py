@@ -145,6 +145,10 @@ class ModelConfig:
     # What the median smooths: "mel", every bin; "level", each frame's mean over the bins only, applied
     # as one gain per frame (never below silence), so a frame keeps its spectral shape.
     output_median_of: str = "mel"
+    # How far each frame moves toward the median, from 0 (not at all) to 1 (all the way, the default): a
+    # partial median still takes a one-frame flicker under an onset detector's threshold, and keeps more
+    # of a short transient.
+    output_median_strength: float = 1.0
     # D's global feature pools its last grid by "sum" (the paper's) or "mean" (any length: the
     # feature's scale does not grow with the clip), the mean times `d_pool_scale` (the old grid's
     # size keeps a sum-pooled D's weights at the scale they were trained at).
@@ -254,6 +258,10 @@ class ModelConfig:
                               f"got {self.output_median!r}")
         if self.output_median_of not in ("mel", "level"):
             raise ConfigError(f"ModelConfig.output_median_of must be 'mel' or 'level', got {self.output_median_of!r}")
+        if isinstance(self.output_median_strength, bool) or not isinstance(self.output_median_strength, (int, float)) \
+                or not 0.0 < self.output_median_strength <= 1.0:
+            raise ConfigError(f"ModelConfig.output_median_strength must be over 0 and at most 1, "
+                              f"got {self.output_median_strength!r}")
         if self.d_pooling not in ("sum", "mean"):
             raise ConfigError(f"ModelConfig.d_pooling must be 'sum' or 'mean', got {self.d_pooling!r}")
         if isinstance(self.d_pool_scale, bool) or not isinstance(self.d_pool_scale, (int, float)) \

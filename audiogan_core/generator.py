@@ -326,9 +326,11 @@ class Generator(nn.Module):
         if cfg.level_envelope and not loop:  # a loop has no start, so no course over time to follow
             mel = self.level(mel, sentence, frame_clock(cfg, t).to(mel))  # [B, 1, n_mels, frames]
         if cfg.output_median > 1 and cfg.output_median_of == "mel":
-            mel = median_along_time(mel, cfg.output_median, loop)  # [B, 1, n_mels, frames]
-        elif cfg.output_median > 1:  # each frame's level to the median level around it, by one gain per frame
+            smooth = median_along_time(mel, cfg.output_median, loop)  # [B, 1, n_mels, frames]
+            mel = torch.lerp(mel, smooth, float(cfg.output_median_strength))  # strength 1: the median exactly
+        elif cfg.output_median > 1:  # each frame's level toward the median level around it, by one gain per frame
             level = mel.mean(dim=2, keepdim=True)  # [B, 1, 1, frames]
-            gain = median_along_time(level, cfg.output_median, loop) - level  # [B, 1, 1, frames]
+            gain = (median_along_time(level, cfg.output_median, loop) - level) \
+                * cfg.output_median_strength  # [B, 1, 1, frames]
             mel = frame_gain(mel, gain)  # [B, 1, n_mels, frames]
         return mel

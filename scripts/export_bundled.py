@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output-median-of", choices=("mel", "level"), default=None,
                     help="with --output-median: what it smooths, every mel bin or each frame's level (one gain per "
                          "frame; default: the source config's)")
+    ap.add_argument("--output-median-strength", type=float, default=None,
+                    help="with --output-median: how far each frame moves toward the median, over 0 and at most 1 "
+                         "(default: the source config's)")
     ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
@@ -193,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         config["output_median"] = args.output_median
     if args.output_median_of is not None:
         config["output_median_of"] = args.output_median_of
+    if args.output_median_strength is not None:
+        config["output_median_strength"] = args.output_median_strength
     try:
         ModelConfig.from_dict(config)
     except ConfigError as exc:
@@ -218,13 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     reports = {key: json.loads(path.read_text()) if path else None
                for key, path in (("evaluation", args.eval), ("long", args.long_eval), ("wide", args.wide_eval),
                                  ("more_seeds", args.more_seeds))}
-    # the card describes the exported config's vocoders; training_summary.json keeps the run's own config
-    card_cfg = {**train_cfg, "model": {**train_cfg["model"], "vocoder": config["vocoder"],
-                                       "vocoder_fallback": config["vocoder_fallback"],
-                                       "level_envelope": config.get("level_envelope", False),
-                                       "level_form": config.get("level_form", "gain"),
-                                       "output_median": config.get("output_median", 0),
-                                       "output_median_of": config.get("output_median_of", "mel")}}
+    # the card describes the exported config (vocoders, envelope, median); training_summary.json keeps the run's own
+    card_cfg = {**train_cfg, "model": {**train_cfg["model"], **config}}
     card = model_card(manifest, summary, card_cfg, reports["evaluation"], args, size, init=init,
                       long=reports["long"], wide=reports["wide"], more_seeds=reports["more_seeds"],
                       level_fit=level_fit)
@@ -301,7 +301,10 @@ def length_phrase(m: dict) -> str:
                 "; a level envelope of the caption and the clock sets each frame's gain (mostly turning later frames "
                 "down)") if m.get("level_envelope") else "")
             + (f"; its output ends with a {m['output_median']}-frame median along time"
-               + (" of each frame's level (one gain per frame, " if m.get("output_median_of") == "level" else " (")
+               + (" of each frame's level" if m.get("output_median_of") == "level" else "")
+               + (f", each frame moved {m['output_median_strength']:g} of the way to it"
+                  if m.get("output_median_strength", 1.0) < 1.0 else "")
+               + (" (one gain per frame, " if m.get("output_median_of") == "level" else " (")
                + "no weights: flicker shorter than that goes, steps and held tones stay)"
                if m.get("output_median", 0) > 1 else ""))
 

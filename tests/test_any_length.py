@@ -522,3 +522,33 @@ def test_a_level_median_keeps_each_frames_spectral_shape():
     assert torch.allclose(torch.roll(loop, 64, dims=-1), shifted, atol=1e-4)
     with pytest.raises(ConfigError, match="output_median_of"):
         blocks_tiny(output_median=3, output_median_of="bins")
+
+
+def test_a_partial_median_moves_each_frame_part_of_the_way():
+    """output_median_strength s: the mel median gives mel + s (median - mel); the level median's gain is s
+    times the full one; strength 1 is the full median exactly, and 0, negative or over 1 are refused."""
+    from audiogan_core.generator import median_along_time
+
+    torch.manual_seed(0)
+    plain = Generator(blocks_tiny()).eval()
+    cfg = plain.config
+    z = torch.randn(1, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(2))
+    outs = {}
+    for of in ("mel", "level"):
+        for s in (1.0, 0.5):
+            g = Generator(blocks_tiny(output_median=3, output_median_of=of, output_median_strength=s)).eval()
+            g.load_state_dict(plain.state_dict())
+            with torch.no_grad():
+                outs[of, s] = g(z, *text(cfg, batch=1))
+    with torch.no_grad():
+        before = plain(z, *text(cfg, batch=1))
+    assert torch.equal(outs["mel", 1.0], median_along_time(before, 3))
+    assert torch.allclose(outs["mel", 0.5], before + 0.5 * (median_along_time(before, 3) - before), atol=1e-6)
+    level = before.mean(2, keepdim=True)  # [1, 1, 1, T]
+    half_gain = 0.5 * (median_along_time(level, 3) - level)
+    loud = (before + half_gain > -10.0).expand_as(before)  # cells well above the silence floor
+    assert torch.allclose(outs["level", 0.5][loud], (before + half_gain).expand_as(before)[loud], atol=1e-6)
+    assert not torch.equal(outs["level", 0.5], outs["level", 1.0])
+    for bad in (0, -0.5, 1.5, True, "half"):
+        with pytest.raises(ConfigError, match="output_median_strength"):
+            blocks_tiny(output_median=3, output_median_strength=bad)

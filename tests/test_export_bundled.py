@@ -103,6 +103,13 @@ def test_an_export_can_set_the_output_median_and_refuses_an_invalid_one(stages, 
     assert AudioGAN.load(str(folder)).config.output_median_of == "level"
     assert "a 5-frame median along time of each frame's level (one gain per frame, no weights: flicker" in \
         (folder / "MODEL_CARD.md").read_text()
+    level = ["--output-median", "5", "--output-median-of", "level"]
+    assert export_bundled.main([*common, *level, "--output-median-strength", "0"]) == 1  # refused: the last one stays
+    assert AudioGAN.load(str(folder)).config.output_median_strength == 1.0
+    assert export_bundled.main([*common, *level, "--output-median-strength", "0.5"]) == 0
+    assert AudioGAN.load(str(folder)).config.output_median_strength == 0.5
+    assert "a 5-frame median along time of each frame's level, each frame moved 0.5 of the way to it (one gain" in \
+        (folder / "MODEL_CARD.md").read_text()
     assert export_bundled.main(common) == 0  # by default the source config's (none)
     assert AudioGAN.load(str(folder)).config.output_median == 0
     assert "-frame median" not in (folder / "MODEL_CARD.md").read_text()
