@@ -426,6 +426,9 @@ def stage4_line(summary: dict, train_cfg: dict, stage4: dict, from_weights: str)
         extras.append("batch norm's statistics frozen at stage 3's")
     by_level = train_cfg["model"].get("output_median_of") == "level"
     of_phrase, of_flag = (" of each frame's level", " --output-median-of level") if by_level else ("", "")
+    if (strength := train_cfg["model"].get("output_median_strength", 1.0)) < 1.0:
+        of_phrase += f" at strength {strength:g} (each frame moved {strength:g} of the way to it)"
+        of_flag += f" --output-median-strength {strength:g}"
     return (f"- **Stage 4**, this model: `audiogan train --init-from` stage 3's {from_weights} "
             f"generator with `training/recipes/{stage4['recipe']}` (stage 3's losses, {recipe_phrase(train_cfg)}"
             f"{'; ' + '; '.join(extras) if extras else ''}). **{summary['steps']}** steps, about "
