@@ -149,6 +149,10 @@ class ModelConfig:
     # partial median still takes a one-frame flicker under an onset detector's threshold, and keeps more
     # of a short transient.
     output_median_strength: float = 1.0
+    # Where the median acts: 0, on every frame; over 0, only on frames whose level (mean over the bins) is more than
+    # this many nats under the clip's loudest frame's, a one-shot's tail and the quiet between events, so the
+    # loud event itself (what a listener and a classifier identify it by) stays as the network made it.
+    output_median_below_peak: float = 0.0
     # D's global feature pools its last grid by "sum" (the paper's) or "mean" (any length: the
     # feature's scale does not grow with the clip), the mean times `d_pool_scale` (the old grid's
     # size keeps a sum-pooled D's weights at the scale they were trained at).
@@ -262,6 +266,11 @@ class ModelConfig:
                 or not 0.0 < self.output_median_strength <= 1.0:
             raise ConfigError(f"ModelConfig.output_median_strength must be over 0 and at most 1, "
                               f"got {self.output_median_strength!r}")
+        if isinstance(self.output_median_below_peak, bool) \
+                or not isinstance(self.output_median_below_peak, (int, float)) \
+                or not math.isfinite(self.output_median_below_peak) or self.output_median_below_peak < 0:
+            raise ConfigError(f"ModelConfig.output_median_below_peak must be 0 (every frame) or a positive number of "
+                              f"nats, got {self.output_median_below_peak!r}")
         if self.d_pooling not in ("sum", "mean"):
             raise ConfigError(f"ModelConfig.d_pooling must be 'sum' or 'mean', got {self.d_pooling!r}")
         if isinstance(self.d_pool_scale, bool) or not isinstance(self.d_pool_scale, (int, float)) \

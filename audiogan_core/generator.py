@@ -214,7 +214,8 @@ class Generator(nn.Module):
         conv5 (up) conv6       -> multi_triple_attention_3   at c/4, plan[2] (paper: single)
         conv7 (up) -> bn -> ReLU -> colorize (SN 1x1)        -> [B, 1, n_mels, frames]
         level (config.level_envelope: sentence + clock, a gain or a ceiling; not in a loop) -> [B, 1, n_mels, frames]
-        median along time (config.output_median frames, of the mel or of each frame's level; wrapped in a loop)
+        median along time (config.output_median frames, of the mel or of each frame's level, on every frame or the
+        quiet ones; wrapped in a loop)
 
     Up-sampling blocks double time and scale frequency by config.freq_upsample[i]. Every block
     is conditioned on the sentence feature through conditional batch norm. Channel widths are
@@ -325,12 +326,22 @@ class Generator(nn.Module):
         mel = self.colorize(x.reshape(b, -1, f * t)).reshape(b, 1, f, t)  # [B, 1, n_mels, frames]
         if cfg.level_envelope and not loop:  # a loop has no start, so no course over time to follow
             mel = self.level(mel, sentence, frame_clock(cfg, t).to(mel))  # [B, 1, n_mels, frames]
-        if cfg.output_median > 1 and cfg.output_median_of == "mel":
-            smooth = median_along_time(mel, cfg.output_median, loop)  # [B, 1, n_mels, frames]
-            mel = torch.lerp(mel, smooth, float(cfg.output_median_strength))  # strength 1: the median exactly
-        elif cfg.output_median > 1:  # each frame's level toward the median level around it, by one gain per frame
-            level = mel.mean(dim=2, keepdim=True)  # [B, 1, 1, frames]
-            gain = (median_along_time(level, cfg.output_median, loop) - level) \
-                * cfg.output_median_strength  # [B, 1, 1, frames]
-            mel = frame_gain(mel, gain)  # [B, 1, n_mels, frames]
+        if cfg.output_median > 1:
+            mel = self.median_output(mel, loop)  # [B, 1, n_mels, frames]
         return mel
+
+    def median_output(self, mel: torch.Tensor, loop: bool) -> torch.Tensor:
+        """[B, 1, n_mels, frames] -> the same, with config.output_median's median along time: of every bin or of each
+        frame's level (one gain per frame), part of the way (strength), on every frame or on the quiet ones only."""
+        cfg = self.config
+        level = mel.mean(dim=2, keepdim=True)  # [B, 1, 1, frames]
+        act = torch.ones_like(level, dtype=torch.bool)  # [B, 1, 1, frames]
+        if cfg.output_median_below_peak > 0:
+            act = level < level.amax(dim=-1, keepdim=True) - cfg.output_median_below_peak
+        if cfg.output_median_of == "mel":
+            smooth = median_along_time(mel, cfg.output_median, loop)  # [B, 1, n_mels, frames]
+            moved = torch.lerp(mel, smooth, float(cfg.output_median_strength))  # strength 1: the median exactly
+            return torch.where(act, moved, mel)  # [B, 1, n_mels, frames]
+        gain = (median_along_time(level, cfg.output_median, loop) - level) \
+            * cfg.output_median_strength  # [B, 1, 1, frames]
+        return frame_gain(mel, torch.where(act, gain, torch.zeros_like(gain)))  # [B, 1, n_mels, frames]

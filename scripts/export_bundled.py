@@ -146,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output-median-strength", type=float, default=None,
                     help="with --output-median: how far each frame moves toward the median, over 0 and at most 1 "
                          "(default: the source config's)")
+    ap.add_argument("--output-median-below-peak", type=float, default=None,
+                    help="with --output-median: smooth only frames more than this many nats under the clip's loudest "
+                         "frame (0: every frame; default: the source config's)")
     ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
@@ -198,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         config["output_median_of"] = args.output_median_of
     if args.output_median_strength is not None:
         config["output_median_strength"] = args.output_median_strength
+    if args.output_median_below_peak is not None:
+        config["output_median_below_peak"] = args.output_median_below_peak
     try:
         ModelConfig.from_dict(config)
     except ConfigError as exc:
@@ -304,6 +309,8 @@ def length_phrase(m: dict) -> str:
                + (" of each frame's level" if m.get("output_median_of") == "level" else "")
                + (f", each frame moved {m['output_median_strength']:g} of the way to it"
                   if m.get("output_median_strength", 1.0) < 1.0 else "")
+               + (f", on frames more than {m['output_median_below_peak']:g} nats under the clip's loudest"
+                  if m.get("output_median_below_peak", 0.0) > 0 else "")
                + (" (one gain per frame, " if m.get("output_median_of") == "level" else " (")
                + "no weights: flicker shorter than that goes, steps and held tones stay)"
                if m.get("output_median", 0) > 1 else ""))

@@ -552,3 +552,35 @@ def test_a_partial_median_moves_each_frame_part_of_the_way():
     for bad in (0, -0.5, 1.5, True, "half"):
         with pytest.raises(ConfigError, match="output_median_strength"):
             blocks_tiny(output_median=3, output_median_strength=bad)
+
+
+def test_a_median_below_the_peak_leaves_the_loud_frames_as_they_are():
+    """output_median_below_peak d: only frames whose level is more than d nats under the clip's loudest frame's are
+    smoothed (a tail, the quiet between events); the others are exactly as without a median. Negative, NaN refused."""
+    from audiogan_core.generator import median_along_time
+
+    torch.manual_seed(0)
+    plain = Generator(blocks_tiny()).eval()
+    cfg = plain.config
+    z = torch.randn(1, cfg.noise_dim, 6, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        before = plain(z, *text(cfg, batch=1))
+    level = before.mean(2, keepdim=True)  # [1, 1, 1, T]
+    d = float((level.amax() - level.median()).item())  # about half the frames count as quiet
+    for of in ("mel", "level"):
+        g = Generator(blocks_tiny(output_median=3, output_median_of=of, output_median_below_peak=d)).eval()
+        g.load_state_dict(plain.state_dict())
+        full = Generator(blocks_tiny(output_median=3, output_median_of=of)).eval()
+        full.load_state_dict(plain.state_dict())
+        with torch.no_grad():
+            after, everywhere = g(z, *text(cfg, batch=1)), full(z, *text(cfg, batch=1))
+        quiet = (level < level.amax() - d).expand_as(before)
+        assert 0 < int(quiet[0, 0, 0].sum()) < quiet.shape[-1]
+        assert torch.equal(after[~quiet], before[~quiet])
+        assert torch.equal(after[quiet], everywhere[quiet])
+        assert not torch.equal(after, before)
+    assert torch.equal(Generator(blocks_tiny(output_median=3, output_median_below_peak=d)).eval().median_output(
+        before, False)[quiet], median_along_time(before, 3)[quiet])
+    for bad in (-1.0, float("nan"), float("inf"), True, "4"):
+        with pytest.raises(ConfigError, match="output_median_below_peak"):
+            blocks_tiny(output_median=3, output_median_below_peak=bad)

@@ -110,6 +110,11 @@ def test_an_export_can_set_the_output_median_and_refuses_an_invalid_one(stages, 
     assert AudioGAN.load(str(folder)).config.output_median_strength == 0.5
     assert "a 5-frame median along time of each frame's level, each frame moved 0.5 of the way to it (one gain" in \
         (folder / "MODEL_CARD.md").read_text()
+    assert export_bundled.main([*common, *level, "--output-median-below-peak", "-1"]) == 1  # refused
+    assert export_bundled.main([*common, *level, "--output-median-below-peak", "4"]) == 0
+    assert AudioGAN.load(str(folder)).config.output_median_below_peak == 4.0
+    assert "of each frame's level, on frames more than 4 nats under the clip's loudest (one gain" in \
+        (folder / "MODEL_CARD.md").read_text()
     assert export_bundled.main(common) == 0  # by default the source config's (none)
     assert AudioGAN.load(str(folder)).config.output_median == 0
     assert "-frame median" not in (folder / "MODEL_CARD.md").read_text()

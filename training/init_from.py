@@ -14,7 +14,7 @@ LENGTH_FIELDS = {"noise_input", "noise_block", "position_channels", "d_pooling",
 # Fields that add a part starting as the identity: every other tensor carries over as it is.
 GROWN_FIELDS = {"level_envelope"}
 # Weight-free steps on the output: a model loads tensor for tensor into a run that changes them.
-WEIGHT_FREE_FIELDS = {"output_median", "output_median_of", "output_median_strength"}
+WEIGHT_FREE_FIELDS = {"output_median", "output_median_of", "output_median_strength", "output_median_below_peak"}
 
 
 @torch.no_grad()
