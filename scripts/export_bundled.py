@@ -436,6 +436,9 @@ def stage4_line(summary: dict, train_cfg: dict, stage4: dict, from_weights: str)
     if (strength := train_cfg["model"].get("output_median_strength", 1.0)) < 1.0:
         of_phrase += f" at strength {strength:g} (each frame moved {strength:g} of the way to it)"
         of_flag += f" --output-median-strength {strength:g}"
+    if (below := train_cfg["model"].get("output_median_below_peak", 0.0)) > 0:
+        of_phrase += f" on frames more than {below:g} nats under the clip's loudest"
+        of_flag += f" --output-median-below-peak {below:g}"
     return (f"- **Stage 4**, this model: `audiogan train --init-from` stage 3's {from_weights} "
             f"generator with `training/recipes/{stage4['recipe']}` (stage 3's losses, {recipe_phrase(train_cfg)}"
             f"{'; ' + '; '.join(extras) if extras else ''}). **{summary['steps']}** steps, about "
