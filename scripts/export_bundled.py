@@ -101,6 +101,19 @@ def torch_lerp(a, b, weight: float):
     return (a.double() * (1 - weight) + b.double() * weight).to(b.dtype)
 
 
+# The output median's config fields, each set by a flag of the same name (checked with the rest of the config).
+MEDIAN_FLAGS = {
+    "output_median": (int, "write this output_median (frames, odd; 0: none) into the exported config: the generator's "
+                           "last step, a median along time with no weights"),
+    "output_median_of": (("mel", "level"), "with --output-median: what it smooths, every mel bin or each frame's "
+                                           "level (one gain per frame)"),
+    "output_median_strength": (float, "with --output-median: how far each frame moves toward the median, over 0 "
+                                      "and at most 1"),
+    "output_median_below_peak": (float, "with --output-median: smooth only frames more than this many nats under "
+                                        "the clip's loudest frame (0: every frame)"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, default=None, help="the training run to export (or --from-model)")
@@ -137,18 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--init-model", type=Path, default=None,
                     help="the model folder the run was initialised from (audiogan train --init-from); its "
                          "training_summary.json becomes the card's first stage")
-    ap.add_argument("--output-median", type=int, default=None,
-                    help="write this output_median (frames, odd; 0: none) into the exported config: the generator's "
-                         "last step, a median along time with no weights (default: the source config's)")
-    ap.add_argument("--output-median-of", choices=("mel", "level"), default=None,
-                    help="with --output-median: what it smooths, every mel bin or each frame's level (one gain per "
-                         "frame; default: the source config's)")
-    ap.add_argument("--output-median-strength", type=float, default=None,
-                    help="with --output-median: how far each frame moves toward the median, over 0 and at most 1 "
-                         "(default: the source config's)")
-    ap.add_argument("--output-median-below-peak", type=float, default=None,
-                    help="with --output-median: smooth only frames more than this many nats under the clip's loudest "
-                         "frame (0: every frame; default: the source config's)")
+    for field, (kind, text) in MEDIAN_FLAGS.items():
+        ap.add_argument("--" + field.replace("_", "-"), default=None, help=text + " (default: the source config's)",
+                        **({"choices": kind} if isinstance(kind, tuple) else {"type": kind}))
     ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
     ap.add_argument("--vocoder-fallback", default="vocos",
                     help="the vocoder used where the default one's files are missing (vocos ships in the package)")
@@ -195,14 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     config = json.loads((tmp / "config.json").read_text())
     config["vocoder"], config["vocoder_fallback"] = args.vocoder, args.vocoder_fallback or None
-    if args.output_median is not None:
-        config["output_median"] = args.output_median
-    if args.output_median_of is not None:
-        config["output_median_of"] = args.output_median_of
-    if args.output_median_strength is not None:
-        config["output_median_strength"] = args.output_median_strength
-    if args.output_median_below_peak is not None:
-        config["output_median_below_peak"] = args.output_median_below_peak
+    config.update({field: getattr(args, field) for field in MEDIAN_FLAGS if getattr(args, field) is not None})
     try:
         ModelConfig.from_dict(config)
     except ConfigError as exc:
