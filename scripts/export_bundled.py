@@ -302,15 +302,19 @@ def length_phrase(m: dict) -> str:
                 if m.get("level_form") == "ceiling" else
                 "; a level envelope of the caption and the clock sets each frame's gain (mostly turning later frames "
                 "down)") if m.get("level_envelope") else "")
-            + (f"; its output ends with a {m['output_median']}-frame median along time"
-               + (" of each frame's level" if m.get("output_median_of") == "level" else "")
-               + (f", each frame moved {m['output_median_strength']:g} of the way to it"
-                  if m.get("output_median_strength", 1.0) < 1.0 else "")
-               + (f", on frames more than {m['output_median_below_peak']:g} nats under the clip's loudest"
-                  if m.get("output_median_below_peak", 0.0) > 0 else "")
+            + (f"; its output ends with a {m['output_median']}-frame median along time{median_detail(m)}"
                + (" (one gain per frame, " if m.get("output_median_of") == "level" else " (")
                + "no weights: flicker shorter than that goes, steps and held tones stay)"
                if m.get("output_median", 0) > 1 else ""))
+
+
+def median_detail(m: dict) -> str:
+    """What a model config's output median acts on and how far, after "an N-frame median along time"."""
+    return ((" of each frame's level" if m.get("output_median_of") == "level" else "")
+            + (f", each frame moved {m['output_median_strength']:g} of the way to it"
+               if m.get("output_median_strength", 1.0) < 1.0 else "")
+            + (f", on frames more than {m['output_median_below_peak']:g} nats under the clip's loudest"
+               if m.get("output_median_below_peak", 0.0) > 0 else ""))
 
 
 def shape_line(m: dict) -> str:
