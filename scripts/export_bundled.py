@@ -432,21 +432,19 @@ def stage4_line(summary: dict, train_cfg: dict, stage4: dict, from_weights: str)
                       f"noise")
     if train_cfg.get("freeze_norm_stats"):
         extras.append("batch norm's statistics frozen at stage 3's")
-    by_level = train_cfg["model"].get("output_median_of") == "level"
-    of_phrase, of_flag = (" of each frame's level", " --output-median-of level") if by_level else ("", "")
-    if (strength := train_cfg["model"].get("output_median_strength", 1.0)) < 1.0:
-        of_phrase += f" at strength {strength:g} (each frame moved {strength:g} of the way to it)"
-        of_flag += f" --output-median-strength {strength:g}"
-    if (below := train_cfg["model"].get("output_median_below_peak", 0.0)) > 0:
-        of_phrase += f" on frames more than {below:g} nats under the clip's loudest"
-        of_flag += f" --output-median-below-peak {below:g}"
+    from audiogan_core.config import ModelConfig
+
+    m, defaults = train_cfg["model"], ModelConfig()
+    # the export flags that reproduce the median: one for each of its fields off the default
+    flags = " ".join(f"--{k.replace('_', '-')} {format(m[k], 'g') if isinstance(m[k], float) else m[k]}"
+                     for k in MEDIAN_FLAGS if m.get(k, getattr(defaults, k)) != getattr(defaults, k))
     return (f"- **Stage 4**, this model: `audiogan train --init-from` stage 3's {from_weights} "
             f"generator with `training/recipes/{stage4['recipe']}` (stage 3's losses, {recipe_phrase(train_cfg)}"
             f"{'; ' + '; '.join(extras) if extras else ''}). **{summary['steps']}** steps, about "
             f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}."
-            + (f" Exported with a {median}-frame median along time{of_phrase} as the generator's last step "
-               f"(`--output-median {median}{of_flag}`; no weights, not trained with)."
-               if (median := train_cfg["model"].get("output_median", 0)) > 1 else "") + "\n")
+            + (f" Exported with a {median}-frame median along time{median_detail(m)} as the generator's last step "
+               f"(`{flags}`; no weights, not trained with)."
+               if (median := m.get("output_median", 0)) > 1 else "") + "\n")
 
 
 def stage2_lines(summary: dict, train_cfg: dict, stage2: dict, who: str) -> str:

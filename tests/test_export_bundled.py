@@ -221,8 +221,8 @@ def test_a_fourth_stage_fine_tune_of_stage_3_is_described_with_what_it_aimed_at(
                                 "--output-median-strength", "0.5"]) == 0
     assert json.loads((tmp_path / "models" / "mine" / "config.json").read_text())["output_median_strength"] == 0.5
     card = (tmp_path / "models" / "mine" / "MODEL_CARD.md").read_text()
-    for expected in ("3-frame median along time of each frame's level at strength 0.5 (each frame moved 0.5 of the "
-                     "way to it) as the generator's last step",
+    for expected in ("3-frame median along time of each frame's level, each frame moved 0.5 of the way to it as the "
+                     "generator's last step",
                      "`--output-median 3 --output-median-of level --output-median-strength 0.5`",
                      "its output ends with a 3-frame median", "Four stages", "**Stage 2**, its successor", "**4** steps", "**Stage 3**, the model after it",
                      "**2** steps", "**Stage 4**, this model", "stage 3's raw generator", "**1** steps",
