@@ -375,7 +375,7 @@ def training_section(summary, train_cfg, args, init) -> str:
     first, first_cfg = stages[0]["summary"], stages[0]["train_config"]
     schedule = json.loads(PHASES.read_text())
     hours = (sum(st["summary"]["train_seconds_estimate"] for st in stages) + summary["train_seconds_estimate"]) / 3600
-    text = f"""{("Two", "Three", "Four")[len(stages) - 1]} stages, one recipe: `scripts/train_bundled.sh` (schedule in `training/recipes/bundled-phases.json`).
+    text = f"""{("Two", "Three", "Four", "Five")[len(stages) - 1]} stages, one recipe: `scripts/train_bundled.sh` (schedule in `training/recipes/bundled-phases.json`).
 - **Stage 1**, the first bundled model (`{first_cfg['model']['name']}`, {length_phrase(first_cfg['model'])}), on the first library
   (`audiogan data debian-foley --packages v1`): `audiogan train` with `training/recipes/bundled-foley.json` (the
   paper's recipe: hinge + G2S + L2W + F2R + OCC, Adam(0.5, 0.999), lr G {first_cfg['lr_g']} / D {first_cfg['lr_d']}, batch {first_cfg['batch_size']}).
@@ -391,7 +391,11 @@ def training_section(summary, train_cfg, args, init) -> str:
             text += stage3_line(summary, train_cfg, stage3, "this model")
         else:
             text += stage3_line(stages[2]["summary"], stages[2]["train_config"], stage3, "the model after it")
-            text += stage4_line(summary, train_cfg, schedule["stage4"], stage3["weights"])
+            # stages 4 on: short fine-tunes, each of the one before's generator at its last step
+            tunes = [(st["summary"], st["train_config"]) for st in stages[3:]] + [(summary, train_cfg)]
+            for n, (tune_summary, tune_cfg) in enumerate(tunes, start=4):
+                text += fine_tune_line(n, tune_summary, tune_cfg, schedule[f"stage{n}"], schedule[f"stage{n - 1}"]["weights"],
+                                       "this model" if n == 3 + len(tunes) else "the model after it")
     return text + f"""- Exported: the {'EMA' if args.weights == 'ema' else 'raw'} generator at step {summary['steps']}{average_phrase(args)}, chosen by probes fixed
   before their figures were read (docs/plans/run-j.md; every probe in docs/bundled-model-experiments.md).
 - In all about **{hours:.1f} h** of training on {args.hardware} (resumed across sessions).
@@ -420,26 +424,26 @@ def stage3_line(summary: dict, train_cfg: dict, stage3: dict, who: str) -> str:
             f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}.\n")
 
 
-def stage4_line(summary: dict, train_cfg: dict, stage4: dict, from_weights: str) -> str:
-    """The card's stage-4 item: a short fine-tune of stage 3 aimed at some kinds' faults."""
+def fine_tune_line(n: int, summary: dict, train_cfg: dict, stage: dict, from_weights: str, who: str) -> str:
+    """The card's item for stage n (4 on): a short fine-tune of stage n - 1 aimed at some kinds' faults."""
     limits = train_cfg.get("moment_term_categories") or {}
     weights = train_cfg.get("moment_term_weights") or {}
     aimed = "; ".join(f"the {term} term (weight {weights.get(term, 1.0):g}) on {', '.join(names)} clips only"
                       for term, names in limits.items())
     extras = [aimed] if aimed else []
     if train_cfg.get("anchor_weight", 0) > 0:
-        extras.append(f"an anchor of weight {train_cfg['anchor_weight']:g} to stage 3's clips for the same text and "
-                      f"noise")
+        extras.append(f"an anchor of weight {train_cfg['anchor_weight']:g} to stage {n - 1}'s clips for the same text "
+                      f"and noise")
     if train_cfg.get("freeze_norm_stats"):
-        extras.append("batch norm's statistics frozen at stage 3's")
+        extras.append(f"batch norm's statistics frozen at stage {n - 1}'s")
     from audiogan_core.config import ModelConfig
 
     m, defaults = train_cfg["model"], ModelConfig()
     # the export flags that reproduce the median: one for each of its fields off the default
     flags = " ".join(f"--{k.replace('_', '-')} {format(m[k], 'g') if isinstance(m[k], float) else m[k]}"
                      for k in MEDIAN_FLAGS if m.get(k, getattr(defaults, k)) != getattr(defaults, k))
-    return (f"- **Stage 4**, this model: `audiogan train --init-from` stage 3's {from_weights} "
-            f"generator with `training/recipes/{stage4['recipe']}` (stage 3's losses, {recipe_phrase(train_cfg)}"
+    return (f"- **Stage {n}**, {who}: `audiogan train --init-from` stage {n - 1}'s {from_weights} "
+            f"generator with `training/recipes/{stage['recipe']}` (stage 3's losses, {recipe_phrase(train_cfg)}"
             f"{'; ' + '; '.join(extras) if extras else ''}). **{summary['steps']}** steps, about "
             f"{summary['train_seconds_estimate'] / 3600:.1f} h. Learning signal: {fd_line(summary)}."
             + (f" Exported with a {median}-frame median along time{median_detail(m)} as the generator's last step "

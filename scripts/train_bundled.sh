@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe of the bundled default model (audiogan_core/models/default), end to end, in the four stages
+# The recipe of the bundled default model (audiogan_core/models/default), end to end, in the stages
 # of training/recipes/bundled-phases.json (see README, "Bundled model"):
 # Stage 1 builds the first Debian foley library (v1) and trains (or resumes) the fixed-length `foley` preset:
 #   1. training/recipes/bundled-foley.json: the paper's discriminator (its SDT stages attend to the caption);
@@ -11,10 +11,12 @@
 # any-length `foley2` preset from it (--init-from) with the stage's recipe.
 # Stage 3 exports stage 2's generator to RUN2/stage2-model, fits a level envelope onto it (audiogan fit-level,
 # RUN2/stage2-level) and trains from that (RUN3) with the stage's recipe, the envelope trained with the rest.
-# Stage 4 exports stage 3's generator to RUN3/stage3-model and fine-tunes it (RUN4) with the stage's recipe.
+# Stages 4 on export the stage before's generator (RUN3/stage3-model, RUN4/stage4-model, ...) and fine-tune it (RUN4,
+# RUN5, ...) with the stage's recipe.
 # Re-run it to continue after an interruption. Export the result with scripts/export_bundled.py (README).
 #   DATA=data/debian-foley RUN=runs/bundled DATA2=data/debian-foley-wide RUN2=runs/bundled-foley2 \
-#     RUN3=runs/bundled-foley2-level RUN4=runs/bundled-foley2-stage4 scripts/train_bundled.sh
+#     RUN3=runs/bundled-foley2-level RUN4=runs/bundled-foley2-stage4 RUN5=runs/bundled-foley2-stage5 \
+#     scripts/train_bundled.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/debian-foley}
@@ -78,11 +80,20 @@ if [[ -f "$RUN3/checkpoint.pt" ]]; then start=(--resume); else start=(--init-fro
 "$AG" train --data "$DATA2" --out "$RUN3" --cache-dir "${CACHE2:-$DATA2.cache}" --device auto --no-progress \
   "${start[@]}" --config "training/recipes/$recipe3" --steps "$until3" "$@"
 
-# Stage 4: a short fine-tune of stage 3's generator at its last step, aimed at some kinds' faults.
-RUN4=${RUN4:-runs/bundled-foley2-stage4}
-read -r weights3 recipe4 until4 < <("$PY" -c 'import json, sys
-d = json.load(open(sys.argv[1])); print(d["stage3"]["weights"], d["stage4"]["recipe"], d["stage4"]["until_step"])' "$PHASES")
-export_generator "$RUN3/checkpoint.pt" "$RUN3/stage3-model" "$weights3" "$RUN2/stage2-level"
-if [[ -f "$RUN4/checkpoint.pt" ]]; then start=(--resume); else start=(--init-from "$RUN3/stage3-model"); fi
-"$AG" train --data "$DATA2" --out "$RUN4" --cache-dir "${CACHE2:-$DATA2.cache}" --device auto --no-progress \
-  "${start[@]}" --config "training/recipes/$recipe4" --steps "$until4" "$@"
+# Stages 4 on (as many as the schedule names): short fine-tunes, each from the stage before's generator at its last
+# step, aimed at some kinds' faults. Run folders: RUN4, RUN5, ... (default runs/bundled-foley2-stageN).
+# one line per stage: the weights of the stage before, then the recipe and last step
+mapfile -t tunes < <("$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1])); n = 4
+while f"stage{n}" in d:
+    print(d[f"stage{n - 1}"]["weights"], d[f"stage{n}"]["recipe"], d[f"stage{n}"]["until_step"]); n += 1' "$PHASES")
+prev_run=$RUN3; prev_init=$RUN2/stage2-level; n=4
+for tune in "${tunes[@]}"; do
+  read -r weights recipe until <<<"$tune"
+  run_var=RUN$n; run=${!run_var:-runs/bundled-foley2-stage$n}
+  export_generator "$prev_run/checkpoint.pt" "$prev_run/stage$((n - 1))-model" "$weights" "$prev_init"
+  if [[ -f "$run/checkpoint.pt" ]]; then start=(--resume); else start=(--init-from "$prev_run/stage$((n - 1))-model"); fi
+  "$AG" train --data "$DATA2" --out "$run" --cache-dir "${CACHE2:-$DATA2.cache}" --device auto --no-progress \
+    "${start[@]}" --config "training/recipes/$recipe" --steps "$until" "$@"
+  prev_init=$prev_run/stage$((n - 1))-model; prev_run=$run; n=$((n + 1))
+done

@@ -202,16 +202,22 @@ def test_a_third_stage_from_a_fitted_envelope_carries_the_lineage_into_the_card(
 
 
 
-def test_a_fourth_stage_fine_tune_of_stage_3_is_described_with_what_it_aimed_at(stages, library, tmp_path):  # noqa: F811
-    data = third_stage(stages, library, tmp_path)
-    export_bundled.export_checkpoint_generator(tmp_path / "stage3" / CHECKPOINT_NAME, tmp_path / "stage3-model", "raw",
-                                               init=tmp_path / "stage2-level")
+def fine_tune_stage(n: int, library, tmp_path, kinds: list[str]):  # noqa: F811
+    """Stage n - 1's raw generator exported (tmp_path/stageN-1-model), then fine-tuned 1 step with the onset
+    count on `kinds` (tmp_path/stageN)."""
+    before = tmp_path / f"stage{n - 1}"
+    export_bundled.export_checkpoint_generator(before / CHECKPOINT_NAME, tmp_path / f"stage{n - 1}-model", "raw",
+                                               init=tmp_path / ("stage2-level" if n == 4 else f"stage{n - 2}-model"))
     switches = dict(ANY_LENGTH_SWITCHES, model=ANY_LENGTH_SWITCHES["model"].replace(level_envelope=True))
     aimed = dict(moment_weight=1.0, moment_terms=("mean", "onset_count"), moment_term_weights={"onset_count": 3.0},
-                 moment_term_categories={"onset_count": ["ui", "gathering_coins"]}, anchor_weight=100.0,
-                 freeze_norm_stats=True)
-    Trainer(tiny_config(steps=1, **switches, **aimed), library, tmp_path / "stage4", cache_dir=tmp_path / "cache",
-            progress=False, init_from=str(tmp_path / "stage3-model")).fit()
+                 moment_term_categories={"onset_count": kinds}, anchor_weight=100.0, freeze_norm_stats=True)
+    Trainer(tiny_config(steps=1, **switches, **aimed), library, tmp_path / f"stage{n}", cache_dir=tmp_path / "cache",
+            progress=False, init_from=str(tmp_path / f"stage{n - 1}-model")).fit()
+
+
+def test_a_fourth_stage_fine_tune_of_stage_3_is_described_with_what_it_aimed_at(stages, library, tmp_path):  # noqa: F811
+    data = third_stage(stages, library, tmp_path)
+    fine_tune_stage(4, library, tmp_path, ["ui", "gathering_coins"])
     common = ["--run", str(tmp_path / "stage4"), "--weights", "raw", "--init-model", str(tmp_path / "stage3-model"),
               "--data", str(data), "--models-dir", str(tmp_path / "models"), "--name", "mine", "--vocoder",
               "griffinlim", "--vocoder-fallback", ""]
@@ -231,6 +237,36 @@ def test_a_fourth_stage_fine_tune_of_stage_3_is_described_with_what_it_aimed_at(
         assert expected in card, expected
     saved = json.loads((tmp_path / "models" / "mine" / "training_summary.json").read_text())
     assert saved["init"]["summary"]["steps"] == 2 and saved["init"]["init"]["init"]["summary"]["steps"] == 3
+
+
+def test_a_fifth_stage_names_both_fine_tunes_and_only_the_last_ones_median(stages, library, tmp_path,  # noqa: F811
+                                                                          monkeypatch):
+    data = third_stage(stages, library, tmp_path)
+    fine_tune_stage(4, library, tmp_path, ["ui", "gathering_coins"])
+    fine_tune_stage(5, library, tmp_path, ["ui"])
+    schedule = json.loads(export_bundled.PHASES.read_text())
+    schedule["stage4"] = dict(schedule.get("stage4", {}), recipe="four.json", weights="raw")
+    schedule["stage5"] = {"recipe": "five.json", "until_step": 1, "weights": "raw"}
+    phases = tmp_path / "phases.json"
+    phases.write_text(json.dumps(schedule))
+    monkeypatch.setattr(export_bundled, "PHASES", phases)
+    assert export_bundled.main(["--run", str(tmp_path / "stage5"), "--weights", "raw", "--init-model",
+                                str(tmp_path / "stage4-model"), "--data", str(data), "--models-dir",
+                                str(tmp_path / "models"), "--name", "mine", "--vocoder", "griffinlim",
+                                "--vocoder-fallback", "", "--output-median", "3", "--output-median-of", "level",
+                                "--output-median-below-peak", "2"]) == 0
+    card = (tmp_path / "models" / "mine" / "MODEL_CARD.md").read_text()
+    four = card[card.index("**Stage 4**"):card.index("**Stage 5**")]
+    five = card[card.index("**Stage 5**"):]
+    assert "Five stages" in card and "**Stage 3**, the model after it" in card
+    assert "**Stage 4**, the model after it" in four and "`training/recipes/four.json`" in four
+    assert "on ui, gathering_coins clips only" in four and "median" not in four
+    assert "**Stage 5**, this model" in five and "stage 4's raw generator" in five
+    assert "`training/recipes/five.json`" in five and "on ui clips only" in five
+    assert "an anchor of weight 100 to stage 4's clips" in five and "frozen at stage 4's" in five
+    assert "`--output-median 3 --output-median-of level --output-median-below-peak 2`" in five
+    saved = json.loads((tmp_path / "models" / "mine" / "training_summary.json").read_text())
+    assert saved["init"]["summary"]["steps"] == 1 and saved["init"]["init"]["summary"]["steps"] == 2
 
 
 def test_an_exported_generator_can_be_averaged_with_the_model_it_started_from(stages, tmp_path):
