@@ -492,12 +492,14 @@ def length_section(long: dict | None) -> str:
     cats = "; ".join(f"{c.replace('_', ' ')} {v['generated_mean']:.1f} (real {v['real_mean']:.1f})"
                      for c, v in sorted(os_["per_category"].items()))
     over = sum(not v["ok"] for v in os_["per_category"].values())
+    seeds = os_.get("seeds", 1)  # reports before --onset-seeds counted seed 0 alone
+    per_clip = f"mean over seeds 0-{seeds - 1}" if seeds > 1 else "seed 0"
     return f"""
 ### 10-second clips and loops (`scripts/evaluate_long.py`, held-out captions)
 | check | result | target |
 |---|---|---|
 | texture captions ({tx['clips']}): classified into the caption's category per 3 s window (1 / 2 / 3) | {acc} | windows 2 and 3 within 10 points of window 1: {ok[tx['target_met']]} |
-| one-shot captions ({os_['clips']}): onsets per 10 s clip, generated (real clips of the category) | {cats} | no more than real: {ok[os_['target_met']]} ({over} of {len(os_['per_category'])} categories over) |
+| one-shot captions ({os_['clips']}): onsets per 10 s clip, generated ({per_clip}; real clips of the category) | {cats} | no more than real: {ok[os_['target_met']]} ({over} of {len(os_['per_category'])} categories over) |
 | loops ({lp['clips']}, {lp['seconds']:.1f} s): spectral flux across the seam at most the clip's inner 95th percentile | {lp['flux_ok']} of {lp['clips']} | 95: {ok[lp['flux_ok'] >= 95]} |
 | loops: sample step across the seam at most the inner 99th percentile | {lp['step_ok']} of {lp['clips']} | 95: {ok[lp['step_ok'] >= 95]} |
 """

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from evaluate_long import seam_check, windows_hold  # noqa: E402
@@ -118,3 +119,29 @@ def test_evaluate_long_end_to_end(tmp_path, monkeypatch):
     alone = json.loads((only / "report.json").read_text())
     assert alone["textures"] is None and alone["one_shots"] is None and alone["images"] == []
     assert alone["loop_clips"] == report["loop_clips"]
+    # --onset-seeds 2: the one-shots counted at seeds 0 and 1, the mean over both; seed 0's counts as before
+    two = tmp_path / "two"
+    monkeypatch.setattr(sys, "argv", ["evaluate_long.py", "--data", str(lib), "--out", str(two), "--model",
+                                      str(tmp_path / "model"), "--loops", "0", "--embedder", "bands",
+                                      "--onset-seeds", "2"])
+    register_plugin(types.SimpleNamespace(register_embedders=register_embedders), name="test_long_bands")
+    try:
+        runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "evaluate_long.py"), run_name="__main__")
+    except SystemExit as exc:
+        assert exc.code == 0
+    finally:
+        unregister_plugin("test_long_bands")
+    door2 = json.loads((two / "report.json").read_text())["one_shots"]["per_category"]["door"]
+    assert door2["generated"] == door["generated"] and len(door2["generated_by_seed"]) == 2
+    assert door2["generated_mean"] == pytest.approx(np.mean(door2["generated_by_seed"]))
+    assert door2["ok"] == (door2["generated_mean"] <= door2["real_mean"])
+
+
+def test_onset_seeds_under_one_is_refused(tmp_path, monkeypatch):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["evaluate_long.py", "--data", str(tmp_path), "--out", str(tmp_path / "out"),
+                                      "--onset-seeds", "0"])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "evaluate_long.py"), run_name="__main__")
+    assert exc.value.code == 2 and not (tmp_path / "out").exists()

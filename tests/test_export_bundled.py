@@ -72,7 +72,7 @@ def test_two_stage_export_writes_a_loadable_model_and_its_card(stages, tmp_path)
     for expected in ("preset `tiny`", "any length from 0.1 to 60 s (default 10 s)", "generator EMA",
                      "**Stage 1**, the first bundled model (`tiny`", "**3** steps", "**4** steps",
                      "| some-game-data | 7 | 0.5 | GPL-2+ |", "door (12)",
-                     "bow arrow 1.0 (real 2.5); door 3.0 (real 2.0)", "**not met** (1 of 2 categories over)",
+                     "bow arrow 1.0 (real 2.5); door 3.0 (real 2.0)", "generated (seed 0; real clips of the category)", "**not met** (1 of 2 categories over)",
                      "| 97 of 100 | 95: met |", "| 94 of 100 | 95: **not met** |", "50% / 50% / 0%"):
         assert expected in card, expected
     assert "bow arrow (3)" not in card  # kinds with fewer than 10 clips are not listed
@@ -305,3 +305,10 @@ def test_an_exported_generator_can_be_averaged_with_the_model_it_started_from(st
                                 "--vocoder-fallback", ""]) == 0
     assert "averaged weight by weight with the model it started from (0.5 of that, 0.5 of this" in (
         tmp_path / "models" / "mine" / "MODEL_CARD.md").read_text()
+
+
+def test_the_cards_onset_row_says_over_which_seeds_it_counted():
+    three = json.loads(json.dumps(LONG_REPORT))
+    three["one_shots"]["seeds"] = 3
+    assert "generated (mean over seeds 0-2; real clips" in export_bundled.length_section(three)
+    assert "generated (seed 0; real clips" in export_bundled.length_section(LONG_REPORT)
