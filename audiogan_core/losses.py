@@ -345,8 +345,8 @@ def spectral_moment_loss(fake: torch.Tensor, real: torch.Tensor, terms=("mean", 
     "onset", the clip's onset rate (onset_rate: one number, not one per bin); "onset_count", how
     many more onsets the clip has than its recording (soft_onset_count; one-sided). `weights`
     scales terms by name (1 for any not named). `rows` limits terms by name to some clips: a [B] bool
-    mask per term (every clip for any not named); the others count 0, so a clip's share is the same
-    whichever clips are in its batch."""
+    mask or weights per term (every clip at 1 for any not named); the others count 0, so a clip's
+    share is the same whichever clips are in its batch."""
     f, r = fake.float(), real.float()
     weights, rows = weights or {}, rows or {}
 

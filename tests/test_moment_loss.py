@@ -163,7 +163,8 @@ def test_a_term_limited_to_some_clips_leaves_the_others_out():
 
 
 @pytest.mark.parametrize("limits", [{"std": ["ui"]}, {"mean": ["no_such_kind"]}, {"mean": "ui"}, {"mean": []},
-                                    ["mean"]])
+                                    ["mean"], {"mean": {}}, {"mean": {"ui": -1.0}}, {"mean": {"ui": "heavy"}},
+                                    {"mean": {"no_such_kind": 1.0}}])
 def test_moment_term_categories_are_checked(limits):
     with pytest.raises(ConfigError, match="moment_term_categories"):
         TrainConfig(moment_terms=("mean", "onset_count"), moment_term_categories=limits)
@@ -174,3 +175,7 @@ def test_moment_term_categories_round_trip_through_json():
                       moment_term_categories={"onset_count": ["ui", "gathering_coins"]})
     assert cfg.moment_term_categories == {"onset_count": ("ui", "gathering_coins")}
     assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    weighed = TrainConfig(moment_terms=["mean", "onset_count"],
+                          moment_term_categories={"onset_count": {"ui": 1, "sword_melee_hit": 0.3}})
+    assert weighed.moment_term_categories == {"onset_count": {"ui": 1.0, "sword_melee_hit": 0.3}}
+    assert TrainConfig.from_dict(json.loads(weighed.to_json())) == weighed

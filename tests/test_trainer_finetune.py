@@ -135,6 +135,23 @@ def test_a_moment_term_limited_to_a_kind_the_batch_lacks_costs_nothing(library, 
     assert all(m > 0 for m in moments[0]) and moments[1] == [0.0, 0.0], moments
 
 
+def test_a_moment_term_can_weigh_each_kinds_clips(library, shared_cache, tmp_path):
+    """moment_term_categories as a mapping: the kinds at weight 2 double the term's first step against
+    the same kinds as a list (weight 1; same weights, same batch); at weight 0 the term costs nothing."""
+    from audiogan_training.categories import category_for
+
+    present = sorted({category_for(p.read_text(encoding="utf-8").strip()) for p in library.glob("*.txt")} - {None})
+    moments = {}
+    for weight in (1, 2.0, 0.0):
+        limits = {"mean": present if weight == 1 else {kind: weight for kind in present}}
+        run = tmp_path / f"weight-{weight}"
+        Trainer(tiny_config(steps=2, moment_weight=1.0, moment_terms=("mean",), moment_term_categories=limits),
+                library, run, cache_dir=shared_cache, progress=False).fit()
+        moments[weight] = [r["g_moments"] for r in read_log(run) if "g_moments" in r]
+    assert moments[1][0] > 0 and moments[2.0][0] == pytest.approx(2 * moments[1][0], rel=1e-4)
+    assert moments[0.0] == [0.0, 0.0], moments
+
+
 def test_init_from_a_model_into_a_run_with_an_output_median_keeps_every_tensor(library, shared_cache, tmp_path):
     """The output median has no weights: a model without one loads tensor for tensor into a run that
     adds one (and trains with it), where another change of the model is still refused."""

@@ -78,8 +78,9 @@ class TrainConfig:
     moment_term_weights: dict[str, float] = field(default_factory=dict)
     # Limit a moment term by name to the clips whose caption's category (training/categories.py) is
     # listed, e.g. {"onset_count": ["ui"]}: a term aimed at one kind's fault leaves the other kinds
-    # to the rest of the loss. Terms not named apply to every clip.
-    moment_term_categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # to the rest of the loss. Terms not named apply to every clip. A mapping instead of a list weighs
+    # each kind's clips, e.g. {"onset_count": {"ui": 1, "sword_melee_hit": 0.3}} (a list: 1 each).
+    moment_term_categories: dict[str, tuple[str, ...] | dict[str, float]] = field(default_factory=dict)
     # An anchor for short fine-tunes (not in the paper): L1 between G's log-mel and the log-mel a
     # frozen copy of G as this run started (after --init-from) makes for the same text and noise,
     # weighted by this. Every term moves every clip a little; the anchor makes each small move
@@ -151,13 +152,19 @@ class TrainConfig:
         from .categories import category_names
 
         limits, known = self.moment_term_categories, set(category_names())
+
+        def kinds_ok(v) -> bool:  # a non-empty list of known kinds, or a mapping of them to weights >= 0
+            if isinstance(v, dict):
+                return bool(v) and not set(v) - known and all(_is_number(w) and w >= 0 for w in v.values())
+            return isinstance(v, (list, tuple)) and bool(v) and not set(v) - known
+
         if not isinstance(limits, dict) or any(k not in self.moment_terms for k in limits) \
-                or any(isinstance(v, str) or not isinstance(v, (list, tuple)) or not v or set(v) - known
-                       for v in limits.values()):
+                or not all(kinds_ok(v) for v in limits.values()):
             raise ConfigError(f"TrainConfig.moment_term_categories must map some of moment_terms "
                               f"{list(self.moment_terms)} to non-empty lists of categories from "
-                              f"training/categories.py, got {limits!r}")
-        self.moment_term_categories = {k: tuple(v) for k, v in limits.items()}
+                              f"training/categories.py (or to mappings of them to weights >= 0), got {limits!r}")
+        self.moment_term_categories = {k: {c: float(w) for c, w in v.items()} if isinstance(v, dict) else tuple(v)
+                                       for k, v in limits.items()}
         value = self.category_balance
         if not _is_number(value) or not 0.0 <= value <= 1.0:
             raise ConfigError(f"TrainConfig.category_balance must be a number in [0, 1], got {value!r}")
@@ -198,7 +205,8 @@ class TrainConfig:
         data["augment"] = list(self.augment)
         data["crop_frames"] = list(self.crop_frames)
         data["moment_terms"] = list(self.moment_terms)
-        data["moment_term_categories"] = {k: list(v) for k, v in self.moment_term_categories.items()}
+        data["moment_term_categories"] = {k: dict(v) if isinstance(v, dict) else list(v)
+                                          for k, v in self.moment_term_categories.items()}
         return data
 
     def to_json(self) -> str:

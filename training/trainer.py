@@ -63,6 +63,11 @@ def mel_frechet_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
         return float("nan")
 
 
+def kind_weight(kinds: tuple[str, ...] | dict[str, float], category: str) -> float:
+    """A clip's weight in a moment term limited to some kinds (TrainConfig.moment_term_categories)."""
+    return kinds.get(category, 0.0) if isinstance(kinds, dict) else float(category in kinds)
+
+
 class Trainer:
     def __init__(self, config: TrainConfig, data_dir: str | Path, run_dir: str | Path, *, device: str = "cpu",
                  resume: bool = False, init_from: str | None = None, cache_dir: str | Path | None = None,
@@ -446,7 +451,7 @@ class Trainer:
                 g_losses["g_category"] = category_loss(self.C(fake_out.global_feature), labels)
                 g_losses["total"] = g_losses["total"] + cfg.category_weight * g_losses["g_category"]
             if cfg.moment_weight > 0:
-                rows = {term: torch.tensor([category_for(c) in names for c in captions], device=self.device)
+                rows = {term: torch.tensor([kind_weight(names, category_for(c)) for c in captions], device=self.device)
                         for term, names in cfg.moment_term_categories.items()}  # [B] each
                 g_losses["g_moments"] = spectral_moment_loss(fake, clean, cfg.moment_terms,
                                                                cfg.moment_term_weights, rows)
