@@ -428,7 +428,12 @@ def fine_tune_line(n: int, summary: dict, train_cfg: dict, stage: dict, from_wei
     """The card's item for stage n (4 on): a short fine-tune of stage n - 1 aimed at some kinds' faults."""
     limits = train_cfg.get("moment_term_categories") or {}
     weights = train_cfg.get("moment_term_weights") or {}
-    aimed = "; ".join(f"the {term} term (weight {weights.get(term, 1.0):g}) on {', '.join(names)} clips only"
+    def kinds(names) -> str:  # a list (each at 1) or a mapping of kinds to weights
+        if isinstance(names, dict):
+            return ", ".join(k if w == 1 else f"{k} (x{w:g})" for k, w in names.items())
+        return ", ".join(names)
+
+    aimed = "; ".join(f"the {term} term (weight {weights.get(term, 1.0):g}) on {kinds(names)} clips only"
                       for term, names in limits.items())
     extras = [aimed] if aimed else []
     if train_cfg.get("anchor_weight", 0) > 0:

@@ -202,7 +202,7 @@ def test_a_third_stage_from_a_fitted_envelope_carries_the_lineage_into_the_card(
 
 
 
-def fine_tune_stage(n: int, library, tmp_path, kinds: list[str]):  # noqa: F811
+def fine_tune_stage(n: int, library, tmp_path, kinds: list[str] | dict[str, float]):  # noqa: F811
     """Stage n - 1's raw generator exported (tmp_path/stageN-1-model), then fine-tuned 1 step with the onset
     count on `kinds` (tmp_path/stageN)."""
     before = tmp_path / f"stage{n - 1}"
@@ -243,7 +243,7 @@ def test_a_fifth_stage_names_both_fine_tunes_and_only_the_last_ones_median(stage
                                                                           monkeypatch):
     data = third_stage(stages, library, tmp_path)
     fine_tune_stage(4, library, tmp_path, ["ui", "gathering_coins"])
-    fine_tune_stage(5, library, tmp_path, ["ui"])
+    fine_tune_stage(5, library, tmp_path, {"ui": 1.0, "sword_melee_hit": 0.3})
     schedule = json.loads(export_bundled.PHASES.read_text())
     schedule["stage4"] = dict(schedule.get("stage4", {}), recipe="four.json", weights="raw")
     schedule["stage5"] = {"recipe": "five.json", "until_step": 1, "weights": "raw"}
@@ -262,7 +262,7 @@ def test_a_fifth_stage_names_both_fine_tunes_and_only_the_last_ones_median(stage
     assert "**Stage 4**, the model after it" in four and "`training/recipes/four.json`" in four
     assert "on ui, gathering_coins clips only" in four and "median" not in four
     assert "**Stage 5**, this model" in five and "stage 4's raw generator" in five
-    assert "`training/recipes/five.json`" in five and "on ui clips only" in five
+    assert "`training/recipes/five.json`" in five and "on ui, sword_melee_hit (x0.3) clips only" in five
     assert "an anchor of weight 100 to stage 4's clips" in five and "frozen at stage 4's" in five
     assert "`--output-median 3 --output-median-of level --output-median-below-peak 2`" in five
     saved = json.loads((tmp_path / "models" / "mine" / "training_summary.json").read_text())
