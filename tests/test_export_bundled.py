@@ -262,7 +262,7 @@ def test_a_fifth_stage_names_both_fine_tunes_and_only_the_last_ones_median(stage
     assert "**Stage 4**, the model after it" in four and "`training/recipes/four.json`" in four
     assert "on ui, gathering_coins clips only" in four and "median" not in four
     assert "**Stage 5**, this model" in five and "stage 4's raw generator" in five
-    assert "`training/recipes/five.json`" in five and "on ui, sword_melee_hit (x0.3) clips only" in five
+    assert "`training/recipes/five.json`" in five and "on sword_melee_hit (x0.3), ui clips only" in five
     assert "an anchor of weight 100 to stage 4's clips" in five and "frozen at stage 4's" in five
     assert "`--output-median 3 --output-median-of level --output-median-below-peak 2`" in five
     saved = json.loads((tmp_path / "models" / "mine" / "training_summary.json").read_text())
