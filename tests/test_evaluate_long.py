@@ -48,9 +48,20 @@ def test_a_step_at_the_seam_is_caught():
     assert not result["step_ok"] and result["seam_step"] > 0.9
 
 
+def run_script(monkeypatch, *args: str) -> None:
+    """scripts/evaluate_long.py as a command with these arguments; an exit other than 0 raises SystemExit."""
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["evaluate_long.py", *args])
+    try:
+        runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "evaluate_long.py"), run_name="__main__")
+    except SystemExit as exc:
+        if exc.code != 0:
+            raise
+
+
 def test_evaluate_long_end_to_end(tmp_path, monkeypatch):
     import json
-    import runpy
     import types
 
     import soundfile as sf
@@ -90,13 +101,9 @@ def test_evaluate_long_end_to_end(tmp_path, monkeypatch):
 
     register_plugin(types.SimpleNamespace(register_embedders=register_embedders), name="test_long_bands")
     out = tmp_path / "out"
-    monkeypatch.setattr(sys, "argv", ["evaluate_long.py", "--data", str(lib), "--out", str(out), "--model",
-                                      str(tmp_path / "model"), "--loops", "3", "--embedder", "bands",
-                                      "--images", str(out / "img")])
     try:
-        runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "evaluate_long.py"), run_name="__main__")
-    except SystemExit as exc:
-        assert exc.code == 0
+        run_script(monkeypatch, "--data", str(lib), "--out", str(out), "--model", str(tmp_path / "model"), "--loops",
+                   "3", "--embedder", "bands", "--images", str(out / "img"))
     finally:
         unregister_plugin("test_long_bands")
     report = json.loads((out / "report.json").read_text())
@@ -110,25 +117,17 @@ def test_evaluate_long_end_to_end(tmp_path, monkeypatch):
     assert textures_shown == {"fire.png", "bell.png"}  # one of each category before a second of one
     # --loops-only: the same loops, nothing else (no classifier, no 10 s clips)
     only = tmp_path / "only"
-    monkeypatch.setattr(sys, "argv", ["evaluate_long.py", "--data", str(lib), "--out", str(only), "--model",
-                                      str(tmp_path / "model"), "--loops", "3", "--loops-only"])
-    try:
-        runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "evaluate_long.py"), run_name="__main__")
-    except SystemExit as exc:
-        assert exc.code == 0
+    run_script(monkeypatch, "--data", str(lib), "--out", str(only), "--model", str(tmp_path / "model"), "--loops", "3",
+               "--loops-only")
     alone = json.loads((only / "report.json").read_text())
     assert alone["textures"] is None and alone["one_shots"] is None and alone["images"] == []
     assert alone["loop_clips"] == report["loop_clips"]
     # --onset-seeds 2: the one-shots counted at seeds 0 and 1, the mean over both; seed 0's counts as before
     two = tmp_path / "two"
-    monkeypatch.setattr(sys, "argv", ["evaluate_long.py", "--data", str(lib), "--out", str(two), "--model",
-                                      str(tmp_path / "model"), "--loops", "0", "--embedder", "bands",
-                                      "--onset-seeds", "2"])
     register_plugin(types.SimpleNamespace(register_embedders=register_embedders), name="test_long_bands")
     try:
-        runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "evaluate_long.py"), run_name="__main__")
-    except SystemExit as exc:
-        assert exc.code == 0
+        run_script(monkeypatch, "--data", str(lib), "--out", str(two), "--model", str(tmp_path / "model"), "--loops",
+                   "0", "--embedder", "bands", "--onset-seeds", "2")
     finally:
         unregister_plugin("test_long_bands")
     door2 = json.loads((two / "report.json").read_text())["one_shots"]["per_category"]["door"]
@@ -138,10 +137,6 @@ def test_evaluate_long_end_to_end(tmp_path, monkeypatch):
 
 
 def test_onset_seeds_under_one_is_refused(tmp_path, monkeypatch):
-    import runpy
-
-    monkeypatch.setattr(sys, "argv", ["evaluate_long.py", "--data", str(tmp_path), "--out", str(tmp_path / "out"),
-                                      "--onset-seeds", "0"])
     with pytest.raises(SystemExit) as exc:
-        runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "evaluate_long.py"), run_name="__main__")
+        run_script(monkeypatch, "--data", str(tmp_path), "--out", str(tmp_path / "out"), "--onset-seeds", "0")
     assert exc.value.code == 2 and not (tmp_path / "out").exists()

@@ -1,7 +1,7 @@
 """The generator-side terms for fine-tunes of a model you like, on the trainer's tiny real runs
 (test_trainer.py's library and config): the paired moment loss and its terms, a term limited to
-some kinds, the anchor to the starting generator (training or eval mode) and frozen batch norm
-statistics."""
+some kinds, the anchor to the starting generator (training or eval mode, and on loops) and frozen
+batch norm statistics."""
 from __future__ import annotations
 
 import math
@@ -68,6 +68,45 @@ def test_the_anchor_holds_a_fine_tune_near_the_generator_it_started_from(library
                 resume=True)
     with pytest.raises(ConfigError, match="anchor_weight must be a number >= 0"):
         tiny_config(anchor_weight=float("nan"))
+
+
+def test_the_loop_anchor_holds_the_starting_generators_loops(library, shared_cache, tmp_path):
+    """loop_anchor_weight (any-length models): the anchor's frozen start and G each make a one-block loop
+    (loop=True) of the batch's captions; under a heavy weight the same fast steps drift less from the
+    start's loops than under a negligible one. It needs no ordinary anchor, is refused for a fixed-length
+    model, and a resume from a checkpoint without an anchor is refused."""
+    last = {}
+    for weight in (1e-6, 100.0):
+        run = tmp_path / f"loops-{weight}"
+        config = tiny_config(steps=10, lr_g=2e-3, moment_weight=1.0, loop_anchor_weight=weight, **ANY_LENGTH_SWITCHES)
+        trainer = Trainer(config, library, run, cache_dir=shared_cache, progress=False)
+        calls = []
+        forward = trainer.G_anchor.forward
+
+        def spy(z, *args, loop=False, **kwargs):
+            calls.append((z.shape[-1], loop))
+            return forward(z, *args, loop=loop, **kwargs)
+
+        trainer.G_anchor.forward = spy
+        trainer.fit()
+        step = config.model.base_frames_for(config.model.loop_step_frames)
+        assert calls and set(calls) == {(step, True)}, calls  # loops only: the ordinary anchor is off
+        logs = read_log(run)
+        assert not any("g_anchor" in r for r in logs)
+        loops = [r["g_loop_anchor"] for r in logs if "g_loop_anchor" in r]
+        assert len(loops) == 10 and all(math.isfinite(a) for a in loops), loops
+        last[weight] = sum(loops[-3:]) / 3
+    assert 0.0 < last[100.0] < 0.5 * last[1e-6], last
+
+    plain = tmp_path / "plain"
+    Trainer(tiny_config(steps=1, **ANY_LENGTH_SWITCHES), library, plain, cache_dir=shared_cache, progress=False).fit()
+    with pytest.raises(ConfigError, match="no anchor generator"):
+        Trainer(tiny_config(steps=2, loop_anchor_weight=1.0, **ANY_LENGTH_SWITCHES), library, plain,
+                cache_dir=shared_cache, progress=False, resume=True)
+    with pytest.raises(ConfigError, match="loop_anchor_weight needs an any-length model"):
+        tiny_config(loop_anchor_weight=1.0)
+    with pytest.raises(ConfigError, match="loop_anchor_weight must be a number >= 0"):
+        tiny_config(loop_anchor_weight=-1.0, **ANY_LENGTH_SWITCHES)
 
 
 def test_an_eval_mode_anchor_holds_the_generator_as_exported(library, shared_cache, tmp_path):

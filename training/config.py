@@ -94,6 +94,11 @@ class TrainConfig:
     # statistics, which the exported model uses, drift (run ZD). "eval": a second forward of G in
     # eval mode against the anchor in eval mode, so the generator as exported is what is held.
     anchor_mode: str = "train"
+    # The same anchor on loops (any-length models): L1 between a one-block loop (config.model.loop_step_frames,
+    # `loop=True`) the generator makes and the one its frozen start makes, same captions, fresh noise, weighted by
+    # this. Training never makes a loop, so without it nothing holds the starting model's seams (run ZM moved them).
+    # 0 (default): off.
+    loop_anchor_weight: float = 0.0
     # Fine-tunes of a model you like (not in the paper): G's batch norm layers normalise with the
     # running statistics it starts with, in training as in the exported model, and never update
     # them; each batch's own statistics are not used. Off (default): batch norm as in the paper.
@@ -134,7 +139,7 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.d_text must be 'paired' or 'blind', got {self.d_text!r}")
         if self.anchor_mode not in ("train", "eval"):
             raise ConfigError(f"TrainConfig.anchor_mode must be 'train' or 'eval', got {self.anchor_mode!r}")
-        for name in ("mismatch_weight", "category_weight", "moment_weight", "anchor_weight"):
+        for name in ("mismatch_weight", "category_weight", "moment_weight", "anchor_weight", "loop_anchor_weight"):
             value = getattr(self, name)
             if not _is_number(value) or not value >= 0:
                 raise ConfigError(f"TrainConfig.{name} must be a number >= 0, got {value!r}")
@@ -192,6 +197,9 @@ class TrainConfig:
         step = self.model.frames_per_base_frame
         if self.crop_frames and not self.model.any_length:
             raise ConfigError("TrainConfig.crop_frames needs an any-length model (noise_input 'sequence' or 'blocks')")
+        if self.loop_anchor_weight > 0 and not self.model.any_length:
+            raise ConfigError("TrainConfig.loop_anchor_weight needs an any-length model (noise_input 'sequence' or "
+                              "'blocks'): only those make loops")
         if any(not isinstance(n, int) or isinstance(n, bool) or n < step or n % step for n in self.crop_frames):
             raise ConfigError(f"TrainConfig.crop_frames must be multiples of {step} frames, got {list(self.crop_frames)}")
         if not 0.0 <= self.holdout_fraction < 1.0:

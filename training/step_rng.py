@@ -13,6 +13,7 @@ PURPOSE_G = 7  # the generator update's noise; D update k uses d_noise_purpose(k
 PURPOSE_CROP = 40  # the step's crop length (rank 0's draw, the same on every rank)
 PURPOSE_AUGMENT = 50  # D update k's augmentation uses augment_purpose(k), G's augment_purpose(d_steps_per_g)
 PURPOSE_PREVIEW = 99  # the fixed preview noise (step 0, rank 0)
+PURPOSE_LOOP = 3000  # the loop anchor's noise (TrainConfig.loop_anchor_weight)
 _PACKED_PURPOSES = 64  # step_seed: (rank 0, purpose < 64) keeps its packed seed
 _HASHED = 2**62  # step_seed: hashed seeds live in [2**62, 2**63), the packed ones below
 

@@ -38,7 +38,8 @@ from .config import TrainConfig
 from .distributed import init_distributed
 from .init_from import GROWN_FIELDS, LENGTH_FIELDS, WEIGHT_FREE_FIELDS, carry_into_any_length
 from .run_folder import CHECKPOINT_NAME, cache_folder, check_run_folder
-from .step_rng import PURPOSE_CROP, PURPOSE_G, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose, step_generator
+from .step_rng import (PURPOSE_CROP, PURPOSE_G, PURPOSE_LOOP, PURPOSE_PREVIEW, augment_purpose, d_noise_purpose,
+                       step_generator)
 from .text_features import TextFeatureCache
 
 
@@ -104,7 +105,7 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         # the generator this run starts from, in the mode whose clips it is compared with
         self.G_anchor = None
-        if config.anchor_weight > 0:
+        if config.anchor_weight > 0 or config.loop_anchor_weight > 0:
             self.G_anchor = copy.deepcopy(self.G).train(config.anchor_mode == "train").requires_grad_(False)
             self._hold_norm_stats(self.G_anchor)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
@@ -287,8 +288,8 @@ class Trainer:
         self.step = int(state["step"])
         if self.G_anchor is not None:
             if "G_anchor" not in state:  # the anchor is where the run started, not where it is now
-                raise ConfigError("--resume with anchor_weight > 0: the checkpoint has no anchor generator (it was "
-                                  "written with anchor_weight 0); start a new run with --init-from instead")
+                raise ConfigError("--resume with an anchor (anchor_weight or loop_anchor_weight > 0): the checkpoint has no "
+                                  "anchor generator (it was written without one); start a new run with --init-from instead")
             load_state_dict_checked(self.G_anchor, state["G_anchor"], "anchor generator (checkpoint)")
         if self.C is not None:
             if "C" in state:
@@ -456,12 +457,19 @@ class Trainer:
                 g_losses["g_moments"] = spectral_moment_loss(fake, clean, cfg.moment_terms,
                                                                cfg.moment_term_weights, rows)
                 g_losses["total"] = g_losses["total"] + cfg.moment_weight * g_losses["g_moments"]
-            if self.G_anchor is not None:
+            if cfg.anchor_weight > 0:
                 held = fake if cfg.anchor_mode == "train" else self._eval_forward(z, sentence, words, lengths)
                 with torch.no_grad():
                     anchor = self.G_anchor(z, sentence, words, lengths)  # [B, 1, F, T]
                 g_losses["g_anchor"] = (held.float() - anchor.float()).abs().mean()
                 g_losses["total"] = g_losses["total"] + cfg.anchor_weight * g_losses["g_anchor"]
+            if cfg.loop_anchor_weight > 0:  # training makes no loops: this holds the start's seams
+                z_loop = self._noise(mel.shape[0], PURPOSE_LOOP, cfg.model.loop_step_frames)  # [B, noise, T0]
+                looped = self.G_train(z_loop, sentence, words, lengths, loop=True)  # [B, 1, F, step]
+                with torch.no_grad():
+                    held_loop = self.G_anchor(z_loop, sentence, words, lengths, loop=True)  # [B, 1, F, step]
+                g_losses["g_loop_anchor"] = (looped.float() - held_loop.float()).abs().mean()
+                g_losses["total"] = g_losses["total"] + cfg.loop_anchor_weight * g_losses["g_loop_anchor"]
         self.opt_g.zero_grad(set_to_none=True)
         g_losses["total"].float().backward()
         self.opt_g.step()
