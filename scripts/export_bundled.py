@@ -439,6 +439,8 @@ def fine_tune_line(n: int, summary: dict, train_cfg: dict, stage: dict, from_wei
     if train_cfg.get("anchor_weight", 0) > 0:
         extras.append(f"an anchor of weight {train_cfg['anchor_weight']:g} to stage {n - 1}'s clips for the same text "
                       f"and noise")
+    if train_cfg.get("loop_anchor_weight", 0) > 0:
+        extras.append(f"the same anchor on one-block loops (weight {train_cfg['loop_anchor_weight']:g})")
     if train_cfg.get("freeze_norm_stats"):
         extras.append(f"batch norm's statistics frozen at stage {n - 1}'s")
     from audiogan_core.config import ModelConfig

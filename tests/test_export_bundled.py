@@ -202,7 +202,8 @@ def test_a_third_stage_from_a_fitted_envelope_carries_the_lineage_into_the_card(
 
 
 
-def fine_tune_stage(n: int, library, tmp_path, kinds: list[str] | dict[str, float]):  # noqa: F811
+def fine_tune_stage(n: int, library, tmp_path, kinds: list[str] | dict[str, float],  # noqa: F811
+                    loop_anchor_weight: float = 0.0):
     """Stage n - 1's raw generator exported (tmp_path/stageN-1-model), then fine-tuned 1 step with the onset
     count on `kinds` (tmp_path/stageN)."""
     before = tmp_path / f"stage{n - 1}"
@@ -210,7 +211,8 @@ def fine_tune_stage(n: int, library, tmp_path, kinds: list[str] | dict[str, floa
                                                init=tmp_path / ("stage2-level" if n == 4 else f"stage{n - 2}-model"))
     switches = dict(ANY_LENGTH_SWITCHES, model=ANY_LENGTH_SWITCHES["model"].replace(level_envelope=True))
     aimed = dict(moment_weight=1.0, moment_terms=("mean", "onset_count"), moment_term_weights={"onset_count": 3.0},
-                 moment_term_categories={"onset_count": kinds}, anchor_weight=100.0, freeze_norm_stats=True)
+                 moment_term_categories={"onset_count": kinds}, anchor_weight=100.0, freeze_norm_stats=True,
+                 loop_anchor_weight=loop_anchor_weight)
     Trainer(tiny_config(steps=1, **switches, **aimed), library, tmp_path / f"stage{n}", cache_dir=tmp_path / "cache",
             progress=False, init_from=str(tmp_path / f"stage{n - 1}-model")).fit()
 
@@ -243,7 +245,7 @@ def test_a_fifth_stage_names_both_fine_tunes_and_only_the_last_ones_median(stage
                                                                           monkeypatch):
     data = third_stage(stages, library, tmp_path)
     fine_tune_stage(4, library, tmp_path, ["ui", "gathering_coins"])
-    fine_tune_stage(5, library, tmp_path, {"ui": 1.0, "sword_melee_hit": 0.3})
+    fine_tune_stage(5, library, tmp_path, {"ui": 1.0, "sword_melee_hit": 0.3}, loop_anchor_weight=100.0)
     schedule = json.loads(export_bundled.PHASES.read_text())
     schedule["stage4"] = dict(schedule.get("stage4", {}), recipe="four.json", weights="raw")
     schedule["stage5"] = {"recipe": "five.json", "until_step": 1, "weights": "raw"}
@@ -264,6 +266,7 @@ def test_a_fifth_stage_names_both_fine_tunes_and_only_the_last_ones_median(stage
     assert "**Stage 5**, this model" in five and "stage 4's raw generator" in five
     assert "`training/recipes/five.json`" in five and "on sword_melee_hit (x0.3), ui clips only" in five
     assert "an anchor of weight 100 to stage 4's clips" in five and "frozen at stage 4's" in five
+    assert "the same anchor on one-block loops (weight 100)" in five and "loops" not in four
     assert "`--output-median 3 --output-median-of level --output-median-below-peak 2`" in five
     saved = json.loads((tmp_path / "models" / "mine" / "training_summary.json").read_text())
     assert saved["init"]["summary"]["steps"] == 1 and saved["init"]["init"]["summary"]["steps"] == 2
