@@ -459,16 +459,12 @@ class Trainer:
                 g_losses["total"] = g_losses["total"] + cfg.moment_weight * g_losses["g_moments"]
             if cfg.anchor_weight > 0:
                 held = fake if cfg.anchor_mode == "train" else self._eval_forward(z, sentence, words, lengths)
-                with torch.no_grad():
-                    anchor = self.G_anchor(z, sentence, words, lengths)  # [B, 1, F, T]
-                g_losses["g_anchor"] = (held.float() - anchor.float()).abs().mean()
+                g_losses["g_anchor"] = self._anchor_distance(held, z, sentence, words, lengths)
                 g_losses["total"] = g_losses["total"] + cfg.anchor_weight * g_losses["g_anchor"]
             if cfg.loop_anchor_weight > 0:  # training makes no loops: this holds the start's seams
                 z_loop = self._noise(mel.shape[0], PURPOSE_LOOP, cfg.model.loop_step_frames)  # [B, noise, T0]
                 looped = self.G_train(z_loop, sentence, words, lengths, loop=True)  # [B, 1, F, step]
-                with torch.no_grad():
-                    held_loop = self.G_anchor(z_loop, sentence, words, lengths, loop=True)  # [B, 1, F, step]
-                g_losses["g_loop_anchor"] = (looped.float() - held_loop.float()).abs().mean()
+                g_losses["g_loop_anchor"] = self._anchor_distance(looped, z_loop, sentence, words, lengths, loop=True)
                 g_losses["total"] = g_losses["total"] + cfg.loop_anchor_weight * g_losses["g_loop_anchor"]
         self.opt_g.zero_grad(set_to_none=True)
         g_losses["total"].float().backward()
@@ -481,6 +477,13 @@ class Trainer:
         self.step += 1
         self._consistent = True
         return logs
+
+    def _anchor_distance(self, held, z, sentence, words, lengths, loop: bool = False) -> torch.Tensor:
+        """L1 between G's clips `held` [B, 1, F, T] and what the frozen starting generator makes of the same
+        noise and text."""
+        with torch.no_grad():
+            anchor = self.G_anchor(z, sentence, words, lengths, loop=loop)  # [B, 1, F, T]
+        return (held.float() - anchor.float()).abs().mean()
 
     def _eval_forward(self, z, sentence, words, lengths) -> torch.Tensor:
         """G's clip with batch norm's running statistics (as exported), with gradients."""
