@@ -24,6 +24,7 @@ BS1770_BLOCK_S = 0.4
 LIMITER_LOOKAHEAD_S = 0.005  # gain ramps over 5 ms ...
 LIMITER_HOLD_S = 0.020  # ... and holds 20 ms after a peak, so it does not flutter on a waveform
 MAX_LIMITING_DB = 12.0  # loudness mode never pushes more than this into the limiter
+LOUDNESS_ROUNDS = 6  # gain-and-measure rounds towards a loudness target
 
 
 def db(linear: float) -> float:
@@ -218,14 +219,32 @@ def _to_loudness(x: np.ndarray, rate: int, delivery: Delivery, report: LevelRepo
     gain = target - before
     x64 = x.astype(np.float64)
     envelope = true_peak_envelope(x64, rate)  # once: it scales with the gain
-    y, measured = x64, before
-    for _ in range(6):
-        gain = min(gain, static + MAX_LIMITING_DB)
+    cap = static + MAX_LIMITING_DB
+    best = None  # (distance to the target, gain, clip, loudness)
+    below = above = last = None  # rounds that fell short of / went past the target: (gain, loudness)
+    for _ in range(LOUDNESS_ROUNDS):
+        gain = min(gain, cap)
         y = limit(x64 * undb(gain), rate, delivery.peak, envelope=envelope * undb(gain), exact=False)
         measured = integrated_loudness(y, rate)
-        if abs(measured - target) < 0.05 or gain >= static + MAX_LIMITING_DB:
+        if best is None or abs(measured - target) < best[0]:
+            best = (abs(measured - target), gain, y, measured)
+        if abs(measured - target) < 0.05 or (measured < target and gain >= cap):
             break
-        gain += target - measured
+        if measured < target:
+            below = (gain, measured)
+        else:
+            above = (gain, measured)
+        # Loudness rises with gain, by less than the gain once the limiter takes some back: step along the
+        # line through two rounds (the last two, or the two either side of the target once there are such).
+        ref = last
+        if below is not None and above is not None:
+            ref = below if measured > target else above
+        slope = 1.0
+        if ref is not None and ref[0] != gain:
+            slope = min(1.0, max(0.05, (measured - ref[1]) / (gain - ref[0])))
+        last = (gain, measured)
+        gain += (target - measured) / slope
+    _, gain, y, measured = best
     y = _under_ceiling(y.astype(np.float64), rate, undb(delivery.peak)).astype(np.float32)
     report.gain_db = gain
     report.limited_db = max(0.0, gain - static)

@@ -110,6 +110,20 @@ def test_an_unreachable_loudness_target_is_reported(bundled, tmp_path):
     assert -27.5 < integrated_loudness(audio, rate) < -24.5 and db(true_peak(audio, rate)) <= -0.95
 
 
+def test_loudness_is_reached_when_the_limiter_takes_back_most_of_the_gain():
+    """Clicks over a quiet hiss: at -20 LUFS the limiter holds 11 dB of gain reduction, so each dB of gain
+    adds far less than a dB of loudness. Rounds that assumed one for one stopped 0.34 LU short (with no
+    warning, as under 0.5 LU); the step along the measured slope gets within 0.05 LU."""
+    rate = 22050
+    rng = np.random.default_rng(0)
+    x = (0.02 * rng.standard_normal(rate * 4)).astype(np.float32)
+    for i in rng.integers(0, x.size - 200, 80):
+        x[i:i + 60] += 0.9 * np.hanning(60).astype(np.float32)
+    y, report = deliver(x, rate, Delivery(normalize="loudness", loudness=-20))
+    assert integrated_loudness(y, rate) == pytest.approx(-20, abs=0.05) and report.warning is None
+    assert report.limited_db > 9 and db(true_peak(y, rate)) <= -1.0 + 1e-6
+
+
 def test_api_levels_and_report(bundled, raw_levels):
     raw = bundled.generate(LOUD, seed=1, normalize=None)[0]
     assert raw.level.normalize is None and raw.level.gain_db == 0.0
@@ -120,9 +134,7 @@ def test_api_levels_and_report(bundled, raw_levels):
     np.testing.assert_allclose(peak.audio, raw.audio * 10 ** (peak.level.gain_db / 20), atol=1e-6)
     loud = bundled.generate(LOUD, seed=1, loudness=-20)[0]  # a target alone means loudness mode
     assert loud.level.normalize == "loudness" and loud.recipe.delivery.loudness == -20.0
-    # limited, it lands 0.12 LU under the target: the limiter takes back most of each round's added gain, and
-    # six rounds (levels._to_loudness) get from -21.5 to -20.12
-    assert loud.level.loudness == pytest.approx(-20, abs=0.25) and loud.level.true_peak <= -1.0 + 1e-6
+    assert loud.level.loudness == pytest.approx(-20, abs=0.06) and loud.level.true_peak <= -1.0 + 1e-6
     assert loud.level.limited_db > 0 and loud.level.warning is None  # 2.8 dB over peak-normalised: limited
 
 
