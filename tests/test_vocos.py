@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from audiogan_core.config import MelConfig
-from audiogan_core.errors import CheckpointError, MelConfigMismatchError
+from audiogan_core.errors import CheckpointError, ConfigMismatchError, MelConfigMismatchError
 from audiogan_plugins import get_vocoder, reset_plugin_manager
-from audiogan_plugins.vocoders.vocos import BUNDLED, VocosConfig, VocosModel, VocosVocoder, load_vocos, save_vocos
+from audiogan_plugins.vocoders.vocos import (BUNDLED, VocosConfig, VocosModel, VocosVocoder, average_vocos, load_vocos,
+                                             save_vocos)
 
 from test_vocoders import resynthesis_errors
 
@@ -403,3 +404,17 @@ def test_growing_refuses_weights_of_another_width(tmp_path):
     with pytest.raises(ConfigMismatchError, match="cannot grow"):
         deepen_state_dict({k: v for k, v in narrow.items() if not k.startswith("blocks.0.")},
                           VocosModel(VocosConfig(**{**TINY, "layers": 4})))
+
+
+def test_averaged_weights_are_the_mean_and_other_configs_are_refused(tmp_path):
+    a, b = small_checkpoint(tmp_path, name="a.safetensors", seed=0), small_checkpoint(tmp_path, name="b.safetensors", seed=1)
+    out = average_vocos([a, b], tmp_path / "avg.safetensors")
+    got, wa, wb = (load_vocos(p).state_dict() for p in (out, a, b))
+    for key in wa:
+        torch.testing.assert_close(got[key], ((wa[key] + wb[key]) / 2).half().float())
+    assert not torch.equal(got["head.out.weight"], wa["head.out.weight"])
+    with pytest.raises(FileExistsError, match="not overwriting"):
+        average_vocos([a, b], out)
+    wide = small_checkpoint(tmp_path, name="c.safetensors", dim=24, intermediate=32, layers=2)
+    with pytest.raises(ConfigMismatchError, match="not all of one config"):
+        average_vocos([a, wide], tmp_path / "mixed.safetensors")

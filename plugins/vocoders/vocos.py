@@ -231,6 +231,26 @@ def deepen_state_dict(state: dict, model: VocosModel) -> dict:
     return grown
 
 
+def average_vocos(paths, out: str | os.PathLike) -> Path:
+    """The uniform average of several vocos weights of one config (snapshots of one run) saved as `out`
+    (float16, its .json beside it): averaging smooths the snapshot-to-snapshot noise of adversarial
+    training. Refuses weights of different configs and an `out` that exists."""
+    paths = [Path(p).expanduser() for p in paths]
+    out = Path(out).expanduser()
+    if len(paths) < 2:
+        raise ConfigMismatchError(f"vocos: averaging needs at least two weight files, got {len(paths)}")
+    if out.exists() or config_path_for(out).exists():
+        raise FileExistsError(f"vocos: {out} (or its .json) exists; not overwriting it")
+    configs = [read_vocos_config(config_path_for(p)) for p in paths]
+    if any(c != configs[0] for c in configs[1:]):
+        raise ConfigMismatchError(f"vocos: {', '.join(map(str, paths))} are not all of one config")
+    models = [load_vocos(p) for p in paths]
+    average = VocosModel(configs[0])
+    states = [m.state_dict() for m in models]
+    average.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).float() for k in states[0]})
+    return save_vocos(out, average, extra={"averaged_from": [str(p) for p in paths]})
+
+
 class VocosVocoder(Vocoder):
     """log-mel [B, n_mels, T] -> waveform [B, T * hop] with a VocosModel; `stream()` for playback."""
 
