@@ -8,7 +8,7 @@ For the held-out clips of the chosen categories (evaluate_bundled's 2.97 s prepa
 the clip's own log-mel and the bundled model's mel for its caption (seed 0: the text-control
 check's clips) with HiFi-GAN and vocos, and prints, per category, the mean over clips of the
 steepest rise of the level (RMS over 64 samples every 32, in dB per 1.45 ms at 22.05 kHz) for the
-real clip and each rendering. About 1.5 min on 2 cores. docs/vocoder.md (phase 11) has the figures.
+real clip and each rendering. Under 2 min on 2 cores. docs/vocoder.md (phase 11) has the figures.
 """
 from __future__ import annotations
 

@@ -241,14 +241,13 @@ def average_vocos(paths, out: str | os.PathLike) -> Path:
         raise ConfigMismatchError(f"vocos: averaging needs at least two weight files, got {len(paths)}")
     if out.exists() or config_path_for(out).exists():
         raise FileExistsError(f"vocos: {out} (or its .json) exists; not overwriting it")
-    configs = [read_vocos_config(config_path_for(p)) for p in paths]
-    if any(c != configs[0] for c in configs[1:]):
-        raise ConfigMismatchError(f"vocos: {', '.join(map(str, paths))} are not all of one config")
     models = [load_vocos(p) for p in paths]
-    average = VocosModel(configs[0])
+    if any(m.cfg != models[0].cfg for m in models[1:]):
+        raise ConfigMismatchError(f"vocos: {', '.join(map(str, paths))} are not all of one config")
     states = [m.state_dict() for m in models]
-    average.load_state_dict({k: sum(s[k].double() for s in states).div(len(states)).float() for k in states[0]})
-    return save_vocos(out, average, extra={"averaged_from": [str(p) for p in paths]})
+    average = {k: sum(s[k].double() for s in states).div(len(states)).float() for k in states[0]}
+    models[0].load_state_dict(average)
+    return save_vocos(out, models[0], extra={"averaged_from": [str(p) for p in paths]})
 
 
 class VocosVocoder(Vocoder):
