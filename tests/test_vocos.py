@@ -36,9 +36,10 @@ def test_bundled_vocos_resynthesises_a_mel():
     assert voc(silence).abs().max() < 0.05
 
 
+@pytest.mark.parametrize("head", [{}, {"head_n_fft": 256, "head_subframes": 4}])
 @pytest.mark.parametrize("chunk", [1, 5, 32, 1000])
-def test_stream_equals_one_pass(tmp_path, chunk):
-    voc = VocosVocoder(checkpoint=small_checkpoint(tmp_path, layers=3, dim=16, intermediate=32)).load()
+def test_stream_equals_one_pass(tmp_path, chunk, head):
+    voc = VocosVocoder(checkpoint=small_checkpoint(tmp_path, layers=3, dim=16, intermediate=32, **head)).load()
     mel = torch.randn(2, 80, 70)
     whole = voc(mel)
     pieces = list(voc.stream(mel, chunk_frames=chunk))
@@ -55,6 +56,41 @@ def test_stream_differs_without_context(tmp_path):
     mel = torch.randn(1, 80, 40)
     alone = torch.cat([voc(mel[..., a:a + 8]) for a in range(0, 40, 8)], -1)
     assert (alone - voc(mel)).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("subframe", [0, 3])
+def test_a_sub_frame_head_places_each_short_spectrum_hop_over_sub_frames_apart(subframe):
+    """One nonzero short spectrum (sub-frame `subframe` of mel frame 5, a click at its centre) sounds
+    only within its own 256-sample window, peaking on sample (5 * 4 + subframe) * 64 + 32: the head's sub-frames are
+    in time order and aligned with the mel frames, as the full-size head's frames are."""
+    cfg = VocosConfig(**TINY, head_n_fft=256, head_subframes=4)
+    head = VocosModel(cfg).head
+    n = cfg.head_n_fft + 2
+    with torch.no_grad():
+        head.out.weight.zero_()
+        head.out.bias.fill_(-30.0)  # every sub-frame silent ...
+        head.out.weight[subframe * n: subframe * n + n // 2, 0] = 30.0  # ... but this one, where feature 0 is 1,
+        head.out.bias[subframe * n + n // 2: (subframe + 1) * n] = math.pi * torch.arange(n // 2)  # a click mid-frame
+    features = torch.zeros(1, cfg.dim, 12)
+    features[0, 0, 5] = 1.0
+    wave = head(features)[0]
+    assert wave.shape == (12 * 256,)
+    centre = (5 * 4 + subframe) * 64 + 32
+    loud = torch.nonzero(wave.abs() > 1e-6).flatten()
+    assert int(wave.abs().argmax()) == centre
+    assert centre - 128 <= int(loud.min()) and int(loud.max()) < centre + 128, (int(loud.min()), int(loud.max()))
+
+
+def test_head_config_is_checked_and_old_configs_read_as_one_sub_frame():
+    from audiogan_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must divide the mel hop"):
+        VocosConfig(**TINY, head_subframes=3)
+    with pytest.raises(ConfigError, match="head's hop"):
+        VocosConfig(**TINY, head_n_fft=32, head_subframes=4)  # hop 64 > n_fft 32
+    old = VocosConfig(**TINY).to_dict()
+    del old["head_subframes"]
+    assert VocosConfig.from_dict(old).head_subframes == 1
 
 
 def test_checkpoint_for_another_mel_config_is_refused(tmp_path):
@@ -392,6 +428,25 @@ def test_init_from_shallower_weights_grows_blocks_that_start_as_the_identity(lib
     assert [float(b.gamma.detach().abs().max()) for b in trainer.model.blocks][2:] == [0.0, 0.0]
     trainer.fit()  # and the new blocks learn: their scale moves off zero
     assert float(trainer.model.blocks[3].gamma.detach().abs().max()) > 0
+
+
+def test_init_from_weights_with_another_head_keeps_their_backbone_and_starts_the_head_afresh(library, tmp_path):
+    from audiogan_training.vocoder import VocoderTrainer
+
+    source = small_checkpoint(tmp_path)
+    model = VocosConfig(**TINY, head_n_fft=256, head_subframes=4)
+    trainer = VocoderTrainer(tiny_config(model=model, steps=2), library, tmp_path / "fine", progress=False,
+                             init_from=source)
+    fresh = VocoderTrainer(tiny_config(model=model, steps=2), library, tmp_path / "plain", progress=False)
+    got, old, new = trainer.model.state_dict(), load_vocos(source).state_dict(), fresh.model.state_dict()
+    for key in got:
+        expected = new[key] if key.startswith("head.") else old[key]
+        assert torch.equal(got[key], expected), key
+    assert got["head.out.weight"].shape == (4 * 258, TINY["dim"])
+    trainer.fit()
+    assert (trainer.run_dir / "vocos.safetensors").is_file()
+    wave = load_vocos(trainer.run_dir / "vocos.safetensors")(torch.randn(1, 80, 7))
+    assert wave.shape == (1, 7 * 256)
 
 
 def test_growing_refuses_weights_of_another_width(tmp_path):

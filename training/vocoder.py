@@ -651,7 +651,9 @@ def _on_stop_signals(callback):
 def _initial_weights(path: Path, model: VocosModel) -> dict:
     """The vocoder weights to start from: exported vocos weights (.safetensors + .json) or another
     run's checkpoint.pt (float32, where the export is float16). Weights with fewer ConvNeXt blocks
-    than `model` are grown into it (the new blocks start as the identity: `deepen_state_dict`)."""
+    than `model` are grown into it (the new blocks start as the identity: `deepen_state_dict`);
+    weights with another inverse-STFT head (head_n_fft, head_subframes) give their backbone only,
+    and the head starts afresh."""
     from audiogan_plugins.vocoders.vocos import deepen_state_dict, load_vocos
 
     mel = model.cfg.mel
@@ -662,9 +664,14 @@ def _initial_weights(path: Path, model: VocosModel) -> dict:
             from audiogan_core.errors import MelConfigMismatchError
 
             raise MelConfigMismatchError(f"{path} was trained for mel {saved.model.mel}, not {mel}")
-        weights = state["model"]
+        weights, source = state["model"], saved.model
     else:
-        weights = load_vocos(path, mel).state_dict()
+        source_model = load_vocos(path, mel)
+        weights, source = source_model.state_dict(), source_model.cfg
+    if (source.head_n_fft, source.head_subframes) != (model.cfg.head_n_fft, model.cfg.head_subframes):
+        fresh = model.state_dict()
+        weights = {**{k: v for k, v in weights.items() if not k.startswith("head.")},
+                   **{k: v for k, v in fresh.items() if k.startswith("head.")}}
     if sum(k.endswith(".gamma") for k in weights) < model.cfg.layers:
         return deepen_state_dict(weights, model)
     return weights

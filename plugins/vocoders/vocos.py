@@ -10,12 +10,16 @@ about a tenth of a second (`benchmarks/`).
     log-mel [B, n_mels, T]
       -> Conv1d(k7) -> LayerNorm                              # [B, dim, T]
       -> ConvNeXt block x layers (dwconv k7, LN, MLP x3, layer scale, residual)
-      -> LayerNorm -> Linear(dim, n_fft + 2)                  # [B, T, n_fft + 2]
-      -> magnitude exp(m) (capped), phase p: S = mag * e^{ip}   # [B, n_fft / 2 + 1, T]
+      -> LayerNorm -> Linear(dim, S * (n_fft + 2))            # [B, T, S * (n_fft + 2)]
+      -> S sub-frames per frame                                # [B, T * S, n_fft + 2]
+      -> magnitude exp(m) (capped), phase p: S = mag * e^{ip}   # [B, n_fft / 2 + 1, T * S]
       -> irfft, Hann window, overlap-add / window^2 sum        # [B, T * hop]
 
 The head's frames line up with the mel front end's (frame t centred on sample t * hop + hop / 2,
-reflect padding (n_fft - hop) / 2), so T frames give exactly T * hop samples.
+reflect padding (n_fft - hop) / 2), so T frames give exactly T * hop samples. With
+`head_subframes` S > 1 each backbone frame predicts S short spectra at hop / S (the shipped
+weights: S = 1): the backbone's cost is unchanged, and an attack is placed by a window of
+n_fft / S samples instead of one that spreads it over 46 ms.
 
 `stream(log_mel, chunk_frames)` yields the same waveform piece by piece: each piece is computed on
 the chunk plus `context_frames()` frames of real context each side (the backbone's receptive
@@ -63,20 +67,29 @@ class VocosConfig:
     intermediate: int = 768
     layers: int = 8
     kernel: int = 7
-    head_n_fft: int = 1024  # the inverse STFT's size; its hop is the mel hop
+    head_n_fft: int = 1024  # the inverse STFT's size; its hop is the mel hop / head_subframes
+    head_subframes: int = 1  # inverse-STFT frames per mel frame
 
     def __post_init__(self):
         if isinstance(self.mel, dict):
             self.mel = MelConfig.from_dict(self.mel)
-        for name in ("dim", "intermediate", "layers", "kernel", "head_n_fft"):
+        for name in ("dim", "intermediate", "layers", "kernel", "head_n_fft", "head_subframes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"VocosConfig.{name} must be a positive integer, got {value!r}")
         if self.kernel % 2 == 0:
             raise ConfigError(f"VocosConfig.kernel must be odd, got {self.kernel}")
-        if self.head_n_fft < self.mel.hop_length or (self.head_n_fft - self.mel.hop_length) % 2:
-            raise ConfigError(f"VocosConfig.head_n_fft ({self.head_n_fft}) must be >= the hop "
-                              f"({self.mel.hop_length}) and differ from it by an even number")
+        if self.mel.hop_length % self.head_subframes:
+            raise ConfigError(f"VocosConfig.head_subframes ({self.head_subframes}) must divide the mel hop "
+                              f"({self.mel.hop_length})")
+        hop = self.head_hop
+        if self.head_n_fft < hop or (self.head_n_fft - hop) % 2:
+            raise ConfigError(f"VocosConfig.head_n_fft ({self.head_n_fft}) must be >= the head's hop "
+                              f"({hop}) and differ from it by an even number")
+
+    @property
+    def head_hop(self) -> int:
+        return self.mel.hop_length // self.head_subframes
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -106,17 +119,21 @@ class ConvNeXtBlock(nn.Module):
 
 
 class ISTFTHead(nn.Module):
-    """[B, dim, T] features -> waveform [B, T * hop]; frames aligned with MelFrontEnd's."""
+    """[B, dim, T] features -> waveform [B, T * frame_hop]; frames aligned with MelFrontEnd's.
+    `subframes` spectra per feature frame, each at hop = frame_hop / subframes."""
 
-    def __init__(self, dim: int, n_fft: int, hop: int):
+    def __init__(self, dim: int, n_fft: int, frame_hop: int, subframes: int = 1):
         super().__init__()
-        self.n_fft, self.hop = n_fft, hop
-        self.pad = (n_fft - hop) // 2
-        self.out = nn.Linear(dim, n_fft + 2)
+        self.n_fft, self.subframes = n_fft, subframes
+        self.frame_hop, self.hop = frame_hop, frame_hop // subframes
+        self.pad = (n_fft - self.hop) // 2
+        self.out = nn.Linear(dim, subframes * (n_fft + 2))
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
 
-    def spectrum(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T] -> complex [B, n_fft / 2 + 1, T]
-        m, p = self.out(x.transpose(1, 2)).transpose(1, 2).chunk(2, dim=1)
+    def spectrum(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T] -> complex [B, n_fft / 2 + 1, T * S]
+        B, _, T = x.shape
+        y = self.out(x.transpose(1, 2)).reshape(B, T * self.subframes, self.n_fft + 2)  # [B, T * S, n_fft + 2]
+        m, p = y.transpose(1, 2).chunk(2, dim=1)
         mag = torch.exp(m.clamp(max=MAX_LOG_MAGNITUDE))
         return torch.complex(mag * torch.cos(p), mag * torch.sin(p))
 
@@ -130,10 +147,10 @@ class ISTFTHead(nn.Module):
         env = F.fold(sq, output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.hop))
         return ola.reshape(B, total), env.reshape(1, total)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T] -> [B, T * hop]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T] -> [B, T * frame_hop]
         T = x.shape[-1]
         ola, env = self.overlap_add(self.spectrum(x))
-        return (ola / env.clamp(min=1e-8))[:, self.pad: self.pad + T * self.hop]
+        return (ola / env.clamp(min=1e-8))[:, self.pad: self.pad + T * self.frame_hop]
 
 
 class VocosModel(nn.Module):
@@ -145,7 +162,7 @@ class VocosModel(nn.Module):
         self.blocks = nn.ModuleList(ConvNeXtBlock(cfg.dim, cfg.intermediate, cfg.kernel, 1.0 / cfg.layers)
                                     for _ in range(cfg.layers))
         self.final_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
-        self.head = ISTFTHead(cfg.dim, cfg.head_n_fft, cfg.mel.hop_length)
+        self.head = ISTFTHead(cfg.dim, cfg.head_n_fft, cfg.mel.hop_length, cfg.head_subframes)
         self.apply(self._init)
 
     @staticmethod
@@ -164,9 +181,9 @@ class VocosModel(nn.Module):
         return self.head(self.features(log_mel))
 
     def context_frames(self) -> tuple[int, int]:
-        """(backbone radius, overlap-add radius) in frames: what a chunk needs on each side."""
+        """(backbone radius, overlap-add radius) in mel frames: what a chunk needs on each side."""
         radius = (self.cfg.kernel // 2) * (self.cfg.layers + 1)
-        reach = math.ceil((self.head.pad + self.head.hop) / self.head.hop)
+        reach = math.ceil(math.ceil((self.head.pad + self.head.hop) / self.head.hop) / self.head.subframes)
         return radius, reach
 
 
@@ -314,8 +331,8 @@ class VocosVocoder(Vocoder):
             xa, xb = max(0, fa - radius), min(T, fb + radius)  # mel frames those frames depend on
             spec = head.spectrum(model.features(x[..., xa:xb])[..., fa - xa: fb - xa])
             ola, env = head.overlap_add(spec)
-            start = head.pad + (a - fa) * head.hop
-            piece = (ola / env.clamp(min=1e-8))[:, start: start + (b - a) * head.hop]
+            start = head.pad + (a - fa) * head.frame_hop
+            piece = (ola / env.clamp(min=1e-8))[:, start: start + (b - a) * head.frame_hop]
             piece = piece.clamp(-1.0, 1.0).to(in_device)
             yield piece[0] if squeeze else piece
 
