@@ -88,6 +88,9 @@ def test_head_config_is_checked_and_old_configs_read_as_one_sub_frame():
         VocosConfig(**TINY, head_subframes=3)
     with pytest.raises(ConfigError, match="head's hop"):
         VocosConfig(**TINY, head_n_fft=32, head_subframes=4)  # hop 64 > n_fft 32
+    with pytest.raises(ConfigError, match="twice the head's hop"):
+        VocosConfig(**TINY, head_n_fft=128, head_subframes=2)  # hop 128: Hann windows that never overlap
+    assert VocosConfig(**TINY, head_n_fft=256, head_subframes=2).head_hop == 128
     old = VocosConfig(**TINY).to_dict()
     del old["head_subframes"]
     assert VocosConfig.from_dict(old).head_subframes == 1
@@ -430,13 +433,15 @@ def test_init_from_shallower_weights_grows_blocks_that_start_as_the_identity(lib
     assert float(trainer.model.blocks[3].gamma.detach().abs().max()) > 0
 
 
-def test_init_from_weights_with_another_head_keeps_their_backbone_and_starts_the_head_afresh(library, tmp_path):
+def test_init_from_weights_with_another_head_keeps_their_backbone_and_starts_the_head_afresh(library, tmp_path,
+                                                                                           capsys):
     from audiogan_training.vocoder import VocoderTrainer
 
     source = small_checkpoint(tmp_path)
     model = VocosConfig(**TINY, head_n_fft=256, head_subframes=4)
     trainer = VocoderTrainer(tiny_config(model=model, steps=2), library, tmp_path / "fine", progress=False,
                              init_from=source)
+    assert "the head starts afresh" in capsys.readouterr().err  # never silently
     fresh = VocoderTrainer(tiny_config(model=model, steps=2), library, tmp_path / "plain", progress=False)
     got, old, new = trainer.model.state_dict(), load_vocos(source).state_dict(), fresh.model.state_dict()
     for key in got:
@@ -447,6 +452,27 @@ def test_init_from_weights_with_another_head_keeps_their_backbone_and_starts_the
     assert (trainer.run_dir / "vocos.safetensors").is_file()
     wave = load_vocos(trainer.run_dir / "vocos.safetensors")(torch.randn(1, 80, 7))
     assert wave.shape == (1, 7 * 256)
+
+
+def test_training_the_head_only_leaves_the_backbone_as_it_was_and_resumes(library, tmp_path):
+    from audiogan_core.errors import ConfigError
+    from audiogan_training.vocoder import VocoderTrainConfig, VocoderTrainer
+
+    source = small_checkpoint(tmp_path)
+    model = VocosConfig(**TINY, head_n_fft=256, head_subframes=4)
+    cfg = tiny_config(model=model, steps=2, train_head_only=True, checkpoint_every=2)
+    trainer = VocoderTrainer(cfg, library, tmp_path / "head", progress=False, init_from=source)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    assert all(torch.equal(after[k], before[k]) for k in after if not k.startswith("head."))
+    assert not torch.equal(after["head.out.weight"], before["head.out.weight"])
+    again = VocoderTrainer(cfg, library, tmp_path / "head", progress=False, resume=True)
+    assert again.step == 2
+    again.fit(3)
+    assert all(torch.equal(again.model.state_dict()[k], before[k]) for k in after if not k.startswith("head."))
+    with pytest.raises(ConfigError, match="train_head_only"):
+        VocoderTrainConfig(train_head_only="yes")
 
 
 def test_growing_refuses_weights_of_another_width(tmp_path):
@@ -473,3 +499,18 @@ def test_averaged_weights_are_the_mean_and_other_configs_are_refused(tmp_path):
     wide = small_checkpoint(tmp_path, name="c.safetensors", dim=24, intermediate=32, layers=2)
     with pytest.raises(ConfigMismatchError, match="not all of one config"):
         average_vocos([a, wide], tmp_path / "mixed.safetensors")
+
+
+def test_every_vocoder_recipe_in_the_repo_reads_as_a_config():
+    import json
+    from pathlib import Path
+
+    from audiogan_training.vocoder import VocoderTrainConfig
+
+    recipes = sorted((Path(__file__).parents[1] / "training" / "recipes").glob("vocos-foley*.json"))
+    assert len(recipes) >= 13
+    for path in recipes:
+        cfg = VocoderTrainConfig.from_dict(json.loads(path.read_text()))
+        assert cfg.model.mel.hop_length == 256, path.name
+    head = VocoderTrainConfig.from_dict(json.loads((recipes[0].parent / "vocos-foley-13a-head.json").read_text()))
+    assert head.train_head_only and head.w_adv == 0 and head.model.head_subframes == 4

@@ -126,7 +126,8 @@ def _side_run_config(cls, config_file, run_dir: Path, resume: bool, threads):
 @click.option("--init-from", default=None, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Start from these vocos weights (.safetensors with its .json beside it) or another run's "
                    "checkpoint.pt. A --config with more ConvNeXt blocks grows them: the new blocks start as "
-                   "the identity.")
+                   "the identity. A --config with another head (head_n_fft, head_subframes) keeps their "
+                   "backbone and starts the head afresh (train_head_only warms it up first).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the prepared corpus (audio, mels, teacher waveforms) is kept (default: RUN/cache).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")

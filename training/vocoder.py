@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -77,6 +78,10 @@ class VocoderTrainConfig:
     disc_lr: float = 2e-4
     # the critic trains alone for this many steps first, so the vocoder never follows an untrained one
     adv_start_step: int = 0
+    # Only the inverse-STFT head learns; the backbone is frozen. Warms up a fresh head (another
+    # head_n_fft / head_subframes) cheaply before joint training, so a random head's gradients never
+    # reach a trained backbone.
+    train_head_only: bool = False
     teacher: str = "hifigan"
     # What every loss and the critic compare against on real-mel rows: "audio" (the recording) or
     # "teacher" (the teacher's waveform for that mel: pure distillation; the input is still the
@@ -140,6 +145,8 @@ class VocoderTrainConfig:
         seconds = self.generated_seconds
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 60:
             raise ConfigError(f"VocoderTrainConfig.generated_seconds must be from 0 to 60, got {seconds!r}")
+        if not isinstance(self.train_head_only, bool):
+            raise ConfigError(f"VocoderTrainConfig.train_head_only must be true or false, got {self.train_head_only!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -376,7 +383,12 @@ class VocoderTrainer:
         with torch.random.fork_rng():  # the same seed gives the same initial weights
             torch.manual_seed(config.seed)
             self.model = VocosModel(config.model)
-        self.optimiser = torch.optim.AdamW(self.model.parameters(), lr=config.lr, betas=config.betas,
+        trained = self.model.parameters()
+        if config.train_head_only:
+            for name, p in self.model.named_parameters():
+                p.requires_grad_(name.startswith("head."))
+            trained = self.model.head.parameters()
+        self.optimiser = torch.optim.AdamW(trained, lr=config.lr, betas=config.betas,
                                            weight_decay=config.weight_decay)
         self.discriminator = self.disc_optimiser = None
         if config.w_adv > 0 or config.w_fm > 0:
@@ -669,6 +681,8 @@ def _initial_weights(path: Path, model: VocosModel) -> dict:
         source_model = load_vocos(path, mel)
         weights, source = source_model.state_dict(), source_model.cfg
     if (source.head_n_fft, source.head_subframes) != (model.cfg.head_n_fft, model.cfg.head_subframes):
+        print(f"note: {path} has another inverse-STFT head (n_fft {source.head_n_fft}, {source.head_subframes} "
+              f"sub-frame(s)); its backbone is kept and the head starts afresh", file=sys.stderr)
         fresh = model.state_dict()
         weights = {**{k: v for k, v in weights.items() if not k.startswith("head.")},
                    **{k: v for k, v in fresh.items() if k.startswith("head.")}}

@@ -83,8 +83,10 @@ class VocosConfig:
             raise ConfigError(f"VocosConfig.head_subframes ({self.head_subframes}) must divide the mel hop "
                               f"({self.mel.hop_length})")
         hop = self.head_hop
-        if self.head_n_fft < hop or (self.head_n_fft - hop) % 2:
-            raise ConfigError(f"VocosConfig.head_n_fft ({self.head_n_fft}) must be >= the head's hop "
+        # at least half-overlapping Hann windows: with less, the window-square sum the overlap-add
+        # divides by falls to (near) zero between frames and the output blows up there
+        if self.head_n_fft < 2 * hop or (self.head_n_fft - hop) % 2:
+            raise ConfigError(f"VocosConfig.head_n_fft ({self.head_n_fft}) must be at least twice the head's hop "
                               f"({hop}) and differ from it by an even number")
 
     @property
