@@ -514,3 +514,15 @@ def test_every_vocoder_recipe_in_the_repo_reads_as_a_config():
         assert cfg.model.mel.hop_length == 256, path.name
     head = VocoderTrainConfig.from_dict(json.loads((recipes[0].parent / "vocos-foley-13a-head.json").read_text()))
     assert head.train_head_only and head.w_adv == 0 and head.model.head_subframes == 4
+
+
+def test_evaluation_keeps_its_own_schedule_when_logging_is_on_another(library, tmp_path):
+    import json
+
+    from audiogan_training.vocoder import VocoderTrainer
+
+    trainer = VocoderTrainer(tiny_config(steps=4, log_every=3, eval_every=2), library, tmp_path / "run", progress=False)
+    trainer.fit()
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "eval_mel_l1" in r] == [2, 4]
+    assert 3 in [r["step"] for r in records]

@@ -619,13 +619,14 @@ class VocoderTrainer:
                 logs = self.train_step()
                 window.append(logs)
                 bar.update(1)
-                if self.step % self.config.log_every == 0:
+                evaluate = self.step % self.config.eval_every == 0  # on its own schedule, not only on logged steps
+                if evaluate or self.step % self.config.log_every == 0:
                     record = {"step": self.step, "time": round(time.time() - started, 1),
                               "lr": self.lr_at(self.step - 1)}
                     record.update({k: float(np.mean([w[k] for w in window])) for k in window[0]})
                     window = []
                     bar.set_postfix(mel=f"{record['mel_l1']:.3f}", stft=f"{record['mrstft']:.3f}")
-                    if self.step % self.config.eval_every == 0:
+                    if evaluate:
                         record.update(self.evaluate())
                     self._log(record)
                 if self.step % self.config.checkpoint_every == 0:
