@@ -50,6 +50,41 @@ def test_stream_equals_one_pass(tmp_path, chunk, head):
     assert torch.allclose(torch.cat(single, -1), whole[0], atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_a_short_head_joins_gated_at_zero_and_streams_exactly(tmp_path, chunk):
+    """With its gate at 0 the short head changes nothing (weights without it make the same vocoder);
+    open, it adds its own waveform, and streaming still equals one pass."""
+    torch.manual_seed(0)
+    base = VocosModel(VocosConfig(**TINY))
+    dual = VocosModel(VocosConfig(**TINY, short_head_n_fft=256, short_head_subframes=4))
+    missing, unexpected = dual.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and sorted({k.split(".")[0] for k in missing}) == ["short_gate", "short_head"]
+    mel = torch.randn(2, 80, 40)
+    with torch.no_grad():
+        assert torch.equal(dual(mel), base(mel))
+        dual.short_gate.fill_(0.7)
+        assert (dual(mel) - base(mel)).abs().max() > 1e-3
+    path = save_vocos(tmp_path / "dual.safetensors", dual, half=False)
+    voc = VocosVocoder(checkpoint=path).load()
+    assert voc.model.short_gate.item() == pytest.approx(0.7)
+    whole = voc(mel)
+    assert torch.allclose(torch.cat(list(voc.stream(mel, chunk_frames=chunk)), -1), whole, atol=1e-4, rtol=0)
+
+
+def test_short_head_config_is_checked():
+    from audiogan_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="short_head_n_fft"):
+        VocosConfig(**TINY, short_head_n_fft=-1)
+    with pytest.raises(ConfigError, match="short_head_subframes"):
+        VocosConfig(**TINY, short_head_n_fft=256, short_head_subframes=3)
+    with pytest.raises(ConfigError, match="short_head_n_fft .* twice"):
+        VocosConfig(**TINY, short_head_n_fft=64, short_head_subframes=4)
+    old = VocosConfig(**TINY).to_dict()
+    del old["short_head_n_fft"], old["short_head_subframes"]
+    assert VocosConfig.from_dict(old).short_head_n_fft == 0  # configs written before it: no short head
+
+
 def test_stream_differs_without_context(tmp_path):
     """The context is what makes streaming exact: chunks vocoded alone do not join up."""
     voc = VocosVocoder(checkpoint=small_checkpoint(tmp_path)).load()
@@ -473,6 +508,25 @@ def test_training_the_head_only_leaves_the_backbone_as_it_was_and_resumes(librar
     assert all(torch.equal(again.model.state_dict()[k], before[k]) for k in after if not k.startswith("head."))
     with pytest.raises(ConfigError, match="train_head_only"):
         VocoderTrainConfig(train_head_only="yes")
+
+
+def test_init_from_weights_without_a_short_head_adds_it_closed_and_head_only_training_opens_it(library, tmp_path,
+                                                                                               capsys):
+    from audiogan_training.vocoder import VocoderTrainer
+
+    source = small_checkpoint(tmp_path)
+    model = VocosConfig(**TINY, short_head_n_fft=256, short_head_subframes=4)
+    cfg = tiny_config(model=model, steps=3, train_head_only=True)
+    trainer = VocoderTrainer(cfg, library, tmp_path / "dual", progress=False, init_from=source)
+    assert "no short head" in capsys.readouterr().err
+    mel = torch.randn(1, 80, 9)
+    with torch.no_grad():
+        assert torch.equal(trainer.model(mel), load_vocos(source)(mel))  # step 0: the source vocoder exactly
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    assert all(torch.equal(after[k], before[k]) for k in after if k.startswith(("blocks.", "embed.")))
+    assert float(after["short_gate"].abs()) > 0 and not torch.equal(after["head.out.bias"], before["head.out.bias"])
 
 
 def test_growing_refuses_weights_of_another_width(tmp_path):

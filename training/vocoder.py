@@ -385,9 +385,9 @@ class VocoderTrainer:
             self.model = VocosModel(config.model)
         trained = self.model.parameters()
         if config.train_head_only:
+            trained = [p for name, p in self.model.named_parameters() if name.startswith(HEAD_PREFIXES)]
             for name, p in self.model.named_parameters():
-                p.requires_grad_(name.startswith("head."))
-            trained = self.model.head.parameters()
+                p.requires_grad_(name.startswith(HEAD_PREFIXES))
         self.optimiser = torch.optim.AdamW(trained, lr=config.lr, betas=config.betas,
                                            weight_decay=config.weight_decay)
         self.discriminator = self.disc_optimiser = None
@@ -501,7 +501,7 @@ class VocoderTrainer:
             group["lr"] = self.lr_at(self.step)
         with bf16_autocast("cpu", cfg.bf16):
             features = self.model.features(b["mel"])  # [B, dim, S]
-        fake = self.model.head(features.float())  # [B, S * hop]: the inverse STFT in float32
+        fake = self.model.waveform(features.float())  # [B, S * hop]: the inverse STFT in float32
         mel_l1 = (self.front_end(fake) - b.get("mel_target", b["mel"])).abs().mean()
         stft = mrstft_loss(fake, b["real"], cfg.stft_resolutions)
         loss = cfg.w_mel * mel_l1 + cfg.w_stft * stft
@@ -661,6 +661,9 @@ def _on_stop_signals(callback):
     return restore
 
 
+HEAD_PREFIXES = ("head.", "short_head.", "short_gate")  # what train_head_only trains
+
+
 def _initial_weights(path: Path, model: VocosModel) -> dict:
     """The vocoder weights to start from: exported vocos weights (.safetensors + .json) or another
     run's checkpoint.pt (float32, where the export is float16). Weights with fewer ConvNeXt blocks
@@ -687,6 +690,10 @@ def _initial_weights(path: Path, model: VocosModel) -> dict:
         fresh = model.state_dict()
         weights = {**{k: v for k, v in weights.items() if not k.startswith("head.")},
                    **{k: v for k, v in fresh.items() if k.startswith("head.")}}
+    if model.short_head is not None and not any(k.startswith("short_") for k in weights):
+        # the short head joins gated at 0: step 0 is exactly the vocoder these weights make
+        print(f"note: {path} has no short head; it starts afresh, its gate at 0", file=sys.stderr)
+        weights = {**weights, **{k: v for k, v in model.state_dict().items() if k.startswith("short_")}}
     if sum(k.endswith(".gamma") for k in weights) < model.cfg.layers:
         return deepen_state_dict(weights, model)
     return weights

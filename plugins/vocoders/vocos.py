@@ -20,6 +20,9 @@ reflect padding (n_fft - hop) / 2), so T frames give exactly T * hop samples. Wi
 `head_subframes` S > 1 each backbone frame predicts S short spectra at hop / S (the shipped
 weights: S = 1, n_fft 1024): the backbone's cost is unchanged, and with n_fft 256 at S = 4 an
 attack is placed by an 11.6 ms window instead of being spread over 46 ms.
+With `short_head_n_fft` > 0 a second, short-window head of that kind joins the first: its
+waveform is added, scaled by a learnt gate that starts at 0, so weights without it load as the
+same vocoder and the long window keeps the partials of tonal sounds.
 
 `stream(log_mel, chunk_frames)` yields the same waveform piece by piece: each piece is computed on
 the chunk plus `context_frames()` frames of real context each side (the backbone's receptive
@@ -69,24 +72,39 @@ class VocosConfig:
     kernel: int = 7
     head_n_fft: int = 1024  # the inverse STFT's size; its hop is the mel hop / head_subframes
     head_subframes: int = 1  # inverse-STFT frames per mel frame
+    # A second, short-window head whose waveform is added to the first's, scaled by a learnt gate
+    # that starts at 0 (so weights without it load as exactly the same vocoder): the long window
+    # keeps tonal sounds' partials, the short one can place attacks. 0 = none.
+    short_head_n_fft: int = 0
+    short_head_subframes: int = 4
 
     def __post_init__(self):
         if isinstance(self.mel, dict):
             self.mel = MelConfig.from_dict(self.mel)
-        for name in ("dim", "intermediate", "layers", "kernel", "head_n_fft", "head_subframes"):
+        for name in ("dim", "intermediate", "layers", "kernel", "head_n_fft", "head_subframes",
+                     "short_head_subframes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"VocosConfig.{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.short_head_n_fft, int) or isinstance(self.short_head_n_fft, bool) \
+                or self.short_head_n_fft < 0:
+            raise ConfigError(f"VocosConfig.short_head_n_fft must be 0 (none) or a positive integer, "
+                              f"got {self.short_head_n_fft!r}")
         if self.kernel % 2 == 0:
             raise ConfigError(f"VocosConfig.kernel must be odd, got {self.kernel}")
-        if self.mel.hop_length % self.head_subframes:
-            raise ConfigError(f"VocosConfig.head_subframes ({self.head_subframes}) must divide the mel hop "
+        self._check_head("head", self.head_n_fft, self.head_subframes)
+        if self.short_head_n_fft:
+            self._check_head("short_head", self.short_head_n_fft, self.short_head_subframes)
+
+    def _check_head(self, name: str, n_fft: int, subframes: int) -> None:
+        if self.mel.hop_length % subframes:
+            raise ConfigError(f"VocosConfig.{name}_subframes ({subframes}) must divide the mel hop "
                               f"({self.mel.hop_length})")
-        hop = self.head_hop
+        hop = self.mel.hop_length // subframes
         # at least half-overlapping Hann windows: with less, the window-square sum the overlap-add
         # divides by falls to (near) zero between frames and the output blows up there
-        if self.head_n_fft < 2 * hop or (self.head_n_fft - hop) % 2:
-            raise ConfigError(f"VocosConfig.head_n_fft ({self.head_n_fft}) must be at least twice the head's hop "
+        if n_fft < 2 * hop or (n_fft - hop) % 2:
+            raise ConfigError(f"VocosConfig.{name}_n_fft ({n_fft}) must be at least twice the head's hop "
                               f"({hop}) and differ from it by an even number")
 
     @property
@@ -149,10 +167,18 @@ class ISTFTHead(nn.Module):
         env = F.fold(sq, output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.hop))
         return ola.reshape(B, total), env.reshape(1, total)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T] -> [B, T * frame_hop]
-        T = x.shape[-1]
+    def reach(self) -> int:
+        """How many feature frames each side a piece of the output depends on (the overlap-add's reach)."""
+        return math.ceil(math.ceil((self.pad + self.hop) / self.hop) / self.subframes)
+
+    def piece(self, x: torch.Tensor, offset: int, frames: int) -> torch.Tensor:
+        """The output for feature frames [offset, offset + frames) of x: [B, dim, T] -> [B, frames * frame_hop]."""
         ola, env = self.overlap_add(self.spectrum(x))
-        return (ola / env.clamp(min=1e-8))[:, self.pad: self.pad + T * self.frame_hop]
+        start = self.pad + offset * self.frame_hop
+        return (ola / env.clamp(min=1e-8))[:, start: start + frames * self.frame_hop]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, dim, T] -> [B, T * frame_hop]
+        return self.piece(x, 0, x.shape[-1])
 
 
 class VocosModel(nn.Module):
@@ -165,6 +191,10 @@ class VocosModel(nn.Module):
                                     for _ in range(cfg.layers))
         self.final_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.head = ISTFTHead(cfg.dim, cfg.head_n_fft, cfg.mel.hop_length, cfg.head_subframes)
+        self.short_head = self.short_gate = None
+        if cfg.short_head_n_fft:
+            self.short_head = ISTFTHead(cfg.dim, cfg.short_head_n_fft, cfg.mel.hop_length, cfg.short_head_subframes)
+            self.short_gate = nn.Parameter(torch.zeros(1))
         self.apply(self._init)
 
     @staticmethod
@@ -179,14 +209,24 @@ class VocosModel(nn.Module):
             x = block(x)
         return self.final_norm(x.transpose(1, 2)).transpose(1, 2)
 
+    def waveform(self, x: torch.Tensor, offset: int = 0, frames: int | None = None) -> torch.Tensor:
+        """Features [B, dim, T] -> the waveform of frames [offset, offset + frames): [B, frames * hop]."""
+        frames = x.shape[-1] - offset if frames is None else frames
+        wave = self.head.piece(x, offset, frames)
+        if self.short_head is not None:
+            wave = wave + self.short_gate * self.short_head.piece(x, offset, frames)
+        return wave
+
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:  # [B, n_mels, T] -> [B, T * hop]
-        return self.head(self.features(log_mel))
+        return self.waveform(self.features(log_mel))
+
+    def heads(self) -> list[ISTFTHead]:
+        return [self.head] + ([self.short_head] if self.short_head is not None else [])
 
     def context_frames(self) -> tuple[int, int]:
         """(backbone radius, overlap-add radius) in mel frames: what a chunk needs on each side."""
         radius = (self.cfg.kernel // 2) * (self.cfg.layers + 1)
-        reach = math.ceil(math.ceil((self.head.pad + self.head.hop) / self.head.hop) / self.head.subframes)
-        return radius, reach
+        return radius, max(head.reach() for head in self.heads())
 
 
 # ------------------------------------------------------------------------------------------
@@ -326,16 +366,12 @@ class VocosVocoder(Vocoder):
         x = log_mel.to(self.device, torch.float32)
         T = x.shape[-1]
         radius, reach = model.context_frames()
-        head = model.head
         for a in range(0, T, chunk_frames):
             b = min(T, a + chunk_frames)
             fa, fb = max(0, a - reach), min(T, b + reach)  # spectral frames that reach samples [a, b) * hop
             xa, xb = max(0, fa - radius), min(T, fb + radius)  # mel frames those frames depend on
-            spec = head.spectrum(model.features(x[..., xa:xb])[..., fa - xa: fb - xa])
-            ola, env = head.overlap_add(spec)
-            start = head.pad + (a - fa) * head.frame_hop
-            piece = (ola / env.clamp(min=1e-8))[:, start: start + (b - a) * head.frame_hop]
-            piece = piece.clamp(-1.0, 1.0).to(in_device)
+            features = model.features(x[..., xa:xb])[..., fa - xa: fb - xa]
+            piece = model.waveform(features, a - fa, b - a).clamp(-1.0, 1.0).to(in_device)
             yield piece[0] if squeeze else piece
 
 
