@@ -51,6 +51,7 @@ from .run_folder import cache_folder, check_run_folder
 CORPUS_VERSION = "vocoder-corpus-v1"
 CHECKPOINT_FORMAT = "audiogan-vocoder-train-1"
 SILENT_SEGMENT_RMS = 10 ** (-60 / 20)
+HEAD_PREFIXES = ("head.", "short_head.", "short_gate")  # what train_head_only trains
 
 
 @dataclass
@@ -659,9 +660,6 @@ def _on_stop_signals(callback):
             signal.signal(sig, handler)
 
     return restore
-
-
-HEAD_PREFIXES = ("head.", "short_head.", "short_gate")  # what train_head_only trains
 
 
 def _initial_weights(path: Path, model: VocosModel) -> dict:
