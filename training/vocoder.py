@@ -386,9 +386,9 @@ class VocoderTrainer:
             self.model = VocosModel(config.model)
         trained = self.model.parameters()
         if config.train_head_only:
-            trained = [p for name, p in self.model.named_parameters() if name.startswith(HEAD_PREFIXES)]
             for name, p in self.model.named_parameters():
                 p.requires_grad_(name.startswith(HEAD_PREFIXES))
+            trained = [p for p in self.model.parameters() if p.requires_grad]
         self.optimiser = torch.optim.AdamW(trained, lr=config.lr, betas=config.betas,
                                            weight_decay=config.weight_decay)
         self.discriminator = self.disc_optimiser = None
