@@ -3,6 +3,7 @@ machine's CPU (the issue "our own fast vocoder": >= 20x HiFi-GAN on a 10 s mel, 
 10 s clip from text, <= 50 ms to the first streamed chunk).
 
     python -m benchmarks.vocoder [--threads 2] [--repeats 7] [--model default] [--out bench-vocoder.json]
+                                 [--vocos-checkpoint runs/vocos-dual/p14-average.safetensors]
 
 In one process, same threads: both vocoders on the same 10-second log-mel (861 frames, the
 generator's output for a real caption, so the numbers are for a realistic input), the time to
@@ -29,10 +30,12 @@ from .timing import measure
 SECONDS = 10.0
 
 
-def fresh_process_peak_rss_mb(model: str, vocoder: str) -> dict:
+def fresh_process_peak_rss_mb(model: str, vocoder: str, vocoder_options: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "audiogan_core.cli", "generate", "a dog barks", "--seed", "1", "--model", model,
                "--vocoder", vocoder, "-o", str(Path(tmp) / "clip.wav")]
+        for key, value in vocoder_options.items():
+            cmd += ["--vocoder-option", f"{key}={value}"]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - start
@@ -48,6 +51,9 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="default")
     ap.add_argument("--hifigan-repeats", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--vocos-checkpoint", type=Path, default=None,
+                    help="time these vocos weights (a .safetensors with its .json) instead of the bundled ones, "
+                         "e.g. a candidate with a second head")
     args = ap.parse_args(argv)
 
     import torch
@@ -57,7 +63,8 @@ def main(argv=None) -> int:
     from audiogan_plugins.manager import get_vocoder
 
     load_avg = os.getloadavg()[0]
-    model = AudioGAN.load(args.model, vocoder="vocos")
+    vocos_options = {"checkpoint": str(args.vocos_checkpoint)} if args.vocos_checkpoint else {}
+    model = AudioGAN.load(args.model, vocoder="vocos", vocoder_options=vocos_options)
     mel_cfg = model.config.mel
     frames = mel_cfg.frames_for(SECONDS)
     seconds = min(SECONDS, model.max_seconds)
@@ -78,10 +85,10 @@ def main(argv=None) -> int:
         t_generator = measure(lambda: model.generate_mel(texts, seed=0, seconds=seconds), repeats=args.repeats)
         t_total = measure(lambda: model.generate(texts, seed=0, seconds=seconds, normalize=None),
                           repeats=args.repeats)
-    rss = fresh_process_peak_rss_mb(args.model, "vocos")
+    rss = fresh_process_peak_rss_mb(args.model, "vocos", vocos_options)
     out = {
         "threads": args.threads, "load_average_at_start": load_avg, "torch": torch.__version__,
-        "mel_frames": frames, "mel_seconds": mel_cfg.seconds_for(frames), "model": args.model,
+        "vocos_checkpoint": vocos_options.get("checkpoint", "bundled"), "mel_frames": frames, "mel_seconds": mel_cfg.seconds_for(frames), "model": args.model,
         "model_clip_seconds": seconds,
         "vocos_s": t_vocos, "hifigan_s": t_hifigan, "speedup": t_hifigan["median_s"] / t_vocos["median_s"],
         "vocos_first_chunk_s": t_first, "text_s": t_text, "text_plus_generator_s": t_generator,
