@@ -529,6 +529,59 @@ def test_init_from_weights_without_a_short_head_adds_it_closed_and_head_only_tra
     assert float(after["short_gate"].abs()) > 0 and not torch.equal(after["head.out.bias"], before["head.out.bias"])
 
 
+def test_a_fresh_short_head_warms_up_alone_then_everything_trains_with_the_critic(library, tmp_path, capsys):
+    """short_head_warmup_steps: the short head and its gate (opened at short_gate_init) learn alone,
+    with no critic step, at their own rate; then the run's schedule starts and everything learns."""
+    from audiogan_training.vocoder import VocoderTrainer, read_vocoder_checkpoint
+
+    source = small_checkpoint(tmp_path)
+    model = VocosConfig(**TINY, short_head_n_fft=256, short_head_subframes=4)
+    adv = dict(w_adv=0.5, w_fm=1.0, disc_channels=4, disc_resolutions=((256, 64), (512, 128)))
+    cfg = tiny_config(model=model, steps=4, short_head_warmup_steps=2, short_head_warmup_lr=1e-3,
+                      short_gate_init=1.0, **adv)
+    trainer = VocoderTrainer(cfg, library, tmp_path / "warm", progress=False, init_from=source)
+    assert "no short head; it starts afresh, its gate at 1" in capsys.readouterr().err
+    assert trainer.model.short_gate.item() == 1.0
+    assert [trainer.lr_at(s) for s in range(2)] == [1e-3, 1e-3] and trainer.lr_at(2) == pytest.approx(cfg.lr)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    critic = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+    logs = [trainer.train_step() for _ in range(2)]
+    assert all("disc" not in log and "adv" not in log for log in logs)
+    mid = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    changed = {k for k in mid if not torch.equal(mid[k], before[k])}
+    assert changed == {"short_gate", "short_head.out.weight", "short_head.out.bias"}
+    assert all(torch.equal(v, critic[k]) for k, v in trainer.discriminator.state_dict().items())
+    log = trainer.train_step()
+    assert {"disc", "adv", "fm"} <= set(log)
+    after = trainer.model.state_dict()
+    assert not torch.equal(after["blocks.0.pwconv1.weight"], mid["blocks.0.pwconv1.weight"])
+    assert not torch.equal(after["head.out.weight"], mid["head.out.weight"])
+    # resuming across the switch is bit-exact
+    whole = VocoderTrainer(cfg, library, tmp_path / "a", progress=False, init_from=source)
+    whole.fit()
+    first = VocoderTrainer(cfg, library, tmp_path / "b", progress=False, init_from=source)
+    first.fit(steps=1)
+    VocoderTrainer(cfg, library, tmp_path / "b", resume=True, progress=False).fit()
+    a, b = read_vocoder_checkpoint(tmp_path / "a/checkpoint.pt"), read_vocoder_checkpoint(tmp_path / "b/checkpoint.pt")
+    for part in ("model", "discriminator"):
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
+
+
+def test_short_head_warmup_is_checked():
+    from audiogan_core.errors import ConfigError
+    from audiogan_training.vocoder import VocoderTrainConfig
+
+    dual = VocosConfig(**TINY, short_head_n_fft=256, short_head_subframes=4)
+    with pytest.raises(ConfigError, match="needs a short head"):
+        VocoderTrainConfig(model=VocosConfig(**TINY), steps=10, short_head_warmup_steps=2)
+    with pytest.raises(ConfigError, match="short_head_warmup_steps must be"):
+        VocoderTrainConfig(model=dual, steps=10, short_head_warmup_steps=10)
+    with pytest.raises(ConfigError, match="short_head_warmup_lr must be > 0"):
+        VocoderTrainConfig(model=dual, steps=10, short_head_warmup_steps=2, short_head_warmup_lr=0)
+    with pytest.raises(ConfigError, match="short_gate_init must be a number"):
+        VocoderTrainConfig(model=dual, short_gate_init="open")
+
+
 def test_growing_refuses_weights_of_another_width(tmp_path):
     from audiogan_core.errors import ConfigMismatchError
     from audiogan_plugins.vocoders.vocos import deepen_state_dict

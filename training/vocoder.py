@@ -52,6 +52,7 @@ CORPUS_VERSION = "vocoder-corpus-v1"
 CHECKPOINT_FORMAT = "audiogan-vocoder-train-1"
 SILENT_SEGMENT_RMS = 10 ** (-60 / 20)
 HEAD_PREFIXES = ("head.", "short_head.", "short_gate")  # what train_head_only trains
+SHORT_HEAD_PREFIXES = ("short_head.", "short_gate")  # what learns during short_head_warmup_steps
 
 
 @dataclass
@@ -83,6 +84,13 @@ class VocoderTrainConfig:
     # head_n_fft / head_subframes) cheaply before joint training, so a random head's gradients never
     # reach a trained backbone.
     train_head_only: bool = False
+    # A fresh short head (model.short_head_n_fft) first learns alone for this many steps: the rest
+    # frozen, regression losses only, no critic step, at the constant short_head_warmup_lr. The run's
+    # own schedule (warmup_steps, cosine to `steps`) starts after it. A fresh head's log-magnitudes sit
+    # near 0, so its raw output is louder than the signal; a gate at 0 beside it never opens.
+    short_head_warmup_steps: int = 0
+    short_head_warmup_lr: float = 5e-4
+    short_gate_init: float = 0.0  # the gate of a short head that starts afresh (step 0 is the source at 0)
     teacher: str = "hifigan"
     # What every loss and the critic compare against on real-mel rows: "audio" (the recording) or
     # "teacher" (the teacher's waveform for that mel: pure distillation; the input is still the
@@ -148,6 +156,18 @@ class VocoderTrainConfig:
             raise ConfigError(f"VocoderTrainConfig.generated_seconds must be from 0 to 60, got {seconds!r}")
         if not isinstance(self.train_head_only, bool):
             raise ConfigError(f"VocoderTrainConfig.train_head_only must be true or false, got {self.train_head_only!r}")
+        warm = self.short_head_warmup_steps
+        if not isinstance(warm, int) or isinstance(warm, bool) or not 0 <= warm < self.steps:
+            raise ConfigError(f"VocoderTrainConfig.short_head_warmup_steps must be an integer from 0 to steps - 1, "
+                              f"got {warm!r}")
+        if warm and not self.model.short_head_n_fft:
+            raise ConfigError("VocoderTrainConfig.short_head_warmup_steps needs a short head (model.short_head_n_fft)")
+        for name in ("short_head_warmup_lr", "short_gate_init"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ConfigError(f"VocoderTrainConfig.{name} must be a number, got {value!r}")
+        if not self.short_head_warmup_lr > 0:
+            raise ConfigError(f"VocoderTrainConfig.short_head_warmup_lr must be > 0, got {self.short_head_warmup_lr!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -384,6 +404,9 @@ class VocoderTrainer:
         with torch.random.fork_rng():  # the same seed gives the same initial weights
             torch.manual_seed(config.seed)
             self.model = VocosModel(config.model)
+        if self.model.short_gate is not None:
+            with torch.no_grad():
+                self.model.short_gate.fill_(config.short_gate_init)
         trained = self.model.parameters()
         if config.train_head_only:
             for name, p in self.model.named_parameters():
@@ -489,14 +512,28 @@ class VocoderTrainer:
 
     def lr_at(self, step: int) -> float:
         cfg = self.config
+        if step < cfg.short_head_warmup_steps:
+            return cfg.short_head_warmup_lr
+        step, steps = step - cfg.short_head_warmup_steps, cfg.steps - cfg.short_head_warmup_steps
         if step < cfg.warmup_steps:
             return cfg.lr * (step + 1) / cfg.warmup_steps
-        t = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        t = min(1.0, (step - cfg.warmup_steps) / max(1, steps - cfg.warmup_steps))
         return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * t))
+
+    def warming_short_head(self) -> bool:
+        return self.step < self.config.short_head_warmup_steps
+
+    def _set_trainable(self) -> None:
+        """Which vocoder parameters learn this step (a frozen one keeps no gradient, so AdamW skips it)."""
+        cfg, warming = self.config, self.warming_short_head()
+        for name, p in self.model.named_parameters():
+            p.requires_grad_(name.startswith(SHORT_HEAD_PREFIXES) if warming else
+                             name.startswith(HEAD_PREFIXES) or not cfg.train_head_only)
 
     def train_step(self) -> dict[str, float]:
         cfg = self.config
         self.model.train()
+        self._set_trainable()
         b = self.batch(self.step)
         for group in self.optimiser.param_groups:
             group["lr"] = self.lr_at(self.step)
@@ -511,7 +548,7 @@ class VocoderTrainer:
             ph = phase_loss(fake, b["teacher"], b["real"], cfg.phase_resolutions)
             loss = loss + cfg.w_phase * ph
             logs["phase"] = ph.item()
-        if self.discriminator is not None:
+        if self.discriminator is not None and not self.warming_short_head():
             loss = loss + self._adversarial_step(fake, b["real"], logs)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"vocoder loss is {float(loss)} at step {self.step}")
@@ -532,7 +569,7 @@ class VocoderTrainer:
         self.discriminator.train()
         for group in self.disc_optimiser.param_groups:
             # the vocoder's cosine decay, scaled, but no warm-up: the critic starts from scratch
-            group["lr"] = cfg.disc_lr * self.lr_at(max(self.step, cfg.warmup_steps)) / cfg.lr
+            group["lr"] = cfg.disc_lr * self.lr_at(max(self.step, cfg.short_head_warmup_steps + cfg.warmup_steps)) / cfg.lr
         with bf16_autocast("cpu", cfg.bf16):
             real_out = self.discriminator(real)
             d_loss = discriminator_loss(real_out, self.discriminator(fake.detach()))
@@ -689,8 +726,9 @@ def _initial_weights(path: Path, model: VocosModel) -> dict:
         weights = {**{k: v for k, v in weights.items() if not k.startswith("head.")},
                    **{k: v for k, v in fresh.items() if k.startswith("head.")}}
     if model.short_head is not None and not any(k.startswith("short_") for k in weights):
-        # the short head joins gated at 0: step 0 is exactly the vocoder these weights make
-        print(f"note: {path} has no short head; it starts afresh, its gate at 0", file=sys.stderr)
+        # at gate 0 (the default) step 0 is exactly the vocoder these weights make
+        print(f"note: {path} has no short head; it starts afresh, its gate at {model.short_gate.item():g}",
+              file=sys.stderr)
         weights = {**weights, **{k: v for k, v in model.state_dict().items() if k.startswith("short_")}}
     if sum(k.endswith(".gamma") for k in weights) < model.cfg.layers:
         return deepen_state_dict(weights, model)
