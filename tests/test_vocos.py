@@ -567,6 +567,29 @@ def test_a_fresh_short_head_warms_up_alone_then_everything_trains_with_the_criti
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
 
 
+def test_a_short_head_initialised_from_the_long_one_follows_its_spectrum_quietly(library, tmp_path):
+    from audiogan_training.vocoder import SHORT_FROM_LONG_LOG_OFFSET, VocoderTrainer
+
+    source = small_checkpoint(tmp_path)
+    model = VocosConfig(**TINY, short_head_n_fft=256, short_head_subframes=4)
+    cfg = tiny_config(model=model, steps=3, short_head_warmup_steps=1, short_gate_init=1.0, short_head_init="long")
+    m = VocoderTrainer(cfg, library, tmp_path / "long", progress=False, init_from=source).model
+    fresh = VocoderTrainer(tiny_config(model=model, steps=3), library, tmp_path / "fresh", progress=False,
+                           init_from=source).model
+    w, b = m.short_head.out.weight.reshape(4, 258, -1), m.short_head.out.bias.reshape(4, 258)
+    for sub in range(4):  # magnitude rows: the long head's at bins 0, 4, 8, ... 512; phase rows as a fresh head's
+        assert torch.equal(w[sub, :129], m.head.out.weight[0:513:4])
+        assert torch.allclose(b[sub, :129], m.head.out.bias[0:513:4] + SHORT_FROM_LONG_LOG_OFFSET)
+        assert torch.equal(w[sub, 129:], fresh.short_head.out.weight.reshape(4, 258, -1)[sub, 129:])
+    mel = torch.randn(1, 80, 12)
+    with torch.no_grad():
+        x = m.features(mel)
+        long, short = m.head(x), m.short_gate * m.short_head(x)
+        random = fresh.short_head(fresh.features(mel))
+    assert short.pow(2).mean().sqrt() < 0.25 * long.pow(2).mean().sqrt()  # quiet beside the signal
+    assert random.pow(2).mean() > short.pow(2).mean()
+
+
 def test_short_head_warmup_is_checked():
     from audiogan_core.errors import ConfigError
     from audiogan_training.vocoder import VocoderTrainConfig
@@ -580,6 +603,8 @@ def test_short_head_warmup_is_checked():
         VocoderTrainConfig(model=dual, steps=10, short_head_warmup_steps=2, short_head_warmup_lr=0)
     with pytest.raises(ConfigError, match="short_gate_init must be a number"):
         VocoderTrainConfig(model=dual, short_gate_init="open")
+    with pytest.raises(ConfigError, match="short_head_init must be 'random' or 'long'"):
+        VocoderTrainConfig(model=dual, short_head_init="copy")
 
 
 def test_growing_refuses_weights_of_another_width(tmp_path):

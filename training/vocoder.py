@@ -53,6 +53,9 @@ CHECKPOINT_FORMAT = "audiogan-vocoder-train-1"
 SILENT_SEGMENT_RMS = 10 ** (-60 / 20)
 HEAD_PREFIXES = ("head.", "short_head.", "short_gate")  # what train_head_only trains
 SHORT_HEAD_PREFIXES = ("short_head.", "short_gate")  # what learns during short_head_warmup_steps
+# short_head_init "long": -1 for the shorter frame (a sinusoid's peak scales with n_fft, noise with its
+# square root), -3 for about 5% of the long head's amplitude
+SHORT_FROM_LONG_LOG_OFFSET = -4.0
 
 
 @dataclass
@@ -91,6 +94,10 @@ class VocoderTrainConfig:
     short_head_warmup_steps: int = 0
     short_head_warmup_lr: float = 5e-4
     short_gate_init: float = 0.0  # the gate of a short head that starts afresh (step 0 is the source at 0)
+    # How a short head that starts afresh is initialised: "random", or "long": its magnitude rows copy
+    # the long head's at the same frequencies, SHORT_FROM_LONG_LOG_OFFSET nats down (about 5% of its
+    # amplitude), so its output follows the signal's spectrum from step 0 instead of being loud noise.
+    short_head_init: str = "random"
     teacher: str = "hifigan"
     # What every loss and the critic compare against on real-mel rows: "audio" (the recording) or
     # "teacher" (the teacher's waveform for that mel: pure distillation; the input is still the
@@ -166,6 +173,8 @@ class VocoderTrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise ConfigError(f"VocoderTrainConfig.{name} must be a number, got {value!r}")
+        if self.short_head_init not in ("random", "long"):
+            raise ConfigError(f"VocoderTrainConfig.short_head_init must be 'random' or 'long', got {self.short_head_init!r}")
         if not self.short_head_warmup_lr > 0:
             raise ConfigError(f"VocoderTrainConfig.short_head_warmup_lr must be > 0, got {self.short_head_warmup_lr!r}")
 
@@ -428,7 +437,7 @@ class VocoderTrainer:
         if resume:
             self._load(self.run_dir / "checkpoint.pt")
         elif init_from is not None:
-            self.model.load_state_dict(_initial_weights(Path(init_from), self.model))
+            self.model.load_state_dict(_initial_weights(Path(init_from), self.model, config.short_head_init))
             critic = _initial_critic(Path(init_from), config) if self.discriminator is not None else None
             if critic is not None:  # a trained critic needs no solo warm-up (its optimiser starts fresh)
                 missing, unexpected = self.discriminator.load_state_dict(critic, strict=False)
@@ -699,7 +708,7 @@ def _on_stop_signals(callback):
     return restore
 
 
-def _initial_weights(path: Path, model: VocosModel) -> dict:
+def _initial_weights(path: Path, model: VocosModel, short_head_init: str = "random") -> dict:
     """The vocoder weights to start from: exported vocos weights (.safetensors + .json) or another
     run's checkpoint.pt (float32, where the export is float16). Weights with fewer ConvNeXt blocks
     than `model` are grown into it (the new blocks start as the identity: `deepen_state_dict`);
@@ -730,9 +739,30 @@ def _initial_weights(path: Path, model: VocosModel) -> dict:
         print(f"note: {path} has no short head; it starts afresh, its gate at {model.short_gate.item():g}",
               file=sys.stderr)
         weights = {**weights, **{k: v for k, v in model.state_dict().items() if k.startswith("short_")}}
+        if short_head_init == "long":
+            weights.update(short_head_from_long(weights, model))
     if sum(k.endswith(".gamma") for k in weights) < model.cfg.layers:
         return deepen_state_dict(weights, model)
     return weights
+
+
+def short_head_from_long(weights: dict, model: VocosModel) -> dict:
+    """The short head's out layer with its magnitude rows taken from the long head's at the same
+    frequencies (every n_fft_long / n_fft_short-th bin, the same rows for each sub-frame), biased
+    SHORT_FROM_LONG_LOG_OFFSET down; its phase rows stay as they were."""
+    long, short = model.head, model.short_head
+    if long.subframes != 1 or long.n_fft % short.n_fft:
+        raise ConfigError(f"short_head_init 'long' needs a one-frame long head whose n_fft ({long.n_fft}) is a "
+                          f"multiple of the short head's ({short.n_fft})")
+    ratio, bins_long, bins = long.n_fft // short.n_fft, long.n_fft // 2 + 1, short.n_fft // 2 + 1
+    w_long, b_long = weights["head.out.weight"], weights["head.out.bias"]  # [n_fft_long + 2, dim], [n_fft_long + 2]
+    w = weights["short_head.out.weight"].clone().reshape(short.subframes, 2 * bins, -1)  # [S, 2 * bins, dim]
+    b = weights["short_head.out.bias"].clone().reshape(short.subframes, 2 * bins)
+    rows = torch.arange(bins) * ratio  # the long head's magnitude rows at the short head's bin frequencies
+    assert int(rows[-1]) == bins_long - 1
+    w[:, :bins] = w_long[rows]
+    b[:, :bins] = b_long[rows] + SHORT_FROM_LONG_LOG_OFFSET
+    return {"short_head.out.weight": w.reshape(-1, w.shape[-1]), "short_head.out.bias": b.reshape(-1)}
 
 
 def _initial_critic(path: Path, config: VocoderTrainConfig) -> dict | None:
