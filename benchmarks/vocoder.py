@@ -88,7 +88,8 @@ def main(argv=None) -> int:
     rss = fresh_process_peak_rss_mb(args.model, "vocos", vocos_options)
     out = {
         "threads": args.threads, "load_average_at_start": load_avg, "torch": torch.__version__,
-        "vocos_checkpoint": vocos_options.get("checkpoint", "bundled"), "mel_frames": frames, "mel_seconds": mel_cfg.seconds_for(frames), "model": args.model,
+        "vocos_checkpoint": vocos_options.get("checkpoint", "bundled"),
+        "mel_frames": frames, "mel_seconds": mel_cfg.seconds_for(frames), "model": args.model,
         "model_clip_seconds": seconds,
         "vocos_s": t_vocos, "hifigan_s": t_hifigan, "speedup": t_hifigan["median_s"] / t_vocos["median_s"],
         "vocos_first_chunk_s": t_first, "text_s": t_text, "text_plus_generator_s": t_generator,

@@ -416,11 +416,9 @@ class VocoderTrainer:
         if self.model.short_gate is not None:
             with torch.no_grad():
                 self.model.short_gate.fill_(config.short_gate_init)
-        trained = self.model.parameters()
-        if config.train_head_only:
-            for name, p in self.model.named_parameters():
-                p.requires_grad_(name.startswith(HEAD_PREFIXES))
-            trained = [p for p in self.model.parameters() if p.requires_grad]
+        # which of these learn is set each step (_set_trainable): the short head's warm-up ends part-way
+        trained = [p for name, p in self.model.named_parameters()
+                   if not config.train_head_only or name.startswith(HEAD_PREFIXES)]
         self.optimiser = torch.optim.AdamW(trained, lr=config.lr, betas=config.betas,
                                            weight_decay=config.weight_decay)
         self.discriminator = self.disc_optimiser = None
