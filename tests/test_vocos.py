@@ -236,7 +236,7 @@ def test_training_lowers_the_loss(library, tmp_path):
 
 def test_teacher_waveform_chunks_join_seamlessly():
     """A long clip's teacher audio made in chunks (with context) equals one pass."""
-    from audiogan_training.vocoder import teacher_waveform
+    from audiogan_training.vocoder_corpus import teacher_waveform
 
     class Smearing:  # a stand-in teacher whose output at a frame depends on frames up to 3 away
         mel_config = MelConfig.hifigan_universal()
