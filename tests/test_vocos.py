@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from audiogan_core.config import MelConfig
-from audiogan_core.errors import CheckpointError, ConfigMismatchError, MelConfigMismatchError
+from audiogan_core.errors import CheckpointError, ConfigError, ConfigMismatchError, MelConfigMismatchError
 from audiogan_plugins import get_vocoder, reset_plugin_manager
 from audiogan_plugins.vocoders.vocos import (BUNDLED, VocosConfig, VocosModel, VocosVocoder, average_vocos, load_vocos,
                                              save_vocos)
@@ -71,9 +71,49 @@ def test_a_short_head_joins_gated_at_zero_and_streams_exactly(tmp_path, chunk):
     assert torch.allclose(torch.cat(list(voc.stream(mel, chunk_frames=chunk)), -1), whole, atol=1e-4, rtol=0)
 
 
-def test_short_head_config_is_checked():
-    from audiogan_core.errors import ConfigError
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+def test_an_envelope_starts_at_gain_one_and_streams_exactly(tmp_path, chunk):
+    """envelope_steps: weights without it load as the same vocoder (gain 1); a learnt gain curve
+    changes the waveform at a finer step than the frame, and streaming still equals one pass."""
+    torch.manual_seed(0)
+    base = VocosModel(VocosConfig(**TINY))
+    shaped = VocosModel(VocosConfig(**TINY, envelope_steps=8))
+    missing, unexpected = shaped.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["envelope.out.bias", "envelope.out.weight"]
+    mel = torch.randn(2, 80, 40)
+    with torch.no_grad():
+        assert torch.equal(shaped(mel), base(mel))
+        torch.nn.init.normal_(shaped.envelope.out.weight, std=0.5)
+        gain = shaped.envelope(shaped.features(mel))  # [B, T * hop]
+        assert gain.shape == (2, 40 * 256) and float(gain.min()) > 0
+        steps = gain[:, 16::32]  # the step centres: the gain changes within a frame
+        assert (steps.reshape(2, 40, 8).std(-1) > 1e-3).all()
+    path = save_vocos(tmp_path / "shaped.safetensors", shaped, half=False)
+    voc = VocosVocoder(checkpoint=path).load()
+    whole = voc(mel)
+    assert (whole - base(mel).clamp(-1, 1)).abs().max() > 1e-4
+    assert torch.allclose(torch.cat(list(voc.stream(mel, chunk_frames=chunk)), -1), whole, atol=1e-4, rtol=0)
+    with pytest.raises(ConfigError, match="envelope_steps must be 0 .* divisor of the mel hop"):
+        VocosConfig(**TINY, envelope_steps=7)
 
+
+def test_the_envelope_loss_prefers_a_sharp_attack_at_the_median_place_to_a_smeared_one():
+    """The reason for an L1 of log levels: over targets whose attack falls at different places, a
+    sharp attack at the middle one costs less than one spread over all of them."""
+    from audiogan_training.vocoder import envelope_loss
+
+    n, places = 4096, [1800, 2000, 2200]
+    rng = torch.Generator().manual_seed(0)
+    noise = torch.randn(n, generator=rng) * 0.3
+    targets = torch.stack([noise * (torch.arange(n) >= p) for p in places])  # [3, N]
+    sharp = noise * (torch.arange(n) >= 2000)
+    ramp = noise * ((torch.arange(n) - 1700) / 700).clamp(0, 1)  # the attack smeared over 32 ms
+    cost = lambda x: float(envelope_loss(x.expand(3, n), targets))
+    assert cost(sharp) < cost(ramp)
+    assert float(envelope_loss(targets, targets)) == 0.0
+
+
+def test_short_head_config_is_checked():
     with pytest.raises(ConfigError, match="short_head_n_fft"):
         VocosConfig(**TINY, short_head_n_fft=-1)
     with pytest.raises(ConfigError, match="short_head_subframes"):
@@ -117,8 +157,6 @@ def test_a_sub_frame_head_places_each_short_spectrum_hop_over_sub_frames_apart(s
 
 
 def test_head_config_is_checked_and_old_configs_read_as_one_sub_frame():
-    from audiogan_core.errors import ConfigError
-
     with pytest.raises(ConfigError, match="must divide the mel hop"):
         VocosConfig(**TINY, head_subframes=3)
     with pytest.raises(ConfigError, match="head's hop"):
@@ -321,7 +359,6 @@ def test_period_critics_join_the_spectrogram_critics_and_start_afresh_on_an_olde
     """disc_periods adds HiFi-GAN-style period critics: one (logits, features) pair each after the
     spectrogram critics'; started from a checkpoint without them, the spectrogram critics are taken
     along and the period critics start new; the adversarial step runs with them."""
-    from audiogan_core.errors import ConfigError
     from audiogan_training.vocoder import VocoderTrainer, read_vocoder_checkpoint
     from audiogan_training.vocoder_discriminator import PeriodDiscriminator
 
@@ -346,7 +383,6 @@ def test_period_critics_join_the_spectrogram_critics_and_start_afresh_on_an_olde
 
 
 def test_an_adversarial_config_will_not_resume_a_run_without_a_critic(library, tmp_path):
-    from audiogan_core.errors import ConfigError
     from audiogan_training.vocoder import VocoderTrainer
 
     VocoderTrainer(tiny_config(steps=1), library, tmp_path / "r", progress=False).fit()
@@ -416,8 +452,6 @@ def test_generated_mels_are_inputs_with_the_teachers_waveform_as_target(library,
 
 
 def test_generated_mels_need_a_teacher():
-    from audiogan_core.errors import ConfigError
-
     with pytest.raises(ConfigError, match="teacher"):
         tiny_config(generated_share=0.5)
     with pytest.raises(ConfigError, match="generated_share"):
@@ -446,8 +480,6 @@ def test_teacher_target_keeps_the_recordings_mel_as_input(library, tmp_path):
         assert any(np.allclose(stretch(i, f0, "teacher"), t["real"][row].numpy()) for i, f0 in where), row
     assert torch.allclose(t["mel_target"], distil.front_end(t["teacher"]))
     distil.fit(steps=2)
-
-    from audiogan_core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="target"):
         tiny_config(target="teacher")  # no teacher named
@@ -490,7 +522,6 @@ def test_init_from_weights_with_another_head_keeps_their_backbone_and_starts_the
 
 
 def test_training_the_head_only_leaves_the_backbone_as_it_was_and_resumes(library, tmp_path):
-    from audiogan_core.errors import ConfigError
     from audiogan_training.vocoder import VocoderTrainConfig, VocoderTrainer
 
     source = small_checkpoint(tmp_path)
@@ -530,14 +561,14 @@ def test_init_from_weights_without_a_short_head_adds_it_closed_and_head_only_tra
 
 
 def test_a_fresh_short_head_warms_up_alone_then_everything_trains_with_the_critic(library, tmp_path, capsys):
-    """short_head_warmup_steps: the short head and its gate (opened at short_gate_init) learn alone,
+    """new_heads_warmup_steps: the short head and its gate (opened at short_gate_init) learn alone,
     with no critic step, at their own rate; then the run's schedule starts and everything learns."""
     from audiogan_training.vocoder import VocoderTrainer, read_vocoder_checkpoint
 
     source = small_checkpoint(tmp_path)
     model = VocosConfig(**TINY, short_head_n_fft=256, short_head_subframes=4)
     adv = dict(w_adv=0.5, w_fm=1.0, disc_channels=4, disc_resolutions=((256, 64), (512, 128)))
-    cfg = tiny_config(model=model, steps=4, short_head_warmup_steps=2, short_head_warmup_lr=1e-3,
+    cfg = tiny_config(model=model, steps=4, new_heads_warmup_steps=2, new_heads_warmup_lr=1e-3,
                       short_gate_init=1.0, **adv)
     trainer = VocoderTrainer(cfg, library, tmp_path / "warm", progress=False, init_from=source)
     assert "no short head; it starts afresh, its gate at 1" in capsys.readouterr().err
@@ -572,7 +603,7 @@ def test_a_short_head_initialised_from_the_long_one_follows_its_spectrum_quietly
 
     source = small_checkpoint(tmp_path)
     model = VocosConfig(**TINY, short_head_n_fft=256, short_head_subframes=4)
-    cfg = tiny_config(model=model, steps=3, short_head_warmup_steps=1, short_gate_init=1.0, short_head_init="long")
+    cfg = tiny_config(model=model, steps=3, new_heads_warmup_steps=1, short_gate_init=1.0, short_head_init="long")
     m = VocoderTrainer(cfg, library, tmp_path / "long", progress=False, init_from=source).model
     fresh = VocoderTrainer(tiny_config(model=model, steps=3), library, tmp_path / "fresh", progress=False,
                            init_from=source).model
@@ -590,17 +621,42 @@ def test_a_short_head_initialised_from_the_long_one_follows_its_spectrum_quietly
     assert random.pow(2).mean() > short.pow(2).mean()
 
 
+def test_an_envelope_warms_up_alone_from_weights_without_it(library, tmp_path, capsys):
+    """A run that is only the new heads' warm-up (new_heads_warmup_steps == steps) with the envelope
+    loss: from weights without an envelope it starts as their vocoder and only the envelope learns."""
+    from audiogan_training.vocoder import VocoderTrainer
+
+    source = small_checkpoint(tmp_path)
+    model = VocosConfig(**TINY, envelope_steps=8)
+    cfg = tiny_config(model=model, steps=3, new_heads_warmup_steps=3, new_heads_warmup_lr=1e-2, w_envelope=1.0)
+    trainer = VocoderTrainer(cfg, library, tmp_path / "shaped", progress=False, init_from=source)
+    assert "no envelope" in capsys.readouterr().err
+    mel = torch.randn(1, 80, 9)
+    with torch.no_grad():
+        assert torch.equal(trainer.model(mel), load_vocos(source)(mel))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    changed = {k for k in after if not torch.equal(after[k], before[k])}
+    assert changed == {"envelope.out.weight", "envelope.out.bias"}
+    logged = [json.loads(line) for line in (tmp_path / "shaped" / "log.jsonl").read_text().splitlines()]
+    assert all(r["envelope"] > 0 for r in logged if "envelope" in r) and any("envelope" in r for r in logged)
+    assert load_vocos(tmp_path / "shaped" / "vocos.safetensors").cfg.envelope_steps == 8
+
+
 def test_short_head_warmup_is_checked():
-    from audiogan_core.errors import ConfigError
     from audiogan_training.vocoder import VocoderTrainConfig
 
     dual = VocosConfig(**TINY, short_head_n_fft=256, short_head_subframes=4)
     with pytest.raises(ConfigError, match="needs a short head"):
-        VocoderTrainConfig(model=VocosConfig(**TINY), steps=10, short_head_warmup_steps=2)
-    with pytest.raises(ConfigError, match="short_head_warmup_steps must be"):
-        VocoderTrainConfig(model=dual, steps=10, short_head_warmup_steps=10)
-    with pytest.raises(ConfigError, match="short_head_warmup_lr must be > 0"):
-        VocoderTrainConfig(model=dual, steps=10, short_head_warmup_steps=2, short_head_warmup_lr=0)
+        VocoderTrainConfig(model=VocosConfig(**TINY), steps=10, new_heads_warmup_steps=2)
+    with pytest.raises(ConfigError, match="new_heads_warmup_steps must be"):
+        VocoderTrainConfig(model=dual, steps=10, new_heads_warmup_steps=11)
+    assert VocoderTrainConfig(model=dual, steps=10, new_heads_warmup_steps=10).new_heads_warmup_steps == 10
+    old = VocoderTrainConfig.from_dict({"model": dual.to_dict(), "steps": 10, "short_head_warmup_steps": 4})
+    assert old.new_heads_warmup_steps == 4  # run folders written before the rename resume as they were
+    with pytest.raises(ConfigError, match="new_heads_warmup_lr must be > 0"):
+        VocoderTrainConfig(model=dual, steps=10, new_heads_warmup_steps=2, new_heads_warmup_lr=0)
     with pytest.raises(ConfigError, match="short_gate_init must be a number"):
         VocoderTrainConfig(model=dual, short_gate_init="open")
     with pytest.raises(ConfigError, match="short_head_init must be 'random' or 'long'"):

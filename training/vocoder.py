@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from audiogan_core.config import _from_dict
 from audiogan_core.errors import CheckpointError, ConfigError, DataError
@@ -51,8 +52,11 @@ from .vocoder_corpus import prepare_corpus, prepare_generated_corpus
 
 CHECKPOINT_FORMAT = "audiogan-vocoder-train-1"
 SILENT_SEGMENT_RMS = 10 ** (-60 / 20)
-HEAD_PREFIXES = ("head.", "short_head.", "short_gate")  # what train_head_only trains
-SHORT_HEAD_PREFIXES = ("short_head.", "short_gate")  # what learns during short_head_warmup_steps
+HEAD_PREFIXES = ("head.", "short_head.", "short_gate", "envelope.")  # what train_head_only trains
+NEW_HEAD_PREFIXES = ("short_head.", "short_gate", "envelope.")  # what learns during new_heads_warmup_steps
+RENAMED = {"short_head_warmup_steps": "new_heads_warmup_steps", "short_head_warmup_lr": "new_heads_warmup_lr"}
+ENVELOPE_WINDOW, ENVELOPE_STEP = 64, 32  # the envelope loss's level: RMS over 64 samples every 32 (1.45 ms)
+ENVELOPE_FLOOR = 1e-8  # power floor of that level (-80 dBFS): below it, silence is silence
 # short_head_init "long": -1 for the shorter frame (a sinusoid's peak scales with n_fft, noise with its
 # square root), -3 for about 5% of the long head's amplitude
 SHORT_FROM_LONG_LOG_OFFSET = -4.0
@@ -72,6 +76,10 @@ class VocoderTrainConfig:
     w_mel: float = 1.0
     w_stft: float = 1.0
     w_phase: float = 1.0  # the teacher's phase; 0 (or teacher "") trains on the real audio alone
+    # L1 between the log levels (ENVELOPE_WINDOW / ENVELOPE_STEP) of the output and the target: an L1
+    # in the log domain is least for the median of the places an attack could be, a sharp step, where
+    # the magnitude losses' squared terms favour one spread over them
+    w_envelope: float = 0.0
     # Adversarial phase (training/vocoder_discriminator.py): 0 leaves the critic out entirely.
     w_adv: float = 0.0
     w_fm: float = 0.0
@@ -87,12 +95,13 @@ class VocoderTrainConfig:
     # head_n_fft / head_subframes) cheaply before joint training, so a random head's gradients never
     # reach a trained backbone.
     train_head_only: bool = False
-    # A fresh short head (model.short_head_n_fft) first learns alone for this many steps: the rest
-    # frozen, regression losses only, no critic step, at the constant short_head_warmup_lr. The run's
-    # own schedule (warmup_steps, cosine to `steps`) starts after it. A fresh head's log-magnitudes sit
-    # near 0, so its raw output is louder than the signal; a gate at 0 beside it never opens.
-    short_head_warmup_steps: int = 0
-    short_head_warmup_lr: float = 5e-4
+    # The heads that join afresh (the short head and its gate, the envelope) first learn alone for
+    # this many steps: the rest frozen, regression losses only, no critic step, at the constant
+    # new_heads_warmup_lr. The run's own schedule (warmup_steps, cosine to `steps`) starts after it;
+    # `steps` itself ends a run that is only the warm-up. A fresh short head's log-magnitudes sit near
+    # 0, so its raw output is louder than the signal; a gate at 0 beside it never opens.
+    new_heads_warmup_steps: int = 0
+    new_heads_warmup_lr: float = 5e-4
     short_gate_init: float = 0.0  # the gate of a short head that starts afresh (step 0 is the source at 0)
     # How a short head that starts afresh is initialised: "random", or "long": its magnitude rows copy
     # the long head's at the same frequencies, SHORT_FROM_LONG_LOG_OFFSET nats down (about 5% of its
@@ -163,20 +172,23 @@ class VocoderTrainConfig:
             raise ConfigError(f"VocoderTrainConfig.generated_seconds must be from 0 to 60, got {seconds!r}")
         if not isinstance(self.train_head_only, bool):
             raise ConfigError(f"VocoderTrainConfig.train_head_only must be true or false, got {self.train_head_only!r}")
-        warm = self.short_head_warmup_steps
-        if not isinstance(warm, int) or isinstance(warm, bool) or not 0 <= warm < self.steps:
-            raise ConfigError(f"VocoderTrainConfig.short_head_warmup_steps must be an integer from 0 to steps - 1, "
+        warm = self.new_heads_warmup_steps
+        if not isinstance(warm, int) or isinstance(warm, bool) or not 0 <= warm <= self.steps:
+            raise ConfigError(f"VocoderTrainConfig.new_heads_warmup_steps must be an integer from 0 to steps, "
                               f"got {warm!r}")
-        if warm and not self.model.short_head_n_fft:
-            raise ConfigError("VocoderTrainConfig.short_head_warmup_steps needs a short head (model.short_head_n_fft)")
-        for name in ("short_head_warmup_lr", "short_gate_init"):
+        if warm and not (self.model.short_head_n_fft or self.model.envelope_steps):
+            raise ConfigError("VocoderTrainConfig.new_heads_warmup_steps needs a short head (model.short_head_n_fft) "
+                              "or an envelope (model.envelope_steps)")
+        for name in ("new_heads_warmup_lr", "short_gate_init", "w_envelope"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise ConfigError(f"VocoderTrainConfig.{name} must be a number, got {value!r}")
         if self.short_head_init not in ("random", "long"):
             raise ConfigError(f"VocoderTrainConfig.short_head_init must be 'random' or 'long', got {self.short_head_init!r}")
-        if not self.short_head_warmup_lr > 0:
-            raise ConfigError(f"VocoderTrainConfig.short_head_warmup_lr must be > 0, got {self.short_head_warmup_lr!r}")
+        if not self.new_heads_warmup_lr > 0:
+            raise ConfigError(f"VocoderTrainConfig.new_heads_warmup_lr must be > 0, got {self.new_heads_warmup_lr!r}")
+        if not self.w_envelope >= 0:
+            raise ConfigError(f"VocoderTrainConfig.w_envelope must be >= 0, got {self.w_envelope!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -185,7 +197,7 @@ class VocoderTrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "VocoderTrainConfig":
-        data = {k: v for k, v in data.items() if k != "about"}  # recipes carry a note for people
+        data = {RENAMED.get(k, k): v for k, v in data.items() if k != "about"}  # recipes carry a note for people
         return _from_dict(cls, data, "VocoderTrainConfig")
 
     @property
@@ -227,6 +239,16 @@ def phase_loss(fake: torch.Tensor, teacher: torch.Tensor, real: torch.Tensor, re
         tu = t / (t.abs() + 1e-5)
         total = total + ((fu - tu).abs() * w).sum() / w.sum().clamp(min=1e-7)
     return total / len(resolutions)
+
+
+def log_level(x: torch.Tensor) -> torch.Tensor:  # [B, N] -> [B, N // ENVELOPE_STEP + 1] in nats of amplitude
+    power = F.avg_pool1d(x[:, None].pow(2), ENVELOPE_WINDOW, ENVELOPE_STEP, padding=ENVELOPE_WINDOW // 2)[:, 0]
+    return 0.5 * (power + ENVELOPE_FLOOR).log()
+
+
+def envelope_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """L1 between the log levels of `fake` and `real` ([B, N] each)."""
+    return (log_level(fake) - log_level(real)).abs().mean()
 
 
 @torch.no_grad()
@@ -378,22 +400,22 @@ class VocoderTrainer:
 
     def lr_at(self, step: int) -> float:
         cfg = self.config
-        if step < cfg.short_head_warmup_steps:
-            return cfg.short_head_warmup_lr
-        step, steps = step - cfg.short_head_warmup_steps, cfg.steps - cfg.short_head_warmup_steps
+        if step < cfg.new_heads_warmup_steps:
+            return cfg.new_heads_warmup_lr
+        step, steps = step - cfg.new_heads_warmup_steps, cfg.steps - cfg.new_heads_warmup_steps
         if step < cfg.warmup_steps:
             return cfg.lr * (step + 1) / cfg.warmup_steps
         t = min(1.0, (step - cfg.warmup_steps) / max(1, steps - cfg.warmup_steps))
         return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * t))
 
-    def warming_short_head(self) -> bool:
-        return self.step < self.config.short_head_warmup_steps
+    def warming_new_heads(self) -> bool:
+        return self.step < self.config.new_heads_warmup_steps
 
     def _set_trainable(self) -> None:
         """Which vocoder parameters learn this step (a frozen one keeps no gradient, so AdamW skips it)."""
-        cfg, warming = self.config, self.warming_short_head()
+        cfg, warming = self.config, self.warming_new_heads()
         for name, p in self.model.named_parameters():
-            p.requires_grad_(name.startswith(SHORT_HEAD_PREFIXES) if warming else
+            p.requires_grad_(name.startswith(NEW_HEAD_PREFIXES) if warming else
                              name.startswith(HEAD_PREFIXES) or not cfg.train_head_only)
 
     def train_step(self) -> dict[str, float]:
@@ -414,7 +436,11 @@ class VocoderTrainer:
             ph = phase_loss(fake, b["teacher"], b["real"], cfg.phase_resolutions)
             loss = loss + cfg.w_phase * ph
             logs["phase"] = ph.item()
-        if self.discriminator is not None and not self.warming_short_head():
+        if cfg.w_envelope > 0:
+            env = envelope_loss(fake, b["real"])
+            loss = loss + cfg.w_envelope * env
+            logs["envelope"] = env.item()
+        if self.discriminator is not None and not self.warming_new_heads():
             loss = loss + self._adversarial_step(fake, b["real"], logs)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"vocoder loss is {float(loss)} at step {self.step}")
@@ -435,7 +461,7 @@ class VocoderTrainer:
         self.discriminator.train()
         for group in self.disc_optimiser.param_groups:
             # the vocoder's cosine decay, scaled, but no warm-up: the critic starts from scratch
-            group["lr"] = cfg.disc_lr * self.lr_at(max(self.step, cfg.short_head_warmup_steps + cfg.warmup_steps)) / cfg.lr
+            group["lr"] = cfg.disc_lr * self.lr_at(max(self.step, cfg.new_heads_warmup_steps + cfg.warmup_steps)) / cfg.lr
         with bf16_autocast("cpu", cfg.bf16):
             real_out = self.discriminator(real)
             d_loss = discriminator_loss(real_out, self.discriminator(fake.detach()))
@@ -598,6 +624,9 @@ def _initial_weights(path: Path, model: VocosModel, short_head_init: str = "rand
         weights = {**weights, **{k: v for k, v in model.state_dict().items() if k.startswith("short_")}}
         if short_head_init == "long":
             weights.update(short_head_from_long(weights, model))
+    if model.envelope is not None and not any(k.startswith("envelope.") for k in weights):
+        print(f"note: {path} has no envelope; it starts afresh at gain 1", file=sys.stderr)
+        weights = {**weights, **{k: v for k, v in model.state_dict().items() if k.startswith("envelope.")}}
     if sum(k.endswith(".gamma") for k in weights) < model.cfg.layers:
         return deepen_state_dict(weights, model)
     return weights

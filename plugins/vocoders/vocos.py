@@ -22,7 +22,9 @@ weights: S = 1, n_fft 1024): the backbone's cost is unchanged, and with n_fft 25
 attack is placed by an 11.6 ms window instead of being spread over 46 ms.
 With `short_head_n_fft` > 0 a second, short-window head of that kind joins the first: its
 waveform is added, scaled by a learnt gate that starts at 0, so weights without it load as the
-same vocoder and the long window keeps the partials of tonal sounds.
+same vocoder and the long window keeps the partials of tonal sounds. With `envelope_steps` E > 0 the
+waveform is multiplied by a gain curve with E steps per frame (32 samples at E = 8), which can put a
+frame's energy in a burst with a gap before it.
 
 `stream(log_mel, chunk_frames)` yields the same waveform piece by piece: each piece is computed on
 the chunk plus `context_frames()` frames of real context each side (the backbone's receptive
@@ -77,6 +79,11 @@ class VocosConfig:
     # keeps tonal sounds' partials, the short one can place attacks. 0 = none.
     short_head_n_fft: int = 0
     short_head_subframes: int = 4
+    # A level envelope at a finer step than the frame: this many log-gains per mel frame, linearly
+    # interpolated and multiplied onto the waveform, so a frame's energy can sit in a burst with a
+    # gap before it (a hammer blow) where an inverse-STFT frame spreads it as steady noise. Starts
+    # at gain 1 (weights without it load as the same vocoder). 0 = none.
+    envelope_steps: int = 0
 
     def __post_init__(self):
         if isinstance(self.mel, dict):
@@ -90,6 +97,10 @@ class VocosConfig:
                 or self.short_head_n_fft < 0:
             raise ConfigError(f"VocosConfig.short_head_n_fft must be 0 (none) or a positive integer, "
                               f"got {self.short_head_n_fft!r}")
+        steps = self.envelope_steps
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0 or (steps and self.mel.hop_length % steps):
+            raise ConfigError(f"VocosConfig.envelope_steps must be 0 (none) or a divisor of the mel hop "
+                              f"({self.mel.hop_length}), got {steps!r}")
         if self.kernel % 2 == 0:
             raise ConfigError(f"VocosConfig.kernel must be odd, got {self.kernel}")
         self._check_head("head", self.head_n_fft, self.head_subframes)
@@ -181,6 +192,24 @@ class ISTFTHead(nn.Module):
         return self.piece(x, 0, x.shape[-1])
 
 
+class EnvelopeHead(nn.Module):
+    """[B, dim, T] features -> a gain curve [B, T * frame_hop] >= 0: `steps` log-gains per frame,
+    each centred on its step, linearly interpolated between centres (held at the ends)."""
+
+    MIN_LOG_GAIN, MAX_LOG_GAIN = math.log(1e-4), math.log(4.0)
+
+    def __init__(self, dim: int, steps: int, frame_hop: int):
+        super().__init__()
+        self.steps, self.step_len = steps, frame_hop // steps
+        self.out = nn.Linear(dim, steps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, _, T = x.shape
+        log_gain = self.out(x.transpose(1, 2)).reshape(B, 1, T * self.steps)  # [B, 1, T * steps]
+        gain = torch.exp(log_gain.clamp(self.MIN_LOG_GAIN, self.MAX_LOG_GAIN))
+        return F.interpolate(gain, scale_factor=self.step_len, mode="linear", align_corners=False)[:, 0]
+
+
 class VocosModel(nn.Module):
     def __init__(self, cfg: VocosConfig):
         super().__init__()
@@ -195,7 +224,10 @@ class VocosModel(nn.Module):
         if cfg.short_head_n_fft:
             self.short_head = ISTFTHead(cfg.dim, cfg.short_head_n_fft, cfg.mel.hop_length, cfg.short_head_subframes)
             self.short_gate = nn.Parameter(torch.zeros(1))
+        self.envelope = EnvelopeHead(cfg.dim, cfg.envelope_steps, cfg.mel.hop_length) if cfg.envelope_steps else None
         self.apply(self._init)
+        if self.envelope is not None:  # gain 1 everywhere until it learns otherwise
+            nn.init.zeros_(self.envelope.out.weight)
 
     @staticmethod
     def _init(module):
@@ -215,6 +247,9 @@ class VocosModel(nn.Module):
         wave = self.head.piece(x, offset, frames)
         if self.short_head is not None:
             wave = wave + self.short_gate * self.short_head.piece(x, offset, frames)
+        if self.envelope is not None:  # [B, T * hop]: a step's neighbours are within the heads' reach
+            hop = self.cfg.mel.hop_length
+            wave = wave * self.envelope(x)[:, offset * hop: (offset + frames) * hop]
         return wave
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:  # [B, n_mels, T] -> [B, T * hop]
