@@ -54,6 +54,7 @@ CHECKPOINT_FORMAT = "audiogan-vocoder-train-1"
 SILENT_SEGMENT_RMS = 10 ** (-60 / 20)
 HEAD_PREFIXES = ("head.", "short_head.", "short_gate", "envelope.")  # what train_head_only trains
 NEW_HEAD_PREFIXES = ("short_head.", "short_gate", "envelope.")  # what learns during new_heads_warmup_steps
+OPTIONAL_CRITICS = ("period_discriminators.", "envelope_discriminators.")  # may start afresh beside a loaded critic
 RENAMED = {"short_head_warmup_steps": "new_heads_warmup_steps", "short_head_warmup_lr": "new_heads_warmup_lr"}
 ENVELOPE_WINDOW, ENVELOPE_STEP = 64, 32  # the envelope loss's level: RMS over 64 samples every 32 (1.45 ms)
 ENVELOPE_FLOOR = 1e-8  # power floor of that level (-80 dBFS): below it, silence is silence
@@ -88,6 +89,8 @@ class VocoderTrainConfig:
     # Periods of the waveform critics beside the spectrogram ones (HiFi-GAN's MPD, narrow; () = none)
     disc_periods: tuple = ()
     disc_period_channels: int = 16
+    # Width of the envelope critic (band levels every 32 samples beside the mel; 0 = none)
+    disc_envelope_channels: int = 0
     disc_lr: float = 2e-4
     # the critic trains alone for this many steps first, so the vocoder never follows an untrained one
     adv_start_step: int = 0
@@ -95,6 +98,9 @@ class VocoderTrainConfig:
     # head_n_fft / head_subframes) cheaply before joint training, so a random head's gradients never
     # reach a trained backbone.
     train_head_only: bool = False
+    # Only the heads that join afresh (short head and gate, envelope) learn, all run long and with the
+    # critic: the rest of the vocoder stays exactly the one it starts from.
+    train_new_heads_only: bool = False
     # The heads that join afresh (the short head and its gate, the envelope) first learn alone for
     # this many steps: the rest frozen, regression losses only, no critic step, at the constant
     # new_heads_warmup_lr. The run's own schedule (warmup_steps, cosine to `steps`) starts after it;
@@ -156,6 +162,10 @@ class VocoderTrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"VocoderTrainConfig.{name} must be a positive integer, got {value!r}")
+        value = self.disc_envelope_channels
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"VocoderTrainConfig.disc_envelope_channels must be 0 (none) or a positive integer, "
+                              f"got {value!r}")
         if self.teacher not in ("", "hifigan"):
             raise ConfigError(f"VocoderTrainConfig.teacher must be 'hifigan' or '', got {self.teacher!r}")
         if self.target not in ("audio", "teacher"):
@@ -170,8 +180,14 @@ class VocoderTrainConfig:
         seconds = self.generated_seconds
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 60:
             raise ConfigError(f"VocoderTrainConfig.generated_seconds must be from 0 to 60, got {seconds!r}")
-        if not isinstance(self.train_head_only, bool):
-            raise ConfigError(f"VocoderTrainConfig.train_head_only must be true or false, got {self.train_head_only!r}")
+        for name in ("train_head_only", "train_new_heads_only"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"VocoderTrainConfig.{name} must be true or false, got {getattr(self, name)!r}")
+        if self.train_head_only and self.train_new_heads_only:
+            raise ConfigError("VocoderTrainConfig: train_head_only and train_new_heads_only exclude each other")
+        if self.train_new_heads_only and not (self.model.short_head_n_fft or self.model.envelope_steps):
+            raise ConfigError("VocoderTrainConfig.train_new_heads_only needs a short head (model.short_head_n_fft) "
+                              "or an envelope (model.envelope_steps)")
         warm = self.new_heads_warmup_steps
         if not isinstance(warm, int) or isinstance(warm, bool) or not 0 <= warm <= self.steps:
             raise ConfigError(f"VocoderTrainConfig.new_heads_warmup_steps must be an integer from 0 to steps, "
@@ -298,8 +314,8 @@ class VocoderTrainer:
             with torch.no_grad():
                 self.model.short_gate.fill_(config.short_gate_init)
         # which of these learn is set each step (_set_trainable): the short head's warm-up ends part-way
-        trained = [p for name, p in self.model.named_parameters()
-                   if not config.train_head_only or name.startswith(HEAD_PREFIXES)]
+        only = HEAD_PREFIXES if config.train_head_only else NEW_HEAD_PREFIXES if config.train_new_heads_only else None
+        trained = [p for name, p in self.model.named_parameters() if only is None or name.startswith(only)]
         self.optimiser = torch.optim.AdamW(trained, lr=config.lr, betas=config.betas,
                                            weight_decay=config.weight_decay)
         self.discriminator = self.disc_optimiser = None
@@ -308,8 +324,9 @@ class VocoderTrainer:
 
             with torch.random.fork_rng():
                 torch.manual_seed(config.seed + 1)
-                self.discriminator = MultiResolutionDiscriminator(config.disc_resolutions, config.disc_channels,
-                                                                  config.disc_periods, config.disc_period_channels)
+                self.discriminator = MultiResolutionDiscriminator(
+                    config.disc_resolutions, config.disc_channels, config.disc_periods, config.disc_period_channels,
+                    config.disc_envelope_channels, mel.n_mels, mel.hop_length)
             self.disc_optimiser = torch.optim.AdamW(self.discriminator.parameters(), lr=config.disc_lr,
                                                     betas=config.betas, weight_decay=config.weight_decay)
         self.step = 0
@@ -320,7 +337,7 @@ class VocoderTrainer:
             critic = _initial_critic(Path(init_from), config) if self.discriminator is not None else None
             if critic is not None:  # a trained critic needs no solo warm-up (its optimiser starts fresh)
                 missing, unexpected = self.discriminator.load_state_dict(critic, strict=False)
-                if unexpected or any(not k.startswith("period_discriminators.") for k in missing):
+                if unexpected or any(not k.startswith(OPTIONAL_CRITICS) for k in missing):
                     raise CheckpointError(f"{init_from}: its critic does not fit this run's ({unexpected or missing})")
         self._build_data()
 
@@ -415,7 +432,7 @@ class VocoderTrainer:
         """Which vocoder parameters learn this step (a frozen one keeps no gradient, so AdamW skips it)."""
         cfg, warming = self.config, self.warming_new_heads()
         for name, p in self.model.named_parameters():
-            p.requires_grad_(name.startswith(NEW_HEAD_PREFIXES) if warming else
+            p.requires_grad_(name.startswith(NEW_HEAD_PREFIXES) if warming or cfg.train_new_heads_only else
                              name.startswith(HEAD_PREFIXES) or not cfg.train_head_only)
 
     def train_step(self) -> dict[str, float]:
@@ -441,7 +458,7 @@ class VocoderTrainer:
             loss = loss + cfg.w_envelope * env
             logs["envelope"] = env.item()
         if self.discriminator is not None and not self.warming_new_heads():
-            loss = loss + self._adversarial_step(fake, b["real"], logs)
+            loss = loss + self._adversarial_step(fake, b["real"], b["mel"], logs)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"vocoder loss is {float(loss)} at step {self.step}")
         self.optimiser.zero_grad(set_to_none=True)
@@ -452,7 +469,7 @@ class VocoderTrainer:
         logs["loss"] = loss.item()
         return logs
 
-    def _adversarial_step(self, fake: torch.Tensor, real: torch.Tensor, logs: dict) -> torch.Tensor:
+    def _adversarial_step(self, fake: torch.Tensor, real: torch.Tensor, mel: torch.Tensor, logs: dict) -> torch.Tensor:
         """Update the critic on (real, fake), then return the vocoder's adversarial and
         feature-matching terms (zero before adv_start_step)."""
         from .vocoder_discriminator import discriminator_loss, feature_matching_loss, generator_adversarial_loss
@@ -463,8 +480,8 @@ class VocoderTrainer:
             # the vocoder's cosine decay, scaled, but no warm-up: the critic starts from scratch
             group["lr"] = cfg.disc_lr * self.lr_at(max(self.step, cfg.new_heads_warmup_steps + cfg.warmup_steps)) / cfg.lr
         with bf16_autocast("cpu", cfg.bf16):
-            real_out = self.discriminator(real)
-            d_loss = discriminator_loss(real_out, self.discriminator(fake.detach()))
+            real_out = self.discriminator(real, mel)
+            d_loss = discriminator_loss(real_out, self.discriminator(fake.detach(), mel))
         self.disc_optimiser.zero_grad(set_to_none=True)
         d_loss.float().backward()
         self.disc_optimiser.step()
@@ -475,7 +492,7 @@ class VocoderTrainer:
             p.requires_grad_(False)
         try:
             with bf16_autocast("cpu", cfg.bf16):
-                fake_out = self.discriminator(fake)
+                fake_out = self.discriminator(fake, mel)
                 adv = generator_adversarial_loss(fake_out).float()
                 fm = feature_matching_loss(real_out, fake_out).float()
         finally:
@@ -653,7 +670,8 @@ def short_head_from_long(weights: dict, model: VocosModel) -> dict:
 
 def _initial_critic(path: Path, config: VocoderTrainConfig) -> dict | None:
     """Another run's critic, when `path` is a checkpoint.pt holding one of the same shape (the
-    spectrogram critics alone when this run adds period critics: those start afresh)."""
+    spectrogram critics alone when this run adds or changes period or envelope critics: those start
+    afresh)."""
     if path.suffix != ".pt":
         return None
     state = read_vocoder_checkpoint(path)
@@ -661,9 +679,11 @@ def _initial_critic(path: Path, config: VocoderTrainConfig) -> dict | None:
     if "discriminator" not in state or (saved.disc_resolutions, saved.disc_channels) != \
             (config.disc_resolutions, config.disc_channels):
         return None
-    if saved.disc_periods == config.disc_periods and saved.disc_period_channels == config.disc_period_channels:
-        return state["discriminator"]
-    return {k: v for k, v in state["discriminator"].items() if not k.startswith("period_discriminators.")}
+    differ = tuple(prefix for prefix, same in (
+        ("period_discriminators.", (saved.disc_periods, saved.disc_period_channels) ==
+         (config.disc_periods, config.disc_period_channels)),
+        ("envelope_discriminators.", saved.disc_envelope_channels == config.disc_envelope_channels)) if not same)
+    return {k: v for k, v in state["discriminator"].items() if not differ or not k.startswith(differ)}
 
 
 def read_vocoder_checkpoint(path: str | Path) -> dict:

@@ -15,6 +15,12 @@ each period p folds the waveform into [B, 1, N / p, p] and convolves along the f
 judges the sample-level periodic structure (the partials of a ringing hammer or an axe's knock)
 that a magnitude critic cannot see below its frequency resolution. Narrow channels keep its cost
 near the spectrogram critic's.
+
+Optionally (`disc_envelope_channels`) a critic of the level envelope joins them: the energy of
+`bands` frequency bands every 32 samples (1.45 ms at 22.05 kHz), judged beside the mel the audio
+was made from. Regression losses cannot reward a sharp attack (under a mel that does not say where
+in its frame the blow falls, a smeared one costs less), and the spectrogram critics spend nearly
+all of a step's time; this one is a few 1-D convolutions, so a run can afford thousands of steps.
 """
 from __future__ import annotations
 
@@ -75,18 +81,67 @@ class PeriodDiscriminator(nn.Module):
         return self.out(x).flatten(1), features
 
 
+class EnvelopeDiscriminator(nn.Module):
+    """Judges the band levels of a waveform at a fine step, given its mel (both real and generated
+    audio are judged beside the real audio's mel, so it asks "is this envelope plausible for this
+    mel", not only "does it look like audio")."""
+
+    def __init__(self, n_mels: int, frame_hop: int, channels: int = 32, n_fft: int = 128, hop: int = 32,
+                 bands: int = 8, cond: int = 16):
+        super().__init__()
+        if frame_hop % hop or (n_fft // 2) % bands:
+            raise ValueError(f"envelope critic: hop {hop} must divide the mel hop {frame_hop} and bands {bands} "
+                             f"the {n_fft // 2} bins")
+        self.n_fft, self.hop, self.bands, self.repeat = n_fft, hop, bands, frame_hop // hop
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+        self.cond = weight_norm(nn.Conv1d(n_mels, cond, 1))
+        c = channels
+        widths = [bands + cond, c, c, 2 * c, 2 * c]
+        self.convs = nn.ModuleList(
+            weight_norm(nn.Conv1d(a, b, 5, stride=1 if i == 0 else 2, padding=2))
+            for i, (a, b) in enumerate(zip(widths, widths[1:])))
+        self.convs.append(weight_norm(nn.Conv1d(2 * c, 2 * c, 3, padding=1)))
+        self.out = weight_norm(nn.Conv1d(2 * c, 1, 3, padding=1))
+
+    def envelope(self, wave: torch.Tensor) -> torch.Tensor:  # [B, N] -> [B, bands, N / hop + 1], log energy / 5
+        power = torch.stft(wave.float(), self.n_fft, hop_length=self.hop, win_length=self.n_fft, window=self.window,
+                           center=True, return_complex=True).abs().square()  # [B, n_fft / 2 + 1, T']
+        B, _, T = power.shape
+        power = power[:, 1:].reshape(B, self.bands, -1, T).sum(2)  # DC left out: [B, bands, T']
+        return power.clamp(min=1e-8).log() / 5
+
+    def forward(self, wave: torch.Tensor, mel: torch.Tensor):
+        env = self.envelope(wave)  # [B, bands, T']
+        cond = self.cond(mel.float()).repeat_interleave(self.repeat, dim=-1)  # [B, cond, S * repeat]
+        extra = env.shape[-1] - cond.shape[-1]
+        cond = F.pad(cond, (0, extra), mode="replicate") if extra > 0 else cond[..., : env.shape[-1]]
+        x = torch.cat([env, cond], dim=1)
+        features = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.1)  # [B, C, T' / 2^k]
+            features.append(x)
+        return self.out(x).flatten(1), features
+
+
 class MultiResolutionDiscriminator(nn.Module):
-    """The spectrogram critics, one per STFT resolution, and the period critics (none by default;
-    an empty list adds no weights, so checkpoints without them load unchanged)."""
+    """The spectrogram critics, one per STFT resolution, the period critics and the envelope critic
+    (none of the last two by default; an empty list adds no weights, so checkpoints without them
+    load unchanged)."""
 
     def __init__(self, resolutions=((512, 128), (1024, 256), (2048, 512)), channels: int = 32,
-                 periods: tuple[int, ...] = (), period_channels: int = 16):
+                 periods: tuple[int, ...] = (), period_channels: int = 16, envelope_channels: int = 0,
+                 n_mels: int = 80, frame_hop: int = 256):
         super().__init__()
         self.discriminators = nn.ModuleList(SpectrogramDiscriminator(n, h, channels) for n, h in resolutions)
         self.period_discriminators = nn.ModuleList(PeriodDiscriminator(p, period_channels) for p in periods)
+        self.envelope_discriminators = nn.ModuleList(
+            [EnvelopeDiscriminator(n_mels, frame_hop, envelope_channels)] if envelope_channels else [])
 
-    def forward(self, wave: torch.Tensor):  # [B, N] -> per critic (logits, feature maps)
-        return [d(wave) for d in self.discriminators] + [d(wave) for d in self.period_discriminators]
+    def forward(self, wave: torch.Tensor, mel: torch.Tensor | None = None):  # [B, N] -> per critic (logits, features)
+        if self.envelope_discriminators and mel is None:
+            raise ValueError("the envelope critic needs the mel the audio was made from")
+        return ([d(wave) for d in self.discriminators] + [d(wave) for d in self.period_discriminators]
+                + [d(wave, mel) for d in self.envelope_discriminators])
 
 
 def discriminator_loss(real_out, fake_out) -> torch.Tensor:

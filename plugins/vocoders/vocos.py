@@ -84,6 +84,10 @@ class VocosConfig:
     # gap before it (a hammer blow) where an inverse-STFT frame spreads it as steady noise. Starts
     # at gain 1 (weights without it load as the same vocoder). 0 = none.
     envelope_steps: int = 0
+    # The envelope's read of the features: 0 = each frame's own (one linear layer); H > 0 = two
+    # 3-frame convolutions of width H first, so a frame's gain curve sees its neighbours (the gap
+    # before a blow sits in the frame before the blow's).
+    envelope_hidden: int = 0
 
     def __post_init__(self):
         if isinstance(self.mel, dict):
@@ -101,6 +105,10 @@ class VocosConfig:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0 or (steps and self.mel.hop_length % steps):
             raise ConfigError(f"VocosConfig.envelope_steps must be 0 (none) or a divisor of the mel hop "
                               f"({self.mel.hop_length}), got {steps!r}")
+        hidden = self.envelope_hidden
+        if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 0 or (hidden and not steps):
+            raise ConfigError(f"VocosConfig.envelope_hidden must be 0 or, with envelope_steps, a positive integer, "
+                              f"got {hidden!r}")
         if self.kernel % 2 == 0:
             raise ConfigError(f"VocosConfig.kernel must be odd, got {self.kernel}")
         self._check_head("head", self.head_n_fft, self.head_subframes)
@@ -198,12 +206,22 @@ class EnvelopeHead(nn.Module):
 
     MIN_LOG_GAIN, MAX_LOG_GAIN = math.log(1e-4), math.log(4.0)
 
-    def __init__(self, dim: int, steps: int, frame_hop: int):
+    def __init__(self, dim: int, steps: int, frame_hop: int, hidden: int = 0):
         super().__init__()
         self.steps, self.step_len = steps, frame_hop // steps
-        self.out = nn.Linear(dim, steps)
+        self.body = None
+        if hidden:
+            self.body = nn.Sequential(nn.Conv1d(dim, hidden, 3, padding=1), nn.GELU(),
+                                      nn.Conv1d(hidden, hidden, 3, padding=1), nn.GELU())
+        self.out = nn.Linear(hidden or dim, steps)
+
+    def reach(self) -> int:
+        """Frames each side whose features a frame's gains depend on (the interpolation reaches one)."""
+        return 1 + (2 if self.body is not None else 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.body is not None:
+            x = self.body(x)  # [B, hidden, T]
         B, _, T = x.shape
         log_gain = self.out(x.transpose(1, 2)).reshape(B, 1, T * self.steps)  # [B, 1, T * steps]
         gain = torch.exp(log_gain.clamp(self.MIN_LOG_GAIN, self.MAX_LOG_GAIN))
@@ -224,7 +242,8 @@ class VocosModel(nn.Module):
         if cfg.short_head_n_fft:
             self.short_head = ISTFTHead(cfg.dim, cfg.short_head_n_fft, cfg.mel.hop_length, cfg.short_head_subframes)
             self.short_gate = nn.Parameter(torch.zeros(1))
-        self.envelope = EnvelopeHead(cfg.dim, cfg.envelope_steps, cfg.mel.hop_length) if cfg.envelope_steps else None
+        self.envelope = (EnvelopeHead(cfg.dim, cfg.envelope_steps, cfg.mel.hop_length, cfg.envelope_hidden)
+                         if cfg.envelope_steps else None)
         self.apply(self._init)
         if self.envelope is not None:  # gain 1 everywhere until it learns otherwise
             nn.init.zeros_(self.envelope.out.weight)
@@ -261,7 +280,10 @@ class VocosModel(nn.Module):
     def context_frames(self) -> tuple[int, int]:
         """(backbone radius, overlap-add radius) in mel frames: what a chunk needs on each side."""
         radius = (self.cfg.kernel // 2) * (self.cfg.layers + 1)
-        return radius, max(head.reach() for head in self.heads())
+        reach = max(head.reach() for head in self.heads())
+        if self.envelope is not None:  # its edge frames see zero padding: keep them outside the chunk
+            reach = max(reach, self.envelope.reach())
+        return radius, reach
 
 
 # ------------------------------------------------------------------------------------------
