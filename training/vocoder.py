@@ -683,7 +683,7 @@ def _initial_critic(path: Path, config: VocoderTrainConfig) -> dict | None:
         ("period_discriminators.", (saved.disc_periods, saved.disc_period_channels) ==
          (config.disc_periods, config.disc_period_channels)),
         ("envelope_discriminators.", saved.disc_envelope_channels == config.disc_envelope_channels)) if not same)
-    return {k: v for k, v in state["discriminator"].items() if not differ or not k.startswith(differ)}
+    return {k: v for k, v in state["discriminator"].items() if not k.startswith(differ)}
 
 
 def read_vocoder_checkpoint(path: str | Path) -> dict:

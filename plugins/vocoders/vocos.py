@@ -266,7 +266,7 @@ class VocosModel(nn.Module):
         wave = self.head.piece(x, offset, frames)
         if self.short_head is not None:
             wave = wave + self.short_gate * self.short_head.piece(x, offset, frames)
-        if self.envelope is not None:  # [B, T * hop]: a step's neighbours are within the heads' reach
+        if self.envelope is not None:  # [B, T * hop]: what a step reads lies within context_frames' reach
             hop = self.cfg.mel.hop_length
             wave = wave * self.envelope(x)[:, offset * hop: (offset + frames) * hop]
         return wave
