@@ -14,7 +14,9 @@ Prints one accuracy per variant and the share of energy above fmax.
 With --generated, both vocoders render the bundled model's mels for the held-out captions instead
 (seed 0, 2.97 s: the clips of evaluate_bundled's text-control check, so "hifigan" and "vocos" here
 are that check's figures); it also prints the level difference between them and each one's
-log-mel L1 to the mel it was given.
+log-mel L1 to the mel it was given, and classifies each vocoder's output under the other's level
+envelope (the trainer's `log_level`: RMS over 64 samples every 32), which says how much of the gap
+the sub-frame level (gaps before blows, bursts) carries.
 """
 from __future__ import annotations
 
@@ -79,6 +81,16 @@ def main() -> int:
     def swap(mag_of, phase_of):
         return join(stft(mag_of).abs(), stft(phase_of).angle(), mag_of.size)
 
+    def under_envelope(x, of):  # x with the level envelope of `of`, its own spectra inside each step
+        from audiogan_training.vocoder import ENVELOPE_STEP, log_level
+
+        a, b = (torch.from_numpy(np.asarray(y, np.float32))[None] for y in (x, of))
+        ratio = (log_level(b) - log_level(a)).exp().clamp(1e-3, 30.0)  # [1, N / step + 1], centred on every step
+        gain = torch.nn.functional.interpolate(ratio[:, None], scale_factor=ENVELOPE_STEP, mode="linear",
+                                               align_corners=False)[0, 0].numpy()
+        gain = np.pad(gain, (0, ENVELOPE_STEP), mode="edge")[ENVELOPE_STEP // 2: ENVELOPE_STEP // 2 + x.size]
+        return np.clip(x * gain, -1.0, 1.0)
+
     def random_phase(x, seed):
         mag = stft(x).abs()
         phase = torch.rand(mag.shape, generator=torch.Generator().manual_seed(seed)) * 2 * np.pi
@@ -104,6 +116,8 @@ def main() -> int:
         variants = {
             "hifigan": hifi, "vocos": vocos,
             "vocos at hifigan's level": [v * rms(h) / rms(v) for v, h in zip(vocos, hifi)],
+            "vocos under hifigan's envelope": [under_envelope(v, h) for v, h in zip(vocos, hifi)],
+            "hifigan under vocos's envelope": [under_envelope(h, v) for v, h in zip(vocos, hifi)],
             "hifigan magnitude + vocos phase": [swap(h, v) for v, h in zip(vocos, hifi)],
             "vocos magnitude + hifigan phase": [swap(v, h) for v, h in zip(vocos, hifi)],
             "hifigan, low-passed": [bands(x)[0] for x in hifi],
