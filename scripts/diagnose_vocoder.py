@@ -46,6 +46,7 @@ def main() -> int:
     from audiogan_core.config import MelConfig
     from audiogan_core.plugins import get_vocoder
     from audiogan_training.mel_dataset import compute_log_mel
+    from audiogan_training.vocoder import ENVELOPE_STEP, log_level
 
     mel_cfg = MelConfig.hifigan_universal()
     rate, cut = mel_cfg.sample_rate, mel_cfg.fmax
@@ -82,8 +83,6 @@ def main() -> int:
         return join(stft(mag_of).abs(), stft(phase_of).angle(), mag_of.size)
 
     def under_envelope(x, of):  # x with the level envelope of `of`, its own spectra inside each step
-        from audiogan_training.vocoder import ENVELOPE_STEP, log_level
-
         a, b = (torch.from_numpy(np.asarray(y, np.float32))[None] for y in (x, of))
         ratio = (log_level(b) - log_level(a)).exp().clamp(1e-3, 30.0)  # [1, N / step + 1], centred on every step
         gain = torch.nn.functional.interpolate(ratio[:, None], scale_factor=ENVELOPE_STEP, mode="linear",

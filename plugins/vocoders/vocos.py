@@ -278,7 +278,8 @@ class VocosModel(nn.Module):
         return [self.head] + ([self.short_head] if self.short_head is not None else [])
 
     def context_frames(self) -> tuple[int, int]:
-        """(backbone radius, overlap-add radius) in mel frames: what a chunk needs on each side."""
+        """(backbone radius, output radius: the overlap-add's or the envelope's) in mel frames: what a
+        chunk needs on each side."""
         radius = (self.cfg.kernel // 2) * (self.cfg.layers + 1)
         reach = max(head.reach() for head in self.heads())
         if self.envelope is not None:  # its edge frames see zero padding: keep them outside the chunk
