@@ -342,6 +342,52 @@ def test_generated_mels_are_inputs_with_the_teachers_waveform_as_target(library,
     plain.fit(steps=2)
 
 
+def test_generated_mels_without_a_waveform_target(library, tmp_path):
+    """generated_target "mel": the last rows are generated mels; they meet the log-mel loss and the
+    critic as fakes, and nothing that stands in for their missing waveform reaches any loss."""
+    from audiogan_training.vocoder import VocoderTrainer
+
+    cfg = tiny_config(batch_size=4, generated_share=0.5, generated_target="mel", generated_seconds=0.5,
+                      w_adv=0.5, w_fm=1.0, disc_channels=4, disc_resolutions=((256, 64),))
+    trainer = VocoderTrainer(cfg, library, tmp_path / "m", progress=False, cache_dir=tmp_path / "cache")
+    gen = trainer.generated
+    assert len(gen) == 5  # no teacher was asked for, so none was made
+    assert all((gen.folder / f"{e['key']}.mel.npy").is_file() and not (gen.folder / f"{e['key']}.teacher.npy").exists()
+               for e in gen.entries)
+    b = trainer.batch(0)
+    assert b["generated"].tolist() == [False, False, True, True]
+    S = cfg.segment_frames
+    for row in (2, 3):  # a stretch of a stored generated mel; no waveform
+        mel = b["mel"][row].numpy()
+        assert any(np.array_equal(np.asarray(gen.array(i, "mel")[:, f0:f0 + S]), mel)
+                   for i in range(len(gen)) for f0 in range(gen.frames(i) - S + 1)), row
+        assert not b["real"][row].any()
+    for row in (0, 1):  # recordings: the input is the segment's own mel
+        assert torch.allclose(b["mel"][row], trainer.front_end(b["real"][row:row + 1])[0])
+
+    def losses_with(fill):
+        """One step's losses from the same weights, with the generated rows' stand-in waveform `fill`."""
+        t = VocoderTrainer(cfg, library, tmp_path / f"m-{fill}", progress=False, cache_dir=tmp_path / "cache")
+        t.step = cfg.adv_start_step
+        real_batch = t.batch
+        t.batch = lambda step: {**real_batch(step), "real": torch.where(
+            real_batch(step)["generated"][:, None], torch.full_like(real_batch(step)["real"], fill),
+            real_batch(step)["real"])}
+        return t.train_step()
+
+    a, b2 = losses_with(0.0), losses_with(0.5)
+    for k in ("mel_l1", "mrstft", "disc", "adv", "fm", "loss"):
+        assert a[k] == pytest.approx(b2[k], rel=1e-6), k
+    trainer.fit(steps=2)
+    for bad, match in ((dict(generated_share=0.1), "1 generated rows of 4|0 generated rows"),
+                       (dict(generated_share=1.0), "at least one of each kind"),
+                       (dict(w_adv=0.0), "needs the critic"),
+                       (dict(teacher="hifigan", w_phase=0.25), "recordings only"),
+                       (dict(generated_target="waveform"), "generated_target must be")):
+        with pytest.raises(ConfigError, match=match):
+            tiny_config(**{**dict(batch_size=4, generated_share=0.5, generated_target="mel", w_adv=0.5), **bad})
+
+
 def test_generated_mels_need_a_teacher():
     with pytest.raises(ConfigError, match="teacher"):
         tiny_config(generated_share=0.5)
@@ -579,3 +625,26 @@ def test_evaluation_keeps_its_own_schedule_when_logging_is_on_another(library, t
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "eval_mel_l1" in r] == [2, 4]
     assert 3 in [r["step"] for r in records]
+
+
+def test_composed_init_keeps_the_weights_and_the_critic(library, tmp_path):
+    """compose_init_checkpoint: exported weights + another run's critic; --init-from it starts with both."""
+    from audiogan_core.errors import CheckpointError, InputError
+    from audiogan_training.vocoder import VocoderTrainer, compose_init_checkpoint, read_vocoder_checkpoint
+
+    adv = dict(w_adv=0.5, w_fm=1.0, disc_channels=4, disc_resolutions=((256, 64),))
+    VocoderTrainer(tiny_config(steps=2, **adv), library, tmp_path / "critic", progress=False).fit()
+    VocoderTrainer(tiny_config(steps=2, seed=7), library, tmp_path / "other", progress=False).fit()
+    out = tmp_path / "init.pt"
+    assert compose_init_checkpoint(tmp_path / "other/vocos.safetensors", tmp_path / "critic/checkpoint.pt", out) == 2
+    with pytest.raises(InputError, match="not overwritten"):
+        compose_init_checkpoint(tmp_path / "other/vocos.safetensors", tmp_path / "critic/checkpoint.pt", out)
+    with pytest.raises(CheckpointError, match="no critic"):
+        compose_init_checkpoint(tmp_path / "other/vocos.safetensors", tmp_path / "other/checkpoint.pt", tmp_path / "x.pt")
+    critic = read_vocoder_checkpoint(tmp_path / "critic/checkpoint.pt")["discriminator"]
+    run = VocoderTrainer(tiny_config(steps=2, **adv), library, tmp_path / "new", progress=False, init_from=out)
+    assert all(torch.equal(run.discriminator.state_dict()[k], v) for k, v in critic.items())
+    exported = load_vocos(tmp_path / "other/vocos.safetensors").state_dict()
+    assert all(torch.equal(run.model.state_dict()[k], v.float()) for k, v in exported.items())
+    own = read_vocoder_checkpoint(tmp_path / "critic/checkpoint.pt")["model"]  # the critic run's vocoder: replaced
+    assert any(not torch.equal(run.model.state_dict()[k], v) for k, v in own.items())

@@ -11,9 +11,11 @@ Targets, per random segment of `segment_frames` mel frames:
   non-adversarial vocoders); the teacher's output is a deterministic function of the mel, so its
   phase is a target the student can learn;
 - optionally (`generated_share` > 0) segments of mels that a text-to-audio model made for the
-  library's training captions, with the teacher's waveform for them standing in for the real
-  audio in every loss: a generator's mels are not quite a recording's, and this is the input the
-  vocoder meets behind `audiogan generate`.
+  library's training captions: a generator's mels are not quite a recording's, and this is the
+  input the vocoder meets behind `audiogan generate`. With `generated_target` "teacher" the
+  teacher's waveform for them stands in for the real audio in every loss; with "mel" they have no
+  waveform target at all: the output's log-mel must match the mel it was made from, and the critic
+  (which only ever sees recordings as real) must take it for a recording.
 
 The corpus (training/vocoder_corpus.py) is prepared once into `<cache>/vocoder-corpus/` (per
 clip: the loudness-normalised waveform at the model's rate, its log-mel and the teacher's waveform,
@@ -41,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from audiogan_core.config import _from_dict
-from audiogan_core.errors import CheckpointError, ConfigError, DataError
+from audiogan_core.errors import CheckpointError, ConfigError, DataError, InputError
 from audiogan_core.io import atomic_save, atomic_write_text
 from audiogan_core.mel import SILENCE_LOG_MEL, MelFrontEnd
 from audiogan_plugins.vocoders.vocos import VocosConfig, VocosModel, save_vocos
@@ -122,6 +124,10 @@ class VocoderTrainConfig:
     # one clip per training caption from `generated_model`, noise seed `generated_seed` + its index,
     # `generated_seconds` long (0: the model's default length).
     generated_share: float = 0.0
+    # "teacher": generated rows are drawn row by row and target the teacher's waveform; "mel": the
+    # last round(generated_share * batch_size) rows are generated, with no waveform target (their own
+    # log-mel and the critic only; needs the critic and no teacher rows)
+    generated_target: str = "teacher"
     generated_model: str = "default"
     generated_seconds: float = 0.0
     generated_seed: int = 1000
@@ -175,8 +181,23 @@ class VocoderTrainConfig:
         share = self.generated_share
         if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
             raise ConfigError(f"VocoderTrainConfig.generated_share must be a number from 0 to 1, got {share!r}")
-        if share > 0 and not self.teacher:
-            raise ConfigError("VocoderTrainConfig.generated_share needs a teacher: generated mels have no real audio")
+        if self.generated_target not in ("teacher", "mel"):
+            raise ConfigError(f"VocoderTrainConfig.generated_target must be 'teacher' or 'mel', "
+                              f"got {self.generated_target!r}")
+        if share > 0 and self.generated_target == "teacher" and not self.teacher:
+            raise ConfigError("VocoderTrainConfig.generated_share needs a teacher (generated mels have no real "
+                              "audio), or generated_target 'mel'")
+        if share > 0 and self.generated_target == "mel":
+            n = self.generated_rows
+            if not 1 <= n < self.batch_size:
+                raise ConfigError(f"VocoderTrainConfig.generated_share {share} gives {n} generated rows of "
+                                  f"{self.batch_size}: generated_target 'mel' needs at least one of each kind")
+            if self.needs_teacher_rows:
+                raise ConfigError("VocoderTrainConfig.generated_target 'mel' trains against recordings only: "
+                                  "set w_phase 0 (or teacher '') and target 'audio'")
+            if not self.w_adv > 0:
+                raise ConfigError("VocoderTrainConfig.generated_target 'mel' needs the critic (w_adv > 0): "
+                                  "a log-mel alone leaves the generated rows' fine structure untrained")
         seconds = self.generated_seconds
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 60:
             raise ConfigError(f"VocoderTrainConfig.generated_seconds must be from 0 to 60, got {seconds!r}")
@@ -215,6 +236,11 @@ class VocoderTrainConfig:
     def from_dict(cls, data: dict) -> "VocoderTrainConfig":
         data = {RENAMED.get(k, k): v for k, v in data.items() if k != "about"}  # recipes carry a note for people
         return _from_dict(cls, data, "VocoderTrainConfig")
+
+    @property
+    def generated_rows(self) -> int:
+        """How many rows of each batch are generated mels with no waveform target (generated_target "mel")."""
+        return round(self.generated_share * self.batch_size) if self.generated_target == "mel" else 0
 
     @property
     def needs_teacher_rows(self) -> bool:
@@ -365,7 +391,8 @@ class VocoderTrainer:
         if cfg.generated_share > 0:
             self.generated = prepare_generated_corpus(
                 train, self.cache_dir, cfg.model.mel, model_name=cfg.generated_model,
-                seconds=cfg.generated_seconds, seed=cfg.generated_seed, teacher=cfg.teacher, bf16=cfg.bf16,
+                seconds=cfg.generated_seconds, seed=cfg.generated_seed,
+                teacher=cfg.teacher if cfg.generated_target == "teacher" else "", bf16=cfg.bf16,
                 progress=self.progress)
         self.held = prepare_corpus(held, self.cache_dir, cfg.model.mel, max_seconds=cfg.max_clip_seconds,
                                    teacher="hifigan", progress=self.progress) if held else None  # scores: float32
@@ -381,7 +408,11 @@ class VocoderTrainer:
         audio, teacher, generated_mels = [], [], {}
         for row in range(cfg.batch_size):
             # generated_share 0 draws nothing here, so older recipes keep their exact stream
-            use_generated = self.generated is not None and float(torch.rand(1, generator=gen)) < cfg.generated_share
+            if cfg.generated_rows:
+                use_generated = row >= cfg.batch_size - cfg.generated_rows
+            else:
+                use_generated = self.generated is not None and \
+                    float(torch.rand(1, generator=gen)) < cfg.generated_share
             corpus = self.generated if use_generated else self.train
             for attempt in range(cfg.silent_redraws + 1):  # redraw near-silent segments (silent_redraws)
                 if use_generated:
@@ -390,6 +421,12 @@ class VocoderTrainer:
                     i = int(torch.multinomial(self.weights, 1, generator=gen))
                 T = corpus.frames(i)
                 f0 = int(torch.randint(0, max(1, T - S + 1), (1,), generator=gen))
+                if use_generated and cfg.generated_rows:  # no waveform: judge silence by the mel
+                    seg = np.zeros(0, np.float32)
+                    m = np.asarray(corpus.array(i, "mel")[:, f0: f0 + S])
+                    if attempt == cfg.silent_redraws or m.size and float(m.max()) > SILENCE_LOG_MEL + 1.0:
+                        break
+                    continue
                 kind = "teacher" if use_generated else "audio"
                 seg = np.asarray(corpus.array(i, kind)[f0 * hop: (f0 + S) * hop])
                 if attempt == cfg.silent_redraws or seg.size and \
@@ -408,6 +445,8 @@ class VocoderTrainer:
         for row, m in generated_mels.items():
             mel[row] = torch.from_numpy(m)
         out = {"real": real, "mel": mel}
+        if cfg.generated_rows:  # rows whose "real" is silence standing in for a waveform they lack
+            out["generated"] = torch.arange(cfg.batch_size) >= cfg.batch_size - cfg.generated_rows
         if teacher:
             out["teacher"] = torch.from_numpy(np.stack(teacher))
             if cfg.target == "teacher":  # the recording's mel in, the teacher's waveform as the target
@@ -446,7 +485,10 @@ class VocoderTrainer:
             features = self.model.features(b["mel"])  # [B, dim, S]
         fake = self.model.waveform(features.float())  # [B, S * hop]: the inverse STFT in float32
         mel_l1 = (self.front_end(fake) - b.get("mel_target", b["mel"])).abs().mean()
-        stft = mrstft_loss(fake, b["real"], cfg.stft_resolutions)
+        # rows with a waveform target; generated rows without one get the log-mel and the critic only
+        keep = ~b["generated"] if "generated" in b else slice(None)
+        fake_audio, real, mel_audio = fake[keep], b["real"][keep], b["mel"][keep]
+        stft = mrstft_loss(fake_audio, real, cfg.stft_resolutions)
         loss = cfg.w_mel * mel_l1 + cfg.w_stft * stft
         logs = {"mel_l1": mel_l1.item(), "mrstft": stft.item()}
         if "teacher" in b:
@@ -454,11 +496,11 @@ class VocoderTrainer:
             loss = loss + cfg.w_phase * ph
             logs["phase"] = ph.item()
         if cfg.w_envelope > 0:
-            env = envelope_loss(fake, b["real"])
+            env = envelope_loss(fake_audio, real)
             loss = loss + cfg.w_envelope * env
             logs["envelope"] = env.item()
         if self.discriminator is not None and not self.warming_new_heads():
-            loss = loss + self._adversarial_step(fake, b["real"], b["mel"], logs)
+            loss = loss + self._adversarial_step(fake, real, b["mel"], mel_audio, keep, logs)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"vocoder loss is {float(loss)} at step {self.step}")
         self.optimiser.zero_grad(set_to_none=True)
@@ -469,9 +511,12 @@ class VocoderTrainer:
         logs["loss"] = loss.item()
         return logs
 
-    def _adversarial_step(self, fake: torch.Tensor, real: torch.Tensor, mel: torch.Tensor, logs: dict) -> torch.Tensor:
+    def _adversarial_step(self, fake: torch.Tensor, real: torch.Tensor, mel: torch.Tensor, real_mel: torch.Tensor,
+                          keep, logs: dict) -> torch.Tensor:
         """Update the critic on (real, fake), then return the vocoder's adversarial and
-        feature-matching terms (zero before adv_start_step)."""
+        feature-matching terms (zero before adv_start_step). `fake` [B, N] was made from `mel`;
+        `real` holds the recordings of the rows `keep` selects (all rows unless some are generated
+        mels without one), `real_mel` their mels; feature matching pairs those rows alone."""
         from .vocoder_discriminator import discriminator_loss, feature_matching_loss, generator_adversarial_loss
 
         cfg = self.config
@@ -480,7 +525,7 @@ class VocoderTrainer:
             # the vocoder's cosine decay, scaled, but no warm-up: the critic starts from scratch
             group["lr"] = cfg.disc_lr * self.lr_at(max(self.step, cfg.new_heads_warmup_steps + cfg.warmup_steps)) / cfg.lr
         with bf16_autocast("cpu", cfg.bf16):
-            real_out = self.discriminator(real, mel)
+            real_out = self.discriminator(real, real_mel)
             d_loss = discriminator_loss(real_out, self.discriminator(fake.detach(), mel))
         self.disc_optimiser.zero_grad(set_to_none=True)
         d_loss.float().backward()
@@ -494,7 +539,8 @@ class VocoderTrainer:
             with bf16_autocast("cpu", cfg.bf16):
                 fake_out = self.discriminator(fake, mel)
                 adv = generator_adversarial_loss(fake_out).float()
-                fm = feature_matching_loss(real_out, fake_out).float()
+                paired = [(logits[keep], [f[keep] for f in feats]) for logits, feats in fake_out]
+                fm = feature_matching_loss(real_out, paired).float()
         finally:
             for p in self.discriminator.parameters():
                 p.requires_grad_(True)
@@ -684,6 +730,30 @@ def _initial_critic(path: Path, config: VocoderTrainConfig) -> dict | None:
          (config.disc_periods, config.disc_period_channels)),
         ("envelope_discriminators.", saved.disc_envelope_channels == config.disc_envelope_channels)) if not same)
     return {k: v for k, v in state["discriminator"].items() if not k.startswith(differ)}
+
+
+def compose_init_checkpoint(weights: str | Path, critic_from: str | Path, out: str | Path) -> int:
+    """Write `out`: a copy of the run checkpoint `critic_from` with exported vocos `weights` in place
+    of its vocoder, so a run started from averaged weights (which have no critic) with `--init-from
+    out` keeps that run's trained critic. Both optimisers are dropped (they belong to other weights).
+    Returns the critic's step."""
+    from audiogan_plugins.vocoders.vocos import load_vocos
+
+    out = Path(out)
+    if out.exists():
+        raise InputError(f"{out} exists: not overwritten")
+    state = read_vocoder_checkpoint(critic_from)
+    if "discriminator" not in state:
+        raise CheckpointError(f"{critic_from} holds no critic")
+    model = load_vocos(weights)
+    saved = VocoderTrainConfig.from_dict(json.loads(state["config"]))
+    if saved.model != model.cfg:
+        raise ConfigError(f"{weights} is a {model.cfg}, the vocoder of {critic_from} a {saved.model}")
+    state["model"] = {k: v.float() for k, v in model.state_dict().items()}
+    for key in ("optimiser", "disc_optimiser"):
+        state.pop(key, None)
+    atomic_save(out, lambda tmp: torch.save(state, tmp))
+    return int(state["step"])
 
 
 def read_vocoder_checkpoint(path: str | Path) -> dict:

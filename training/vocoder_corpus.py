@@ -148,9 +148,11 @@ def prepare_generated_corpus(items, cache_dir: Path, mel: MelConfig, *, model_na
         if not meta_path.is_file():
             mels, _, _ = model.generate_mel(item.caption, seed=seed + k, seconds=seconds or None)
             log_mel = mels[0].numpy().astype(np.float32)  # [n_mels, frames]
-            teacher_model = teacher_model or _teacher(teacher, mel)
-            wave = teacher_waveform(teacher_model, log_mel, bf16=bf16)
-            _store_entry(folder, key, {"mel": log_mel, "teacher": wave},
+            arrays = {"mel": log_mel}
+            if teacher:  # "" for a run that trains on generated mels without a waveform target
+                teacher_model = teacher_model or _teacher(teacher, mel)
+                arrays["teacher"] = teacher_waveform(teacher_model, log_mel, bf16=bf16)
+            _store_entry(folder, key, arrays,
                          {"caption": item.caption, "seed": seed + k, "frames": int(log_mel.shape[1])})
         meta = json.loads(meta_path.read_text())
         entries.append({"key": key, "file": item.rel, "frames": meta["frames"]})
