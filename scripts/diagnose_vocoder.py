@@ -46,7 +46,7 @@ def main() -> int:
     from audiogan_core.config import MelConfig
     from audiogan_core.plugins import get_vocoder
     from audiogan_training.mel_dataset import compute_log_mel
-    from audiogan_training.vocoder import ENVELOPE_STEP, log_level
+    from audiogan_training.vocoder_losses import ENVELOPE_STEP, log_level
 
     mel_cfg = MelConfig.hifigan_universal()
     rate, cut = mel_cfg.sample_rate, mel_cfg.fmax

@@ -75,7 +75,8 @@ def main() -> int:
     from audiogan_core.plugins import get_embedder, get_vocoder
     from audiogan_training.mel_dataset import compute_log_mel, load_audio, normalise_loudness
     from audiogan_training.sampling import library_split
-    from audiogan_training.vocoder import VocoderTrainConfig, aggregate_scores, resynthesis_scores
+    from audiogan_training.vocoder import VocoderTrainConfig
+    from audiogan_training.vocoder_losses import aggregate_scores, resynthesis_scores
 
     t0 = time.time()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -111,7 +111,7 @@ def test_an_envelope_starts_at_gain_one_and_streams_exactly(tmp_path, chunk, hid
 def test_the_envelope_loss_prefers_a_sharp_attack_at_the_median_place_to_a_smeared_one():
     """The reason for an L1 of log levels: over targets whose attack falls at different places, a
     sharp attack at the middle one costs less than one spread over all of them."""
-    from audiogan_training.vocoder import envelope_loss
+    from audiogan_training.vocoder_losses import envelope_loss
 
     n, places = 4096, [1800, 2000, 2200]
     rng = torch.Generator().manual_seed(0)

@@ -96,7 +96,7 @@ def test_teacher_waveform_chunks_join_seamlessly():
 
 def test_set_scores_are_not_blown_up_by_a_near_silent_clip():
     from audiogan_core.mel import MelFrontEnd
-    from audiogan_training.vocoder import aggregate_scores, resynthesis_scores
+    from audiogan_training.vocoder_losses import aggregate_scores, resynthesis_scores
 
     front, res = MelFrontEnd(MelConfig.hifigan_universal()), ((512, 128), (1024, 256))
     g = torch.Generator().manual_seed(0)
