@@ -48,9 +48,9 @@ from audiogan_core.mel import SILENCE_LOG_MEL, MelFrontEnd
 from audiogan_plugins.vocoders.vocos import VocosConfig, VocosModel, save_vocos
 
 from .precision import bf16_autocast
-from .vocoder_losses import aggregate_scores, envelope_loss, mrstft_loss, phase_loss, resynthesis_scores
 from .run_folder import cache_folder, check_run_folder
 from .vocoder_corpus import prepare_corpus, prepare_generated_corpus
+from .vocoder_losses import aggregate_scores, envelope_loss, mrstft_loss, phase_loss, resynthesis_scores
 
 CHECKPOINT_FORMAT = "audiogan-vocoder-train-1"
 SILENT_SEGMENT_RMS = 10 ** (-60 / 20)
