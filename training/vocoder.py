@@ -413,7 +413,7 @@ class VocoderTrainer:
         mel_l1 = (self.front_end(fake) - b.get("mel_target", b["mel"])).abs().mean()
         # rows with a waveform target; generated rows without one get the log-mel and the critic only
         keep = ~b["generated"] if "generated" in b else slice(None)
-        fake_audio, real, mel_audio = fake[keep], b["real"][keep], b["mel"][keep]
+        fake_audio, real = fake[keep], b["real"][keep]
         stft = mrstft_loss(fake_audio, real, cfg.stft_resolutions)
         loss = cfg.w_mel * mel_l1 + cfg.w_stft * stft
         logs = {"mel_l1": mel_l1.item(), "mrstft": stft.item()}
@@ -426,7 +426,7 @@ class VocoderTrainer:
             loss = loss + cfg.w_envelope * env
             logs["envelope"] = env.item()
         if self.discriminator is not None and not self.warming_new_heads():
-            loss = loss + self._adversarial_step(fake, real, b["mel"], mel_audio, keep, logs)
+            loss = loss + self._adversarial_step(fake, real, b["mel"], keep, logs)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"vocoder loss is {float(loss)} at step {self.step}")
         self.optimiser.zero_grad(set_to_none=True)
@@ -437,12 +437,12 @@ class VocoderTrainer:
         logs["loss"] = loss.item()
         return logs
 
-    def _adversarial_step(self, fake: torch.Tensor, real: torch.Tensor, mel: torch.Tensor, real_mel: torch.Tensor,
-                          keep, logs: dict) -> torch.Tensor:
+    def _adversarial_step(self, fake: torch.Tensor, real: torch.Tensor, mel: torch.Tensor, keep,
+                          logs: dict) -> torch.Tensor:
         """Update the critic on (real, fake), then return the vocoder's adversarial and
         feature-matching terms (zero before adv_start_step). `fake` [B, N] was made from `mel`;
         `real` holds the recordings of the rows `keep` selects (all rows unless some are generated
-        mels without one), `real_mel` their mels; feature matching pairs those rows alone."""
+        mels without one); feature matching pairs those rows alone."""
         from .vocoder_discriminator import discriminator_loss, feature_matching_loss, generator_adversarial_loss
 
         cfg = self.config
@@ -451,7 +451,7 @@ class VocoderTrainer:
             # the vocoder's cosine decay, scaled, but no warm-up: the critic starts from scratch
             group["lr"] = cfg.disc_lr * self.lr_at(max(self.step, cfg.new_heads_warmup_steps + cfg.warmup_steps)) / cfg.lr
         with bf16_autocast("cpu", cfg.bf16):
-            real_out = self.discriminator(real, real_mel)
+            real_out = self.discriminator(real, mel[keep])
             d_loss = discriminator_loss(real_out, self.discriminator(fake.detach(), mel))
         self.disc_optimiser.zero_grad(set_to_none=True)
         d_loss.float().backward()
