@@ -21,7 +21,11 @@ def cut_pieces(source: Path, out: Path, per_track: int, seconds: float) -> list[
     import soundfile as sf
 
     written = []
-    for path in sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()):
+    paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    # Two sources that differ only in suffix (grow.wav beside grow.ogg) keep it in their pieces' names.
+    stems = [p.with_suffix("") for p in paths]
+    shared = {s for s in stems if stems.count(s) > 1}
+    for path in paths:
         x, sr = sf.read(path, always_2d=True, dtype="float32")
         x = x.mean(axis=1)
         n = int(seconds * sr)
@@ -31,6 +35,8 @@ def cut_pieces(source: Path, out: Path, per_track: int, seconds: float) -> list[
             starts = np.linspace(0, x.size - n, min(per_track, x.size // n)).astype(int)
             pieces = [x[s:s + n] for s in starts]
         rel = path.relative_to(source).with_suffix("")
+        if path.with_suffix("") in shared:
+            rel = rel.with_name(f"{rel.name}_{path.suffix[1:].lower()}")
         for i, piece in enumerate(pieces):
             target = out / rel.parent / f"{rel.name}-{i:02d}.flac"
             if target.exists():

@@ -32,3 +32,16 @@ def test_long_tracks_give_spread_pieces_and_short_sounds_stay_whole(tmp_path):
     # a second run refuses to overwrite what the first wrote
     assert main([str(src), str(tmp_path / "out"), "--per-track", "3", "--seconds", "2"]) == 1
     assert main([str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
+
+
+def test_sources_differing_only_in_suffix_both_give_pieces(tmp_path):
+    sr = 8000
+    src = tmp_path / "src"
+    src.mkdir()
+    sf.write(src / "grow.wav", np.full(sr, 0.25, np.float32), sr)
+    sf.write(src / "grow.ogg", np.full(sr, -0.25, np.float32), sr)
+    sf.write(src / "other.wav", np.full(sr, 0.5, np.float32), sr)
+    assert main([str(src), str(tmp_path / "out"), "--seconds", "2"]) == 0
+    names = sorted(p.name for p in (tmp_path / "out").glob("*.flac"))
+    assert names == ["grow_ogg-00.flac", "grow_wav-00.flac", "other-00.flac"]
+    assert sf.read(tmp_path / "out" / "grow_wav-00.flac")[0][0] > 0 > sf.read(tmp_path / "out" / "grow_ogg-00.flac")[0][0]
