@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 AUDIO_SUFFIXES = (".ogg", ".oga", ".wav", ".flac")
@@ -23,8 +24,8 @@ def cut_pieces(source: Path, out: Path, per_track: int, seconds: float) -> list[
     written = []
     paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
     # Two sources that differ only in suffix (grow.wav beside grow.ogg) keep it in their pieces' names.
-    stems = [p.with_suffix("") for p in paths]
-    shared = {s for s in stems if stems.count(s) > 1}
+    stems = Counter(p.with_suffix("") for p in paths)
+    shared = {s for s, n in stems.items() if n > 1}
     for path in paths:
         x, sr = sf.read(path, always_2d=True, dtype="float32")
         x = x.mean(axis=1)
