@@ -648,3 +648,53 @@ def test_composed_init_keeps_the_weights_and_the_critic(library, tmp_path):
     assert all(torch.equal(run.model.state_dict()[k], v.float()) for k, v in exported.items())
     own = read_vocoder_checkpoint(tmp_path / "critic/checkpoint.pt")["model"]  # the critic run's vocoder: replaced
     assert any(not torch.equal(run.model.state_dict()[k], v) for k, v in own.items())
+
+
+def test_draw_weights_split_a_share_of_the_draws_by_the_category_mix():
+    from audiogan_core.errors import DataError
+    from audiogan_training.vocoder import draw_weights
+
+    lengths = np.array([1.0, 2.0, 3.0, 4.0])
+    cats = ["tool", "bird", "bird", None]
+    assert np.array_equal(draw_weights(lengths, cats, {"tool": 1}, 0.0), lengths / 10)  # off: lengths alone
+    # the mix names a category the clips lack ("rain"): dropped, the others renormalised
+    w = draw_weights(lengths, cats, {"tool": 1, "bird": 3, "rain": 5}, 0.5)
+    assert np.allclose(w, [0.05 + 0.125, 0.1 + 0.15, 0.15 + 0.225, 0.2])
+    assert np.isclose(w.sum(), 1.0)
+    assert np.allclose(draw_weights(lengths, cats, {"tool": 1}, 1.0), [1, 0, 0, 0])
+    with pytest.raises(DataError, match="names no category of the training clips.*bird"):
+        draw_weights(lengths, cats, {"rain": 1}, 0.5)
+
+
+def test_category_draws_are_checked():
+    from audiogan_training.vocoder import VocoderTrainConfig
+
+    with pytest.raises(ConfigError, match="category_draws must be a number from 0 to 1"):
+        VocoderTrainConfig(category_draws=1.5, category_mix={"a": 1})
+    with pytest.raises(ConfigError, match="category_mix must map category names to weights"):
+        VocoderTrainConfig(category_mix={"a": -1})
+    with pytest.raises(ConfigError, match="needs a category_mix with a positive weight"):
+        VocoderTrainConfig(category_draws=0.5)
+
+
+def test_the_trainer_draws_by_the_category_mix_of_the_captions(tmp_path, write_library):
+    """Categories come from the library's captions.jsonl; with every draw by the mix, only its clips are drawn."""
+    import json
+
+    from audiogan_training.vocoder import VocoderTrainer
+
+    t = np.arange(22050) / 22050
+    clips = [(0.3 * np.sin(2 * np.pi * (200 + 150 * i) * t), f"sound {i}") for i in range(5)]
+    root = write_library(tmp_path / "lib", clips, 22050, held_out=[4])
+    rows = [json.loads(line) for line in (root / "captions.jsonl").read_text().splitlines()]
+    for row, cat in zip(rows, ["hammer", "bird", "bird", None, "bird"]):
+        row["category"] = cat
+    (root / "captions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    trainer = VocoderTrainer(tiny_config(category_draws=1.0, category_mix={"hammer": 1.0}), root, tmp_path / "r",
+                             progress=False)
+    drawn = trainer.weights.numpy()
+    files = [e["file"] for e in trainer.train.entries]
+    assert drawn[files.index("clip0.wav")] == pytest.approx(1.0) and drawn.sum() == pytest.approx(1.0)
+    trainer.fit(steps=1)  # and it trains on them
+    even = VocoderTrainer(tiny_config(), root, tmp_path / "e", progress=False).weights.numpy()
+    assert np.all(even > 0)

@@ -136,6 +136,11 @@ class VocoderTrainConfig:
     # A near-silent segment (RMS below -60 dBFS) is drawn again up to this many times. 0 keeps the
     # library's own share of silence, which the vocoder must learn to reproduce as silence.
     silent_redraws: int = 3
+    # Share of draws that follow `category_mix` ({category: weight}, the captions' `category`) instead of
+    # the clip lengths alone: a vocoder for one text-to-audio model should hear most of the sounds that
+    # model makes. Within a category clips keep their length weights; 0 keeps the length-only stream.
+    category_draws: float = 0.0
+    category_mix: dict = field(default_factory=dict)
     holdout_file: str = "holdout.json"
     eval_clips: int = 48
     eval_seconds: float = 4.0
@@ -224,6 +229,16 @@ class VocoderTrainConfig:
             raise ConfigError(f"VocoderTrainConfig.new_heads_warmup_lr must be > 0, got {self.new_heads_warmup_lr!r}")
         if not self.w_envelope >= 0:
             raise ConfigError(f"VocoderTrainConfig.w_envelope must be >= 0, got {self.w_envelope!r}")
+        draws = self.category_draws
+        if not isinstance(draws, (int, float)) or isinstance(draws, bool) or not 0 <= draws <= 1:
+            raise ConfigError(f"VocoderTrainConfig.category_draws must be a number from 0 to 1, got {draws!r}")
+        mix = self.category_mix
+        if not isinstance(mix, dict) or any(
+                not isinstance(k, str) or not isinstance(v, (int, float)) or isinstance(v, bool)
+                or not (math.isfinite(v) and v >= 0) for k, v in mix.items()):
+            raise ConfigError(f"VocoderTrainConfig.category_mix must map category names to weights >= 0, got {mix!r}")
+        if draws > 0 and not sum(mix.values()) > 0:
+            raise ConfigError("VocoderTrainConfig.category_draws > 0 needs a category_mix with a positive weight")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -325,7 +340,8 @@ class VocoderTrainer:
         # draw clips in proportion to their length (a 30 s rain bed offers more segments than a click)
         frames = np.array([max(1, self.train.frames(i) - cfg.segment_frames + 1) for i in range(len(self.train))],
                           dtype=np.float64)
-        self.weights = torch.from_numpy(np.sqrt(frames) / np.sqrt(frames).sum())
+        self.weights = torch.from_numpy(draw_weights(np.sqrt(frames), [it.meta.get("category") for it in train],
+                                                     cfg.category_mix, cfg.category_draws))
 
     # batches ------------------------------------------------------------------------------
     def batch(self, step: int) -> dict[str, torch.Tensor]:
@@ -560,6 +576,26 @@ class VocoderTrainer:
             self.save()
         if stop:
             raise KeyboardInterrupt(f"stopped by {stop[0]} at step {self.step}")
+
+
+def draw_weights(length_weights: np.ndarray, categories: list, mix: dict, share: float) -> np.ndarray:
+    """Each clip's chance of being drawn: (1 - share) of it by length alone, `share` by the
+    category mix (each category's weight split among its clips by length). Mix categories the
+    library lacks are dropped; clips of categories outside the mix only get the first part."""
+    base = length_weights / length_weights.sum()
+    if share == 0:
+        return base
+    present = {c: w for c, w in mix.items() if w > 0 and c in set(categories)}
+    if not present:
+        raise DataError(f"category_mix names no category of the training clips (mix: {sorted(mix)}; "
+                        f"the clips have: {sorted({c for c in categories if c})[:20]})")
+    total = sum(present.values())
+    cats = np.array([c if c in present else "" for c in categories], dtype=object)
+    by_mix = np.zeros_like(base)
+    for c, w in present.items():
+        rows = cats == c
+        by_mix[rows] = w / total * length_weights[rows] / length_weights[rows].sum()
+    return (1 - share) * base + share * by_mix
 
 
 def _on_stop_signals(callback):
