@@ -652,7 +652,7 @@ def test_composed_init_keeps_the_weights_and_the_critic(library, tmp_path):
 
 def test_draw_weights_split_a_share_of_the_draws_by_the_category_mix():
     from audiogan_core.errors import DataError
-    from audiogan_training.vocoder import draw_weights
+    from audiogan_training.sampling import draw_weights
 
     lengths = np.array([1.0, 2.0, 3.0, 4.0])
     cats = ["tool", "bird", "bird", None]

@@ -2,7 +2,8 @@
 
 `ResumableSampler` is an infinite, deterministic, DDP-sharded index stream with a
 `state_dict()` that resumes exactly (optionally weighted: `balance_weights` draws small
-caption categories more often); `split_holdout` makes a held-out split that depends only on
+caption categories more often); `draw_weights` mixes clip-length weights with a category mix
+(the vocoder trainer's draws); `split_holdout` makes a held-out split that depends only on
 each file's relative path (stable when files are added); `read_holdout` reads the list of
 held-out files a library ships (holdout.json).
 """
@@ -13,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+import numpy as np
 import torch
 
 from audiogan_core.errors import DataError, InputError
@@ -146,6 +148,27 @@ def balance_weights(groups: Sequence[str | None], power: float) -> list[float]:
     raw = [counts[g] ** -float(power) for g in groups]
     mean = sum(raw) / len(raw) if raw else 1.0
     return [w / mean for w in raw]
+
+
+def draw_weights(length_weights: np.ndarray, categories: list, mix: dict, share: float) -> np.ndarray:
+    """Each clip's chance of being drawn: (1 - share) of it by length alone, `share` by the
+    category mix (each category's weight split among its clips by length). Mix categories the
+    library lacks are dropped; clips of categories outside the mix only get the first part."""
+    base = length_weights / length_weights.sum()
+    if share == 0:
+        return base
+    known = set(categories)
+    present = {c: w for c, w in mix.items() if w > 0 and c in known}
+    if not present:
+        raise DataError(f"category_mix names no category of the training clips (mix: {sorted(mix)}; "
+                        f"the clips have: {sorted({c for c in categories if c})[:20]})")
+    total = sum(present.values())
+    cats = np.array([c if c in present else "" for c in categories], dtype=object)
+    by_mix = np.zeros_like(base)
+    for c, w in present.items():
+        rows = cats == c
+        by_mix[rows] = w / total * length_weights[rows] / length_weights[rows].sum()
+    return (1 - share) * base + share * by_mix
 
 
 def _unit_hash(text: str, seed: int) -> float:

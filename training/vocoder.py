@@ -310,7 +310,7 @@ class VocoderTrainer:
 
     def _build_data(self) -> None:
         from .library_scan import scan_library
-        from .sampling import read_holdout, split_holdout
+        from .sampling import draw_weights, read_holdout, split_holdout
 
         cfg = self.config
         scan = scan_library(self.data_dir, mel_config=cfg.model.mel, clip_frames=cfg.segment_frames,
@@ -576,26 +576,6 @@ class VocoderTrainer:
             self.save()
         if stop:
             raise KeyboardInterrupt(f"stopped by {stop[0]} at step {self.step}")
-
-
-def draw_weights(length_weights: np.ndarray, categories: list, mix: dict, share: float) -> np.ndarray:
-    """Each clip's chance of being drawn: (1 - share) of it by length alone, `share` by the
-    category mix (each category's weight split among its clips by length). Mix categories the
-    library lacks are dropped; clips of categories outside the mix only get the first part."""
-    base = length_weights / length_weights.sum()
-    if share == 0:
-        return base
-    present = {c: w for c, w in mix.items() if w > 0 and c in set(categories)}
-    if not present:
-        raise DataError(f"category_mix names no category of the training clips (mix: {sorted(mix)}; "
-                        f"the clips have: {sorted({c for c in categories if c})[:20]})")
-    total = sum(present.values())
-    cats = np.array([c if c in present else "" for c in categories], dtype=object)
-    by_mix = np.zeros_like(base)
-    for c, w in present.items():
-        rows = cats == c
-        by_mix[rows] = w / total * length_weights[rows] / length_weights[rows].sum()
-    return (1 - share) * base + share * by_mix
 
 
 def _on_stop_signals(callback):
