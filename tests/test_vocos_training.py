@@ -698,3 +698,36 @@ def test_the_trainer_draws_by_the_category_mix_of_the_captions(tmp_path, write_l
     trainer.fit(steps=1)  # and it trains on them
     even = VocoderTrainer(tiny_config(), root, tmp_path / "e", progress=False).weights.numpy()
     assert np.all(even > 0)
+
+
+def test_augmentation_changes_the_recordings_not_which_segments_are_drawn(library, tmp_path):
+    """Gain and mixing act on the waveform before its mel is taken; the segment stream is a run's without them."""
+    from audiogan_training.vocoder import VocoderTrainer
+
+    plain = VocoderTrainer(tiny_config(batch_size=4), library, tmp_path / "p", progress=False)
+    loud = VocoderTrainer(tiny_config(batch_size=4, aug_gain_db=(6.0, 6.0)), library, tmp_path / "g", progress=False)
+    a, b = plain.batch(3), loud.batch(3)
+    assert torch.allclose(b["real"], a["real"] * 10 ** (6 / 20), atol=1e-6)  # the same segments, 6 dB up
+    assert torch.allclose(b["mel"], plain.front_end(b["real"]))  # the mel is the augmented waveform's
+    mixed = VocoderTrainer(tiny_config(batch_size=4, aug_mix_share=1.0, aug_mix_db=(0.0, 0.0)), library,
+                           tmp_path / "m", progress=False).batch(3)
+    added = mixed["real"] - a["real"]  # every row has a second segment at its own level
+    assert all(added[r].abs().max() > 0.05 for r in range(4))
+    again = VocoderTrainer(tiny_config(batch_size=4, aug_mix_share=1.0, aug_mix_db=(0.0, 0.0)), library,
+                           tmp_path / "m2", progress=False).batch(3)
+    assert torch.equal(again["real"], mixed["real"])  # seeded by (seed, step): resumes reproduce it
+
+
+def test_augmentation_is_checked():
+    from audiogan_training.vocoder import VocoderTrainConfig
+
+    with pytest.raises(ConfigError, match=r"aug_gain_db must be \[low, high\] in dB"):
+        VocoderTrainConfig(aug_gain_db=(6, -6))
+    with pytest.raises(ConfigError, match=r"aug_mix_db must be \[low, high\] in dB"):
+        VocoderTrainConfig(aug_mix_db=(0,))
+    with pytest.raises(ConfigError, match="aug_mix_share must be a number from 0 to 1"):
+        VocoderTrainConfig(aug_mix_share=2)
+    with pytest.raises(ConfigError, match="cannot share a batch with a teacher's waveform"):
+        VocoderTrainConfig(aug_mix_share=0.5, teacher="hifigan", w_phase=1.0)
+    config = VocoderTrainConfig(aug_gain_db=[-3, 9], teacher="")
+    assert VocoderTrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))).aug_gain_db == (-3.0, 9.0)

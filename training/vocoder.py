@@ -15,7 +15,10 @@ Targets, per random segment of `segment_frames` mel frames:
   input the vocoder meets behind `audiogan generate`. With `generated_target` "teacher" the
   teacher's waveform for them stands in for the real audio in every loss; with "mel" they have no
   waveform target at all: the output's log-mel must match the mel it was made from, and the critic
-  (which only ever sees recordings as real) must take it for a recording.
+  (which only ever sees recordings as real) must take it for a recording;
+- optionally the recordings' segments augmented before their mel is taken (`aug_gain_db`: a random
+  gain; `aug_mix_share`: a second segment added), so the vocoder meets levels and blends the
+  library itself lacks, each still paired with its exact waveform.
 
 The corpus (training/vocoder_corpus.py) is prepared once into `<cache>/vocoder-corpus/` (per
 clip: the loudness-normalised waveform at the model's rate, its log-mel and the teacher's waveform,
@@ -141,6 +144,13 @@ class VocoderTrainConfig:
     # model makes. Within a category clips keep their length weights; 0 keeps the length-only stream.
     category_draws: float = 0.0
     category_mix: dict = field(default_factory=dict)
+    # Waveform augmentation of the recordings' segments, before their mel is taken (input and target
+    # stay a pair): each row's gain uniform in dB over `aug_gain_db`, and in a share `aug_mix_share` of
+    # the rows a second segment added at `aug_mix_db` relative to it (two sounds at once, as a text
+    # model's mels often are). Drawn from a stream of its own, so the segments are those of a run without it.
+    aug_gain_db: tuple = (0.0, 0.0)
+    aug_mix_share: float = 0.0
+    aug_mix_db: tuple = (-12.0, 0.0)
     holdout_file: str = "holdout.json"
     eval_clips: int = 48
     eval_seconds: float = 4.0
@@ -239,6 +249,21 @@ class VocoderTrainConfig:
             raise ConfigError(f"VocoderTrainConfig.category_mix must map category names to weights >= 0, got {mix!r}")
         if draws > 0 and not sum(mix.values()) > 0:
             raise ConfigError("VocoderTrainConfig.category_draws > 0 needs a category_mix with a positive weight")
+        for name in ("aug_gain_db", "aug_mix_db"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)) or len(value) != 2 or any(
+                    not isinstance(v, (int, float)) or isinstance(v, bool) or not -60 <= v <= 24 for v in value) \
+                    or value[0] > value[1]:
+                raise ConfigError(f"VocoderTrainConfig.{name} must be [low, high] in dB, -60 <= low <= high <= 24, "
+                                  f"got {value!r}")
+            setattr(self, name, tuple(float(v) for v in value))
+        share = self.aug_mix_share
+        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
+            raise ConfigError(f"VocoderTrainConfig.aug_mix_share must be a number from 0 to 1, got {share!r}")
+        if self.augments and (self.needs_teacher_rows or self.generated_share > 0):
+            raise ConfigError("VocoderTrainConfig: waveform augmentation (aug_gain_db, aug_mix_share) changes the "
+                              "recording, so it cannot share a batch with a teacher's waveform or generated mels "
+                              "(set w_phase 0 or teacher '', and generated_share 0)")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -254,6 +279,11 @@ class VocoderTrainConfig:
     def generated_rows(self) -> int:
         """How many rows of each batch are generated mels with no waveform target (generated_target "mel")."""
         return round(self.generated_share * self.batch_size) if self.generated_target == "mel" else 0
+
+    @property
+    def augments(self) -> bool:
+        """Whether the recordings' segments are augmented (a gain range or mixing)."""
+        return self.aug_gain_db != (0.0, 0.0) or self.aug_mix_share > 0
 
     @property
     def needs_teacher_rows(self) -> bool:
@@ -383,6 +413,8 @@ class VocoderTrainer:
                 teacher.append(audio[-1] if use_generated else
                                np.pad(np.asarray(self.train.array(i, "teacher")[f0 * hop: (f0 + S) * hop]), (0, pad)))
         real = torch.from_numpy(np.stack(audio).astype(np.float32))
+        if cfg.augments:
+            real = self._augment(real, step)
         mel = self.front_end(real)  # the segment's own mel: what the student hears
         for row, m in generated_mels.items():
             mel[row] = torch.from_numpy(m)
@@ -394,6 +426,24 @@ class VocoderTrainer:
             if cfg.target == "teacher":  # the recording's mel in, the teacher's waveform as the target
                 out["real"] = out["teacher"]
                 out["mel_target"] = self.front_end(out["teacher"])
+        return out
+
+    def _augment(self, real: torch.Tensor, step: int) -> torch.Tensor:
+        """real [B, S * hop] -> the same rows with a random gain, some with a second segment added."""
+        cfg, hop, S = self.config, self.train.hop, self.config.segment_frames
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step + 500_000_000)  # not the segments' stream
+        out = real.clone()
+        for row in range(real.shape[0]):
+            lo, hi = cfg.aug_gain_db
+            gain_db = lo + (hi - lo) * float(torch.rand(1, generator=gen))
+            if float(torch.rand(1, generator=gen)) < cfg.aug_mix_share:
+                i = int(torch.multinomial(self.weights, 1, generator=gen))
+                f0 = int(torch.randint(0, max(1, self.train.frames(i) - S + 1), (1,), generator=gen))
+                other = np.asarray(self.train.array(i, "audio")[f0 * hop: (f0 + S) * hop], dtype=np.float32)
+                lo2, hi2 = cfg.aug_mix_db
+                mix_db = lo2 + (hi2 - lo2) * float(torch.rand(1, generator=gen))
+                out[row, : other.size] += torch.from_numpy(other) * 10 ** (mix_db / 20)
+            out[row] *= 10 ** (gain_db / 20)
         return out
 
     def lr_at(self, step: int) -> float:
