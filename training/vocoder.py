@@ -439,7 +439,8 @@ class VocoderTrainer:
             if float(torch.rand(1, generator=gen)) < cfg.aug_mix_share:
                 i = int(torch.multinomial(self.weights, 1, generator=gen))
                 f0 = int(torch.randint(0, max(1, self.train.frames(i) - S + 1), (1,), generator=gen))
-                other = np.asarray(self.train.array(i, "audio")[f0 * hop: (f0 + S) * hop], dtype=np.float32)
+                # a copy: the corpus is memory-mapped read-only
+                other = np.array(self.train.array(i, "audio")[f0 * hop: (f0 + S) * hop], dtype=np.float32)
                 lo2, hi2 = cfg.aug_mix_db
                 mix_db = lo2 + (hi2 - lo2) * float(torch.rand(1, generator=gen))
                 out[row, : other.size] += torch.from_numpy(other) * 10 ** (mix_db / 20)
