@@ -191,9 +191,7 @@ class VocoderTrainConfig:
             raise ConfigError(f"VocoderTrainConfig.target must be 'audio' or 'teacher', got {self.target!r}")
         if self.target == "teacher" and not self.teacher:
             raise ConfigError("VocoderTrainConfig.target 'teacher' needs a teacher")
-        share = self.generated_share
-        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
-            raise ConfigError(f"VocoderTrainConfig.generated_share must be a number from 0 to 1, got {share!r}")
+        share = self._check_share("generated_share")
         if self.generated_target not in ("teacher", "mel"):
             raise ConfigError(f"VocoderTrainConfig.generated_target must be 'teacher' or 'mel', "
                               f"got {self.generated_target!r}")
@@ -239,9 +237,7 @@ class VocoderTrainConfig:
             raise ConfigError(f"VocoderTrainConfig.new_heads_warmup_lr must be > 0, got {self.new_heads_warmup_lr!r}")
         if not self.w_envelope >= 0:
             raise ConfigError(f"VocoderTrainConfig.w_envelope must be >= 0, got {self.w_envelope!r}")
-        draws = self.category_draws
-        if not isinstance(draws, (int, float)) or isinstance(draws, bool) or not 0 <= draws <= 1:
-            raise ConfigError(f"VocoderTrainConfig.category_draws must be a number from 0 to 1, got {draws!r}")
+        draws = self._check_share("category_draws")
         mix = self.category_mix
         if not isinstance(mix, dict) or any(
                 not isinstance(k, str) or not isinstance(v, (int, float)) or isinstance(v, bool)
@@ -257,13 +253,17 @@ class VocoderTrainConfig:
                 raise ConfigError(f"VocoderTrainConfig.{name} must be [low, high] in dB, -60 <= low <= high <= 24, "
                                   f"got {value!r}")
             setattr(self, name, tuple(float(v) for v in value))
-        share = self.aug_mix_share
-        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
-            raise ConfigError(f"VocoderTrainConfig.aug_mix_share must be a number from 0 to 1, got {share!r}")
+        self._check_share("aug_mix_share")
         if self.augments and (self.needs_teacher_rows or self.generated_share > 0):
             raise ConfigError("VocoderTrainConfig: waveform augmentation (aug_gain_db, aug_mix_share) changes the "
                               "recording, so it cannot share a batch with a teacher's waveform or generated mels "
                               "(set w_phase 0 or teacher '', and generated_share 0)")
+
+    def _check_share(self, name: str) -> float:
+        value = getattr(self, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+            raise ConfigError(f"VocoderTrainConfig.{name} must be a number from 0 to 1, got {value!r}")
+        return value
 
     def to_dict(self) -> dict:
         d = asdict(self)
