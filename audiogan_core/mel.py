@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .config import MelConfig
 from .errors import InputError
@@ -60,6 +61,10 @@ class MelFrontEnd(torch.nn.Module):
         self.register_buffer("window", torch.hann_window(cfg.win_length), persistent=False)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.log_mel_of(self.stft(wave))
+
+    def stft(self, wave: torch.Tensor) -> torch.Tensor:
+        """Waveform [B, samples] or [samples] -> the front end's complex STFT [B, n_fft // 2 + 1, frames]."""
         cfg = self.cfg
         if not torch.is_tensor(wave):
             wave = torch.as_tensor(np.asarray(wave))
@@ -72,17 +77,43 @@ class MelFrontEnd(torch.nn.Module):
                              f"{self.pad} (n_fft {cfg.n_fft}, hop {cfg.hop_length})")
         if not wave.is_floating_point():
             wave = wave.float()
-        dtype = wave.dtype
-        y = torch.nn.functional.pad(wave.unsqueeze(1), (self.pad, self.pad), mode="reflect").squeeze(1)
+        y = F.pad(wave.unsqueeze(1), (self.pad, self.pad), mode="reflect").squeeze(1)
         if y.shape[-1] < cfg.n_fft:
             raise InputError(f"waveform too short: {wave.shape[-1]} samples make less than one frame "
                              f"(n_fft {cfg.n_fft})")
-        spec = torch.stft(y, cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
-                          window=self.window.to(dtype), center=False, pad_mode="reflect", normalized=False,
+        return torch.stft(y, cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
+                          window=self.window.to(wave.dtype), center=False, pad_mode="reflect", normalized=False,
                           onesided=True, return_complex=True)
+
+    def log_mel_of(self, spec: torch.Tensor) -> torch.Tensor:
+        """Complex STFT [B, F, frames] -> log-mel [B, n_mels, frames]."""
         magnitude = torch.sqrt(spec.real.pow(2) + spec.imag.pow(2) + MAGNITUDE_EPS)
-        mel = torch.matmul(self.mel_basis.to(dtype), magnitude)
+        mel = torch.matmul(self.mel_basis.to(magnitude.dtype), magnitude)
         return torch.log(torch.clamp(mel, min=CLAMP_MIN))
+
+
+def overlap_add(spec: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Complex spectra [B, n_fft // 2 + 1, T] -> (their windowed inverse FFTs overlap-added [B, (T - 1) * hop +
+    n_fft], the window^2 sum over the same span [1, (T - 1) * hop + n_fft]); divide the first by the second."""
+    B, _, T = spec.shape
+    frames = torch.fft.irfft(spec, n=n_fft, dim=1) * window[None, :, None]  # [B, n_fft, T]
+    sq = (window ** 2)[None, :, None].expand(1, n_fft, T)
+    if n_fft % hop == 0:  # r = n_fft / hop blocks per frame: r shifted sums instead of fold (several times faster)
+        r = n_fft // hop
+        return _block_sum(frames, r, hop), _block_sum(sq, r, hop)
+    total = n_fft + (T - 1) * hop
+    ola = F.fold(frames, output_size=(1, total), kernel_size=(1, n_fft), stride=(1, hop))
+    env = F.fold(sq, output_size=(1, total), kernel_size=(1, n_fft), stride=(1, hop))
+    return ola.reshape(B, total), env.reshape(1, total)
+
+
+def _block_sum(frames: torch.Tensor, r: int, hop: int) -> torch.Tensor:
+    """[B, r * hop, T] frames at hop `hop` -> their overlap-add [B, (T + r - 1) * hop]: block k of frame t lands on
+    output block t + k."""
+    B, _, T = frames.shape
+    blocks = frames.reshape(B, r, hop, T)  # [B, r, hop, T]
+    out = sum(F.pad(blocks[:, k], (k, r - 1 - k)) for k in range(r))  # [B, hop, T + r - 1]
+    return out.transpose(1, 2).reshape(B, (T + r - 1) * hop)
 
 
 @functools.lru_cache(maxsize=8)
@@ -105,3 +136,35 @@ def mel_to_linear(log_mel_spec: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
         raise InputError(f"log-mel has {log_mel_spec.shape[-2]} bins but the mel config has {cfg.n_mels}")
     pinv = torch.from_numpy(mel_filterbank_pinv(cfg)).to(device=log_mel_spec.device, dtype=log_mel_spec.dtype)
     return torch.clamp(torch.matmul(pinv, torch.exp(log_mel_spec)), min=0.0)
+
+
+def match_mel(wave: torch.Tensor, target: torch.Tensor, cfg: MelConfig, rounds: int = 1,
+              cap: float = 3.0) -> torch.Tensor:
+    """Move a waveform's log-mel towards `target` while keeping what the mel leaves open.
+
+    wave [B, frames * hop], target log-mel [B, n_mels, frames] -> [B, frames * hop]. Each round takes the
+    front end's STFT, scales every bin by the filter-bank-weighted mean of its bands' log ratios
+    (target minus the wave's own log-mel, capped at `cap` nats either way; bins above fmax, which no band
+    covers, keep their gain of 1), and overlap-adds the frames back. Phases, and the structure inside
+    each band, stay the input's. A waveform no longer than the front end's padding (one frame) has no mel
+    of its own to compare and is returned as it is."""
+    front = _cached_front_end(cfg, str(wave.device))
+    n_fft, hop, pad = cfg.n_fft, cfg.hop_length, front.pad
+    samples = wave.shape[-1]
+    if samples <= pad or rounds == 0:
+        return wave
+    frames = frames_for_samples(samples, cfg)
+    if target.shape[-1] != frames or target.shape[-2] != cfg.n_mels:
+        raise InputError(f"match_mel: a {samples}-sample waveform has {frames} frames of {cfg.n_mels} mels, "
+                         f"the target is {tuple(target.shape[-2:])}")
+    basis = front.mel_basis.to(wave.dtype)  # [n_mels, F]
+    share = basis / basis.sum(0, keepdim=True).clamp(min=1e-12)  # [n_mels, F]: each band's part of each bin
+    left = (n_fft - cfg.win_length) // 2
+    window = F.pad(front.window.to(wave.dtype), (left, n_fft - cfg.win_length - left))  # [n_fft], as torch.stft
+    for _ in range(rounds):
+        spec = front.stft(wave)  # [B, F, frames]
+        delta = (target.to(wave.dtype) - front.log_mel_of(spec)).clamp(-cap, cap)  # [B, n_mels, frames]
+        spec = spec * torch.exp(torch.matmul(share.transpose(0, 1), delta))
+        ola, env = overlap_add(spec, n_fft, hop, window)
+        wave = (ola / env.clamp(min=1e-8))[:, pad: pad + samples]
+    return wave

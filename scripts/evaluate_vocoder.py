@@ -2,7 +2,7 @@
 (the library's holdout.json: never trained on by either the vocoder or the bundled model).
 
     python scripts/evaluate_vocoder.py --data /work/data/debian-foley --out /work/eval/vocoder \
-        [--checkpoint runs/vocos/vocos.safetensors] [--images docs/images/vocoder]
+        [--checkpoint runs/vocos/vocos.safetensors] [--match-mel N] [--images docs/images/vocoder]
 
 For every held-out clip (mono, loudness-normalised like training, its first 10 s), both vocoders
 resynthesise the clip's own log-mel. Per clip and vocoder:
@@ -63,6 +63,8 @@ def main() -> int:
     ap.add_argument("--data", type=Path, required=True, help="the foley library (captions.jsonl, holdout.json)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--checkpoint", default=None, help="vocos weights (default: the ones in the package)")
+    ap.add_argument("--match-mel", type=int, default=None, metavar="N",
+                    help="vocos's rounds of mel matching (default: the plugin's, 3; 0: the network alone)")
     ap.add_argument("--images", type=Path, default=None, help="write six real / HiFi-GAN / vocos PNGs here")
     ap.add_argument("--cache", type=Path, default=None, help="embedding cache (default OUT/cache)")
     args = ap.parse_args()
@@ -86,6 +88,8 @@ def main() -> int:
     resolutions = VocoderTrainConfig().stft_resolutions
     hifigan = get_vocoder("hifigan").load("cpu")
     options = {"checkpoint": args.checkpoint} if args.checkpoint else {}
+    if args.match_mel is not None:
+        options["match_mel"] = args.match_mel
     vocos = get_vocoder("vocos", **options).load("cpu")
     vocoders = {"hifigan": hifigan, "vocos": vocos}
 
@@ -161,7 +165,8 @@ def main() -> int:
     out = {"heldout_clips": len(per_clip), "seconds_of_audio": seconds_vocoded, "distances": distances,
            "category_classifier": classifier, "images": images,
            "vocoder_seconds_total": dict(vocoder_time), "threads": torch.get_num_threads(),
-           "vocos_checkpoint": str(vocos.checkpoint_path), "per_clip": per_clip, "seconds": time.time() - t0}
+           "vocos_checkpoint": str(vocos.checkpoint_path), "vocos_match_mel": vocos.match_rounds, "per_clip": per_clip,
+           "seconds": time.time() - t0}
     tmp = args.out / "report.json.tmp"
     tmp.write_text(json.dumps(out, indent=1) + "\n")
     tmp.replace(args.out / "report.json")

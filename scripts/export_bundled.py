@@ -153,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     for field, (kind, text) in MEDIAN_FLAGS.items():
         ap.add_argument("--" + field.replace("_", "-"), default=None, help=text + " (default: the source config's)",
                         **({"choices": kind} if isinstance(kind, tuple) else {"type": kind}))
-    ap.add_argument("--vocoder", default="hifigan", help="the default vocoder written into the exported config")
-    ap.add_argument("--vocoder-fallback", default="vocos",
-                    help="the vocoder used where the default one's files are missing (vocos ships in the package)")
+    ap.add_argument("--vocoder", default="vocos", help="the default vocoder written into the exported config "
+                                                       "(vocos ships in the package)")
+    ap.add_argument("--vocoder-fallback", default="",
+                    help="a vocoder used where the default one's files are missing (e.g. vocos behind hifigan; "
+                         "default: none)")
     args = ap.parse_args(argv)
     from audiogan_core.checkpoint import read_safetensors_metadata
     from audiogan_core.config import ModelConfig

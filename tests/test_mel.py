@@ -7,8 +7,8 @@ import torch
 
 from audiogan_core.config import MelConfig
 from audiogan_core.errors import InputError
-from audiogan_core.mel import (SILENCE_LOG_MEL, MelFrontEnd, frames_for_samples, log_mel, mel_filterbank,
-                               mel_to_linear)
+from audiogan_core.mel import (SILENCE_LOG_MEL, MelFrontEnd, frames_for_samples, log_mel, match_mel,
+                               mel_filterbank, mel_to_linear, overlap_add)
 
 CONFIGS = {"paper": MelConfig.paper(), "dcase": MelConfig.dcase(), "hifigan_universal": MelConfig.hifigan_universal()}
 
@@ -124,3 +124,59 @@ def test_mel_to_linear_inverts_the_filter_bank_roughly():
     assert err.mean() < 0.01 and err.max() < 0.25
     with pytest.raises(InputError):
         mel_to_linear(torch.zeros(3, 5), cfg)
+
+
+def _noisy_chord(frames: int, cfg: MelConfig, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.arange(frames * cfg.hop_length) / cfg.sample_rate
+    tones = sum(torch.sin(2 * math.pi * f * t) for f in (220.0, 1375.0, 4100.0))
+    return (0.1 * tones + 0.05 * torch.randn(t.shape, generator=gen)).unsqueeze(0)  # [1, frames * hop]
+
+
+def test_match_mel_moves_a_waveform_to_the_mel_asked_for():
+    cfg = CONFIGS["hifigan_universal"]
+    wave = _noisy_chord(40, cfg)
+    target = log_mel(wave, cfg)  # [1, 80, 40]
+    # its own mel asked for: the STFT is rescaled by 1 and put together again exactly
+    assert (match_mel(wave, target, cfg, rounds=2) - wave).abs().max() < 1e-4
+    # 12 dB too quiet: the level comes back
+    quiet = 0.25 * wave
+    back = match_mel(quiet, target, cfg, rounds=2)
+    assert float(back.pow(2).mean().sqrt() / wave.pow(2).mean().sqrt()) == pytest.approx(1.0, abs=0.03)
+    # ten bands asked 1 nat louder: they rise by about 1, the rest barely move, more so with more rounds
+    louder = target.clone()
+    louder[:, 30:40] += 1.0
+    errors = [float((log_mel(match_mel(wave, louder, cfg, rounds=n), cfg) - louder).abs().mean()) for n in (1, 3)]
+    assert errors[1] < errors[0] < float((target - louder).abs().mean())
+    got = log_mel(match_mel(wave, louder, cfg, rounds=3), cfg)
+    assert float((got - target)[:, 32:38].mean()) == pytest.approx(1.0, abs=0.2)
+    assert float((got - target)[:, :25].abs().mean()) < 0.1
+    # a round moves a band by at most `cap` nats
+    capped = log_mel(match_mel(wave, target + 10.0, cfg, rounds=1, cap=2.0), cfg)
+    assert float((capped - target)[:, 5:70].max()) < 2.6
+
+
+def test_match_mel_edges():
+    cfg = CONFIGS["hifigan_universal"]
+    wave = _noisy_chord(6, cfg)
+    assert torch.equal(match_mel(wave, log_mel(wave, cfg) + 1, cfg, rounds=0), wave)
+    one_frame = wave[:, :cfg.hop_length]  # shorter than the front end's padding: nothing to compare
+    assert torch.equal(match_mel(one_frame, torch.zeros(1, 80, 1), cfg), one_frame)
+    with pytest.raises(InputError, match="6 frames of 80 mels, the target is \\(80, 5\\)"):
+        match_mel(wave, torch.zeros(1, 80, 5), cfg)
+
+
+@pytest.mark.parametrize("n_fft,hop,frames", [(1024, 256, 50), (256, 64, 7), (1024, 256, 1), (1000, 300, 9)])
+def test_overlap_add_is_the_windowed_inverse_ffts_summed_at_their_hops(n_fft, hop, frames):
+    gen = torch.Generator().manual_seed(0)
+    spec = torch.complex(torch.randn(2, n_fft // 2 + 1, frames, generator=gen),
+                         torch.randn(2, n_fft // 2 + 1, frames, generator=gen))
+    window = torch.hann_window(n_fft)
+    ola, env = overlap_add(spec, n_fft, hop, window)
+    pieces = torch.fft.irfft(spec, n=n_fft, dim=1) * window[None, :, None]
+    want = torch.zeros(2, n_fft + (frames - 1) * hop)
+    want_env = torch.zeros(1, want.shape[-1])
+    for t in range(frames):
+        want[:, t * hop: t * hop + n_fft] += pieces[..., t]
+        want_env[:, t * hop: t * hop + n_fft] += window ** 2
+    assert torch.allclose(ola, want, atol=1e-5) and torch.allclose(env, want_env, atol=1e-6)

@@ -36,10 +36,12 @@ def test_bundled_vocos_resynthesises_a_mel():
     assert voc(silence).abs().max() < 0.05
 
 
+@pytest.mark.parametrize("match", [0, 1, 3])
 @pytest.mark.parametrize("head", [{}, {"head_n_fft": 256, "head_subframes": 4}])
 @pytest.mark.parametrize("chunk", [1, 5, 32, 1000])
-def test_stream_equals_one_pass(tmp_path, chunk, head):
-    voc = VocosVocoder(checkpoint=small_checkpoint(tmp_path, layers=3, dim=16, intermediate=32, **head)).load()
+def test_stream_equals_one_pass(tmp_path, chunk, head, match):
+    voc = VocosVocoder(checkpoint=small_checkpoint(tmp_path, layers=3, dim=16, intermediate=32, **head),
+                       match_mel=match).load()
     mel = torch.randn(2, 80, 70)
     whole = voc(mel)
     pieces = list(voc.stream(mel, chunk_frames=chunk))
@@ -48,6 +50,28 @@ def test_stream_equals_one_pass(tmp_path, chunk, head):
     assert torch.allclose(torch.cat(pieces, -1), whole, atol=1e-4, rtol=0)
     single = list(voc.stream(mel[0], chunk_frames=chunk))
     assert torch.allclose(torch.cat(single, -1), whole[0], atol=1e-4, rtol=0)
+
+
+def test_match_mel_moves_the_rendering_to_its_mel(tmp_path):
+    """The default rounds of mel matching after the network bring the output's mel nearer the one
+    given than the network alone; match_mel=0 is the network alone; bad values are refused."""
+    from audiogan_core.mel import log_mel
+    from audiogan_plugins.vocoders.vocos import MATCH_ROUNDS
+
+    path = small_checkpoint(tmp_path)
+    cfg = MelConfig.hifigan_universal()
+    t = torch.arange(30 * 256) / 22050
+    mel = log_mel(0.2 * torch.sin(2 * math.pi * 440 * t) * (t < 0.2) + 0.02 * torch.randn(t.shape), cfg)
+    raw = VocosVocoder(checkpoint=path, match_mel=0).load()
+    assert VocosVocoder(checkpoint=path).match_rounds == MATCH_ROUNDS == 3
+    assert torch.equal(raw(mel), raw.model(mel).clamp(-1, 1))
+    errors = [float((log_mel(VocosVocoder(checkpoint=path, match_mel=n).load()(mel), cfg) - mel).abs().mean())
+              for n in (0, 1, MATCH_ROUNDS)]
+    assert errors[2] < errors[1] < 0.5 * errors[0], errors
+    assert VocosVocoder(checkpoint=path, match_mel="2").match_rounds == 2  # as --vocoder-option gives it
+    for bad in (-1, 1.5, True, "x", None):
+        with pytest.raises(ConfigError, match="match_mel must be a whole number of rounds"):
+            VocosVocoder(checkpoint=path, match_mel=bad)
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 1000])
@@ -215,7 +239,7 @@ def test_float16_weights_change_little(tmp_path):
     mel = torch.randn(1, 80, 20)
     with torch.no_grad():
         ref = model.eval()(mel)
-    got = VocosVocoder(checkpoint=tmp_path / "h.safetensors").load()(mel)
+    got = VocosVocoder(checkpoint=tmp_path / "h.safetensors", match_mel=0).load()(mel)  # the network alone
     assert (got - ref.clamp(-1, 1)).abs().max() < 1e-2 * ref.abs().max()
 
 

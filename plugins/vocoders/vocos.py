@@ -26,6 +26,11 @@ same vocoder and the long window keeps the partials of tonal sounds. With `envel
 waveform is multiplied by a gain curve with E steps per frame (32 samples at E = 8), which can put a
 frame's energy in a burst with a gap before it.
 
+After the network, `match_mel` rounds (default 3; `match_mel=0` turns them off) rescale the
+output's STFT band by band so that its mel is the one asked for (audiogan_core.mel.match_mel): on
+the bundled model's mels the network alone strays further from its input than HiFi-GAN does, and
+the text-control check hears it (docs/vocoder.md, phase 27).
+
 `stream(log_mel, chunk_frames)` yields the same waveform piece by piece: each piece is computed on
 the chunk plus `context_frames()` frames of real context each side (the backbone's receptive
 field and the overlap-add's reach), so the concatenation equals the one-pass output to float
@@ -57,10 +62,14 @@ from audiogan_core.errors import (ConfigError, ConfigMismatchError, InputError, 
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Vocoder
 from audiogan_core.io import atomic_write_text, read_json_object
+from audiogan_core.mel import match_mel, overlap_add
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 BUNDLED = WEIGHTS_DIR / "vocos-foley.safetensors"
 MAX_LOG_MAGNITUDE = math.log(100.0)  # caps exp(m): a wild frame cannot blow up the overlap-add
+# Rounds of audiogan_core.mel.match_mel after the network: the rendering's mel moved to the one asked for.
+# 3 = the smallest within 10% of 4 rounds' tracking (docs/vocoder.md, phase 27); match_mel=0 turns it off.
+MATCH_ROUNDS = 3
 
 
 @dataclass
@@ -176,15 +185,9 @@ class ISTFTHead(nn.Module):
         mag = torch.exp(m.clamp(max=MAX_LOG_MAGNITUDE))
         return torch.complex(mag * torch.cos(p), mag * torch.sin(p))
 
-    def overlap_add(self, spec: torch.Tensor) -> torch.Tensor:
+    def overlap_add(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """complex [B, F, T] -> [B, (T - 1) * hop + n_fft] windowed overlap-add and its window^2 sum."""
-        B, _, T = spec.shape
-        frames = torch.fft.irfft(spec, n=self.n_fft, dim=1) * self.window[None, :, None]  # [B, n_fft, T]
-        total = self.n_fft + (T - 1) * self.hop
-        ola = F.fold(frames, output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.hop))
-        sq = (self.window ** 2)[None, :, None].expand(1, self.n_fft, T)
-        env = F.fold(sq, output_size=(1, total), kernel_size=(1, self.n_fft), stride=(1, self.hop))
-        return ola.reshape(B, total), env.reshape(1, total)
+        return overlap_add(spec, self.n_fft, self.hop, self.window)
 
     def reach(self) -> int:
         """How many feature frames each side a piece of the output depends on (the overlap-add's reach)."""
@@ -368,11 +371,19 @@ def average_vocos(paths, out: str | os.PathLike) -> Path:
 
 
 class VocosVocoder(Vocoder):
-    """log-mel [B, n_mels, T] -> waveform [B, T * hop] with a VocosModel; `stream()` for playback."""
+    """log-mel [B, n_mels, T] -> waveform [B, T * hop] with a VocosModel; `stream()` for playback.
+    `match_mel` rounds of audiogan_core.mel.match_mel then move the rendering's mel to the one given."""
 
     name = "vocos"
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, mel_config=None):
+    def __init__(self, checkpoint: str | os.PathLike | None = None, mel_config=None,
+                 match_mel: int | str = MATCH_ROUNDS):
+        # an option from the command line arrives as text
+        rounds = int(match_mel) if isinstance(match_mel, str) and match_mel.strip().isdigit() else match_mel
+        if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 0:
+            raise ConfigError(f"vocos vocoder: match_mel must be a whole number of rounds >= 0 (0: off), "
+                              f"got {match_mel!r}")
+        self.match_rounds = rounds
         self.checkpoint_path = Path(checkpoint).expanduser() if checkpoint is not None else BUNDLED
         if checkpoint is None and not BUNDLED.is_file():
             raise MissingResourceError(f"vocos vocoder: the bundled weights {BUNDLED} are missing from the "
@@ -409,7 +420,11 @@ class VocosVocoder(Vocoder):
     def __call__(self, log_mel: torch.Tensor) -> torch.Tensor:
         log_mel, squeeze = self._check(log_mel)
         in_device = log_mel.device
-        wave = self.model(log_mel.to(self.device, torch.float32)).clamp(-1.0, 1.0).to(in_device)
+        x = log_mel.to(self.device, torch.float32)
+        wave = self.model(x)
+        if self.match_rounds:
+            wave = match_mel(wave, x, self.mel_config, self.match_rounds)
+        wave = wave.clamp(-1.0, 1.0).to(in_device)
         return wave[0] if squeeze else wave
 
     @torch.no_grad()
@@ -423,18 +438,34 @@ class VocosVocoder(Vocoder):
         in_device = log_mel.device
         x = log_mel.to(self.device, torch.float32)
         T = x.shape[-1]
-        radius, reach = model.context_frames()
+        cfg = self.mel_config
+        # matching reaches a window and a little more each round, plus the reflect padding at a piece's edge
+        extra = (self.match_rounds * (math.ceil(cfg.n_fft / cfg.hop_length) + 1)
+                 + math.ceil(cfg.n_fft / 2 / cfg.hop_length)) if self.match_rounds else 0
         for a in range(0, T, chunk_frames):
             b = min(T, a + chunk_frames)
-            fa, fb = max(0, a - reach), min(T, b + reach)  # spectral frames that reach samples [a, b) * hop
-            xa, xb = max(0, fa - radius), min(T, fb + radius)  # mel frames those frames depend on
-            features = model.features(x[..., xa:xb])[..., fa - xa: fb - xa]
-            piece = model.waveform(features, a - fa, b - a).clamp(-1.0, 1.0).to(in_device)
+            pa, pb = max(0, a - extra), min(T, b + extra)
+            piece = self._frames(model, x, pa, pb)
+            if self.match_rounds:
+                piece = match_mel(piece, x[..., pa:pb], cfg, self.match_rounds)
+            hop = cfg.hop_length
+            piece = piece[:, (a - pa) * hop: (b - pa) * hop].clamp(-1.0, 1.0).to(in_device)
             yield piece[0] if squeeze else piece
+
+    @staticmethod
+    def _frames(model: VocosModel, x: torch.Tensor, a: int, b: int) -> torch.Tensor:
+        """The one-pass waveform of mel frames [a, b), computed from the frames it depends on alone."""
+        T = x.shape[-1]
+        radius, reach = model.context_frames()
+        fa, fb = max(0, a - reach), min(T, b + reach)  # spectral frames that reach samples [a, b) * hop
+        xa, xb = max(0, fa - radius), min(T, fb + radius)  # mel frames those frames depend on
+        features = model.features(x[..., xa:xb])[..., fa - xa: fb - xa]
+        return model.waveform(features, a - fa, b - a)
 
 
 @hookimpl
 def register_vocoders(register):
     register("vocos", VocosVocoder,
              description="audiogan's own ConvNeXt + inverse-STFT vocoder (Vocos family), weights in the package "
-                         "(22.05 kHz, 80 mels, hop 256); ~20x HiFi-GAN's speed on a CPU; checkpoint=PATH.safetensors")
+                         "(22.05 kHz, 80 mels, hop 256); ~35x HiFi-GAN's speed on a CPU; checkpoint=PATH.safetensors, "
+                         "match_mel=N rounds of mel matching (default 3, 0: off)")
