@@ -138,6 +138,15 @@ def mel_to_linear(log_mel_spec: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
     return torch.clamp(torch.matmul(pinv, torch.exp(log_mel_spec)), min=0.0)
 
 
+def match_mel_reach(cfg: MelConfig, rounds: int) -> int:
+    """Mel frames each side that `rounds` rounds of match_mel read past a sample's own frame (a window and a little
+    more each round, plus the reflect padding at a piece's edge): a piece computed with this many more frames each
+    side matches the whole clip's result inside it."""
+    if not rounds:
+        return 0
+    return rounds * (math.ceil(cfg.n_fft / cfg.hop_length) + 1) + math.ceil(cfg.n_fft / 2 / cfg.hop_length)
+
+
 def match_mel(wave: torch.Tensor, target: torch.Tensor, cfg: MelConfig, rounds: int = 1,
               cap: float = 3.0) -> torch.Tensor:
     """Move a waveform's log-mel towards `target` while keeping what the mel leaves open.

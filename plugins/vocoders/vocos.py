@@ -62,7 +62,7 @@ from audiogan_core.errors import (ConfigError, ConfigMismatchError, InputError, 
 from audiogan_core.hookspecs import hookimpl
 from audiogan_core.interfaces import Vocoder
 from audiogan_core.io import atomic_write_text, read_json_object
-from audiogan_core.mel import match_mel, overlap_add
+from audiogan_core.mel import match_mel, match_mel_reach, overlap_add
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 BUNDLED = WEIGHTS_DIR / "vocos-foley.safetensors"
@@ -421,9 +421,7 @@ class VocosVocoder(Vocoder):
         log_mel, squeeze = self._check(log_mel)
         in_device = log_mel.device
         x = log_mel.to(self.device, torch.float32)
-        wave = self.model(x)
-        if self.match_rounds:
-            wave = match_mel(wave, x, self.mel_config, self.match_rounds)
+        wave = match_mel(self.model(x), x, self.mel_config, self.match_rounds)  # 0 rounds: the network alone
         wave = wave.clamp(-1.0, 1.0).to(in_device)
         return wave[0] if squeeze else wave
 
@@ -439,16 +437,12 @@ class VocosVocoder(Vocoder):
         x = log_mel.to(self.device, torch.float32)
         T = x.shape[-1]
         cfg = self.mel_config
-        # matching reaches a window and a little more each round, plus the reflect padding at a piece's edge
-        extra = (self.match_rounds * (math.ceil(cfg.n_fft / cfg.hop_length) + 1)
-                 + math.ceil(cfg.n_fft / 2 / cfg.hop_length)) if self.match_rounds else 0
+        hop, extra = cfg.hop_length, match_mel_reach(cfg, self.match_rounds)
         for a in range(0, T, chunk_frames):
             b = min(T, a + chunk_frames)
             pa, pb = max(0, a - extra), min(T, b + extra)
             piece = self._frames(model, x, pa, pb)
-            if self.match_rounds:
-                piece = match_mel(piece, x[..., pa:pb], cfg, self.match_rounds)
-            hop = cfg.hop_length
+            piece = match_mel(piece, x[..., pa:pb], cfg, self.match_rounds)  # 0 rounds: as it is
             piece = piece[:, (a - pa) * hop: (b - pa) * hop].clamp(-1.0, 1.0).to(in_device)
             yield piece[0] if squeeze else piece
 
